@@ -1,0 +1,150 @@
+//! The `pantau` command line: parses arguments, loads settings, runs a command, and turns any error
+//! into one line on stderr and an exit code (0 ok, 1 failure, 2 invalid configuration or usage).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::{ConfigError, LogFormat, Overrides, Settings};
+use crate::startup::{self, Application};
+use crate::telemetry;
+
+/// Pantau — the backend of a smart-city command centre.
+///
+/// Pulls citizen complaints, budget execution and service levels into a store and pushes live
+/// figures and maps over WebSockets to wall screens, tablets and analysts.
+#[derive(Debug, Parser)]
+#[command(name = "pantau", version, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+
+    /// Configuration file (TOML); see pantau.example.toml for every key.
+    #[arg(long, global = true, value_name = "FILE", env = "PANTAU_CONFIG")]
+    config: Option<PathBuf>,
+
+    /// Directory for the SQLite database and the store's files [default: ./data].
+    #[arg(long, global = true, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+
+    /// Log lines as readable text or as JSON objects [default: text].
+    #[arg(long, global = true, value_enum)]
+    log_format: Option<LogFormat>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the embedded demo: SQLite, a local data dir and the simulator over the real kelurahan
+    /// of Kota Pasuruan; no other service needed. Open http://127.0.0.1:8080/ afterwards.
+    Demo(RunArgs),
+    /// Run in production from a configuration file (sources as configured, simulator off unless enabled).
+    Serve(RunArgs),
+    /// Validate the configuration and the files it names; prints `file: key: reason` lines and
+    /// exits 2 on any problem, 0 when all is valid.
+    Check,
+}
+
+#[derive(Debug, clap::Args)]
+struct RunArgs {
+    /// Address and port to serve on [default: 127.0.0.1:8080].
+    #[arg(long, value_name = "ADDR:PORT")]
+    listen: Option<SocketAddr>,
+}
+
+/// Entry point of the `pantau` binary.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let overrides = Overrides {
+        config: cli.config.clone(),
+        data_dir: cli.data_dir.clone(),
+        listen: match &cli.command {
+            Command::Demo(args) | Command::Serve(args) => args.listen,
+            Command::Check => None,
+        },
+        log_format: cli.log_format,
+        simulator: matches!(cli.command, Command::Demo(_)).then_some(true),
+    };
+    if matches!(cli.command, Command::Serve(_)) && overrides.config.is_none() {
+        eprintln!("pantau serve: needs --config FILE (start from pantau.example.toml), or use `pantau demo`");
+        return ExitCode::from(2);
+    }
+    let settings = match Settings::load(&overrides) {
+        Ok(settings) => settings,
+        Err(e) => return config_failure(&e),
+    };
+    match cli.command {
+        Command::Check => check(&settings),
+        Command::Demo(_) | Command::Serve(_) => run(settings),
+    }
+}
+
+fn config_failure(error: &ConfigError) -> ExitCode {
+    for issue in &error.issues {
+        eprintln!("{issue}");
+    }
+    ExitCode::from(2)
+}
+
+fn check(settings: &Settings) -> ExitCode {
+    match startup::check(settings) {
+        Ok(()) => {
+            println!("{}: configuration is valid", settings.origin_label());
+            ExitCode::SUCCESS
+        }
+        Err(problems) => {
+            for problem in problems {
+                eprintln!("{problem}");
+            }
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(settings: Settings) -> ExitCode {
+    telemetry::init_logging(&settings.log);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("pantau: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        let app = Application::build(settings).await?;
+        app.run_until_stopped(shutdown_signal()).await
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = format!("{e:#}"), "Pantau stopped with an error.");
+            eprintln!("pantau: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Completes on SIGINT (Ctrl-C) or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = terminate => {}
+    }
+}

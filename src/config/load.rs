@@ -1,0 +1,456 @@
+//! Layering and validation: defaults → TOML file → `PANTAU__SECTION__KEY` environment → command line.
+//!
+//! Every problem becomes a [`ConfigIssue`] printed as `origin: key: reason`, all at once, so an
+//! administrator fixes a file in one pass.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use super::{LogFormat, Secret, Settings};
+
+/// Prefix of environment variables that override settings; `__` separates the key's parts.
+const ENV_PREFIX: &str = "PANTAU__";
+
+/// One thing wrong with the configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigIssue {
+    /// Where the value came from: a file (with `:line:col` for syntax errors) or an environment variable.
+    pub origin: String,
+    /// Dotted key, e.g. `server.listen`.
+    pub key: String,
+    /// What is wrong, for a person.
+    pub reason: String,
+}
+
+impl fmt::Display for ConfigIssue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}: {}", self.origin, self.key, self.reason)
+    }
+}
+
+/// All problems found while loading; never empty.
+#[derive(Debug, Clone, thiserror::Error)]
+pub struct ConfigError {
+    /// The problems, in file order where known.
+    pub issues: Vec<ConfigIssue>,
+}
+
+impl ConfigError {
+    /// An error with one issue.
+    pub fn single(origin: impl Into<String>, key: &str, reason: impl Into<String>) -> Self {
+        Self {
+            issues: vec![ConfigIssue {
+                origin: origin.into(),
+                key: key.to_owned(),
+                reason: reason.into(),
+            }],
+        }
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, issue) in self.issues.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{issue}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Values given on the command line; they win over file and environment.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    /// `--config FILE`.
+    pub config: Option<PathBuf>,
+    /// `--data-dir DIR`.
+    pub data_dir: Option<PathBuf>,
+    /// `--listen ADDR:PORT`.
+    pub listen: Option<SocketAddr>,
+    /// `--log-format text|json`.
+    pub log_format: Option<LogFormat>,
+    /// Forces the simulator on (the demo) or leaves the configured value.
+    pub simulator: Option<bool>,
+}
+
+impl Settings {
+    /// Loads settings from the process environment and `overrides`.
+    pub fn load(overrides: &Overrides) -> Result<Settings, ConfigError> {
+        Self::load_from(overrides, std::env::vars())
+    }
+
+    /// Loads settings from the given environment variables (tests pass their own).
+    pub fn load_from(
+        overrides: &Overrides,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Settings, ConfigError> {
+        let file_label = overrides
+            .config
+            .as_ref()
+            .map_or_else(|| "defaults".to_owned(), |p| p.display().to_string());
+        let mut table = match &overrides.config {
+            Some(path) => read_table(path)?,
+            None => toml::Table::new(),
+        };
+        let mut issues = Vec::new();
+        let env_origins = apply_env(&mut table, env, &mut issues);
+        let origin_of = |key: &str| {
+            env_origins
+                .iter()
+                .find(|(k, _)| key == k.as_str() || key.starts_with(&format!("{k}.")))
+                .map_or_else(|| file_label.clone(), |(_, var)| var.clone())
+        };
+
+        let mut unknown = Vec::new();
+        let mut record_unknown = |path: serde_ignored::Path<'_>| unknown.push(path.to_string());
+        let deserializer =
+            serde_ignored::Deserializer::new(toml::Value::Table(table), &mut record_unknown);
+        let parsed: Result<Settings, _> = serde_path_to_error::deserialize(deserializer);
+        for key in unknown {
+            issues.push(ConfigIssue {
+                origin: origin_of(&key),
+                key,
+                reason: "unknown key (see pantau.example.toml for the keys there are)".to_owned(),
+            });
+        }
+        let mut settings = match parsed {
+            Ok(settings) => settings,
+            Err(err) => {
+                let key = err.path().to_string();
+                issues.push(ConfigIssue {
+                    origin: origin_of(&key),
+                    key,
+                    reason: err.into_inner().message().trim().to_owned(),
+                });
+                return Err(ConfigError { issues });
+            }
+        };
+        settings.origin = overrides.config.clone();
+        if let Some(url) = &settings.database.url {
+            let from_env = env_origins.iter().any(|(k, _)| k == "database.url");
+            if !from_env && super::redact_url(url.expose()) != url.expose() {
+                issues.push(ConfigIssue {
+                    origin: file_label.clone(),
+                    key: "database.url".to_owned(),
+                    reason: "contains a password; secrets belong in PANTAU__DATABASE__URL or database.url_file, not in the file".to_owned(),
+                });
+            }
+        }
+        apply_overrides(&mut settings, overrides);
+        issues.extend(validate(&settings, &origin_of));
+        if issues.is_empty() {
+            Ok(settings)
+        } else {
+            Err(ConfigError { issues })
+        }
+    }
+}
+
+fn read_table(path: &Path) -> Result<toml::Table, ConfigError> {
+    let label = path.display().to_string();
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigError::single(&label, "-", format!("cannot read the file: {e}")))?;
+    text.parse::<toml::Table>().map_err(|e| {
+        let (line, col) = e
+            .span()
+            .map_or((1, 1), |span| line_col(&text, span.start));
+        ConfigError::single(
+            format!("{label}:{line}:{col}"),
+            "-",
+            format!("not valid TOML: {}", e.message().trim()),
+        )
+    })
+}
+
+/// 1-based line and column of a byte offset.
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, col)
+}
+
+/// Writes `PANTAU__A__B=value` into `table` as `a.b`; returns (dotted key, variable name) pairs.
+fn apply_env(
+    table: &mut toml::Table,
+    env: impl IntoIterator<Item = (String, String)>,
+    issues: &mut Vec<ConfigIssue>,
+) -> Vec<(String, String)> {
+    let mut origins = HashMap::new();
+    let mut vars: Vec<(String, String)> = env
+        .into_iter()
+        .filter(|(k, _)| k.starts_with(ENV_PREFIX))
+        .collect();
+    vars.sort();
+    for (var, raw) in vars {
+        let parts: Vec<String> = var[ENV_PREFIX.len()..]
+            .split("__")
+            .map(str::to_ascii_lowercase)
+            .collect();
+        let key = parts.join(".");
+        if parts.iter().any(String::is_empty) {
+            issues.push(ConfigIssue {
+                origin: var.clone(),
+                key,
+                reason: "malformed variable name: use PANTAU__SECTION__KEY".to_owned(),
+            });
+            continue;
+        }
+        if !insert_path(table, &parts, env_value(&raw)) {
+            issues.push(ConfigIssue {
+                origin: var.clone(),
+                key,
+                reason: "a parent of this key is not a section".to_owned(),
+            });
+            continue;
+        }
+        origins.insert(key, var);
+    }
+    origins.into_iter().collect()
+}
+
+/// Sets `parts` (a key path) in `table`, creating sections; false when a parent is not a section.
+fn insert_path(table: &mut toml::Table, parts: &[String], value: toml::Value) -> bool {
+    match parts {
+        [] => false,
+        [last] => {
+            table.insert(last.clone(), value);
+            true
+        }
+        [section, rest @ ..] => match table
+            .entry(section.clone())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+        {
+            toml::Value::Table(inner) => insert_path(inner, rest, value),
+            _ => false,
+        },
+    }
+}
+
+/// Reads an environment value as a TOML scalar or array when it is one, else as a string.
+fn env_value(raw: &str) -> toml::Value {
+    format!("v = {raw}")
+        .parse::<toml::Table>()
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .filter(|v| !v.is_table())
+        .unwrap_or_else(|| toml::Value::String(raw.to_owned()))
+}
+
+fn apply_overrides(settings: &mut Settings, overrides: &Overrides) {
+    if let Some(dir) = &overrides.data_dir {
+        settings.data.dir = dir.clone();
+    }
+    if let Some(listen) = overrides.listen {
+        settings.server.listen = listen;
+    }
+    if let Some(format) = overrides.log_format {
+        settings.log.format = format;
+    }
+    if let Some(enabled) = overrides.simulator {
+        settings.simulator.enabled = enabled;
+    }
+}
+
+fn validate(settings: &Settings, origin_of: &dyn Fn(&str) -> String) -> Vec<ConfigIssue> {
+    let mut issues = Vec::new();
+    let mut check = |ok: bool, key: &str, reason: String| {
+        if !ok {
+            issues.push(ConfigIssue {
+                origin: origin_of(key),
+                key: key.to_owned(),
+                reason,
+            });
+        }
+    };
+    if settings.database.url.is_some() {
+        if let Err(e) = settings.database_target() {
+            for issue in e.issues {
+                check(false, "database.url", issue.reason);
+            }
+        }
+    }
+    let server = &settings.server;
+    check(
+        (1..=300).contains(&server.shutdown_timeout_secs),
+        "server.shutdown_timeout_secs",
+        format!("must be 1..=300, got {}", server.shutdown_timeout_secs),
+    );
+    check(
+        (1..=3600).contains(&server.request_timeout_secs),
+        "server.request_timeout_secs",
+        format!("must be 1..=3600, got {}", server.request_timeout_secs),
+    );
+    check(
+        !settings.data.dir.as_os_str().is_empty(),
+        "data.dir",
+        "must not be empty".to_owned(),
+    );
+    check(
+        !settings.deployment.name.trim().is_empty(),
+        "deployment.name",
+        "must not be empty".to_owned(),
+    );
+    check(
+        settings.deployment.time_zone.parse::<chrono_tz::Tz>().is_ok(),
+        "deployment.time_zone",
+        format!(
+            "'{}' is not an IANA time zone (e.g. Asia/Jakarta, Asia/Makassar, Asia/Jayapura)",
+            settings.deployment.time_zone
+        ),
+    );
+    let db = &settings.database;
+    check(
+        !(db.url.is_some() && db.url_file.is_some()),
+        "database.url_file",
+        "set either database.url or database.url_file, not both".to_owned(),
+    );
+    if let Some(schema) = &db.schema {
+        let valid = !schema.is_empty()
+            && schema.len() <= 63
+            && schema.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
+            && schema
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        check(
+            valid,
+            "database.schema",
+            format!("'{schema}' must be 1-63 characters of a-z, 0-9 and _, not starting with a digit"),
+        );
+    }
+    check(
+        (1..=100).contains(&db.max_connections),
+        "database.max_connections",
+        format!("must be 1..=100, got {}", db.max_connections),
+    );
+    check(
+        (1..=120).contains(&db.connect_timeout_secs),
+        "database.connect_timeout_secs",
+        format!("must be 1..=120, got {}", db.connect_timeout_secs),
+    );
+    let level_ok = tracing_subscriber::EnvFilter::try_new(&settings.log.level).is_ok();
+    check(
+        level_ok,
+        "log.level",
+        format!(
+            "'{}' is not a log filter (e.g. info, debug, pantau=debug)",
+            settings.log.level
+        ),
+    );
+    let sim = &settings.simulator;
+    check(
+        (10..=3_600_000).contains(&sim.interval_ms),
+        "simulator.interval_ms",
+        format!("must be 10..=3600000, got {}", sim.interval_ms),
+    );
+    check(
+        (1..=10_000).contains(&sim.max_batch),
+        "simulator.max_batch",
+        format!("must be 1..=10000, got {}", sim.max_batch),
+    );
+    issues
+}
+
+/// Reads the first line of a secret file (e.g. `database.url_file`).
+pub(super) fn read_secret_file(path: &Path) -> Result<Secret, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        ConfigError::single(
+            path.display().to_string(),
+            "database.url_file",
+            format!("cannot read the file: {e}"),
+        )
+    })?;
+    let line = text.lines().next().unwrap_or("").trim();
+    if line.is_empty() {
+        return Err(ConfigError::single(
+            path.display().to_string(),
+            "database.url_file",
+            "the file is empty",
+        ));
+    }
+    Ok(Secret::new(line))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load_text(text: &str, env: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pantau.toml");
+        std::fs::write(&path, text).unwrap();
+        let overrides = Overrides {
+            config: Some(path),
+            ..Overrides::default()
+        };
+        let env = env.iter().map(|(k, v)| (k.to_string(), v.to_string()));
+        Settings::load_from(&overrides, env)
+    }
+
+    #[test]
+    fn file_values_and_defaults_combine() {
+        let settings = load_text("[server]\nlisten = \"127.0.0.1:9000\"\n", &[]).unwrap();
+        assert_eq!(settings.server.listen.port(), 9000);
+        assert_eq!(settings.server.shutdown_timeout_secs, 10);
+        assert_eq!(settings.deployment.time_zone, "Asia/Jakarta");
+    }
+
+    #[test]
+    fn environment_overrides_the_file_and_keeps_types() {
+        let settings = load_text(
+            "[server]\nlisten = \"127.0.0.1:9000\"\n",
+            &[
+                ("PANTAU__SERVER__LISTEN", "127.0.0.1:9100"),
+                ("PANTAU__SIMULATOR__MAX_BATCH", "7"),
+                ("PANTAU__DATABASE__URL", "postgres://u:pw@127.0.0.1/db"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(settings.server.listen.port(), 9100);
+        assert_eq!(settings.simulator.max_batch, 7);
+        assert_eq!(
+            settings.database.url.unwrap().expose(),
+            "postgres://u:pw@127.0.0.1/db"
+        );
+    }
+
+    #[test]
+    fn every_problem_is_reported_with_origin_and_key() {
+        let err = load_text(
+            "[server]\nlistne = \"x\"\n[simulator]\nmax_batch = 0\n[deployment]\ntime_zone = \"Mars/Olympus\"\n",
+            &[("PANTAU__LOG__LEVEL", "[[[")],
+        )
+        .unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("server.listne: unknown key"), "{text}");
+        assert!(text.contains("simulator.max_batch: must be 1..=10000, got 0"), "{text}");
+        assert!(text.contains("deployment.time_zone: 'Mars/Olympus'"), "{text}");
+        assert!(text.contains("PANTAU__LOG__LEVEL: log.level:"), "{text}");
+        assert!(text.lines().all(|l| l.contains("pantau.toml: ") || l.starts_with("PANTAU__")), "{text}");
+    }
+
+    #[test]
+    fn wrong_types_name_the_key() {
+        let err = load_text("[server]\nshutdown_timeout_secs = \"soon\"\n", &[]).unwrap_err();
+        let issue = &err.issues[0];
+        assert_eq!(issue.key, "server.shutdown_timeout_secs");
+        assert!(issue.reason.contains("invalid type"), "{}", issue.reason);
+    }
+
+    #[test]
+    fn syntax_errors_carry_line_and_column() {
+        let err = load_text("[server]\nlisten = \n", &[]).unwrap_err();
+        assert!(err.issues[0].origin.ends_with("pantau.toml:2:10"), "{err}");
+    }
+
+    #[test]
+    fn passwords_in_the_file_are_refused() {
+        let err = load_text("[database]\nurl = \"postgres://u:pw@h/db\"\n", &[]).unwrap_err();
+        assert!(err.to_string().contains("database.url: contains a password"));
+        assert!(!err.to_string().contains("pw@"));
+    }
+}

@@ -1,0 +1,88 @@
+//! HTTP: routes only. Each area exposes `router()`; they are merged here with the shared layers
+//! (request tracing, metrics, timeouts) and the static pages.
+//!
+//! Must not hold business logic: handlers ask the store, hub or database and shape the answer.
+
+mod error;
+mod health;
+mod metrics;
+mod ws;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::StatusCode;
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::Router;
+use tower_http::services::ServeDir;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
+use tracing::Level;
+
+pub use error::ApiError;
+
+use crate::db::MetaDb;
+use crate::live::SessionContext;
+use crate::store::Store;
+use crate::telemetry::{HttpLabels, Metrics};
+
+/// What handlers share; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    /// Metadata database.
+    pub db: MetaDb,
+    /// Ingested data.
+    pub store: Store,
+    /// Metric families.
+    pub metrics: Metrics,
+    /// Everything a WebSocket session needs (hub, limits, shutdown signal).
+    pub live: Arc<SessionContext>,
+}
+
+/// The whole HTTP surface of an instance.
+pub fn router(state: AppState, static_dir: PathBuf, request_timeout: Duration) -> Router {
+    let pages = ServeDir::new(static_dir).append_index_html_on_directories(true);
+    Router::new()
+        .merge(health::router())
+        .merge(metrics::router())
+        .merge(ws::router())
+        .nest("/api", Router::new().fallback(error::api_not_found))
+        .fallback_service(pages)
+        .layer(middleware::from_fn_with_state(
+            state.metrics.clone(),
+            track_request,
+        ))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            request_timeout,
+        ))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
+                .on_response(DefaultOnResponse::new().level(Level::DEBUG)),
+        )
+        .with_state(state)
+}
+
+/// Counts and times every request by its route pattern (never the raw path).
+async fn track_request(State(metrics): State<Metrics>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().to_string();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "other".to_owned(), |p| p.as_str().to_owned());
+    let response = next.run(request).await;
+    metrics.observe_http(
+        HttpLabels {
+            method,
+            route,
+            status: response.status().as_u16(),
+        },
+        started.elapsed().as_secs_f64(),
+    );
+    response
+}

@@ -1,0 +1,193 @@
+//! The simulator source: plausible complaints over real kelurahan boundaries, for the demo.
+//!
+//! Each pull files a few new complaints at random points inside the configured kelurahan and moves
+//! some earlier ones along the lifecycle (verified → assigned → in progress → resolved), so the
+//! whole path from ingest to wall screen carries live, changing data without any outside service.
+//! Its cursor is the number of complaints filed so far, so ids continue after a restart.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use chrono::Utc;
+use futures_util::future::BoxFuture;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+use super::{Pulled, Source, SourceError};
+use crate::domain::{Complaint, Status};
+use crate::geo::Boundaries;
+
+/// Categories with the OPD that handles them and a relative frequency.
+const CATEGORIES: &[(&str, &str, u32)] = &[
+    ("Jalan Rusak", "Dinas PUPR", 20),
+    ("Sampah", "Dinas Lingkungan Hidup", 18),
+    ("Penerangan Jalan Umum", "Dinas Perhubungan", 12),
+    ("Drainase dan Banjir", "Dinas PUPR", 12),
+    ("Air Bersih PDAM", "Perumda Air Minum", 10),
+    ("Administrasi Kependudukan", "Dispendukcapil", 8),
+    ("Layanan Kesehatan", "Dinas Kesehatan", 7),
+    ("Ketertiban Umum", "Satpol PP", 7),
+    ("Pohon Tumbang", "Dinas Lingkungan Hidup", 6),
+];
+
+/// How many filed complaints the simulator remembers to move along their lifecycle.
+const OPEN_KEPT: usize = 500;
+
+/// Simulated complaints source.
+pub struct Simulator {
+    id: String,
+    boundaries: Boundaries,
+    interval: Duration,
+    max_batch: u32,
+    rng: StdRng,
+    open: VecDeque<Complaint>,
+}
+
+impl Simulator {
+    /// A simulator over `boundaries`, filing 1..=`max_batch` complaints every `interval`.
+    pub fn new(
+        id: impl Into<String>,
+        boundaries: Boundaries,
+        interval: Duration,
+        max_batch: u32,
+        seed: Option<u64>,
+    ) -> Self {
+        let rng = match seed {
+            Some(seed) => StdRng::seed_from_u64(seed),
+            None => StdRng::from_os_rng(),
+        };
+        Self {
+            id: id.into(),
+            boundaries,
+            interval,
+            max_batch: max_batch.max(1),
+            rng,
+            open: VecDeque::new(),
+        }
+    }
+
+    fn file_complaint(&mut self, number: u64) -> Complaint {
+        let regions = self.boundaries.regions();
+        let region = &regions[self.rng.random_range(0..regions.len())];
+        let (lon, lat) = self.boundaries.random_point_in(region, &mut self.rng);
+        let total: u32 = CATEGORIES.iter().map(|c| c.2).sum();
+        let mut pick = self.rng.random_range(0..total);
+        let (category, opd, _) = CATEGORIES
+            .iter()
+            .find(|c| {
+                if pick < c.2 {
+                    true
+                } else {
+                    pick -= c.2;
+                    false
+                }
+            })
+            .unwrap_or(&CATEGORIES[0]);
+        let now = Utc::now();
+        Complaint {
+            source: self.id.clone(),
+            source_id: format!("SIM-{number:08}"),
+            category: (*category).to_owned(),
+            opd: (*opd).to_owned(),
+            status: Status::Received,
+            kelurahan: Some(region.code.clone()),
+            lat: Some(lat),
+            lon: Some(lon),
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
+    /// Moves a random remembered complaint one step along the lifecycle.
+    fn progress_one(&mut self) -> Option<Complaint> {
+        if self.open.is_empty() {
+            return None;
+        }
+        let index = self.rng.random_range(0..self.open.len());
+        let complaint = &mut self.open[index];
+        complaint.status = match complaint.status {
+            Status::Received if self.rng.random_bool(0.1) => Status::Rejected,
+            Status::Received => Status::Verified,
+            Status::Verified => Status::Assigned,
+            Status::Assigned => Status::InProgress,
+            _ => Status::Resolved,
+        };
+        complaint.updated_at = Utc::now();
+        let update = complaint.clone();
+        if matches!(update.status, Status::Resolved | Status::Rejected) {
+            self.open.remove(index);
+        }
+        Some(update)
+    }
+}
+
+impl Source for Simulator {
+    fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn interval(&self) -> Duration {
+        self.interval
+    }
+
+    fn pull(&mut self, cursor: Option<String>) -> BoxFuture<'_, Result<Pulled, SourceError>> {
+        let result = (|| {
+            let filed: u64 = match cursor {
+                None => 0,
+                Some(c) => c.parse().map_err(|e: std::num::ParseIntError| SourceError::BadCursor {
+                    cursor: c.clone(),
+                    reason: e.to_string(),
+                })?,
+            };
+            let count = self.rng.random_range(1..=self.max_batch);
+            let mut complaints = Vec::with_capacity(count as usize * 2);
+            for i in 0..u64::from(count) {
+                let complaint = self.file_complaint(filed + i + 1);
+                self.open.push_back(complaint.clone());
+                complaints.push(complaint);
+            }
+            while self.open.len() > OPEN_KEPT {
+                self.open.pop_front();
+            }
+            for _ in 0..count {
+                if let Some(update) = self.progress_one() {
+                    complaints.push(update);
+                }
+            }
+            Ok(Pulled {
+                newest: complaints.iter().map(|c| c.updated_at).max(),
+                complaints,
+                cursor: (filed + u64::from(count)).to_string(),
+            })
+        })();
+        Box::pin(std::future::ready(result))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn pulls_continue_the_numbering_from_the_cursor() {
+        let boundaries = Boundaries::kota_pasuruan_kelurahan().unwrap();
+        let mut sim = Simulator::new("sim", boundaries.clone(), Duration::from_secs(1), 3, Some(1));
+        let first = sim.pull(Some("41".into())).await.unwrap();
+        let new: Vec<_> = first
+            .complaints
+            .iter()
+            .filter(|c| c.status == Status::Received)
+            .collect();
+        assert!(!new.is_empty() && new.len() <= 3);
+        assert_eq!(new[0].source_id, "SIM-00000042");
+        assert_eq!(first.cursor, (41 + new.len()).to_string());
+        for c in &first.complaints {
+            let located = boundaries.locate(c.lon.unwrap(), c.lat.unwrap());
+            assert_eq!(located.map(|r| &r.code), c.kelurahan.as_ref());
+        }
+        assert!(matches!(
+            sim.pull(Some("abc".into())).await,
+            Err(SourceError::BadCursor { .. })
+        ));
+    }
+}

@@ -1,0 +1,35 @@
+//! Pantau — the backend of a smart-city command centre.
+//!
+//! Ingest workers pull complaints, budget execution and service levels into a store; an engine
+//! turns the store into panel results; the live room pushes them over WebSockets to wall screens,
+//! tablets and analysts.
+//!
+//! # Layout
+//!
+//! Dependencies point down this list; nothing imports `startup` or `cli`.
+//!
+//! - [`cli`]: the `pantau` command line (`demo`, `serve`, `check`); turns errors into one line and an exit code.
+//! - [`startup`]: the only place that wires concrete parts together: `Application::build` / `run_until_stopped`.
+//! - [`config`]: typed settings, layered file → environment (`PANTAU__SECTION__KEY`) → command line, validated.
+//! - [`telemetry`]: log output (text or JSON lines) and the Prometheus metric families.
+//! - [`http`]: routes only; one JSON error type with stable codes; each area exposes `router()`.
+//! - [`live`]: topics with sequence numbers, the WebSocket protocol and sessions; knows nothing of the store.
+//! - [`engine`]: turns store commits into panel results and publishes them as topics.
+//! - [`ingest`]: pull workers behind one `Source` trait, one file per source kind (the simulator first).
+//! - [`store`]: the only owner of ingested data and its durable log.
+//! - [`db`]: the metadata database (SQLite by default, PostgreSQL in production) through sqlx.
+//! - [`geo`]: administrative boundaries (GeoJSON) and point-in-polygon lookups.
+//! - [`domain`]: the vocabulary — complaints, region codes, WIB time; no I/O.
+
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod engine;
+pub mod geo;
+pub mod http;
+pub mod ingest;
+pub mod live;
+pub mod startup;
+pub mod store;
+pub mod telemetry;

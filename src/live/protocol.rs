@@ -1,0 +1,106 @@
+//! The WebSocket protocol, version 1: JSON text frames with a `type` member.
+//! Documented with example exchanges in `docs/protocol.md`.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// Protocol version announced in `hello`; bumped on any incompatible change.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// Messages the server sends.
+#[derive(Debug, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerMessage<'a> {
+    /// First message of every connection.
+    Hello {
+        /// Protocol version spoken.
+        protocol: u32,
+        /// Identifies this server process (changes on restart).
+        server_id: &'a str,
+        /// Software name and version.
+        server: &'a str,
+        /// Server clock, for clients to estimate skew.
+        server_time: DateTime<Utc>,
+        /// Deployment name shown on screens.
+        deployment: &'a str,
+        /// IANA zone for showing times.
+        time_zone: &'a str,
+        /// Topics that exist now.
+        topics: Vec<String>,
+    },
+    /// The full value of a topic.
+    Snapshot {
+        /// Topic name.
+        topic: &'a str,
+        /// Sequence number of this value.
+        seq: u64,
+        /// When the data behind it was committed.
+        committed_at: Option<DateTime<Utc>>,
+        /// The value.
+        data: &'a Value,
+    },
+    /// Changes from `seq - 1` to `seq` as an RFC 7396 merge patch.
+    Patch {
+        /// Topic name.
+        topic: &'a str,
+        /// Sequence number after applying.
+        seq: u64,
+        /// When the data behind it was committed.
+        committed_at: Option<DateTime<Utc>>,
+        /// The merge patch.
+        merge: &'a Value,
+    },
+    /// Answer to a client `ping`.
+    Pong {
+        /// The client's id, echoed.
+        id: Option<Value>,
+        /// Server clock.
+        server_time: DateTime<Utc>,
+    },
+    /// Something the client sent was refused; the connection stays open unless a `bye` follows.
+    Error {
+        /// Stable machine-readable code.
+        code: &'a str,
+        /// Explanation for a person.
+        message: String,
+    },
+    /// The server is closing the connection, and why.
+    Bye {
+        /// `shutdown`, `heartbeat_timeout`, `too_many_errors`, …
+        reason: &'a str,
+    },
+}
+
+/// Messages a client sends.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ClientMessage {
+    /// Follow topics; with `last_seq` a reconnecting client is sent nothing it already has.
+    Subscribe {
+        /// Topics to follow.
+        topics: Vec<Subscription>,
+    },
+    /// Stop following topics.
+    Unsubscribe {
+        /// Topic names.
+        topics: Vec<String>,
+    },
+    /// Heartbeat / round-trip probe.
+    Ping {
+        /// Echoed in the `pong`.
+        #[serde(default)]
+        id: Option<Value>,
+    },
+}
+
+/// One topic a client wants.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Subscription {
+    /// Topic name.
+    pub topic: String,
+    /// The last sequence number the client holds, if reconnecting.
+    #[serde(default)]
+    pub last_seq: Option<u64>,
+}

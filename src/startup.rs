@@ -1,0 +1,230 @@
+//! Startup: the only place that builds concrete parts and wires them together.
+//!
+//! `Application::build` prepares the data dir, database, store, hub, engine and sources and binds the
+//! listener; `run_until_stopped` serves until a shutdown signal, then drains within a bounded time.
+//! Nothing imports this module except the command line.
+
+use std::future::{Future, IntoFuture};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::Settings;
+use crate::db::MetaDb;
+use crate::engine::{self, RegionNames};
+use crate::geo::Boundaries;
+use crate::http::{self, AppState};
+use crate::ingest::{self, simulator::Simulator};
+use crate::live::{Hub, SessionContext, SessionLimits};
+use crate::store::Store;
+use crate::telemetry::Metrics;
+
+/// Id of the simulator source (keys its cursor and the complaints it files).
+pub const SIMULATOR_SOURCE_ID: &str = "simulator";
+
+/// Kecamatan of Kota Pasuruan, shipped for region names; see `static/geo/ATTRIBUTION.md`.
+const KOTA_PASURUAN_KECAMATAN: &str = include_str!("../static/geo/kota_pasuruan_kecamatan.geojson");
+
+/// A built instance, listening but not yet serving.
+pub struct Application {
+    listener: TcpListener,
+    router: axum::Router,
+    state: AppState,
+    settings: Settings,
+    shutdown: CancellationToken,
+    tasks: TaskTracker,
+}
+
+impl Application {
+    /// Prepares everything and binds the listener. Any failure names what and where.
+    pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+        prepare_data_dir(&settings.data.dir)?;
+        let sim_boundaries = if settings.simulator.enabled {
+            Some(simulator_boundaries(&settings)?)
+        } else {
+            None
+        };
+        let target = settings.database_target()?;
+        let db = MetaDb::connect(&target, &settings.database).await?;
+        tracing::info!(database = ?target, "Metadata database ready.");
+        let store = Store::open(&settings.data.dir.join("store")).await?;
+        let metrics = Metrics::new();
+        let hub = Hub::new();
+        let names = region_names(sim_boundaries.as_ref());
+        engine::publish_now(&store, &hub, &names);
+
+        let listen = settings.server.listen;
+        let listener = TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("cannot listen on {listen}"))?;
+
+        let shutdown = CancellationToken::new();
+        let live = Arc::new(SessionContext {
+            hub: hub.clone(),
+            metrics: metrics.clone(),
+            shutdown: shutdown.clone(),
+            server_id: server_id(),
+            deployment: settings.deployment.name.clone(),
+            time_zone: settings.deployment.time_zone.clone(),
+            limits: SessionLimits::default(),
+        });
+        let state = AppState {
+            db: db.clone(),
+            store: store.clone(),
+            metrics: metrics.clone(),
+            live,
+        };
+        let static_dir = settings.server.resolved_static_dir();
+        if !static_dir.join("index.html").is_file() {
+            tracing::warn!(dir = %static_dir.display(), "No index.html in the static directory; pages will answer 404.");
+        }
+        let router = http::router(
+            state.clone(),
+            static_dir,
+            Duration::from_secs(settings.server.request_timeout_secs),
+        );
+
+        let tasks = TaskTracker::new();
+        tasks.spawn(engine::run(store.clone(), hub, names, shutdown.clone()));
+        if let Some(boundaries) = sim_boundaries {
+            let sim = &settings.simulator;
+            let source = Simulator::new(
+                SIMULATOR_SOURCE_ID,
+                boundaries,
+                Duration::from_millis(sim.interval_ms),
+                sim.max_batch,
+                sim.seed,
+            );
+            tasks.spawn(ingest::run_source(
+                Box::new(source),
+                store,
+                db,
+                metrics,
+                shutdown.clone(),
+            ));
+        }
+        Ok(Application {
+            listener,
+            router,
+            state,
+            settings,
+            shutdown,
+            tasks,
+        })
+    }
+
+    /// The bound address (the real port when configured with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .unwrap_or(self.settings.server.listen)
+    }
+
+    /// Cancelling this token stops the application as a signal would.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// Serves until `signal` completes or the shutdown token is cancelled, then stops accepting,
+    /// says `bye` to live clients, lets in-flight requests and pulls finish, and closes the database,
+    /// all within `server.shutdown_timeout_secs`.
+    pub async fn run_until_stopped(self, signal: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let addr = self.local_addr();
+        tracing::info!(url = %format!("http://{addr}/"), "Pantau is serving; open the URL in a browser.");
+        let token = self.shutdown.clone();
+        let stop = {
+            let token = token.clone();
+            async move {
+                tokio::select! {
+                    _ = signal => {}
+                    _ = token.cancelled() => {}
+                }
+                tracing::info!("Shutting down.");
+                token.cancel();
+            }
+        };
+        let server = axum::serve(self.listener, self.router).with_graceful_shutdown(stop);
+        let mut server = std::pin::pin!(server.into_future());
+        let budget = self.settings.server.shutdown_timeout();
+        tokio::select! {
+            result = &mut server => result.context("the HTTP server failed")?,
+            _ = token.cancelled() => {
+                // Drain: HTTP requests in flight, then workers (a pull in progress is made durable).
+                if tokio::time::timeout(budget, &mut server).await.is_err() {
+                    tracing::warn!(seconds = budget.as_secs(), "Open connections did not finish in time; dropping them.");
+                }
+            }
+        }
+        self.tasks.close();
+        if tokio::time::timeout(budget, self.tasks.wait()).await.is_err() {
+            tracing::warn!("Background tasks did not stop in time.");
+        }
+        self.state.db.close().await;
+        tracing::info!("Stopped.");
+        Ok(())
+    }
+}
+
+/// Validates what `pantau check` can check without starting anything: the settings were already
+/// validated on load; here the files they name.
+pub fn check(settings: &Settings) -> Result<(), Vec<String>> {
+    let mut problems = Vec::new();
+    if let Err(e) = settings.database_target() {
+        problems.push(e.to_string());
+    }
+    if settings.simulator.boundaries.is_some() {
+        if let Err(e) = simulator_boundaries(settings) {
+            problems.push(format!(
+                "{}: simulator.boundaries: {e:#}",
+                settings.origin_label()
+            ));
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems)
+    }
+}
+
+/// Creates the data dir and proves it writable, so a bad path fails at start with its name.
+fn prepare_data_dir(dir: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("data dir {}: cannot create", dir.display()))?;
+    let probe = dir.join(".pantau-write-check");
+    std::fs::write(&probe, b"ok")
+        .with_context(|| format!("data dir {}: not writable", dir.display()))?;
+    // The probe did its job; failing to remove it is harmless.
+    let _ = std::fs::remove_file(&probe);
+    Ok(())
+}
+
+fn simulator_boundaries(settings: &Settings) -> anyhow::Result<Boundaries> {
+    Ok(match &settings.simulator.boundaries {
+        Some(path) => Boundaries::from_file(path)?,
+        None => Boundaries::kota_pasuruan_kelurahan()?,
+    })
+}
+
+/// Region names for panel labels: the shipped Kota Pasuruan kecamatan, plus the simulator's regions.
+fn region_names(boundaries: Option<&Boundaries>) -> RegionNames {
+    let mut names = RegionNames::new();
+    let shipped = Boundaries::from_geojson(KOTA_PASURUAN_KECAMATAN, "builtin:kota_pasuruan_kecamatan");
+    for set in shipped.iter().chain(boundaries) {
+        for region in set.regions() {
+            names.insert(region.code.to_string(), region.name.clone());
+        }
+    }
+    names
+}
+
+/// A short random id telling this process apart from its previous and next runs.
+fn server_id() -> String {
+    format!("{:016x}", rand::random::<u64>())
+}

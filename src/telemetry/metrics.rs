@@ -1,0 +1,226 @@
+//! The Prometheus metric families of one instance, served as text at `/metrics`.
+
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+
+/// Labels of HTTP request metrics; `route` is the matched route pattern, never the raw path,
+/// so a scanner cannot blow up the label cardinality.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct HttpLabels {
+    /// HTTP method.
+    pub method: String,
+    /// Matched route, e.g. `/api/datasets/{name}`, or `unmatched`.
+    pub route: String,
+    /// Response status code.
+    pub status: u16,
+}
+
+/// Labels of HTTP latency: status left out to keep the histogram count small.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RouteLabels {
+    /// HTTP method.
+    pub method: String,
+    /// Matched route pattern.
+    pub route: String,
+}
+
+/// Labels of per-source metrics.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct SourceLabels {
+    /// Source id from the configuration.
+    pub source: String,
+}
+
+/// Labels of per-dataset metrics.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DatasetLabels {
+    /// Dataset name, e.g. `complaints`.
+    pub dataset: String,
+}
+
+type LatencyFamily = Family<RouteLabels, Histogram, fn() -> Histogram>;
+
+fn latency_histogram() -> Histogram {
+    // 1 ms … ~16 s.
+    Histogram::new(exponential_buckets(0.001, 2.0, 15))
+}
+
+/// Shared handle to the metric families; cheap to clone.
+#[derive(Clone)]
+pub struct Metrics {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    registry: Registry,
+    http_requests: Family<HttpLabels, Counter>,
+    http_latency: LatencyFamily,
+    ws_connections: Gauge,
+    rows_ingested: Family<DatasetLabels, Counter>,
+    source_errors: Family<SourceLabels, Counter>,
+    source_lag: Family<SourceLabels, Gauge<f64, AtomicU64>>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// A fresh registry with every family registered (one per application, so tests do not mix).
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("pantau");
+        let http_requests = Family::<HttpLabels, Counter>::default();
+        registry.register(
+            "http_requests",
+            "HTTP requests answered",
+            http_requests.clone(),
+        );
+        let http_latency = LatencyFamily::new_with_constructor(latency_histogram);
+        registry.register(
+            "http_request_duration_seconds",
+            "Time to answer an HTTP request",
+            http_latency.clone(),
+        );
+        let ws_connections = Gauge::default();
+        registry.register(
+            "ws_connections",
+            "Open WebSocket connections",
+            ws_connections.clone(),
+        );
+        let rows_ingested = Family::<DatasetLabels, Counter>::default();
+        registry.register(
+            "rows_ingested",
+            "Rows durably appended to the store",
+            rows_ingested.clone(),
+        );
+        let source_errors = Family::<SourceLabels, Counter>::default();
+        registry.register(
+            "source_errors",
+            "Failed pulls per source",
+            source_errors.clone(),
+        );
+        let source_lag = Family::<SourceLabels, Gauge<f64, AtomicU64>>::default();
+        registry.register(
+            "source_lag_seconds",
+            "Age of the newest record pulled from a source",
+            source_lag.clone(),
+        );
+        Self {
+            inner: Arc::new(Inner {
+                registry,
+                http_requests,
+                http_latency,
+                ws_connections,
+                rows_ingested,
+                source_errors,
+                source_lag,
+            }),
+        }
+    }
+
+    /// Records one answered HTTP request.
+    pub fn observe_http(&self, labels: HttpLabels, seconds: f64) {
+        self.inner
+            .http_latency
+            .get_or_create(&RouteLabels {
+                method: labels.method.clone(),
+                route: labels.route.clone(),
+            })
+            .observe(seconds);
+        self.inner.http_requests.get_or_create(&labels).inc();
+    }
+
+    /// Counts a WebSocket connection for as long as the returned guard lives.
+    pub fn ws_connection(&self) -> WsConnectionGuard {
+        self.inner.ws_connections.inc();
+        WsConnectionGuard {
+            metrics: self.clone(),
+        }
+    }
+
+    /// Adds rows durably appended to a dataset.
+    pub fn rows_ingested(&self, dataset: &str, rows: u64) {
+        self.inner
+            .rows_ingested
+            .get_or_create(&DatasetLabels {
+                dataset: dataset.to_owned(),
+            })
+            .inc_by(rows);
+    }
+
+    /// Counts a failed pull.
+    pub fn source_error(&self, source: &str) {
+        self.inner
+            .source_errors
+            .get_or_create(&SourceLabels {
+                source: source.to_owned(),
+            })
+            .inc();
+    }
+
+    /// Sets how old the newest record of a source is.
+    pub fn source_lag(&self, source: &str, seconds: f64) {
+        self.inner
+            .source_lag
+            .get_or_create(&SourceLabels {
+                source: source.to_owned(),
+            })
+            .set(seconds);
+    }
+
+    /// The Prometheus text exposition of every family.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.inner.registry);
+        out
+    }
+}
+
+/// Decrements the open-connection gauge when a WebSocket session ends, however it ends.
+pub struct WsConnectionGuard {
+    metrics: Metrics,
+}
+
+impl Drop for WsConnectionGuard {
+    fn drop(&mut self) {
+        self.metrics.inner.ws_connections.dec();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn families_appear_in_the_exposition() {
+        let metrics = Metrics::new();
+        metrics.observe_http(
+            HttpLabels {
+                method: "GET".into(),
+                route: "/healthz".into(),
+                status: 200,
+            },
+            0.002,
+        );
+        metrics.rows_ingested("complaints", 3);
+        let guard = metrics.ws_connection();
+        let text = metrics.render();
+        assert!(text.contains(
+            "pantau_http_requests_total{method=\"GET\",route=\"/healthz\",status=\"200\"} 1"
+        ), "{text}");
+        assert!(text.contains("pantau_rows_ingested_total{dataset=\"complaints\"} 3"), "{text}");
+        assert!(text.contains("pantau_ws_connections 1"), "{text}");
+        drop(guard);
+        assert!(metrics.render().contains("pantau_ws_connections 0"));
+    }
+}

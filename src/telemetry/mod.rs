@@ -1,0 +1,37 @@
+//! What the process tells its operators: log lines and Prometheus metrics.
+//!
+//! Owns the log subscriber and the metric families. Must not decide anything about the product;
+//! other rooms only record into [`Metrics`].
+
+mod metrics;
+
+pub use metrics::{HttpLabels, Metrics, SourceLabels};
+
+use tracing_subscriber::{fmt, layer::SubscriberExt, util::SubscriberInitExt, EnvFilter};
+
+use crate::config::{LogFormat, LogSettings};
+
+/// Installs the global log subscriber; `RUST_LOG` wins over `log.level`. A second call is a no-op.
+pub fn init_logging(settings: &LogSettings) {
+    let filter = EnvFilter::try_from_default_env()
+        .or_else(|_| EnvFilter::try_new(&settings.level))
+        .unwrap_or_else(|_| EnvFilter::new("info"));
+    let registry = tracing_subscriber::registry().with(filter);
+    // Logs go to stderr so that stdout stays clean for command output (`pantau check`).
+    let result = match settings.format {
+        LogFormat::Text => registry
+            .with(fmt::layer().with_writer(std::io::stderr).with_target(false))
+            .try_init(),
+        LogFormat::Json => registry
+            .with(
+                fmt::layer()
+                    .json()
+                    .flatten_event(true)
+                    .with_current_span(false)
+                    .with_writer(std::io::stderr),
+            )
+            .try_init(),
+    };
+    // Already installed (tests start many apps in one process): keep the first subscriber.
+    drop(result);
+}
