@@ -105,29 +105,9 @@ impl Settings {
                 .map_or_else(|| file_label.clone(), |(_, var)| var.clone())
         };
 
-        let mut unknown = Vec::new();
-        let mut record_unknown = |path: serde_ignored::Path<'_>| unknown.push(path.to_string());
-        let deserializer =
-            serde_ignored::Deserializer::new(toml::Value::Table(table), &mut record_unknown);
-        let parsed: Result<Settings, _> = serde_path_to_error::deserialize(deserializer);
-        for key in unknown {
-            issues.push(ConfigIssue {
-                origin: origin_of(&key),
-                key,
-                reason: "unknown key (see pantau.example.toml for the keys there are)".to_owned(),
-            });
-        }
-        let mut settings = match parsed {
-            Ok(settings) => settings,
-            Err(err) => {
-                let key = err.path().to_string();
-                issues.push(ConfigIssue {
-                    origin: origin_of(&key),
-                    key,
-                    reason: err.into_inner().message().trim().to_owned(),
-                });
-                return Err(ConfigError { issues });
-            }
+        let mut settings = match deserialize_reporting_all(table, &origin_of, &mut issues) {
+            Some(settings) => settings,
+            None => return Err(ConfigError { issues }),
         };
         settings.origin = overrides.config.clone();
         if let Some(url) = &settings.database.url {
@@ -148,6 +128,85 @@ impl Settings {
             Err(ConfigError { issues })
         }
     }
+}
+
+/// Deserialises the settings, reporting every unknown key and every badly typed value: after a type
+/// error the offending key is removed (its default applies) and deserialisation runs again.
+/// Returns `None` when some value was wrong (the issues say which).
+fn deserialize_reporting_all(
+    mut table: toml::Table,
+    origin_of: &dyn Fn(&str) -> String,
+    issues: &mut Vec<ConfigIssue>,
+) -> Option<Settings> {
+    let mut unknown: Vec<String> = Vec::new();
+    let mut failed = false;
+    // Each round removes one bad key, so the number of keys bounds the rounds.
+    for _ in 0..=count_keys(&table) {
+        let mut record_unknown = |path: serde_ignored::Path<'_>| {
+            let key = path.to_string();
+            if !unknown.contains(&key) {
+                unknown.push(key);
+            }
+        };
+        let deserializer =
+            serde_ignored::Deserializer::new(toml::Value::Table(table.clone()), &mut record_unknown);
+        match serde_path_to_error::deserialize::<_, Settings>(deserializer) {
+            Ok(settings) => {
+                for key in unknown {
+                    issues.push(ConfigIssue {
+                        origin: origin_of(&key),
+                        key,
+                        reason: "unknown key (see pantau.example.toml for the keys there are)"
+                            .to_owned(),
+                    });
+                }
+                return (!failed).then_some(settings);
+            }
+            Err(err) => {
+                failed = true;
+                let key = err.path().to_string();
+                let removed = remove_path(&mut table, err.path());
+                issues.push(ConfigIssue {
+                    origin: origin_of(&key),
+                    key,
+                    reason: err.into_inner().message().trim().to_owned(),
+                });
+                if !removed {
+                    return None;
+                }
+            }
+        }
+    }
+    None
+}
+
+fn count_keys(table: &toml::Table) -> usize {
+    table
+        .values()
+        .map(|v| 1 + v.as_table().map_or(0, count_keys))
+        .sum()
+}
+
+/// Removes the value at a deserialisation path; false when the path does not lead to a table entry.
+fn remove_path(table: &mut toml::Table, path: &serde_path_to_error::Path) -> bool {
+    let keys: Vec<&str> = path
+        .iter()
+        .map_while(|segment| match segment {
+            serde_path_to_error::Segment::Map { key } => Some(key.as_str()),
+            _ => None,
+        })
+        .collect();
+    let Some((last, parents)) = keys.split_last() else {
+        return false;
+    };
+    let mut node = table;
+    for key in parents {
+        match node.get_mut(*key) {
+            Some(toml::Value::Table(inner)) => node = inner,
+            _ => return false,
+        }
+    }
+    node.remove(*last).is_some()
 }
 
 fn read_table(path: &Path) -> Result<toml::Table, ConfigError> {
@@ -439,6 +498,20 @@ mod tests {
         let issue = &err.issues[0];
         assert_eq!(issue.key, "server.shutdown_timeout_secs");
         assert!(issue.reason.contains("invalid type"), "{}", issue.reason);
+    }
+
+    #[test]
+    fn several_wrong_types_are_all_reported() {
+        let err = load_text(
+            "[server]\nshutdown_timeout_secs = \"soon\"\nlisten = 5\n[simulator]\nenabled = \"yes\"\n",
+            &[],
+        )
+        .unwrap_err();
+        let keys: Vec<&str> = err.issues.iter().map(|i| i.key.as_str()).collect();
+        assert_eq!(keys.len(), 3, "{err}");
+        for key in ["server.shutdown_timeout_secs", "server.listen", "simulator.enabled"] {
+            assert!(keys.contains(&key), "{key} missing from {err}");
+        }
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! The one error type of the HTTP surface: JSON `{ "error": { "code", "message" } }` with a stable
 //! code. Internal details are logged, never sent.
 
-use axum::http::{StatusCode, Uri};
+use axum::extract::OriginalUri;
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
@@ -44,7 +45,7 @@ impl IntoResponse for ApiError {
 }
 
 /// Any `/api/…` path that no route serves.
-pub async fn api_not_found(uri: Uri) -> ApiError {
+pub async fn api_not_found(OriginalUri(uri): OriginalUri) -> ApiError {
     let path: String = uri.path().chars().take(200).collect();
     ApiError::NotFound(format!("no API endpoint at {path}"))
 }

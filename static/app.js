@@ -1,0 +1,241 @@
+// Pantau live overview: follows one topic over /ws (protocol v1, docs/protocol.md), shows the
+// connection state and the age of the data, and reconnects with resume by itself.
+"use strict";
+
+(function () {
+  const TOPIC = "overview/complaints";
+  const PING_EVERY_MS = 15000;
+  const SILENT_LIMIT_MS = 45000;
+  const STALE_AFTER_S = 30;
+  const ZONE_NAMES = { "Asia/Jakarta": "WIB", "Asia/Makassar": "WITA", "Asia/Jayapura": "WIT" };
+
+  const TEXT = {
+    id: {
+      deployment: "Ruang Kendali", connecting: "Menghubungkan…", open: "Belum selesai",
+      connected: "Terhubung", reconnecting: "Terputus — menyambung ulang…", total: "Total pengaduan",
+      resolved: "Selesai", rejected: "Ditolak", by_category: "Per kategori", by_kecamatan: "Per kecamatan",
+      newest: "Pengaduan terbaru", updated: "diperbarui {s} dtk lalu", no_data: "belum ada data",
+      footer: "Data simulasi di atas batas kelurahan Kota Pasuruan (Kemendagri, cahyadsn/wilayah_boundaries, MIT).",
+      status: { received: "diterima", verified: "diverifikasi", assigned: "didisposisi", in_progress: "diproses",
+                resolved: "selesai", rejected: "ditolak", reopened: "dibuka ulang" },
+      unknown: "tanpa lokasi",
+    },
+    en: {
+      deployment: "Command Centre", connecting: "Connecting…", open: "Open",
+      connected: "Connected", reconnecting: "Disconnected — reconnecting…", total: "Total complaints",
+      resolved: "Resolved", rejected: "Rejected", by_category: "By category", by_kecamatan: "By district",
+      newest: "Newest complaints", updated: "updated {s} s ago", no_data: "no data yet",
+      footer: "Simulated data over the kelurahan boundaries of Kota Pasuruan (Kemendagri, cahyadsn/wilayah_boundaries, MIT).",
+      status: { received: "received", verified: "verified", assigned: "assigned", in_progress: "in progress",
+                resolved: "resolved", rejected: "rejected", reopened: "reopened" },
+      unknown: "no location",
+    },
+  };
+
+  const view = {
+    lang: localStorage.getItem("pantau.lang") === "en" ? "en" : "id",
+    timeZone: "Asia/Jakarta",
+    deployment: null,
+    serverId: null,
+    connection: "connecting",
+    data: null,
+    seq: 0,
+    committedAt: null,
+    lastMessageAt: 0,
+  };
+  window.pantau = view; // read by browser tests and handy in the console
+
+  const $ = (id) => document.getElementById(id);
+  const t = (key) => TEXT[view.lang][key];
+  const number = (n) => new Intl.NumberFormat(view.lang === "id" ? "id-ID" : "en-GB").format(n);
+
+  function clockText(date, withSeconds) {
+    const parts = { hour: "2-digit", minute: "2-digit", hour12: false, timeZone: view.timeZone };
+    if (withSeconds) parts.second = "2-digit";
+    const text = new Intl.DateTimeFormat("id-ID", parts).format(date).replace(/\./g, ":");
+    return text + " " + (ZONE_NAMES[view.timeZone] || view.timeZone);
+  }
+
+  // RFC 7396 merge patch, as the server builds it.
+  function applyMerge(target, patch) {
+    if (patch === null || typeof patch !== "object" || Array.isArray(patch)) return patch;
+    const out = target && typeof target === "object" && !Array.isArray(target) ? { ...target } : {};
+    for (const [key, value] of Object.entries(patch)) {
+      if (value === null) delete out[key];
+      else out[key] = applyMerge(out[key], value);
+    }
+    return out;
+  }
+
+  function setFigure(id, value) {
+    const el = $(id);
+    const text = value === undefined ? "—" : number(value);
+    if (el.textContent !== text) {
+      el.textContent = text;
+      el.classList.remove("changed");
+      void el.offsetWidth; // restart the highlight animation
+      el.classList.add("changed");
+    }
+  }
+
+  function bars(list, entries) {
+    const max = Math.max(1, ...entries.map((e) => e.count));
+    list.replaceChildren(...entries.map((e) => {
+      const li = document.createElement("li");
+      const name = document.createElement("span");
+      name.textContent = e.label;
+      const n = document.createElement("span");
+      n.className = "n";
+      n.textContent = number(e.count);
+      const bar = document.createElement("span");
+      bar.className = "bar";
+      bar.style.width = (100 * e.count / max).toFixed(1) + "%";
+      li.append(name, n, bar);
+      return li;
+    }));
+  }
+
+  function render() {
+    document.documentElement.lang = view.lang;
+    for (const el of document.querySelectorAll("[data-i18n]")) {
+      const value = t(el.dataset.i18n);
+      if (typeof value === "string" && !(el.id === "deployment" && view.deployment)) el.textContent = value;
+    }
+    if (view.deployment) $("deployment").textContent = view.deployment;
+    $("lang").textContent = view.lang === "id" ? "EN" : "ID";
+    const conn = $("conn");
+    conn.className = "conn conn-" + view.connection;
+    $("conn-text").textContent = t({ open: "connected", closed: "reconnecting" }[view.connection] || "connecting");
+    const d = view.data;
+    if (!d) return;
+    setFigure("total", d.total);
+    setFigure("open", d.open);
+    setFigure("resolved", d.resolved);
+    setFigure("rejected", d.rejected);
+    bars($("categories"), (d.by_category || []).map((c) => ({ label: c.category, count: c.count })));
+    bars($("kecamatan"), (d.by_kecamatan || []).map((k) => ({
+      label: k.code === "unknown" ? t("unknown") : k.name, count: k.count })));
+    $("newest").replaceChildren(...(d.newest || []).map((c) => {
+      const li = document.createElement("li");
+      const when = document.createElement("time");
+      when.dateTime = c.created_at;
+      when.textContent = clockText(new Date(c.created_at), false);
+      const what = document.createElement("span");
+      what.textContent = c.category + " ";
+      const where = document.createElement("span");
+      where.className = "where";
+      where.textContent = "· " + (c.kelurahan_name || t("unknown"));
+      what.append(where);
+      const pill = document.createElement("span");
+      pill.className = "pill " + c.status;
+      pill.textContent = t("status")[c.status] || c.status;
+      li.append(when, what, pill);
+      return li;
+    }));
+  }
+
+  function tick() {
+    const now = new Date();
+    $("clock").textContent = clockText(now, true);
+    const age = $("age");
+    if (!view.committedAt) {
+      age.textContent = view.data ? t("no_data") : "";
+      age.classList.toggle("stale", view.connection === "closed");
+      return;
+    }
+    const seconds = Math.max(0, Math.round((now - new Date(view.committedAt)) / 1000));
+    age.textContent = t("updated").replace("{s}", number(seconds));
+    age.title = clockText(new Date(view.committedAt), true);
+    age.classList.toggle("stale", seconds > STALE_AFTER_S || view.connection === "closed");
+  }
+
+  let socket = null;
+  let retries = 0;
+
+  function connect() {
+    const url = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws";
+    const ws = new WebSocket(url);
+    socket = ws;
+    ws.onopen = () => { view.lastMessageAt = Date.now(); };
+    ws.onmessage = (event) => {
+      view.lastMessageAt = Date.now();
+      let msg;
+      try { msg = JSON.parse(event.data); } catch (e) { return; }
+      handle(ws, msg);
+    };
+    ws.onclose = () => {
+      if (socket !== ws) return;
+      socket = null;
+      view.connection = "closed";
+      render();
+      tick();
+      retries += 1;
+      const delay = Math.min(30000, 1000 * 2 ** Math.min(retries - 1, 5)) * (0.8 + Math.random() * 0.4);
+      setTimeout(connect, delay);
+    };
+  }
+
+  function handle(ws, msg) {
+    switch (msg.type) {
+      case "hello":
+        retries = 0;
+        view.connection = "open";
+        view.timeZone = msg.time_zone || view.timeZone;
+        view.deployment = msg.deployment || null;
+        // Resume: with the last seq the same server process sends nothing we already hold.
+        // A restarted server numbers its topics anew, so then we ask for a fresh snapshot.
+        const resume = view.data && view.serverId === msg.server_id;
+        view.serverId = msg.server_id;
+        ws.send(JSON.stringify({ type: "subscribe",
+          topics: [{ topic: TOPIC, last_seq: resume ? view.seq : null }] }));
+        break;
+      case "snapshot":
+        if (msg.topic !== TOPIC) return;
+        view.data = msg.data;
+        view.seq = msg.seq;
+        view.committedAt = msg.committed_at;
+        break;
+      case "patch":
+        if (msg.topic !== TOPIC) return;
+        if (msg.seq !== view.seq + 1) {
+          // A gap: ask again without last_seq to get a fresh snapshot.
+          ws.send(JSON.stringify({ type: "subscribe", topics: [{ topic: TOPIC }] }));
+          return;
+        }
+        view.data = applyMerge(view.data, msg.merge);
+        view.seq = msg.seq;
+        view.committedAt = msg.committed_at;
+        break;
+      case "bye":
+      case "error":
+        console.info("pantau:", msg.type, msg.reason || msg.code, msg.message || "");
+        return;
+      default:
+        return;
+    }
+    render();
+    tick();
+  }
+
+  // Heartbeat: a connection that went quiet (sleeping laptop, dead proxy) is replaced.
+  setInterval(() => {
+    if (!socket || socket.readyState !== WebSocket.OPEN) return;
+    if (Date.now() - view.lastMessageAt > SILENT_LIMIT_MS) {
+      socket.close();
+      return;
+    }
+    socket.send(JSON.stringify({ type: "ping", id: Date.now() }));
+  }, PING_EVERY_MS);
+
+  $("lang").addEventListener("click", () => {
+    view.lang = view.lang === "id" ? "en" : "id";
+    localStorage.setItem("pantau.lang", view.lang);
+    render();
+    tick();
+  });
+
+  render();
+  tick();
+  setInterval(tick, 1000);
+  connect();
+})();

@@ -1,0 +1,215 @@
+//! The `pantau` binary as an administrator meets it: `check`, bad input, SIGTERM and restart.
+
+use std::io::Write;
+use std::net::TcpListener;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use crate::helpers::Ws;
+
+fn pantau() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_pantau"));
+    command.current_dir(env!("CARGO_MANIFEST_DIR"));
+    // The test process's own PANTAU__ variables must not leak into the child.
+    for (key, _) in std::env::vars() {
+        if key.starts_with("PANTAU") {
+            command.env_remove(key);
+        }
+    }
+    command
+}
+
+fn run(command: &mut Command) -> Output {
+    command.stdin(Stdio::null()).output().expect("cannot run pantau")
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+#[test]
+fn check_lists_every_problem_as_file_key_reason_and_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("broken.toml");
+    let mut file = std::fs::File::create(&path).unwrap();
+    writeln!(
+        file,
+        "[server]\nlisten = \"127.0.0.1:99999\"\nshutdown_timeout_secs = 10\n[simulatr]\nenabled = true"
+    )
+    .unwrap();
+    let output = run(pantau().args(["check", "--config"]).arg(&path));
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let text = stderr(&output);
+    let file = path.display().to_string();
+    // Both problems at once: a wrong value does not hide an unknown key.
+    assert!(text.contains(&format!("{file}: server.listen: invalid socket address")), "{text}");
+    assert!(text.contains(&format!("{file}: simulatr: unknown key")), "{text}");
+    assert_eq!(text.lines().count(), 2, "{text}");
+    assert!(!text.contains("panicked"), "{text}");
+
+    std::fs::write(&path, "[server]\nlisten = \"not an address\"\n").unwrap();
+    let output = run(pantau().args(["check", "--config"]).arg(&path));
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).starts_with(&format!("{file}: server.listen: invalid socket address")), "{}", stderr(&output));
+
+    std::fs::write(&path, "[server\n").unwrap();
+    let output = run(pantau().args(["check", "--config"]).arg(&path));
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).starts_with(&format!("{file}:1:")), "{}", stderr(&output));
+
+    let output = run(pantau().args(["check", "--config", "/nonexistent/pantau.toml"]));
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).starts_with("/nonexistent/pantau.toml: -: cannot read the file"), "{}", stderr(&output));
+}
+
+#[test]
+fn check_accepts_the_shipped_example_and_environment_errors_name_the_variable() {
+    let output = run(pantau().args(["check", "--config", "pantau.example.toml"]));
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("configuration is valid"));
+
+    let output = run(pantau()
+        .args(["check", "--config", "pantau.example.toml"])
+        .env("PANTAU__SERVER__SHUTDOWN_TIMEOUT_SECS", "forever"));
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).starts_with("PANTAU__SERVER__SHUTDOWN_TIMEOUT_SECS: server.shutdown_timeout_secs: invalid type"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn serve_without_a_config_file_says_so() {
+    let output = run(pantau().arg("serve"));
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("needs --config FILE"), "{}", stderr(&output));
+}
+
+#[test]
+fn a_port_in_use_and_an_unusable_data_dir_are_one_clear_line_each() {
+    let busy = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = busy.local_addr().unwrap().port();
+    let data = tempfile::tempdir().unwrap();
+    let output = run(pantau()
+        .args(["demo", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
+        .arg(data.path()));
+    assert_eq!(output.status.code(), Some(1));
+    let text = stderr(&output);
+    let last = text.lines().last().unwrap_or_default();
+    assert!(last.starts_with(&format!("pantau: cannot listen on 127.0.0.1:{port}: ")), "{text}");
+    assert!(!text.contains("panicked") && !text.contains("backtrace"), "{text}");
+
+    let file = data.path().join("a-file");
+    std::fs::write(&file, "").unwrap();
+    let output = run(pantau().args(["demo", "--listen", "127.0.0.1:0", "--data-dir"]).arg(file.join("sub")));
+    assert_eq!(output.status.code(), Some(1));
+    let last = stderr(&output).lines().last().unwrap_or_default().to_owned();
+    assert!(last.starts_with(&format!("pantau: data dir {}: cannot create", file.join("sub").display())), "{last}");
+}
+
+#[test]
+fn an_unreachable_database_fails_the_start_with_its_redacted_url() {
+    let data = tempfile::tempdir().unwrap();
+    let output = run(pantau()
+        .args(["demo", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data.path())
+        .env("PANTAU__DATABASE__URL", "postgres://pantau:hunter2@127.0.0.1:1/pantau")
+        .env("PANTAU__DATABASE__CONNECT_TIMEOUT_SECS", "1"));
+    assert_eq!(output.status.code(), Some(1));
+    let text = stderr(&output);
+    assert!(text.contains("pantau: database postgres://pantau:***@127.0.0.1:1/pantau: cannot connect"), "{text}");
+    assert!(!text.contains("hunter2"), "the password leaked: {text}");
+}
+
+/// Waits (bounded) until the demo answers /readyz.
+async fn wait_ready(port: u16, child: &mut Child) {
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("pantau exited early with {status}");
+        }
+        if let Ok(r) = client.get(format!("http://127.0.0.1:{port}/readyz")).send().await {
+            if r.status() == 200 {
+                return;
+            }
+        }
+        assert!(Instant::now() < deadline, "pantau not ready within 30 s");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The complaints total the demo shows right now, read as a wall screen reads it.
+async fn live_total(port: u16) -> u64 {
+    let (stream, _) = tokio_tungstenite::connect_async(format!("ws://127.0.0.1:{port}/ws"))
+        .await
+        .expect("WebSocket connect failed");
+    let mut ws = Ws { stream };
+    ws.next_of("hello").await;
+    ws.send_json(json!({"type": "subscribe", "topics": [{"topic": "overview/complaints"}]})).await;
+    ws.next_of("snapshot").await["data"]["total"].as_u64().unwrap()
+}
+
+fn sigterm(child: &Child) {
+    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+}
+
+fn wait_exit(child: &mut Child, limit: Duration) -> std::process::ExitStatus {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("pantau did not exit within {limit:?} of SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[tokio::test]
+async fn sigterm_stops_the_demo_with_exit_0_and_a_restart_keeps_its_data() {
+    let data = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let start = || {
+        pantau()
+            .args(["demo", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
+            .arg(data.path())
+            .env("PANTAU__SIMULATOR__INTERVAL_MS", "50")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("cannot start pantau")
+    };
+    let mut child = start();
+    wait_ready(port, &mut child).await;
+    let mut before = 0;
+    for _ in 0..100 {
+        before = live_total(port).await;
+        if before > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(before > 0, "the simulator filed nothing");
+    sigterm(&child);
+    let status = wait_exit(&mut child, Duration::from_secs(10));
+    assert_eq!(status.code(), Some(0), "exit status after SIGTERM");
+
+    let mut child = start();
+    wait_ready(port, &mut child).await;
+    let after = live_total(port).await;
+    assert!(after >= before, "restart lost data: {after} < {before}");
+    sigterm(&child);
+    assert_eq!(wait_exit(&mut child, Duration::from_secs(10)).code(), Some(0));
+}

@@ -1,0 +1,223 @@
+//! `spawn_app()`: the real application on port 0 with a temporary data dir, on SQLite or on a
+//! fresh PostgreSQL schema.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use pantau::config::{Secret, Settings};
+use pantau::startup::Application;
+use serde_json::Value;
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use tokio_util::sync::CancellationToken;
+
+/// Which metadata database an app under test uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The PostgreSQL used by the tests; `PANTAU_TEST_DATABASE_URL` overrides.
+pub fn postgres_url() -> String {
+    std::env::var("PANTAU_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
+}
+
+/// True when CI=true: then every service-backed test must run, never skip.
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+}
+
+/// Whether PostgreSQL answers. In CI an unreachable PostgreSQL fails the test loudly;
+/// elsewhere the Postgres variant is skipped with a message.
+pub async fn postgres_available() -> bool {
+    use sqlx::Connection;
+    let url = postgres_url();
+    let attempt = tokio::time::timeout(Duration::from_secs(5), sqlx::PgConnection::connect(&url)).await;
+    match attempt {
+        Ok(Ok(conn)) => {
+            let _ = conn.close().await;
+            true
+        }
+        Ok(Err(e)) if in_ci() => panic!("CI=true but PostgreSQL at {url} is unreachable: {e}"),
+        Err(_) if in_ci() => panic!("CI=true but PostgreSQL at {url} did not answer within 5 s"),
+        Ok(Err(e)) => {
+            eprintln!("SKIPPED PostgreSQL variant: {url} unreachable ({e}); set CI=true to require it");
+            false
+        }
+        Err(_) => {
+            eprintln!("SKIPPED PostgreSQL variant: {url} did not answer; set CI=true to require it");
+            false
+        }
+    }
+}
+
+/// The backends to run a test on here: SQLite always, PostgreSQL when reachable (always in CI).
+pub async fn backends() -> Vec<Backend> {
+    let mut list = vec![Backend::Sqlite];
+    if postgres_available().await {
+        list.push(Backend::Postgres);
+    }
+    list
+}
+
+/// A fresh, unique PostgreSQL schema name.
+pub fn fresh_schema() -> String {
+    format!("t_{:016x}", rand::random::<u64>())
+}
+
+/// Drops a test schema.
+pub async fn drop_schema(schema: &str) {
+    use sqlx::Connection;
+    if let Ok(mut conn) = sqlx::PgConnection::connect(&postgres_url()).await {
+        let _ = sqlx::query(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"))
+            .execute(&mut conn)
+            .await;
+        let _ = conn.close().await;
+    }
+}
+
+/// Options of an app under test.
+pub struct AppOptions {
+    pub backend: Backend,
+    /// Simulator on, fast (50 ms) and seeded; off gives a quiet, deterministic app.
+    pub simulator: bool,
+}
+
+/// A running application.
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub client: reqwest::Client,
+    pub shutdown: CancellationToken,
+    /// Kept so the directory lives as long as the app.
+    _data_dir: tempfile::TempDir,
+    schema: Option<String>,
+    server: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.expect("request failed")
+    }
+
+    pub async fn ws(&self) -> Ws {
+        let (stream, _) = tokio_tungstenite::connect_async(format!("ws://{}/ws", self.addr))
+            .await
+            .expect("WebSocket connect failed");
+        Ws { stream }
+    }
+
+    /// Stops the app as SIGTERM would and waits for it; drops its PostgreSQL schema.
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        let result = tokio::time::timeout(Duration::from_secs(15), self.server)
+            .await
+            .expect("app did not stop within 15 s")
+            .expect("server task panicked");
+        result.expect("app stopped with an error");
+        if let Some(schema) = self.schema {
+            drop_schema(&schema).await;
+        }
+    }
+}
+
+pub fn settings(options: &AppOptions, data_dir: &std::path::Path) -> (Settings, Option<String>) {
+    let mut settings = Settings::default();
+    settings.server.listen = "127.0.0.1:0".parse().unwrap();
+    settings.server.static_dir = Some(std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("static"));
+    settings.data.dir = data_dir.to_path_buf();
+    settings.simulator.enabled = options.simulator;
+    settings.simulator.interval_ms = 50;
+    settings.simulator.seed = Some(11);
+    let schema = match options.backend {
+        Backend::Sqlite => None,
+        Backend::Postgres => {
+            let schema = fresh_schema();
+            settings.database.url = Some(Secret::new(postgres_url()));
+            settings.database.schema = Some(schema.clone());
+            Some(schema)
+        }
+    };
+    (settings, schema)
+}
+
+pub async fn spawn_app(options: AppOptions) -> TestApp {
+    let data_dir = tempfile::tempdir().unwrap();
+    let (settings, schema) = settings(&options, data_dir.path());
+    let app = Application::build(settings).await.expect("app failed to build");
+    let addr = app.local_addr();
+    let shutdown = app.shutdown_token();
+    let server = tokio::spawn(app.run_until_stopped(std::future::pending()));
+    TestApp {
+        addr,
+        client: reqwest::Client::new(),
+        shutdown,
+        _data_dir: data_dir,
+        schema,
+        server,
+    }
+}
+
+/// A WebSocket client speaking the JSON protocol.
+pub struct Ws {
+    pub stream: WebSocketStream<MaybeTlsStream<TcpStream>>,
+}
+
+impl Ws {
+    pub async fn send_json(&mut self, value: Value) {
+        self.stream.send(Message::text(value.to_string())).await.expect("send failed");
+    }
+
+    pub async fn send(&mut self, message: Message) {
+        self.stream.send(message).await.expect("send failed");
+    }
+
+    /// The next JSON message, skipping control frames; panics after 10 s of silence.
+    pub async fn next_json(&mut self) -> Value {
+        loop {
+            let message = tokio::time::timeout(Duration::from_secs(10), self.stream.next())
+                .await
+                .expect("no message within 10 s")
+                .expect("connection ended")
+                .expect("WebSocket error");
+            match message {
+                Message::Text(text) => return serde_json::from_str(&text).expect("server sent invalid JSON"),
+                Message::Ping(_) | Message::Pong(_) => continue,
+                other => panic!("unexpected frame {other:?}"),
+            }
+        }
+    }
+
+    /// Reads until a message of `kind` arrives.
+    pub async fn next_of(&mut self, kind: &str) -> Value {
+        loop {
+            let message = self.next_json().await;
+            if message["type"] == kind {
+                return message;
+            }
+        }
+    }
+}
+
+/// Applies an RFC 7396 merge patch (independently of the server's code).
+pub fn apply_merge(target: &mut Value, patch: &Value) {
+    match (target, patch) {
+        (Value::Object(t), Value::Object(p)) => {
+            for (k, v) in p {
+                if v.is_null() {
+                    t.remove(k);
+                } else {
+                    apply_merge(t.entry(k.clone()).or_insert(Value::Null), v);
+                }
+            }
+        }
+        (t, p) => *t = p.clone(),
+    }
+}

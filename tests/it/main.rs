@@ -1,0 +1,8 @@
+//! Integration tests: the real server on port 0, a real SQLite file, the real PostgreSQL of the
+//! machine, a real WebSocket client and the real `pantau` binary.
+
+mod cli;
+mod db;
+mod health;
+mod helpers;
+mod live;
