@@ -104,7 +104,10 @@ fn check(settings: &Settings) -> ExitCode {
 
 fn run(settings: Settings) -> ExitCode {
     telemetry::init_logging(&settings.log);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("pantau: cannot start the async runtime: {e}");

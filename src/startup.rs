@@ -134,7 +134,10 @@ impl Application {
     /// Serves until `signal` completes or the shutdown token is cancelled, then stops accepting,
     /// says `bye` to live clients, lets in-flight requests and pulls finish, and closes the database,
     /// all within `server.shutdown_timeout_secs`.
-    pub async fn run_until_stopped(self, signal: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    pub async fn run_until_stopped(
+        self,
+        signal: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
         let addr = self.local_addr();
         tracing::info!(url = %format!("http://{addr}/"), "Pantau is serving; open the URL in a browser.");
         let token = self.shutdown.clone();
@@ -162,7 +165,10 @@ impl Application {
             }
         }
         self.tasks.close();
-        if tokio::time::timeout(budget, self.tasks.wait()).await.is_err() {
+        if tokio::time::timeout(budget, self.tasks.wait())
+            .await
+            .is_err()
+        {
             tracing::warn!("Background tasks did not stop in time.");
         }
         self.state.db.close().await;
@@ -215,7 +221,8 @@ fn simulator_boundaries(settings: &Settings) -> anyhow::Result<Boundaries> {
 /// Region names for panel labels: the shipped Kota Pasuruan kecamatan, plus the simulator's regions.
 fn region_names(boundaries: Option<&Boundaries>) -> RegionNames {
     let mut names = RegionNames::new();
-    let shipped = Boundaries::from_geojson(KOTA_PASURUAN_KECAMATAN, "builtin:kota_pasuruan_kecamatan");
+    let shipped =
+        Boundaries::from_geojson(KOTA_PASURUAN_KECAMATAN, "builtin:kota_pasuruan_kecamatan");
     for set in shipped.iter().chain(boundaries) {
         for region in set.regions() {
             names.insert(region.code.to_string(), region.name.clone());

@@ -148,8 +148,10 @@ fn deserialize_reporting_all(
                 unknown.push(key);
             }
         };
-        let deserializer =
-            serde_ignored::Deserializer::new(toml::Value::Table(table.clone()), &mut record_unknown);
+        let deserializer = serde_ignored::Deserializer::new(
+            toml::Value::Table(table.clone()),
+            &mut record_unknown,
+        );
         match serde_path_to_error::deserialize::<_, Settings>(deserializer) {
             Ok(settings) => {
                 for key in unknown {
@@ -214,9 +216,7 @@ fn read_table(path: &Path) -> Result<toml::Table, ConfigError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| ConfigError::single(&label, "-", format!("cannot read the file: {e}")))?;
     text.parse::<toml::Table>().map_err(|e| {
-        let (line, col) = e
-            .span()
-            .map_or((1, 1), |span| line_col(&text, span.start));
+        let (line, col) = e.span().map_or((1, 1), |span| line_col(&text, span.start));
         ConfigError::single(
             format!("{label}:{line}:{col}"),
             "-",
@@ -355,7 +355,11 @@ fn validate(settings: &Settings, origin_of: &dyn Fn(&str) -> String) -> Vec<Conf
         "must not be empty".to_owned(),
     );
     check(
-        settings.deployment.time_zone.parse::<chrono_tz::Tz>().is_ok(),
+        settings
+            .deployment
+            .time_zone
+            .parse::<chrono_tz::Tz>()
+            .is_ok(),
         "deployment.time_zone",
         format!(
             "'{}' is not an IANA time zone (e.g. Asia/Jakarta, Asia/Makassar, Asia/Jayapura)",
@@ -378,7 +382,9 @@ fn validate(settings: &Settings, origin_of: &dyn Fn(&str) -> String) -> Vec<Conf
         check(
             valid,
             "database.schema",
-            format!("'{schema}' must be 1-63 characters of a-z, 0-9 and _, not starting with a digit"),
+            format!(
+                "'{schema}' must be 1-63 characters of a-z, 0-9 and _, not starting with a digit"
+            ),
         );
     }
     check(
@@ -486,10 +492,20 @@ mod tests {
         .unwrap_err();
         let text = err.to_string();
         assert!(text.contains("server.listne: unknown key"), "{text}");
-        assert!(text.contains("simulator.max_batch: must be 1..=10000, got 0"), "{text}");
-        assert!(text.contains("deployment.time_zone: 'Mars/Olympus'"), "{text}");
+        assert!(
+            text.contains("simulator.max_batch: must be 1..=10000, got 0"),
+            "{text}"
+        );
+        assert!(
+            text.contains("deployment.time_zone: 'Mars/Olympus'"),
+            "{text}"
+        );
         assert!(text.contains("PANTAU__LOG__LEVEL: log.level:"), "{text}");
-        assert!(text.lines().all(|l| l.contains("pantau.toml: ") || l.starts_with("PANTAU__")), "{text}");
+        assert!(
+            text.lines()
+                .all(|l| l.contains("pantau.toml: ") || l.starts_with("PANTAU__")),
+            "{text}"
+        );
     }
 
     #[test]
@@ -509,7 +525,11 @@ mod tests {
         .unwrap_err();
         let keys: Vec<&str> = err.issues.iter().map(|i| i.key.as_str()).collect();
         assert_eq!(keys.len(), 3, "{err}");
-        for key in ["server.shutdown_timeout_secs", "server.listen", "simulator.enabled"] {
+        for key in [
+            "server.shutdown_timeout_secs",
+            "server.listen",
+            "simulator.enabled",
+        ] {
             assert!(keys.contains(&key), "{key} missing from {err}");
         }
     }
@@ -523,7 +543,9 @@ mod tests {
     #[test]
     fn passwords_in_the_file_are_refused() {
         let err = load_text("[database]\nurl = \"postgres://u:pw@h/db\"\n", &[]).unwrap_err();
-        assert!(err.to_string().contains("database.url: contains a password"));
+        assert!(err
+            .to_string()
+            .contains("database.url: contains a password"));
         assert!(!err.to_string().contains("pw@"));
     }
 }

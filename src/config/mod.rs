@@ -281,7 +281,10 @@ impl Settings {
         let raw = url.expose();
         if raw.starts_with("postgres://") || raw.starts_with("postgresql://") {
             Ok(DatabaseTarget::Postgres(url))
-        } else if let Some(path) = raw.strip_prefix("sqlite://").or(raw.strip_prefix("sqlite:")) {
+        } else if let Some(path) = raw
+            .strip_prefix("sqlite://")
+            .or(raw.strip_prefix("sqlite:"))
+        {
             let path = path.split('?').next().unwrap_or(path);
             Ok(DatabaseTarget::Sqlite(PathBuf::from(path)))
         } else {

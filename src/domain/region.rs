@@ -110,7 +110,14 @@ mod tests {
 
     #[test]
     fn malformed_codes_are_rejected() {
-        for bad in ["", "3575", "35.75.1", "35.75.01.101", "35.75.01.1001.1", "35.7a"] {
+        for bad in [
+            "",
+            "3575",
+            "35.75.1",
+            "35.75.01.101",
+            "35.75.01.1001.1",
+            "35.7a",
+        ] {
             assert!(bad.parse::<RegionCode>().is_err(), "{bad} accepted");
         }
     }

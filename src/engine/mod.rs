@@ -56,6 +56,8 @@ pub fn overview(snapshot: &StoreSnapshot, names: &RegionNames) -> Value {
     let closed = count(Status::Resolved) + count(Status::Rejected);
     let mut categories: Vec<(&String, &u64)> = tally.by_category.iter().collect();
     categories.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+    let mut kecamatan: Vec<(&String, &u64)> = tally.by_kecamatan.iter().collect();
+    kecamatan.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
     let name_of = |code: &str| names.get(code).cloned().unwrap_or_else(|| code.to_owned());
     json!({
         "total": tally.total,
@@ -67,8 +69,7 @@ pub fn overview(snapshot: &StoreSnapshot, names: &RegionNames) -> Value {
             .iter()
             .map(|(category, n)| json!({"category": category, "count": n}))
             .collect::<Vec<_>>(),
-        "by_kecamatan": tally
-            .by_kecamatan
+        "by_kecamatan": kecamatan
             .iter()
             .map(|(code, n)| json!({"code": code, "name": name_of(code), "count": n}))
             .collect::<Vec<_>>(),

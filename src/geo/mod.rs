@@ -89,10 +89,11 @@ impl Boundaries {
 
     /// Parses a FeatureCollection whose features carry `kode` and `nama` properties.
     pub fn from_geojson(text: &str, origin: &str) -> Result<Self, GeoError> {
-        let parsed: geojson::GeoJson = text.parse().map_err(|e: geojson::Error| GeoError::Parse {
-            origin: origin.to_owned(),
-            reason: e.to_string(),
-        })?;
+        let parsed: geojson::GeoJson =
+            text.parse().map_err(|e: geojson::Error| GeoError::Parse {
+                origin: origin.to_owned(),
+                reason: e.to_string(),
+            })?;
         let geojson::GeoJson::FeatureCollection(collection) = parsed else {
             return Err(GeoError::Parse {
                 origin: origin.to_owned(),
@@ -114,8 +115,11 @@ impl Boundaries {
                     .and_then(|v| v.as_str())
                     .map(str::to_owned)
             };
-            let raw_code = text_prop("kode").ok_or_else(|| fail("-", "no 'kode' property".into()))?;
-            let code: RegionCode = raw_code.parse().map_err(|e| fail(&raw_code, format!("{e}")))?;
+            let raw_code =
+                text_prop("kode").ok_or_else(|| fail("-", "no 'kode' property".into()))?;
+            let code: RegionCode = raw_code
+                .parse()
+                .map_err(|e| fail(&raw_code, format!("{e}")))?;
             if !seen.insert(code.clone()) {
                 return Err(fail(&raw_code, "duplicate code".into()));
             }
@@ -126,7 +130,12 @@ impl Boundaries {
             let shape = match geo::Geometry::<f64>::try_from(geometry) {
                 Ok(geo::Geometry::Polygon(p)) => MultiPolygon::new(vec![p]),
                 Ok(geo::Geometry::MultiPolygon(mp)) => mp,
-                Ok(_) => return Err(fail(&raw_code, "geometry is not a Polygon or MultiPolygon".into())),
+                Ok(_) => {
+                    return Err(fail(
+                        &raw_code,
+                        "geometry is not a Polygon or MultiPolygon".into(),
+                    ))
+                }
                 Err(e) => return Err(fail(&raw_code, format!("bad geometry: {e}"))),
             };
             let bbox = shape
@@ -167,7 +176,10 @@ impl Boundaries {
         let (min, max) = (region.bbox.min(), region.bbox.max());
         // Kelurahan fill a good share of their box; 1000 tries failing means a degenerate shape.
         for _ in 0..1000 {
-            let point = Point::new(rng.random_range(min.x..=max.x), rng.random_range(min.y..=max.y));
+            let point = Point::new(
+                rng.random_range(min.x..=max.x),
+                rng.random_range(min.y..=max.y),
+            );
             if region.shape.contains(&point) {
                 return (point.x(), point.y());
             }
@@ -212,8 +224,14 @@ mod tests {
           {"type":"Feature","properties":{"kode":"35.75.01.1001"},"geometry":{"type":"Polygon","coordinates":[[[0,0],[1,0],[1,1],[0,0]]]}},
           {"type":"Feature","properties":{"kode":"35.75.01.1001"},"geometry":{"type":"Polygon","coordinates":[[[0,0],[1,0],[1,1],[0,0]]]}}]}"#;
         let err = Boundaries::from_geojson(text, "t.geojson").unwrap_err();
-        assert_eq!(err.to_string(), "t.geojson: feature 1 (35.75.01.1001): duplicate code");
+        assert_eq!(
+            err.to_string(),
+            "t.geojson: feature 1 (35.75.01.1001): duplicate code"
+        );
         let err = Boundaries::from_geojson("{}", "t.geojson").unwrap_err();
-        assert!(err.to_string().starts_with("t.geojson: not GeoJSON"), "{err}");
+        assert!(
+            err.to_string().starts_with("t.geojson: not GeoJSON"),
+            "{err}"
+        );
     }
 }

@@ -32,7 +32,9 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
             tracing::warn!(error = %e, "Readiness: database check failed.");
             json!({ "ok": false, "backend": state.db.backend(), "reason": "database query failed" })
         }
-        Err(_) => json!({ "ok": false, "backend": state.db.backend(), "reason": "database did not answer within 2 s" }),
+        Err(_) => {
+            json!({ "ok": false, "backend": state.db.backend(), "reason": "database did not answer within 2 s" })
+        }
     };
     let snapshot = state.store.snapshot();
     let store = match state.store.last_error() {

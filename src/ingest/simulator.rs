@@ -134,10 +134,13 @@ impl Source for Simulator {
         let result = (|| {
             let filed: u64 = match cursor {
                 None => 0,
-                Some(c) => c.parse().map_err(|e: std::num::ParseIntError| SourceError::BadCursor {
-                    cursor: c.clone(),
-                    reason: e.to_string(),
-                })?,
+                Some(c) => {
+                    c.parse()
+                        .map_err(|e: std::num::ParseIntError| SourceError::BadCursor {
+                            cursor: c.clone(),
+                            reason: e.to_string(),
+                        })?
+                }
             };
             let count = self.rng.random_range(1..=self.max_batch);
             let mut complaints = Vec::with_capacity(count as usize * 2);
@@ -171,7 +174,13 @@ mod tests {
     #[tokio::test]
     async fn pulls_continue_the_numbering_from_the_cursor() {
         let boundaries = Boundaries::kota_pasuruan_kelurahan().unwrap();
-        let mut sim = Simulator::new("sim", boundaries.clone(), Duration::from_secs(1), 3, Some(1));
+        let mut sim = Simulator::new(
+            "sim",
+            boundaries.clone(),
+            Duration::from_secs(1),
+            3,
+            Some(1),
+        );
         let first = sim.pull(Some("41".into())).await.unwrap();
         let new: Vec<_> = first
             .complaints

@@ -66,11 +66,7 @@ impl Hub {
         committed_at: Option<DateTime<Utc>>,
         data: Value,
     ) -> Option<u64> {
-        let mut topics = self
-            .inner
-            .topics
-            .write()
-            .unwrap_or_else(|p| p.into_inner());
+        let mut topics = self.inner.topics.write().unwrap_or_else(|p| p.into_inner());
         let previous = topics.get(topic);
         if previous.is_some_and(|p| p.data == data) {
             return None;

@@ -214,7 +214,8 @@ impl State {
             *tally.by_kecamatan.entry(kecamatan_key(&row)).or_default() += 1;
             tally.total += 1;
             changed += 1;
-            self.newest.retain(|c| (&c.source, &c.source_id) != (&key.0, &key.1));
+            self.newest
+                .retain(|c| (&c.source, &c.source_id) != (&key.0, &key.1));
             let pos = self
                 .newest
                 .iter()
@@ -280,7 +281,10 @@ mod tests {
     async fn applying_a_batch_twice_changes_nothing_and_newest_version_wins() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).await.unwrap();
-        let batch = vec![complaint("1", "Sampah", 0), complaint("2", "Jalan Rusak", 1)];
+        let batch = vec![
+            complaint("1", "Sampah", 0),
+            complaint("2", "Jalan Rusak", 1),
+        ];
         store.append_complaints(batch.clone()).await.unwrap();
         let again = store.append_complaints(batch).await.unwrap();
         assert_eq!(again.changed, 0);

@@ -215,10 +215,16 @@ mod tests {
         metrics.rows_ingested("complaints", 3);
         let guard = metrics.ws_connection();
         let text = metrics.render();
-        assert!(text.contains(
-            "pantau_http_requests_total{method=\"GET\",route=\"/healthz\",status=\"200\"} 1"
-        ), "{text}");
-        assert!(text.contains("pantau_rows_ingested_total{dataset=\"complaints\"} 3"), "{text}");
+        assert!(
+            text.contains(
+                "pantau_http_requests_total{method=\"GET\",route=\"/healthz\",status=\"200\"} 1"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("pantau_rows_ingested_total{dataset=\"complaints\"} 3"),
+            "{text}"
+        );
         assert!(text.contains("pantau_ws_connections 1"), "{text}");
         drop(guard);
         assert!(metrics.render().contains("pantau_ws_connections 0"));

@@ -7,6 +7,8 @@ mod metrics;
 
 pub use metrics::{HttpLabels, Metrics, SourceLabels};
 
+use std::io::IsTerminal;
+
 use tracing_subscriber::{fmt, layer::SubscriberExt, util::SubscriberInitExt, EnvFilter};
 
 use crate::config::{LogFormat, LogSettings};
@@ -20,7 +22,13 @@ pub fn init_logging(settings: &LogSettings) {
     // Logs go to stderr so that stdout stays clean for command output (`pantau check`).
     let result = match settings.format {
         LogFormat::Text => registry
-            .with(fmt::layer().with_writer(std::io::stderr).with_target(false))
+            .with(
+                fmt::layer()
+                    .with_writer(std::io::stderr)
+                    .with_target(false)
+                    // Colours only for a person at a terminal, not in files or journald.
+                    .with_ansi(std::io::stderr().is_terminal()),
+            )
             .try_init(),
         LogFormat::Json => registry
             .with(

@@ -22,7 +22,10 @@ fn pantau() -> Command {
 }
 
 fn run(command: &mut Command) -> Output {
-    command.stdin(Stdio::null()).output().expect("cannot run pantau")
+    command
+        .stdin(Stdio::null())
+        .output()
+        .expect("cannot run pantau")
 }
 
 fn stderr(output: &Output) -> String {
@@ -30,7 +33,11 @@ fn stderr(output: &Output) -> String {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 #[test]
@@ -48,24 +55,42 @@ fn check_lists_every_problem_as_file_key_reason_and_exits_2() {
     let text = stderr(&output);
     let file = path.display().to_string();
     // Both problems at once: a wrong value does not hide an unknown key.
-    assert!(text.contains(&format!("{file}: server.listen: invalid socket address")), "{text}");
-    assert!(text.contains(&format!("{file}: simulatr: unknown key")), "{text}");
+    assert!(
+        text.contains(&format!("{file}: server.listen: invalid socket address")),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("{file}: simulatr: unknown key")),
+        "{text}"
+    );
     assert_eq!(text.lines().count(), 2, "{text}");
     assert!(!text.contains("panicked"), "{text}");
 
     std::fs::write(&path, "[server]\nlisten = \"not an address\"\n").unwrap();
     let output = run(pantau().args(["check", "--config"]).arg(&path));
     assert_eq!(output.status.code(), Some(2));
-    assert!(stderr(&output).starts_with(&format!("{file}: server.listen: invalid socket address")), "{}", stderr(&output));
+    assert!(
+        stderr(&output).starts_with(&format!("{file}: server.listen: invalid socket address")),
+        "{}",
+        stderr(&output)
+    );
 
     std::fs::write(&path, "[server\n").unwrap();
     let output = run(pantau().args(["check", "--config"]).arg(&path));
     assert_eq!(output.status.code(), Some(2));
-    assert!(stderr(&output).starts_with(&format!("{file}:1:")), "{}", stderr(&output));
+    assert!(
+        stderr(&output).starts_with(&format!("{file}:1:")),
+        "{}",
+        stderr(&output)
+    );
 
     let output = run(pantau().args(["check", "--config", "/nonexistent/pantau.toml"]));
     assert_eq!(output.status.code(), Some(2));
-    assert!(stderr(&output).starts_with("/nonexistent/pantau.toml: -: cannot read the file"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).starts_with("/nonexistent/pantau.toml: -: cannot read the file"),
+        "{}",
+        stderr(&output)
+    );
 }
 
 #[test]
@@ -79,7 +104,9 @@ fn check_accepts_the_shipped_example_and_environment_errors_name_the_variable() 
         .env("PANTAU__SERVER__SHUTDOWN_TIMEOUT_SECS", "forever"));
     assert_eq!(output.status.code(), Some(2));
     assert!(
-        stderr(&output).starts_with("PANTAU__SERVER__SHUTDOWN_TIMEOUT_SECS: server.shutdown_timeout_secs: invalid type"),
+        stderr(&output).starts_with(
+            "PANTAU__SERVER__SHUTDOWN_TIMEOUT_SECS: server.shutdown_timeout_secs: invalid type"
+        ),
         "{}",
         stderr(&output)
     );
@@ -89,7 +116,11 @@ fn check_accepts_the_shipped_example_and_environment_errors_name_the_variable() 
 fn serve_without_a_config_file_says_so() {
     let output = run(pantau().arg("serve"));
     assert_eq!(output.status.code(), Some(2));
-    assert!(stderr(&output).contains("needs --config FILE"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("needs --config FILE"),
+        "{}",
+        stderr(&output)
+    );
 }
 
 #[test]
@@ -98,20 +129,43 @@ fn a_port_in_use_and_an_unusable_data_dir_are_one_clear_line_each() {
     let port = busy.local_addr().unwrap().port();
     let data = tempfile::tempdir().unwrap();
     let output = run(pantau()
-        .args(["demo", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
+        .args([
+            "demo",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--data-dir",
+        ])
         .arg(data.path()));
     assert_eq!(output.status.code(), Some(1));
     let text = stderr(&output);
     let last = text.lines().last().unwrap_or_default();
-    assert!(last.starts_with(&format!("pantau: cannot listen on 127.0.0.1:{port}: ")), "{text}");
-    assert!(!text.contains("panicked") && !text.contains("backtrace"), "{text}");
+    assert!(
+        last.starts_with(&format!("pantau: cannot listen on 127.0.0.1:{port}: ")),
+        "{text}"
+    );
+    assert!(
+        !text.contains("panicked") && !text.contains("backtrace"),
+        "{text}"
+    );
 
     let file = data.path().join("a-file");
     std::fs::write(&file, "").unwrap();
-    let output = run(pantau().args(["demo", "--listen", "127.0.0.1:0", "--data-dir"]).arg(file.join("sub")));
+    let output = run(pantau()
+        .args(["demo", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(file.join("sub")));
     assert_eq!(output.status.code(), Some(1));
-    let last = stderr(&output).lines().last().unwrap_or_default().to_owned();
-    assert!(last.starts_with(&format!("pantau: data dir {}: cannot create", file.join("sub").display())), "{last}");
+    let last = stderr(&output)
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        last.starts_with(&format!(
+            "pantau: data dir {}: cannot create",
+            file.join("sub").display()
+        )),
+        "{last}"
+    );
 }
 
 #[test]
@@ -120,11 +174,17 @@ fn an_unreachable_database_fails_the_start_with_its_redacted_url() {
     let output = run(pantau()
         .args(["demo", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(data.path())
-        .env("PANTAU__DATABASE__URL", "postgres://pantau:hunter2@127.0.0.1:1/pantau")
+        .env(
+            "PANTAU__DATABASE__URL",
+            "postgres://pantau:hunter2@127.0.0.1:1/pantau",
+        )
         .env("PANTAU__DATABASE__CONNECT_TIMEOUT_SECS", "1"));
     assert_eq!(output.status.code(), Some(1));
     let text = stderr(&output);
-    assert!(text.contains("pantau: database postgres://pantau:***@127.0.0.1:1/pantau: cannot connect"), "{text}");
+    assert!(
+        text.contains("pantau: database postgres://pantau:***@127.0.0.1:1/pantau: cannot connect"),
+        "{text}"
+    );
     assert!(!text.contains("hunter2"), "the password leaked: {text}");
 }
 
@@ -136,7 +196,11 @@ async fn wait_ready(port: u16, child: &mut Child) {
         if let Some(status) = child.try_wait().unwrap() {
             panic!("pantau exited early with {status}");
         }
-        if let Ok(r) = client.get(format!("http://127.0.0.1:{port}/readyz")).send().await {
+        if let Ok(r) = client
+            .get(format!("http://127.0.0.1:{port}/readyz"))
+            .send()
+            .await
+        {
             if r.status() == 200 {
                 return;
             }
@@ -153,12 +217,18 @@ async fn live_total(port: u16) -> u64 {
         .expect("WebSocket connect failed");
     let mut ws = Ws { stream };
     ws.next_of("hello").await;
-    ws.send_json(json!({"type": "subscribe", "topics": [{"topic": "overview/complaints"}]})).await;
-    ws.next_of("snapshot").await["data"]["total"].as_u64().unwrap()
+    ws.send_json(json!({"type": "subscribe", "topics": [{"topic": "overview/complaints"}]}))
+        .await;
+    ws.next_of("snapshot").await["data"]["total"]
+        .as_u64()
+        .unwrap()
 }
 
 fn sigterm(child: &Child) {
-    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(status.success());
 }
 
@@ -182,7 +252,12 @@ async fn sigterm_stops_the_demo_with_exit_0_and_a_restart_keeps_its_data() {
     let port = free_port();
     let start = || {
         pantau()
-            .args(["demo", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
+            .args([
+                "demo",
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--data-dir",
+            ])
             .arg(data.path())
             .env("PANTAU__SIMULATOR__INTERVAL_MS", "50")
             .stdin(Stdio::null())
@@ -211,5 +286,8 @@ async fn sigterm_stops_the_demo_with_exit_0_and_a_restart_keeps_its_data() {
     let after = live_total(port).await;
     assert!(after >= before, "restart lost data: {after} < {before}");
     sigterm(&child);
-    assert_eq!(wait_exit(&mut child, Duration::from_secs(10)).code(), Some(0));
+    assert_eq!(
+        wait_exit(&mut child, Duration::from_secs(10)).code(),
+        Some(0)
+    );
 }

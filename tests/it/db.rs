@@ -22,12 +22,18 @@ async fn cursors_round_trip_and_survive_a_reconnect_on_every_backend() {
         assert_eq!(db.load_cursor("lapor").await.unwrap(), None);
         db.save_cursor("lapor", "page-1", Utc::now()).await.unwrap();
         db.save_cursor("lapor", "page-2", Utc::now()).await.unwrap();
-        db.save_cursor("qlue", "2026-11-22T00:00:00Z", Utc::now()).await.unwrap();
+        db.save_cursor("qlue", "2026-11-22T00:00:00Z", Utc::now())
+            .await
+            .unwrap();
         db.close().await;
 
         // Reconnecting runs the migrations again (a no-op) and finds the cursors.
         let db = MetaDb::connect(&target, &settings).await.unwrap();
-        assert_eq!(db.load_cursor("lapor").await.unwrap().as_deref(), Some("page-2"), "{backend:?}");
+        assert_eq!(
+            db.load_cursor("lapor").await.unwrap().as_deref(),
+            Some("page-2"),
+            "{backend:?}"
+        );
         assert_eq!(
             db.load_cursor("qlue").await.unwrap().as_deref(),
             Some("2026-11-22T00:00:00Z")
@@ -46,7 +52,13 @@ async fn an_unreachable_database_is_named_without_its_password() {
         ..DatabaseSettings::default()
     };
     let target = DatabaseTarget::Postgres(Secret::new("postgres://pantau:hunter2@127.0.0.1:1/x"));
-    let err = MetaDb::connect(&target, &settings).await.unwrap_err().to_string();
-    assert!(err.starts_with("database postgres://pantau:***@127.0.0.1:1/x: cannot connect"), "{err}");
+    let err = MetaDb::connect(&target, &settings)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with("database postgres://pantau:***@127.0.0.1:1/x: cannot connect"),
+        "{err}"
+    );
     assert!(!err.contains("hunter2"));
 }

@@ -7,7 +7,11 @@ use crate::helpers::{backends, spawn_app, AppOptions};
 #[tokio::test]
 async fn health_and_readiness_answer_on_every_backend() {
     for backend in backends().await {
-        let app = spawn_app(AppOptions { backend, simulator: true }).await;
+        let app = spawn_app(AppOptions {
+            backend,
+            simulator: true,
+        })
+        .await;
 
         let health = app.get("/healthz").await;
         assert_eq!(health.status(), 200, "{backend:?}");
@@ -29,7 +33,11 @@ async fn health_and_readiness_answer_on_every_backend() {
 
 #[tokio::test]
 async fn metrics_cover_http_websockets_ingest_and_source_lag() {
-    let app = spawn_app(AppOptions { backend: crate::helpers::Backend::Sqlite, simulator: true }).await;
+    let app = spawn_app(AppOptions {
+        backend: crate::helpers::Backend::Sqlite,
+        simulator: true,
+    })
+    .await;
     app.get("/healthz").await;
     let _ws = app.ws().await;
     // Wait (bounded) until the simulator has appended at least one batch.
@@ -42,32 +50,55 @@ async fn metrics_cover_http_websockets_ingest_and_source_lag() {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     assert!(
-        text.contains("pantau_http_requests_total{method=\"GET\",route=\"/healthz\",status=\"200\"} 1"),
+        text.contains(
+            "pantau_http_requests_total{method=\"GET\",route=\"/healthz\",status=\"200\"} 1"
+        ),
         "{text}"
     );
-    assert!(text.contains("pantau_http_request_duration_seconds_bucket{"), "{text}");
+    assert!(
+        text.contains("pantau_http_request_duration_seconds_bucket{"),
+        "{text}"
+    );
     assert!(text.contains("pantau_ws_connections 1"), "{text}");
-    assert!(text.contains("pantau_rows_ingested_total{dataset=\"complaints\"}"), "{text}");
-    assert!(text.contains("pantau_source_lag_seconds{source=\"simulator\"}"), "{text}");
+    assert!(
+        text.contains("pantau_rows_ingested_total{dataset=\"complaints\"}"),
+        "{text}"
+    );
+    assert!(
+        text.contains("pantau_source_lag_seconds{source=\"simulator\"}"),
+        "{text}"
+    );
     assert!(text.trim_end().ends_with("# EOF"), "not OpenMetrics text");
     app.stop().await;
 }
 
 #[tokio::test]
 async fn pages_are_served_and_unknown_api_paths_get_a_json_error() {
-    let app = spawn_app(AppOptions { backend: crate::helpers::Backend::Sqlite, simulator: false }).await;
+    let app = spawn_app(AppOptions {
+        backend: crate::helpers::Backend::Sqlite,
+        simulator: false,
+    })
+    .await;
     let index = app.get("/").await;
     assert_eq!(index.status(), 200);
     let html = index.text().await.unwrap();
     assert!(html.contains("<title>Pantau"), "{html}");
     assert!(html.contains("src=\"/app.js\""));
     assert_eq!(app.get("/app.js").await.status(), 200);
-    assert_eq!(app.get("/geo/kota_pasuruan_desa_kelurahan.geojson").await.status(), 200);
+    assert_eq!(
+        app.get("/geo/kota_pasuruan_desa_kelurahan.geojson")
+            .await
+            .status(),
+        200
+    );
 
     let missing = app.get("/api/nothing/here").await;
     assert_eq!(missing.status(), 404);
     let body: Value = missing.json().await.unwrap();
     assert_eq!(body["error"]["code"], "not_found");
-    assert_eq!(body["error"]["message"], "no API endpoint at /api/nothing/here");
+    assert_eq!(
+        body["error"]["message"],
+        "no API endpoint at /api/nothing/here"
+    );
     app.stop().await;
 }

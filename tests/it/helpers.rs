@@ -36,7 +36,8 @@ pub fn in_ci() -> bool {
 pub async fn postgres_available() -> bool {
     use sqlx::Connection;
     let url = postgres_url();
-    let attempt = tokio::time::timeout(Duration::from_secs(5), sqlx::PgConnection::connect(&url)).await;
+    let attempt =
+        tokio::time::timeout(Duration::from_secs(5), sqlx::PgConnection::connect(&url)).await;
     match attempt {
         Ok(Ok(conn)) => {
             let _ = conn.close().await;
@@ -45,11 +46,15 @@ pub async fn postgres_available() -> bool {
         Ok(Err(e)) if in_ci() => panic!("CI=true but PostgreSQL at {url} is unreachable: {e}"),
         Err(_) if in_ci() => panic!("CI=true but PostgreSQL at {url} did not answer within 5 s"),
         Ok(Err(e)) => {
-            eprintln!("SKIPPED PostgreSQL variant: {url} unreachable ({e}); set CI=true to require it");
+            eprintln!(
+                "SKIPPED PostgreSQL variant: {url} unreachable ({e}); set CI=true to require it"
+            );
             false
         }
         Err(_) => {
-            eprintln!("SKIPPED PostgreSQL variant: {url} did not answer; set CI=true to require it");
+            eprintln!(
+                "SKIPPED PostgreSQL variant: {url} did not answer; set CI=true to require it"
+            );
             false
         }
     }
@@ -104,7 +109,11 @@ impl TestApp {
     }
 
     pub async fn get(&self, path: &str) -> reqwest::Response {
-        self.client.get(self.url(path)).send().await.expect("request failed")
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request failed")
     }
 
     pub async fn ws(&self) -> Ws {
@@ -131,7 +140,8 @@ impl TestApp {
 pub fn settings(options: &AppOptions, data_dir: &std::path::Path) -> (Settings, Option<String>) {
     let mut settings = Settings::default();
     settings.server.listen = "127.0.0.1:0".parse().unwrap();
-    settings.server.static_dir = Some(std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("static"));
+    settings.server.static_dir =
+        Some(std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("static"));
     settings.data.dir = data_dir.to_path_buf();
     settings.simulator.enabled = options.simulator;
     settings.simulator.interval_ms = 50;
@@ -151,7 +161,9 @@ pub fn settings(options: &AppOptions, data_dir: &std::path::Path) -> (Settings, 
 pub async fn spawn_app(options: AppOptions) -> TestApp {
     let data_dir = tempfile::tempdir().unwrap();
     let (settings, schema) = settings(&options, data_dir.path());
-    let app = Application::build(settings).await.expect("app failed to build");
+    let app = Application::build(settings)
+        .await
+        .expect("app failed to build");
     let addr = app.local_addr();
     let shutdown = app.shutdown_token();
     let server = tokio::spawn(app.run_until_stopped(std::future::pending()));
@@ -172,7 +184,10 @@ pub struct Ws {
 
 impl Ws {
     pub async fn send_json(&mut self, value: Value) {
-        self.stream.send(Message::text(value.to_string())).await.expect("send failed");
+        self.stream
+            .send(Message::text(value.to_string()))
+            .await
+            .expect("send failed");
     }
 
     pub async fn send(&mut self, message: Message) {
@@ -188,7 +203,9 @@ impl Ws {
                 .expect("connection ended")
                 .expect("WebSocket error");
             match message {
-                Message::Text(text) => return serde_json::from_str(&text).expect("server sent invalid JSON"),
+                Message::Text(text) => {
+                    return serde_json::from_str(&text).expect("server sent invalid JSON")
+                }
                 Message::Ping(_) | Message::Pong(_) => continue,
                 other => panic!("unexpected frame {other:?}"),
             }

@@ -13,14 +13,19 @@ const TOPIC: &str = "overview/complaints";
 #[tokio::test]
 async fn patches_from_live_ingest_rebuild_exactly_the_servers_value() {
     for backend in backends().await {
-        let app = spawn_app(AppOptions { backend, simulator: true }).await;
+        let app = spawn_app(AppOptions {
+            backend,
+            simulator: true,
+        })
+        .await;
         let mut ws = app.ws().await;
         let hello = ws.next_of("hello").await;
         assert_eq!(hello["protocol"], 1);
         assert_eq!(hello["time_zone"], "Asia/Jakarta");
         assert!(hello["topics"].as_array().unwrap().contains(&json!(TOPIC)));
 
-        ws.send_json(json!({"type": "subscribe", "topics": [{"topic": TOPIC}]})).await;
+        ws.send_json(json!({"type": "subscribe", "topics": [{"topic": TOPIC}]}))
+            .await;
         let snapshot = ws.next_of("snapshot").await;
         let mut value = snapshot["data"].clone();
         let mut seq = snapshot["seq"].as_u64().unwrap();
@@ -30,17 +35,29 @@ async fn patches_from_live_ingest_rebuild_exactly_the_servers_value() {
         for _ in 0..3 {
             let patch = ws.next_of("patch").await;
             assert_eq!(patch["topic"], TOPIC);
-            assert_eq!(patch["seq"].as_u64().unwrap(), seq + 1, "{backend:?}: gap or repeat");
-            assert!(patch["committed_at"].is_string(), "patch carries its commit time");
+            assert_eq!(
+                patch["seq"].as_u64().unwrap(),
+                seq + 1,
+                "{backend:?}: gap or repeat"
+            );
+            assert!(
+                patch["committed_at"].is_string(),
+                "patch carries its commit time"
+            );
             apply_merge(&mut value, &patch["merge"]);
             seq += 1;
         }
-        assert!(value["total"].as_u64().unwrap() > first_total, "the live figure moved");
+        assert!(
+            value["total"].as_u64().unwrap() > first_total,
+            "the live figure moved"
+        );
 
         // A second client's fresh snapshot at the same seq equals what the patches rebuilt.
         let mut other = app.ws().await;
         other.next_of("hello").await;
-        other.send_json(json!({"type": "subscribe", "topics": [{"topic": TOPIC}]})).await;
+        other
+            .send_json(json!({"type": "subscribe", "topics": [{"topic": TOPIC}]}))
+            .await;
         let mut fresh = other.next_of("snapshot").await;
         while fresh["seq"].as_u64().unwrap() > seq {
             let patch = ws.next_of("patch").await;
@@ -52,20 +69,31 @@ async fn patches_from_live_ingest_rebuild_exactly_the_servers_value() {
             apply_merge(&mut fresh["data"], &patch["merge"]);
             fresh["seq"] = patch["seq"].clone();
         }
-        assert_eq!(fresh["data"], value, "{backend:?}: patched value differs from the snapshot");
+        assert_eq!(
+            fresh["data"], value,
+            "{backend:?}: patched value differs from the snapshot"
+        );
         app.stop().await;
     }
 }
 
 #[tokio::test]
 async fn resuming_with_the_current_seq_sends_nothing_and_an_old_seq_gets_a_snapshot() {
-    let app = spawn_app(AppOptions { backend: Backend::Sqlite, simulator: false }).await;
+    let app = spawn_app(AppOptions {
+        backend: Backend::Sqlite,
+        simulator: false,
+    })
+    .await;
     let mut ws = app.ws().await;
     ws.next_of("hello").await;
-    ws.send_json(json!({"type": "subscribe", "topics": [{"topic": TOPIC}]})).await;
+    ws.send_json(json!({"type": "subscribe", "topics": [{"topic": TOPIC}]}))
+        .await;
     let snapshot = ws.next_of("snapshot").await;
     let seq = snapshot["seq"].as_u64().unwrap();
-    assert_eq!(snapshot["data"]["total"], 0, "an empty store shows zero, not nothing");
+    assert_eq!(
+        snapshot["data"]["total"], 0,
+        "an empty store shows zero, not nothing"
+    );
 
     let mut resumed = app.ws().await;
     resumed.next_of("hello").await;
@@ -74,13 +102,18 @@ async fn resuming_with_the_current_seq_sends_nothing_and_an_old_seq_gets_a_snaps
         .await;
     resumed.send_json(json!({"type": "ping", "id": 7})).await;
     let next = resumed.next_json().await;
-    assert_eq!(next["type"], "pong", "nothing may come before the pong: {next}");
+    assert_eq!(
+        next["type"], "pong",
+        "nothing may come before the pong: {next}"
+    );
     assert_eq!(next["id"], 7);
 
     let mut stale = app.ws().await;
     stale.next_of("hello").await;
     stale
-        .send_json(json!({"type": "subscribe", "topics": [{"topic": TOPIC, "last_seq": seq + 100}]}))
+        .send_json(
+            json!({"type": "subscribe", "topics": [{"topic": TOPIC, "last_seq": seq + 100}]}),
+        )
         .await;
     assert_eq!(stale.next_json().await["type"], "snapshot");
     app.stop().await;
@@ -88,7 +121,11 @@ async fn resuming_with_the_current_seq_sends_nothing_and_an_old_seq_gets_a_snaps
 
 #[tokio::test]
 async fn bad_frames_get_errors_and_the_connection_and_server_carry_on() {
-    let app = spawn_app(AppOptions { backend: Backend::Sqlite, simulator: false }).await;
+    let app = spawn_app(AppOptions {
+        backend: Backend::Sqlite,
+        simulator: false,
+    })
+    .await;
     let mut ws = app.ws().await;
     ws.next_of("hello").await;
 
@@ -98,19 +135,27 @@ async fn bad_frames_get_errors_and_the_connection_and_server_carry_on() {
     assert_eq!(ws.next_json().await["code"], "invalid_message");
     ws.send_json(json!({"type": "launch_missiles"})).await;
     assert_eq!(ws.next_json().await["code"], "invalid_message");
-    ws.send_json(json!({"type": "subscribe", "topics": [{"topic": "nope"}]})).await;
+    ws.send_json(json!({"type": "subscribe", "topics": [{"topic": "nope"}]}))
+        .await;
     let unknown = ws.next_json().await;
     assert_eq!(unknown["code"], "unknown_topic");
     assert_eq!(unknown["message"], "no topic named 'nope'");
     ws.send(Message::text("x".repeat(100 * 1024))).await;
     assert_eq!(ws.next_json().await["code"], "message_too_large");
     ws.send_json(json!({"type": "ping"})).await;
-    assert_eq!(ws.next_json().await["type"], "pong", "the connection survived");
+    assert_eq!(
+        ws.next_json().await["type"],
+        "pong",
+        "the connection survived"
+    );
 
     // A frame past the hard limit closes that connection only.
     let mut huge = app.ws().await;
     huge.next_of("hello").await;
-    let _ = huge.stream.send(Message::text("y".repeat(1024 * 1024))).await;
+    let _ = huge
+        .stream
+        .send(Message::text("y".repeat(1024 * 1024)))
+        .await;
     let closed = tokio::time::timeout(std::time::Duration::from_secs(10), async {
         while let Some(Ok(message)) = huge.stream.next().await {
             if matches!(message, Message::Close(_)) {
@@ -122,19 +167,32 @@ async fn bad_frames_get_errors_and_the_connection_and_server_carry_on() {
     assert!(closed.is_ok(), "a 1 MiB frame must close the connection");
     assert_eq!(app.get("/healthz").await.status(), 200);
     ws.send_json(json!({"type": "ping"})).await;
-    assert_eq!(ws.next_json().await["type"], "pong", "other clients are unaffected");
+    assert_eq!(
+        ws.next_json().await["type"],
+        "pong",
+        "other clients are unaffected"
+    );
     app.stop().await;
 }
 
 #[tokio::test]
 async fn shutdown_says_bye_and_closes_with_going_away() {
-    let app = spawn_app(AppOptions { backend: Backend::Sqlite, simulator: false }).await;
+    let app = spawn_app(AppOptions {
+        backend: Backend::Sqlite,
+        simulator: false,
+    })
+    .await;
     let mut ws = app.ws().await;
     ws.next_of("hello").await;
     app.shutdown.cancel();
     let bye = ws.next_json().await;
     assert_eq!(bye, json!({"type": "bye", "reason": "shutdown"}));
-    let close = ws.stream.next().await.expect("close frame").expect("close frame");
+    let close = ws
+        .stream
+        .next()
+        .await
+        .expect("close frame")
+        .expect("close frame");
     match close {
         Message::Close(Some(frame)) => assert_eq!(frame.code, CloseCode::Away),
         other => panic!("expected a close frame, got {other:?}"),
