@@ -5,8 +5,6 @@ use std::net::TcpListener;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use serde_json::json;
-
 use crate::helpers::Ws;
 
 fn pantau() -> Command {
@@ -217,8 +215,7 @@ async fn live_total(port: u16) -> u64 {
         .expect("WebSocket connect failed");
     let mut ws = Ws { stream };
     ws.next_of("hello").await;
-    ws.send_json(json!({"type": "subscribe", "topics": [{"topic": "overview/complaints"}]}))
-        .await;
+    ws.subscribe("overview/complaints", None).await;
     ws.next_of("snapshot").await["data"]["total"]
         .as_u64()
         .unwrap()

@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use crate::helpers::{backends, spawn_app, AppOptions};
+use crate::helpers::{backends, spawn_app, spawn_quiet_app, AppOptions};
 
 #[tokio::test]
 async fn health_and_readiness_answer_on_every_backend() {
@@ -74,11 +74,7 @@ async fn metrics_cover_http_websockets_ingest_and_source_lag() {
 
 #[tokio::test]
 async fn pages_are_served_and_unknown_api_paths_get_a_json_error() {
-    let app = spawn_app(AppOptions {
-        backend: crate::helpers::Backend::Sqlite,
-        simulator: false,
-    })
-    .await;
+    let app = spawn_quiet_app().await;
     let index = app.get("/").await;
     assert_eq!(index.status(), 200);
     let html = index.text().await.unwrap();
@@ -101,4 +97,90 @@ async fn pages_are_served_and_unknown_api_paths_get_a_json_error() {
         "no API endpoint at /api/nothing/here"
     );
     app.stop().await;
+}
+
+/// A TCP proxy to PostgreSQL that the test can cut, to make the database unreachable mid-run.
+async fn cuttable_proxy(target: &str) -> (u16, tokio_util::sync::CancellationToken) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let cut = tokio_util::sync::CancellationToken::new();
+    let target = target.to_owned();
+    let token = cut.clone();
+    tokio::spawn(async move {
+        loop {
+            let (mut inbound, _) = tokio::select! {
+                _ = token.cancelled() => return,
+                accepted = listener.accept() => accepted.unwrap(),
+            };
+            let target = target.clone();
+            let token = token.clone();
+            tokio::spawn(async move {
+                let mut outbound = tokio::net::TcpStream::connect(&target).await.unwrap();
+                tokio::select! {
+                    _ = token.cancelled() => {}
+                    _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                }
+            });
+        }
+    });
+    (port, cut)
+}
+
+#[tokio::test]
+async fn readiness_turns_503_with_a_reason_when_the_database_goes_away() {
+    if !crate::helpers::postgres_available().await {
+        return;
+    }
+    let (port, cut) = cuttable_proxy("127.0.0.1:5432").await;
+    let data_dir = tempfile::tempdir().unwrap();
+    let options = AppOptions {
+        backend: crate::helpers::Backend::Postgres,
+        simulator: false,
+    };
+    let (mut settings, schema) = crate::helpers::settings(&options, data_dir.path());
+    let url =
+        crate::helpers::postgres_url().replace("127.0.0.1:5432", &format!("127.0.0.1:{port}"));
+    settings.database.url = Some(pantau::config::Secret::new(url));
+    settings.database.connect_timeout_secs = 1;
+    let app = pantau::startup::Application::build(settings).await.unwrap();
+    let base = format!("http://{}", app.local_addr());
+    let stop = app.shutdown_token();
+    let server = tokio::spawn(app.run_until_stopped(std::future::pending()));
+    let client = reqwest::Client::new();
+
+    assert_eq!(
+        client
+            .get(format!("{base}/readyz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    cut.cancel();
+    let response = client.get(format!("{base}/readyz")).send().await.unwrap();
+    assert_eq!(response.status(), 503);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["status"], "not_ready");
+    assert_eq!(body["checks"]["database"]["ok"], false);
+    assert!(body["checks"]["database"]["reason"].is_string(), "{body}");
+    assert_eq!(
+        body["checks"]["store"]["ok"], true,
+        "only the failing part is blamed"
+    );
+    assert_eq!(
+        client
+            .get(format!("{base}/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+
+    stop.cancel();
+    server.await.unwrap().unwrap();
+    if let Some(schema) = schema {
+        crate::helpers::drop_schema(&schema).await;
+    }
 }

@@ -123,6 +123,13 @@ impl TestApp {
         Ws { stream }
     }
 
+    /// A WebSocket client that has read its `hello`.
+    pub async fn ws_after_hello(&self) -> Ws {
+        let mut ws = self.ws().await;
+        ws.next_of("hello").await;
+        ws
+    }
+
     /// Stops the app as SIGTERM would and waits for it; drops its PostgreSQL schema.
     pub async fn stop(self) {
         self.shutdown.cancel();
@@ -156,6 +163,15 @@ pub fn settings(options: &AppOptions, data_dir: &std::path::Path) -> (Settings, 
         }
     };
     (settings, schema)
+}
+
+/// An app on SQLite without the simulator: quiet and deterministic.
+pub async fn spawn_quiet_app() -> TestApp {
+    spawn_app(AppOptions {
+        backend: Backend::Sqlite,
+        simulator: false,
+    })
+    .await
 }
 
 pub async fn spawn_app(options: AppOptions) -> TestApp {
@@ -210,6 +226,16 @@ impl Ws {
                 other => panic!("unexpected frame {other:?}"),
             }
         }
+    }
+
+    /// Subscribes to one topic, resuming from `last_seq` when given.
+    pub async fn subscribe(&mut self, topic: &str, last_seq: Option<u64>) {
+        let wanted = match last_seq {
+            Some(seq) => serde_json::json!({"topic": topic, "last_seq": seq}),
+            None => serde_json::json!({"topic": topic}),
+        };
+        self.send_json(serde_json::json!({"type": "subscribe", "topics": [wanted]}))
+            .await;
     }
 
     /// Reads until a message of `kind` arrives.

@@ -6,7 +6,7 @@ use serde_json::json;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::helpers::{apply_merge, backends, spawn_app, AppOptions, Backend};
+use crate::helpers::{apply_merge, backends, spawn_app, spawn_quiet_app, AppOptions};
 
 const TOPIC: &str = "overview/complaints";
 
@@ -24,8 +24,7 @@ async fn patches_from_live_ingest_rebuild_exactly_the_servers_value() {
         assert_eq!(hello["time_zone"], "Asia/Jakarta");
         assert!(hello["topics"].as_array().unwrap().contains(&json!(TOPIC)));
 
-        ws.send_json(json!({"type": "subscribe", "topics": [{"topic": TOPIC}]}))
-            .await;
+        ws.subscribe(TOPIC, None).await;
         let snapshot = ws.next_of("snapshot").await;
         let mut value = snapshot["data"].clone();
         let mut seq = snapshot["seq"].as_u64().unwrap();
@@ -53,11 +52,8 @@ async fn patches_from_live_ingest_rebuild_exactly_the_servers_value() {
         );
 
         // A second client's fresh snapshot at the same seq equals what the patches rebuilt.
-        let mut other = app.ws().await;
-        other.next_of("hello").await;
-        other
-            .send_json(json!({"type": "subscribe", "topics": [{"topic": TOPIC}]}))
-            .await;
+        let mut other = app.ws_after_hello().await;
+        other.subscribe(TOPIC, None).await;
         let mut fresh = other.next_of("snapshot").await;
         while fresh["seq"].as_u64().unwrap() > seq {
             let patch = ws.next_of("patch").await;
@@ -79,15 +75,9 @@ async fn patches_from_live_ingest_rebuild_exactly_the_servers_value() {
 
 #[tokio::test]
 async fn resuming_with_the_current_seq_sends_nothing_and_an_old_seq_gets_a_snapshot() {
-    let app = spawn_app(AppOptions {
-        backend: Backend::Sqlite,
-        simulator: false,
-    })
-    .await;
-    let mut ws = app.ws().await;
-    ws.next_of("hello").await;
-    ws.send_json(json!({"type": "subscribe", "topics": [{"topic": TOPIC}]}))
-        .await;
+    let app = spawn_quiet_app().await;
+    let mut ws = app.ws_after_hello().await;
+    ws.subscribe(TOPIC, None).await;
     let snapshot = ws.next_of("snapshot").await;
     let seq = snapshot["seq"].as_u64().unwrap();
     assert_eq!(
@@ -95,11 +85,8 @@ async fn resuming_with_the_current_seq_sends_nothing_and_an_old_seq_gets_a_snaps
         "an empty store shows zero, not nothing"
     );
 
-    let mut resumed = app.ws().await;
-    resumed.next_of("hello").await;
-    resumed
-        .send_json(json!({"type": "subscribe", "topics": [{"topic": TOPIC, "last_seq": seq}]}))
-        .await;
+    let mut resumed = app.ws_after_hello().await;
+    resumed.subscribe(TOPIC, Some(seq)).await;
     resumed.send_json(json!({"type": "ping", "id": 7})).await;
     let next = resumed.next_json().await;
     assert_eq!(
@@ -108,26 +95,16 @@ async fn resuming_with_the_current_seq_sends_nothing_and_an_old_seq_gets_a_snaps
     );
     assert_eq!(next["id"], 7);
 
-    let mut stale = app.ws().await;
-    stale.next_of("hello").await;
-    stale
-        .send_json(
-            json!({"type": "subscribe", "topics": [{"topic": TOPIC, "last_seq": seq + 100}]}),
-        )
-        .await;
+    let mut stale = app.ws_after_hello().await;
+    stale.subscribe(TOPIC, Some(seq + 100)).await;
     assert_eq!(stale.next_json().await["type"], "snapshot");
     app.stop().await;
 }
 
 #[tokio::test]
 async fn bad_frames_get_errors_and_the_connection_and_server_carry_on() {
-    let app = spawn_app(AppOptions {
-        backend: Backend::Sqlite,
-        simulator: false,
-    })
-    .await;
-    let mut ws = app.ws().await;
-    ws.next_of("hello").await;
+    let app = spawn_quiet_app().await;
+    let mut ws = app.ws_after_hello().await;
 
     ws.send(Message::binary(vec![0u8, 159, 146, 150])).await;
     assert_eq!(ws.next_json().await["code"], "binary_not_supported");
@@ -150,8 +127,7 @@ async fn bad_frames_get_errors_and_the_connection_and_server_carry_on() {
     );
 
     // A frame past the hard limit closes that connection only.
-    let mut huge = app.ws().await;
-    huge.next_of("hello").await;
+    let mut huge = app.ws_after_hello().await;
     let _ = huge
         .stream
         .send(Message::text("y".repeat(1024 * 1024)))
@@ -177,13 +153,8 @@ async fn bad_frames_get_errors_and_the_connection_and_server_carry_on() {
 
 #[tokio::test]
 async fn shutdown_says_bye_and_closes_with_going_away() {
-    let app = spawn_app(AppOptions {
-        backend: Backend::Sqlite,
-        simulator: false,
-    })
-    .await;
-    let mut ws = app.ws().await;
-    ws.next_of("hello").await;
+    let app = spawn_quiet_app().await;
+    let mut ws = app.ws_after_hello().await;
     app.shutdown.cancel();
     let bye = ws.next_json().await;
     assert_eq!(bye, json!({"type": "bye", "reason": "shutdown"}));
