@@ -17,7 +17,7 @@
       newest: "Pengaduan terbaru", updated: "diperbarui {s} dtk lalu", no_data: "belum ada data",
       footer: "Data simulasi di atas batas kelurahan Kota Pasuruan (Kemendagri, cahyadsn/wilayah_boundaries, MIT).",
       status: { received: "diterima", verified: "diverifikasi", assigned: "didisposisi", in_progress: "diproses",
-                resolved: "selesai", rejected: "ditolak", reopened: "dibuka ulang" },
+                on_hold: "ditunda", resolved: "selesai", rejected: "ditolak", reopened: "dibuka ulang" },
       unknown: "tanpa lokasi",
     },
     en: {
@@ -27,7 +27,7 @@
       newest: "Newest complaints", updated: "updated {s} s ago", no_data: "no data yet",
       footer: "Simulated data over the kelurahan boundaries of Kota Pasuruan (Kemendagri, cahyadsn/wilayah_boundaries, MIT).",
       status: { received: "received", verified: "verified", assigned: "assigned", in_progress: "in progress",
-                resolved: "resolved", rejected: "rejected", reopened: "reopened" },
+                on_hold: "on hold", resolved: "resolved", rejected: "rejected", reopened: "reopened" },
       unknown: "no location",
     },
   };

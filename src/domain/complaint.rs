@@ -17,12 +17,176 @@ pub enum Status {
     Assigned,
     /// The OPD is working on it.
     InProgress,
+    /// Paused (LAPOR! "Tunda"): waiting for the citizen or another party.
+    OnHold,
     /// Done; the citizen may still rate or reopen it.
     Resolved,
     /// Not handled: out of jurisdiction, duplicate or invalid.
     Rejected,
     /// Resolved once, then reopened by the citizen or an operator.
     Reopened,
+}
+
+/// A complaint system whose status words Pantau maps onto [`Status`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StatusVocabulary {
+    /// LAPOR! SP4N, the national complaint system.
+    Lapor,
+    /// e-Sambat, the regional complaint channel of several Jawa Timur governments.
+    ESambat,
+    /// Qlue, the citizen-reporting app.
+    Qlue,
+    /// Open311 GeoReport v2: `open`/`closed`, refined by `status_notes`.
+    Open311,
+}
+
+/// A source status read in the canonical lifecycle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MappedStatus {
+    /// The canonical state.
+    pub status: Status,
+    /// The source said the complaint is not this government's to handle (LAPOR! "Bukan Wewenang").
+    pub out_of_jurisdiction: bool,
+}
+
+/// A status word that a vocabulary does not know; the record is quarantined with this reason.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("status '{status}' is not a known {vocabulary:?} status")]
+pub struct UnknownStatus {
+    vocabulary: StatusVocabulary,
+    status: String,
+}
+
+use Status::{Assigned, InProgress, OnHold, Received, Rejected, Reopened, Resolved, Verified};
+
+/// LAPOR! SP4N status words (normalised: lower case, single spaces).
+const LAPOR: &[(&str, Status)] = &[
+    ("belum terverifikasi", Received),
+    ("menunggu verifikasi", Received),
+    ("baru", Received),
+    ("verifikasi", Verified),
+    ("terverifikasi", Verified),
+    ("diverifikasi", Verified),
+    ("disposisi", Assigned),
+    ("didisposisikan", Assigned),
+    ("diteruskan", Assigned),
+    ("tindak lanjut", InProgress),
+    ("ditindaklanjuti", InProgress),
+    ("proses", InProgress),
+    ("diproses", InProgress),
+    ("tunda", OnHold),
+    ("ditunda", OnHold),
+    ("selesai", Resolved),
+    ("bukan wewenang", Rejected),
+    ("arsipkan", Rejected),
+    ("diarsipkan", Rejected),
+    ("arsip", Rejected),
+    ("dibuka kembali", Reopened),
+];
+
+/// e-Sambat status words.
+const E_SAMBAT: &[(&str, Status)] = &[
+    ("baru", Received),
+    ("menunggu", Received),
+    ("tindak lanjut", Assigned),
+    ("proses", InProgress),
+    ("diproses", InProgress),
+    ("selesai", Resolved),
+    ("ditolak", Rejected),
+    ("dibuka kembali", Reopened),
+];
+
+/// Qlue status words (the app shows Indonesian or English).
+const QLUE: &[(&str, Status)] = &[
+    ("menunggu", Received),
+    ("wait", Received),
+    ("proses", InProgress),
+    ("process", InProgress),
+    ("selesai", Resolved),
+    ("complete", Resolved),
+    ("ditolak", Rejected),
+];
+
+/// Open311 `status_notes` phrases that refine `open`/`closed` (first match wins).
+const OPEN311_NOTES: &[(&str, Status, bool)] = &[
+    ("referred", Rejected, true),
+    ("transferred", Rejected, true),
+    ("jurisdiction", Rejected, true),
+    ("cancel", Rejected, false),
+    ("duplicate", Rejected, false),
+    ("invalid", Rejected, false),
+    ("reopen", Reopened, false),
+    ("pending", InProgress, false),
+    ("in progress", InProgress, false),
+    ("assigned", Assigned, false),
+];
+
+impl Status {
+    /// Reads a source's status word (and, for Open311, its `status_notes`) in the canonical lifecycle.
+    pub fn from_source(
+        vocabulary: StatusVocabulary,
+        status: &str,
+        notes: Option<&str>,
+    ) -> Result<MappedStatus, UnknownStatus> {
+        let word = normalise(status);
+        let unknown = || UnknownStatus {
+            vocabulary,
+            status: status.chars().take(60).collect(),
+        };
+        let table = match vocabulary {
+            StatusVocabulary::Lapor => LAPOR,
+            StatusVocabulary::ESambat => E_SAMBAT,
+            StatusVocabulary::Qlue => QLUE,
+            StatusVocabulary::Open311 => return open311(&word, notes).ok_or_else(unknown),
+        };
+        let status = table
+            .iter()
+            .find(|(w, _)| *w == word)
+            .map(|(_, s)| *s)
+            .ok_or_else(unknown)?;
+        Ok(MappedStatus {
+            status,
+            out_of_jurisdiction: vocabulary == StatusVocabulary::Lapor && word == "bukan wewenang",
+        })
+    }
+
+    /// True once the complaint left the backlog (resolved or rejected).
+    pub fn is_closed(self) -> bool {
+        matches!(self, Resolved | Rejected)
+    }
+}
+
+fn open311(word: &str, notes: Option<&str>) -> Option<MappedStatus> {
+    let closed = match word {
+        "open" => false,
+        "closed" => true,
+        _ => return None,
+    };
+    let notes = notes.map(normalise).unwrap_or_default();
+    let refined = OPEN311_NOTES
+        .iter()
+        .filter(|(phrase, status, _)| notes.contains(phrase) && status.is_closed() == closed)
+        .map(|(_, status, ooj)| (*status, *ooj))
+        .next();
+    let (status, out_of_jurisdiction) = refined.unwrap_or(if closed {
+        (Resolved, false)
+    } else {
+        (Received, false)
+    });
+    Some(MappedStatus {
+        status,
+        out_of_jurisdiction,
+    })
+}
+
+/// Lower case, `_`/`-` as spaces, single spaces, trimmed.
+fn normalise(raw: &str) -> String {
+    raw.to_lowercase()
+        .replace(['_', '-'], " ")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// One version of a complaint as a source reported it.
@@ -48,4 +212,67 @@ pub struct Complaint {
     pub created_at: DateTime<Utc>,
     /// When the source last changed it; the newest version wins.
     pub updated_at: DateTime<Utc>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map(v: StatusVocabulary, status: &str, notes: Option<&str>) -> (Status, bool) {
+        let m = Status::from_source(v, status, notes).unwrap();
+        (m.status, m.out_of_jurisdiction)
+    }
+
+    #[test]
+    fn lapor_words_map_onto_the_lifecycle() {
+        use StatusVocabulary::Lapor;
+        assert_eq!(map(Lapor, "Verifikasi", None), (Verified, false));
+        assert_eq!(map(Lapor, "  TINDAK  lanjut ", None), (InProgress, false));
+        assert_eq!(map(Lapor, "Tunda", None), (OnHold, false));
+        assert_eq!(map(Lapor, "Bukan Wewenang", None), (Rejected, true));
+        assert_eq!(map(Lapor, "Arsipkan", None), (Rejected, false));
+        assert_eq!(map(Lapor, "Selesai", None), (Resolved, false));
+    }
+
+    #[test]
+    fn e_sambat_and_qlue_words_map_onto_the_lifecycle() {
+        use StatusVocabulary::{ESambat, Qlue};
+        assert_eq!(map(ESambat, "tindak lanjut", None).0, Assigned);
+        assert_eq!(map(ESambat, "proses", None).0, InProgress);
+        assert_eq!(map(ESambat, "selesai", None).0, Resolved);
+        assert_eq!(map(ESambat, "ditolak", None).0, Rejected);
+        assert_eq!(map(Qlue, "menunggu", None).0, Received);
+        assert_eq!(map(Qlue, "proses", None).0, InProgress);
+        assert_eq!(map(Qlue, "selesai", None).0, Resolved);
+    }
+
+    #[test]
+    fn open311_status_notes_refine_open_and_closed() {
+        use StatusVocabulary::Open311;
+        // The LA 311 statuses as the derived GeoReport file carries them in status_notes.
+        assert_eq!(map(Open311, "closed", Some("Closed")), (Resolved, false));
+        assert_eq!(map(Open311, "closed", Some("Cancelled")), (Rejected, false));
+        assert_eq!(
+            map(Open311, "closed", Some("Referred Out")),
+            (Rejected, true)
+        );
+        assert_eq!(map(Open311, "open", Some("Pending")), (InProgress, false));
+        assert_eq!(map(Open311, "open", Some("Open")), (Received, false));
+        assert_eq!(map(Open311, "open", None), (Received, false));
+        // A closing phrase on an open request does not close it.
+        assert_eq!(
+            map(Open311, "open", Some("cancel requested")),
+            (Received, false)
+        );
+    }
+
+    #[test]
+    fn unknown_words_are_refused_with_the_vocabulary_named() {
+        let err = Status::from_source(StatusVocabulary::Qlue, "Bukan Wewenang", None).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "status 'Bukan Wewenang' is not a known Qlue status"
+        );
+        assert!(Status::from_source(StatusVocabulary::Open311, "acknowledged", None).is_err());
+    }
 }

@@ -6,12 +6,16 @@
 //! - *pengaduan*: a citizen complaint;
 //! - *kecamatan*: district, the level below a kabupaten/kota;
 //! - *kelurahan* / *desa*: urban / rural village, the level below a kecamatan;
-//! - *OPD* (organisasi perangkat daerah): a regional government agency that handles complaints.
+//! - *OPD* (organisasi perangkat daerah): a regional government agency that handles complaints;
+//! - *APBD*: the regional budget; *pagu*: an allocation; *anggaran kas*: the planned disbursement
+//!   per period; *realisasi*: what was actually spent to date; *serapan*: realisasi ÷ pagu.
 
 pub mod complaint;
+pub mod money;
 pub mod region;
 pub mod time;
 
-pub use complaint::{Complaint, Status};
+pub use complaint::{Complaint, MappedStatus, Status, StatusVocabulary, UnknownStatus};
+pub use money::{MoneyError, NumberStyle, Rupiah};
 pub use region::{RegionCode, RegionCodeError, RegionLevel};
 pub use time::{format_local, DEFAULT_TIME_ZONE};
