@@ -65,6 +65,7 @@ pub fn main() -> ExitCode {
         },
         log_format: cli.log_format,
         simulator: matches!(cli.command, Command::Demo(_)).then_some(true),
+        anonymous: matches!(cli.command, Command::Demo(_)).then_some(true),
     };
     if matches!(cli.command, Command::Serve(_)) && overrides.config.is_none() {
         eprintln!("pantau serve: needs --config FILE (start from pantau.example.toml), or use `pantau demo`");

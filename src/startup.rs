@@ -21,7 +21,7 @@ use crate::engine::{self, RegionNames};
 use crate::geo::Boundaries;
 use crate::http::{self, AppState};
 use crate::ingest::{self, simulator::Simulator};
-use crate::live::{Hub, SessionContext, SessionLimits};
+use crate::live::{AccessPolicy, Hub, SessionContext, SessionLimits};
 use crate::store::Store;
 use crate::telemetry::Metrics;
 
@@ -55,7 +55,8 @@ impl Application {
         tracing::info!(database = ?target, "Metadata database ready.");
         let store = Store::open(&settings.data.dir.join("store")).await?;
         let metrics = Metrics::new();
-        let hub = Hub::new();
+        let hub = Hub::new(settings.live.history);
+        let access = AccessPolicy::from_settings(&settings.live)?;
         let names = region_names(sim_boundaries.as_ref());
         engine::publish_now(&store, &hub, &names);
 
@@ -72,7 +73,8 @@ impl Application {
             server_id: server_id(),
             deployment: settings.deployment.name.clone(),
             time_zone: settings.deployment.time_zone.clone(),
-            limits: SessionLimits::default(),
+            limits: SessionLimits::from_settings(&settings.live),
+            access,
         });
         let state = AppState {
             db: db.clone(),
@@ -152,7 +154,10 @@ impl Application {
                 token.cancel();
             }
         };
-        let server = axum::serve(self.listener, self.router).with_graceful_shutdown(stop);
+        let service = self
+            .router
+            .into_make_service_with_connect_info::<SocketAddr>();
+        let server = axum::serve(self.listener, service).with_graceful_shutdown(stop);
         let mut server = std::pin::pin!(server.into_future());
         let budget = self.settings.server.shutdown_timeout();
         tokio::select! {
@@ -182,6 +187,9 @@ impl Application {
 pub fn check(settings: &Settings) -> Result<(), Vec<String>> {
     let mut problems = Vec::new();
     if let Err(e) = settings.database_target() {
+        problems.push(e.to_string());
+    }
+    if let Err(e) = AccessPolicy::from_settings(&settings.live) {
         problems.push(e.to_string());
     }
     if settings.simulator.boundaries.is_some() {

@@ -153,7 +153,10 @@
   let retries = 0;
 
   function connect() {
-    const url = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws";
+    // A wall screen's URL carries its token (?token=…); the page passes it on.
+    const token = new URLSearchParams(location.search).get("token");
+    const url = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws" +
+      (token ? "?token=" + encodeURIComponent(token) : "");
     const ws = new WebSocket(url);
     socket = ws;
     ws.onopen = () => { view.lastMessageAt = Date.now(); };

@@ -75,6 +75,8 @@ pub struct Overrides {
     pub log_format: Option<LogFormat>,
     /// Forces the simulator on (the demo) or leaves the configured value.
     pub simulator: Option<bool>,
+    /// Forces anonymous live access on (the demo) or leaves the configured value.
+    pub anonymous: Option<bool>,
 }
 
 impl Settings {
@@ -313,6 +315,9 @@ fn apply_overrides(settings: &mut Settings, overrides: &Overrides) {
     if let Some(enabled) = overrides.simulator {
         settings.simulator.enabled = enabled;
     }
+    if let Some(anonymous) = overrides.anonymous {
+        settings.live.anonymous = anonymous;
+    }
 }
 
 fn validate(settings: &Settings, origin_of: &dyn Fn(&str) -> String) -> Vec<ConfigIssue> {
@@ -406,6 +411,58 @@ fn validate(settings: &Settings, origin_of: &dyn Fn(&str) -> String) -> Vec<Conf
             settings.log.level
         ),
     );
+    let live = &settings.live;
+    for (key, value, range) in [
+        (
+            "live.max_connections_per_ip",
+            live.max_connections_per_ip,
+            1..=100_000,
+        ),
+        (
+            "live.max_message_bytes",
+            live.max_message_bytes,
+            256..=16 * 1024 * 1024,
+        ),
+        ("live.max_topics", live.max_topics, 1..=100_000),
+        (
+            "live.messages_per_second",
+            live.messages_per_second as usize,
+            1..=10_000,
+        ),
+        ("live.max_errors", live.max_errors as usize, 0..=100_000),
+        (
+            "live.ping_interval_secs",
+            live.ping_interval_secs as usize,
+            1..=3600,
+        ),
+        ("live.history", live.history, 0..=100_000),
+    ] {
+        check(
+            range.contains(&value),
+            key,
+            format!("must be {}..={}, got {value}", range.start(), range.end()),
+        );
+    }
+    check(
+        live.idle_timeout_secs > live.ping_interval_secs && live.idle_timeout_secs <= 86_400,
+        "live.idle_timeout_secs",
+        format!(
+            "must be greater than live.ping_interval_secs ({}) and at most 86400, got {}",
+            live.ping_interval_secs, live.idle_timeout_secs
+        ),
+    );
+    for origin in &live.allowed_origins {
+        let host = origin
+            .strip_prefix("https://")
+            .or_else(|| origin.strip_prefix("http://"));
+        check(
+            host.is_some_and(|h| !h.is_empty() && !h.contains('/')),
+            "live.allowed_origins",
+            format!(
+                "'{origin}' must be a scheme and host like https://example.go.id, without a path"
+            ),
+        );
+    }
     let sim = &settings.simulator;
     check(
         (10..=3_600_000).contains(&sim.interval_ms),

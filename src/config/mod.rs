@@ -29,6 +29,8 @@ pub struct Settings {
     pub database: DatabaseSettings,
     /// Log output.
     pub log: LogSettings,
+    /// WebSocket clients: access, limits, heartbeats, resume history.
+    pub live: LiveSettings,
     /// The built-in simulator source used by the demo.
     pub simulator: SimulatorSettings,
     /// Where the configuration came from, for messages; not a TOML key.
@@ -167,6 +169,52 @@ impl fmt::Debug for DatabaseTarget {
         match self {
             DatabaseTarget::Sqlite(path) => write!(f, "sqlite:{}", path.display()),
             DatabaseTarget::Postgres(url) => f.write_str(&redact_url(url.expose())),
+        }
+    }
+}
+
+/// `[live]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct LiveSettings {
+    /// Let clients without a token connect (always on in `pantau demo`).
+    pub anonymous: bool,
+    /// File of access tokens, one per line: `ROLE TOKEN [TOPIC_PREFIX,…]` (role `display` or `viewer`).
+    pub tokens_file: Option<PathBuf>,
+    /// Browser origins allowed besides the server's own (e.g. `https://dashboard.pasuruankota.go.id`).
+    pub allowed_origins: Vec<String>,
+    /// Open WebSocket connections allowed from one IP address.
+    pub max_connections_per_ip: usize,
+    /// Largest client message, in bytes.
+    pub max_message_bytes: usize,
+    /// Most topics one connection may follow.
+    pub max_topics: usize,
+    /// Client messages per second (a burst of twice as many is tolerated).
+    pub messages_per_second: u32,
+    /// Refused client messages tolerated before the connection is closed.
+    pub max_errors: u32,
+    /// Seconds between server pings.
+    pub ping_interval_secs: u64,
+    /// Seconds of client silence after which the connection is closed.
+    pub idle_timeout_secs: u64,
+    /// Patches kept per topic so a reconnecting client gets exactly what it missed.
+    pub history: usize,
+}
+
+impl Default for LiveSettings {
+    fn default() -> Self {
+        Self {
+            anonymous: false,
+            tokens_file: None,
+            allowed_origins: Vec::new(),
+            max_connections_per_ip: 256,
+            max_message_bytes: 64 * 1024,
+            max_topics: 256,
+            messages_per_second: 20,
+            max_errors: 20,
+            ping_interval_secs: 20,
+            idle_timeout_secs: 60,
+            history: 64,
         }
     }
 }

@@ -13,6 +13,10 @@ pub enum ApiError {
     /// No such resource (`not_found`).
     #[error("{0}")]
     NotFound(String),
+    /// A live connection was refused (`token_required`, `token_invalid`, `origin_not_allowed`,
+    /// `too_many_connections`).
+    #[error("{0}")]
+    Denied(#[from] crate::live::Denied),
     /// Something failed inside; the client sees only that (`internal`).
     #[error("internal error")]
     Internal(#[from] anyhow::Error),
@@ -22,6 +26,7 @@ impl ApiError {
     fn code(&self) -> &'static str {
         match self {
             ApiError::NotFound(_) => "not_found",
+            ApiError::Denied(denied) => denied.code(),
             ApiError::Internal(_) => "internal",
         }
     }
@@ -29,6 +34,13 @@ impl ApiError {
     fn status(&self) -> StatusCode {
         match self {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Denied(crate::live::Denied::MissingToken | crate::live::Denied::BadToken) => {
+                StatusCode::UNAUTHORIZED
+            }
+            ApiError::Denied(crate::live::Denied::Origin(_)) => StatusCode::FORBIDDEN,
+            ApiError::Denied(crate::live::Denied::TooManyConnections(_)) => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

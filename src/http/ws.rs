@@ -1,23 +1,59 @@
-//! `/ws`: upgrades to a live session (protocol in `docs/protocol.md`).
+//! `/ws`: checks who is connecting, then upgrades to a live session (protocol in `docs/protocol.md`).
 
-use axum::extract::{State, WebSocketUpgrade};
-use axum::response::Response;
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Query, State, WebSocketUpgrade};
+use axum::http::{header, HeaderMap};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
+use serde::Deserialize;
 
-use super::AppState;
+use super::{ApiError, AppState};
 use crate::live;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/ws", get(upgrade))
 }
 
-async fn upgrade(upgrade: WebSocketUpgrade, State(state): State<AppState>) -> Response {
+#[derive(Deserialize)]
+struct Params {
+    /// Browsers cannot set headers on a WebSocket, so pages pass their token here.
+    token: Option<String>,
+}
+
+async fn upgrade(
+    upgrade: WebSocketUpgrade,
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Query(params): Query<Params>,
+    headers: HeaderMap,
+) -> Response {
+    let text = |name| headers.get(name).and_then(|v| v.to_str().ok());
+    let bearer = text(header::AUTHORIZATION).and_then(|v| v.strip_prefix("Bearer "));
+    let token = bearer.or(params.token.as_deref());
+    let admitted =
+        state
+            .live
+            .access
+            .admit(token, text(header::ORIGIN), text(header::HOST), peer.ip());
+    let (grant, slot) = match admitted {
+        Ok(admitted) => admitted,
+        Err(denied) => {
+            state.metrics.ws_refused(denied.code());
+            tracing::info!(peer = %peer.ip(), code = denied.code(), "WebSocket refused.");
+            return ApiError::Denied(denied).into_response();
+        }
+    };
     let limits = &state.live.limits;
     let context = state.live.clone();
     upgrade
-        // Frames past the limit close the connection in the codec, before any buffering.
+        // Frames past twice the message limit close the connection in the codec, before buffering.
         .max_message_size(limits.max_message_bytes * 2)
         .max_frame_size(limits.max_message_bytes * 2)
-        .on_upgrade(move |socket| live::serve_socket(socket, context))
+        // Small buffers keep an idle connection cheap; frames are flushed one by one anyway.
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(0)
+        .max_write_buffer_size(4 * 1024 * 1024)
+        .on_upgrade(move |socket| live::serve_socket(socket, context, grant, slot))
 }

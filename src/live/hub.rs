@@ -1,6 +1,6 @@
 //! The hub: the current value of every topic, its sequence number and its pre-serialised frames.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, RwLock};
 
 use axum::extract::ws::Utf8Bytes;
@@ -35,24 +35,33 @@ pub struct Hub {
 
 struct Inner {
     /// A std lock: held only to swap an `Arc`, never across an await.
-    topics: RwLock<HashMap<String, Arc<TopicState>>>,
+    topics: RwLock<HashMap<String, Entry>>,
+    /// Patches kept per topic for resume.
+    history: usize,
     /// Bumped after every change so sessions wake and look at the topics they follow.
     changed: watch::Sender<u64>,
 }
 
+/// A topic's state and the patch frames that led to it, oldest first.
+struct Entry {
+    state: Arc<TopicState>,
+    history: VecDeque<(u64, Utf8Bytes)>,
+}
+
 impl Default for Hub {
     fn default() -> Self {
-        Self::new()
+        Self::new(64)
     }
 }
 
 impl Hub {
-    /// An empty hub.
-    pub fn new() -> Self {
+    /// An empty hub keeping the last `history` patches of each topic for resume.
+    pub fn new(history: usize) -> Self {
         let (changed, _) = watch::channel(0);
         Self {
             inner: Arc::new(Inner {
                 topics: RwLock::new(HashMap::new()),
+                history,
                 changed,
             }),
         }
@@ -67,7 +76,7 @@ impl Hub {
         data: Value,
     ) -> Option<u64> {
         let mut topics = self.inner.topics.write().unwrap_or_else(|p| p.into_inner());
-        let previous = topics.get(topic);
+        let previous = topics.get(topic).map(|e| &e.state);
         if previous.is_some_and(|p| p.data == data) {
             return None;
         }
@@ -86,17 +95,35 @@ impl Hub {
             committed_at,
             data: &data,
         });
-        topics.insert(
-            topic.to_owned(),
-            Arc::new(TopicState {
-                topic: topic.to_owned(),
-                seq,
-                committed_at,
-                data,
-                snapshot_frame,
-                patch_frame,
-            }),
-        );
+        let state = Arc::new(TopicState {
+            topic: topic.to_owned(),
+            seq,
+            committed_at,
+            data,
+            snapshot_frame,
+            patch_frame,
+        });
+        let limit = self.inner.history;
+        match topics.get_mut(topic) {
+            Some(entry) => {
+                if let Some(patch) = &state.patch_frame {
+                    entry.history.push_back((seq, patch.clone()));
+                    while entry.history.len() > limit {
+                        entry.history.pop_front();
+                    }
+                }
+                entry.state = state;
+            }
+            None => {
+                topics.insert(
+                    topic.to_owned(),
+                    Entry {
+                        state,
+                        history: VecDeque::new(),
+                    },
+                );
+            }
+        }
         drop(topics);
         self.inner.changed.send_modify(|n| *n += 1);
         Some(seq)
@@ -109,7 +136,29 @@ impl Hub {
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .get(topic)
-            .cloned()
+            .map(|e| e.state.clone())
+    }
+
+    /// The patch frames (with their seq) that take a client from `since` to the topic's current
+    /// seq, in order, or `None` when some are no longer kept (then the client needs a snapshot).
+    pub fn patches_since(&self, topic: &str, since: u64) -> Option<Vec<(u64, Utf8Bytes)>> {
+        let topics = self.inner.topics.read().unwrap_or_else(|p| p.into_inner());
+        let entry = topics.get(topic)?;
+        if since >= entry.state.seq {
+            return None;
+        }
+        let first = entry.history.front()?.0;
+        if since + 1 < first {
+            return None;
+        }
+        Some(
+            entry
+                .history
+                .iter()
+                .filter(|(seq, _)| *seq > since)
+                .cloned()
+                .collect(),
+        )
     }
 
     /// Names of all topics, sorted.
@@ -198,8 +247,39 @@ mod tests {
     }
 
     #[test]
+    fn history_gives_exactly_the_missed_patches_while_it_holds_them() {
+        let hub = Hub::new(3);
+        for n in 1..=6 {
+            hub.publish("t", None, json!({ "n": n }));
+        }
+        // seq 6 now; patches 4, 5, 6 kept.
+        let seqs = |frames: Vec<(u64, Utf8Bytes)>| -> Vec<u64> {
+            frames
+                .iter()
+                .map(|(seq, f)| {
+                    let parsed: Value = serde_json::from_str(f).unwrap();
+                    assert_eq!(parsed["seq"].as_u64(), Some(*seq));
+                    *seq
+                })
+                .collect()
+        };
+        assert_eq!(hub.patches_since("t", 3).map(seqs), Some(vec![4, 5, 6]));
+        assert_eq!(hub.patches_since("t", 5).map(seqs), Some(vec![6]));
+        assert!(
+            hub.patches_since("t", 2).is_none(),
+            "patch 3 is gone: snapshot needed"
+        );
+        assert!(hub.patches_since("t", 6).is_none(), "nothing missed");
+        assert!(
+            hub.patches_since("t", 9).is_none(),
+            "a seq from the future (another server run)"
+        );
+        assert!(hub.patches_since("other", 1).is_none());
+    }
+
+    #[test]
     fn unchanged_values_are_not_published() {
-        let hub = Hub::new();
+        let hub = Hub::new(8);
         assert_eq!(hub.publish("t", None, json!({"n": 1})), Some(1));
         assert_eq!(hub.publish("t", None, json!({"n": 1})), None);
         assert_eq!(hub.publish("t", None, json!({"n": 2})), Some(2));

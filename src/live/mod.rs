@@ -1,12 +1,14 @@
-//! Live: topics with sequence numbers, the WebSocket protocol, and client sessions.
+//! Live: topics with sequence numbers, the WebSocket protocol, client sessions and who may connect.
 //!
 //! Owns what a screen receives and when. Each topic update is serialised once into shared frames
 //! that every subscriber sends as they are. Must not know about the store or polars: the engine
 //! publishes plain JSON values here.
 
+pub mod access;
 mod hub;
 pub mod protocol;
 mod session;
 
+pub use access::{AccessPolicy, Denied, Grant, IpSlot};
 pub use hub::{Hub, TopicState};
 pub use session::{serve_socket, SessionContext, SessionLimits};

@@ -1,8 +1,10 @@
-//! One WebSocket connection: a reader that parses client messages and a writer that owns the socket.
+//! One WebSocket connection: a reader that parses and rate-limits client messages, and a writer
+//! that owns the socket.
 //!
 //! The writer sends each topic's pre-serialised frames. It never queues data: when it wakes it sends
 //! the newest state of each followed topic (a patch when the client is exactly one step behind,
-//! else a snapshot), so a slow client skips to the latest state instead of growing a buffer.
+//! else a snapshot), so a slow client skips to the latest state instead of growing a buffer. A
+//! client that does not take a frame within the send timeout is disconnected as a slow client.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -15,10 +17,15 @@ use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use super::access::{AccessPolicy, Grant, IpSlot};
 use super::hub::frame;
 use super::protocol::{ClientMessage, ServerMessage, PROTOCOL_VERSION};
 use super::Hub;
+use crate::config::LiveSettings;
 use crate::telemetry::Metrics;
+
+/// How long a closing connection waits for the client's close frame.
+const CLOSE_GRACE: Duration = Duration::from_secs(2);
 
 /// Bounds on what one client may do.
 #[derive(Debug, Clone)]
@@ -27,22 +34,29 @@ pub struct SessionLimits {
     pub max_message_bytes: usize,
     /// Most topics one connection may follow.
     pub max_topics: usize,
+    /// Client messages per second; a burst of twice as many is tolerated.
+    pub messages_per_second: u32,
     /// How often the server pings.
     pub ping_interval: Duration,
     /// A client silent this long is closed with `heartbeat_timeout`.
     pub idle_timeout: Duration,
     /// Refused messages tolerated before the connection is closed.
     pub max_errors: u32,
+    /// A frame the client does not take within this time makes it a slow client, closed.
+    pub send_timeout: Duration,
 }
 
-impl Default for SessionLimits {
-    fn default() -> Self {
+impl SessionLimits {
+    /// The limits configured under `[live]`.
+    pub fn from_settings(live: &LiveSettings) -> Self {
         Self {
-            max_message_bytes: 64 * 1024,
-            max_topics: 256,
-            ping_interval: Duration::from_secs(20),
-            idle_timeout: Duration::from_secs(60),
-            max_errors: 20,
+            max_message_bytes: live.max_message_bytes,
+            max_topics: live.max_topics,
+            messages_per_second: live.messages_per_second,
+            ping_interval: Duration::from_secs(live.ping_interval_secs),
+            idle_timeout: Duration::from_secs(live.idle_timeout_secs),
+            max_errors: live.max_errors,
+            send_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -51,7 +65,7 @@ impl Default for SessionLimits {
 pub struct SessionContext {
     /// Topics.
     pub hub: Hub,
-    /// Connection gauge.
+    /// Connection gauges and counters.
     pub metrics: Metrics,
     /// Cancelled when the server shuts down; sessions say `bye`.
     pub shutdown: CancellationToken,
@@ -63,6 +77,8 @@ pub struct SessionContext {
     pub time_zone: String,
     /// Per-client bounds.
     pub limits: SessionLimits,
+    /// Who may connect.
+    pub access: AccessPolicy,
 }
 
 /// What the reader hands the writer.
@@ -71,15 +87,29 @@ enum Inbound {
     Refused { code: &'static str, message: String },
 }
 
-/// Serves one upgraded WebSocket until either side ends it.
-pub async fn serve_socket(socket: WebSocket, ctx: Arc<SessionContext>) {
+/// Why the writer stops.
+enum Stop {
+    /// The socket is gone or stuck: nothing more can be sent.
+    Gone,
+    /// Close with a `bye` carrying this reason.
+    Bye(&'static str),
+}
+
+/// Serves one upgraded WebSocket until either side ends it. `_slot` holds the client address's
+/// connection slot for as long as the session lives.
+pub async fn serve_socket(
+    socket: WebSocket,
+    ctx: Arc<SessionContext>,
+    grant: Grant,
+    _slot: IpSlot,
+) {
     let _connected = ctx.metrics.ws_connection();
     let (sink, stream) = socket.split();
-    run(sink, stream, &ctx).await;
+    run(sink, stream, &ctx, &grant).await;
 }
 
 /// The session, generic over the socket halves so it can run over any transport.
-async fn run<S, R>(mut sink: S, mut stream: R, ctx: &SessionContext)
+async fn run<S, R>(sink: S, mut stream: R, ctx: &SessionContext, grant: &Grant)
 where
     S: Sink<Message> + Unpin,
     R: Stream<Item = Result<Message, axum::Error>> + Unpin,
@@ -87,15 +117,25 @@ where
     let started = Instant::now();
     let last_seen = AtomicU64::new(0);
     let (inbound_tx, mut inbound_rx) = mpsc::channel::<Inbound>(16);
-    let max_bytes = ctx.limits.max_message_bytes;
+    let limits = &ctx.limits;
 
     let reader = async {
+        let mut bucket = Bucket::new(limits.messages_per_second);
         while let Some(Ok(message)) = stream.next().await {
             last_seen.store(started.elapsed().as_millis() as u64, Ordering::Relaxed);
             let inbound = match message {
-                Message::Text(text) if text.len() > max_bytes => Inbound::Refused {
+                Message::Close(_) => break,
+                Message::Ping(_) | Message::Pong(_) => continue,
+                _ if !bucket.take() => Inbound::Refused {
+                    code: "rate_limited",
+                    message: format!(
+                        "at most {} messages per second; this one was dropped",
+                        limits.messages_per_second
+                    ),
+                },
+                Message::Text(text) if text.len() > limits.max_message_bytes => Inbound::Refused {
                     code: "message_too_large",
-                    message: format!("messages are limited to {max_bytes} bytes"),
+                    message: format!("messages are limited to {} bytes", limits.max_message_bytes),
                 },
                 Message::Text(text) => match serde_json::from_str::<ClientMessage>(&text) {
                     Ok(message) => Inbound::Message(message),
@@ -108,8 +148,6 @@ where
                     code: "binary_not_supported",
                     message: "this protocol uses JSON text frames".to_owned(),
                 },
-                Message::Close(_) => break,
-                Message::Ping(_) | Message::Pong(_) => continue,
             };
             if inbound_tx.send(inbound).await.is_err() {
                 break;
@@ -118,111 +156,168 @@ where
     };
 
     let writer = async {
-        let hello = frame(&ServerMessage::Hello {
-            protocol: PROTOCOL_VERSION,
-            server_id: &ctx.server_id,
-            server: concat!("pantau/", env!("CARGO_PKG_VERSION")),
-            server_time: Utc::now(),
-            deployment: &ctx.deployment,
-            time_zone: &ctx.time_zone,
-            topics: ctx.hub.topic_names(),
-        });
-        if sink.send(Message::Text(hello)).await.is_err() {
-            return;
-        }
+        let mut out = Outbox {
+            sink,
+            metrics: &ctx.metrics,
+            send_timeout: limits.send_timeout,
+        };
         let mut followed: HashMap<String, u64> = HashMap::new();
-        let mut changes = ctx.hub.changes();
-        let mut ping = tokio::time::interval(ctx.limits.ping_interval);
-        ping.tick().await;
-        let mut errors = 0u32;
-        loop {
-            let outcome = tokio::select! {
-                _ = ctx.shutdown.cancelled() => Err("shutdown"),
-                inbound = inbound_rx.recv() => match inbound {
-                    None => return,
-                    Some(Inbound::Message(message)) => {
-                        handle(message, &mut followed, &mut sink, ctx).await
-                    }
-                    Some(Inbound::Refused { code, message }) => {
-                        errors += 1;
-                        let sent = send_error(&mut sink, code, message).await;
-                        if errors > ctx.limits.max_errors { Err("too_many_errors") } else { sent }
-                    }
-                },
-                changed = changes.changed() => match changed {
-                    Ok(()) => send_updates(&mut followed, &mut sink, &ctx.hub).await,
-                    Err(_) => Err("shutdown"),
-                },
-                _ = ping.tick() => {
-                    let silent_ms = (started.elapsed().as_millis() as u64)
-                        .saturating_sub(last_seen.load(Ordering::Relaxed));
-                    if Duration::from_millis(silent_ms) > ctx.limits.idle_timeout {
-                        Err("heartbeat_timeout")
-                    } else {
-                        sink.send(Message::Ping(Default::default())).await.map_err(|_| "")
-                    }
-                }
-            };
-            if let Err(reason) = outcome {
-                if !reason.is_empty() {
-                    say_bye(&mut sink, reason).await;
-                }
-                return;
+        let stop = serve(&mut out, &mut followed, &mut inbound_rx, ctx, grant, || {
+            let silent = (started.elapsed().as_millis() as u64)
+                .saturating_sub(last_seen.load(Ordering::Relaxed));
+            Duration::from_millis(silent)
+        })
+        .await;
+        ctx.metrics.ws_subscriptions(-(followed.len() as i64));
+        match stop {
+            Stop::Gone => {}
+            Stop::Bye(reason) => {
+                ctx.metrics.ws_closed(reason);
+                out.bye(reason).await;
             }
         }
     };
 
-    tokio::select! {
-        _ = reader => {}
-        _ = writer => {}
+    tokio::pin!(reader);
+    let writer_finished = tokio::select! {
+        _ = &mut reader => false,
+        _ = writer => true,
+    };
+    if writer_finished {
+        // Closing handshake: give the client a moment to read our close and answer it, so it
+        // sees the `bye` instead of a reset connection.
+        let _ = tokio::time::timeout(CLOSE_GRACE, &mut reader).await;
     }
 }
 
-/// Handles one client message. `Err` carries the reason to close with ("" = socket gone).
+/// The writer's loop; returns why it stopped.
+async fn serve<S: Sink<Message> + Unpin>(
+    out: &mut Outbox<'_, S>,
+    followed: &mut HashMap<String, u64>,
+    inbound: &mut mpsc::Receiver<Inbound>,
+    ctx: &SessionContext,
+    grant: &Grant,
+    silence: impl Fn() -> Duration,
+) -> Stop {
+    let hello = frame(&ServerMessage::Hello {
+        protocol: PROTOCOL_VERSION,
+        server_id: &ctx.server_id,
+        server: concat!("pantau/", env!("CARGO_PKG_VERSION")),
+        server_time: Utc::now(),
+        deployment: &ctx.deployment,
+        time_zone: &ctx.time_zone,
+        topics: ctx.hub.topic_names(),
+    });
+    if let Err(stop) = out.control(hello).await {
+        return stop;
+    }
+    let mut changes = ctx.hub.changes();
+    let mut ping = tokio::time::interval(ctx.limits.ping_interval);
+    ping.tick().await;
+    let mut errors = 0u32;
+    loop {
+        let step = tokio::select! {
+            _ = ctx.shutdown.cancelled() => Err(Stop::Bye("shutdown")),
+            message = inbound.recv() => match message {
+                None => Err(Stop::Gone),
+                Some(Inbound::Message(message)) => handle(message, followed, out, ctx, grant).await,
+                Some(Inbound::Refused { code, message }) => {
+                    errors += 1;
+                    ctx.metrics.ws_refused(code);
+                    match out.error(code, message).await {
+                        Ok(()) if errors > ctx.limits.max_errors => Err(Stop::Bye("too_many_errors")),
+                        other => other,
+                    }
+                }
+            },
+            changed = changes.changed() => match changed {
+                Ok(()) => send_updates(followed, out, ctx).await,
+                Err(_) => Err(Stop::Bye("shutdown")),
+            },
+            _ = ping.tick() => {
+                if silence() > ctx.limits.idle_timeout {
+                    Err(Stop::Bye("heartbeat_timeout"))
+                } else {
+                    out.send(Message::Ping(Default::default())).await
+                }
+            }
+        };
+        if let Err(stop) = step {
+            return stop;
+        }
+    }
+}
+
+/// Handles one client message.
 async fn handle<S: Sink<Message> + Unpin>(
     message: ClientMessage,
     followed: &mut HashMap<String, u64>,
-    sink: &mut S,
+    out: &mut Outbox<'_, S>,
     ctx: &SessionContext,
-) -> Result<(), &'static str> {
+    grant: &Grant,
+) -> Result<(), Stop> {
     match message {
         ClientMessage::Ping { id } => {
             let pong = frame(&ServerMessage::Pong {
                 id,
                 server_time: Utc::now(),
             });
-            sink.send(Message::Text(pong)).await.map_err(|_| "")
+            out.control(pong).await
         }
         ClientMessage::Unsubscribe { topics } => {
             for topic in topics {
-                followed.remove(&topic);
+                if followed.remove(&topic).is_some() {
+                    ctx.metrics.ws_subscriptions(-1);
+                }
             }
             Ok(())
         }
         ClientMessage::Subscribe { topics } => {
             for wanted in topics {
+                let name: String = wanted.topic.chars().take(100).collect();
+                if !grant.allows(&wanted.topic) {
+                    out.error("not_allowed", format!("this token may not follow '{name}'"))
+                        .await?;
+                    continue;
+                }
                 let Some(state) = ctx.hub.get(&wanted.topic) else {
-                    let name: String = wanted.topic.chars().take(100).collect();
-                    send_error(sink, "unknown_topic", format!("no topic named '{name}'")).await?;
+                    out.error("unknown_topic", format!("no topic named '{name}'"))
+                        .await?;
                     continue;
                 };
-                if !followed.contains_key(&wanted.topic) && followed.len() >= ctx.limits.max_topics
-                {
-                    let limit = ctx.limits.max_topics;
-                    send_error(
-                        sink,
-                        "too_many_topics",
-                        format!("one connection may follow at most {limit} topics"),
-                    )
-                    .await?;
-                    continue;
+                if !followed.contains_key(&wanted.topic) {
+                    if followed.len() >= ctx.limits.max_topics {
+                        let limit = ctx.limits.max_topics;
+                        out.error(
+                            "too_many_topics",
+                            format!("one connection may follow at most {limit} topics"),
+                        )
+                        .await?;
+                        continue;
+                    }
+                    ctx.metrics.ws_subscriptions(1);
                 }
-                // A resuming client that already holds the current value gets nothing;
-                // anyone else gets the full value now.
-                if wanted.last_seq != Some(state.seq) {
-                    send_text(sink, state.snapshot_frame.clone()).await?;
-                }
-                followed.insert(wanted.topic, state.seq);
+                // Resume: nothing if the client is current, the missed patches while the hub
+                // still holds them, else the full value.
+                let missed = wanted
+                    .last_seq
+                    .and_then(|seq| ctx.hub.patches_since(&wanted.topic, seq));
+                let delivered = match (wanted.last_seq, missed) {
+                    (Some(seq), _) if seq == state.seq => seq,
+                    (Some(seq), Some(patches)) => {
+                        let mut last = seq;
+                        for (patch_seq, patch) in patches {
+                            out.data(patch).await?;
+                            last = patch_seq;
+                        }
+                        last
+                    }
+                    _ => {
+                        out.data(state.snapshot_frame.clone()).await?;
+                        state.seq
+                    }
+                };
+                followed.insert(wanted.topic, delivered);
             }
             Ok(())
         }
@@ -232,11 +327,11 @@ async fn handle<S: Sink<Message> + Unpin>(
 /// Sends the newest state of every followed topic that moved.
 async fn send_updates<S: Sink<Message> + Unpin>(
     followed: &mut HashMap<String, u64>,
-    sink: &mut S,
-    hub: &Hub,
-) -> Result<(), &'static str> {
+    out: &mut Outbox<'_, S>,
+    ctx: &SessionContext,
+) -> Result<(), Stop> {
     for (topic, delivered) in followed.iter_mut() {
-        let Some(state) = hub.get(topic) else {
+        let Some(state) = ctx.hub.get(topic) else {
             continue;
         };
         if state.seq <= *delivered {
@@ -244,37 +339,99 @@ async fn send_updates<S: Sink<Message> + Unpin>(
         }
         let frame = match &state.patch_frame {
             Some(patch) if state.seq == *delivered + 1 => patch.clone(),
-            _ => state.snapshot_frame.clone(),
+            _ => {
+                ctx.metrics.ws_coalesced(state.seq - *delivered - 1);
+                state.snapshot_frame.clone()
+            }
         };
-        send_text(sink, frame).await?;
+        out.data(frame).await?;
         *delivered = state.seq;
     }
     Ok(())
 }
 
-async fn send_text<S: Sink<Message> + Unpin>(
-    sink: &mut S,
-    text: Utf8Bytes,
-) -> Result<(), &'static str> {
-    sink.send(Message::Text(text)).await.map_err(|_| "")
+/// The sending half with its bookkeeping: every send is bounded by the send timeout.
+struct Outbox<'a, S> {
+    sink: S,
+    metrics: &'a Metrics,
+    send_timeout: Duration,
 }
 
-async fn send_error<S: Sink<Message> + Unpin>(
-    sink: &mut S,
-    code: &'static str,
-    message: String,
-) -> Result<(), &'static str> {
-    send_text(sink, frame(&ServerMessage::Error { code, message })).await
-}
+impl<S: Sink<Message> + Unpin> Outbox<'_, S> {
+    async fn send(&mut self, message: Message) -> Result<(), Stop> {
+        match tokio::time::timeout(self.send_timeout, self.sink.send(message)).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) => Err(Stop::Gone),
+            Err(_) => {
+                self.metrics.ws_closed("slow_client");
+                Err(Stop::Gone)
+            }
+        }
+    }
 
-/// Tells the client why it is being closed, then closes (1001 going away / 1008 policy).
-async fn say_bye<S: Sink<Message> + Unpin>(sink: &mut S, reason: &'static str) {
-    let _ = send_text(sink, frame(&ServerMessage::Bye { reason })).await;
-    let code = if reason == "shutdown" { 1001 } else { 1008 };
-    let _ = sink
-        .send(Message::Close(Some(CloseFrame {
+    /// A data message (snapshot or patch), counted in the delivery metrics.
+    async fn data(&mut self, frame: Utf8Bytes) -> Result<(), Stop> {
+        self.metrics.ws_message_out(frame.len());
+        self.send(Message::Text(frame)).await
+    }
+
+    /// A protocol message that carries no data (hello, pong, error).
+    async fn control(&mut self, frame: Utf8Bytes) -> Result<(), Stop> {
+        self.send(Message::Text(frame)).await
+    }
+
+    async fn error(&mut self, code: &'static str, message: String) -> Result<(), Stop> {
+        self.control(frame(&ServerMessage::Error { code, message }))
+            .await
+    }
+
+    /// Tells the client why it is being closed, then closes (1001 going away / 1008 policy).
+    async fn bye(&mut self, reason: &'static str) {
+        if self
+            .control(frame(&ServerMessage::Bye { reason }))
+            .await
+            .is_err()
+        {
+            return;
+        }
+        let code = if reason == "shutdown" { 1001 } else { 1008 };
+        let close = Message::Close(Some(CloseFrame {
             code,
             reason: Utf8Bytes::from_static(reason),
-        })))
-        .await;
+        }));
+        let _ = self.send(close).await;
+    }
+}
+
+/// A token bucket: `rate` per second, bursts up to twice that.
+struct Bucket {
+    tokens: f64,
+    rate: f64,
+    burst: f64,
+    last: Instant,
+}
+
+impl Bucket {
+    fn new(per_second: u32) -> Self {
+        let rate = f64::from(per_second.max(1));
+        Self {
+            tokens: rate * 2.0,
+            rate,
+            burst: rate * 2.0,
+            last: Instant::now(),
+        }
+    }
+
+    fn take(&mut self) -> bool {
+        let now = Instant::now();
+        let refill = now.duration_since(self.last).as_secs_f64() * self.rate;
+        self.tokens = (self.tokens + refill).min(self.burst);
+        self.last = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
 }

@@ -45,6 +45,13 @@ pub struct DatasetLabels {
     pub dataset: String,
 }
 
+/// Labels of live-connection outcomes.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabels {
+    /// Stable reason or error code, e.g. `heartbeat_timeout`, `token_invalid`.
+    pub reason: String,
+}
+
 type LatencyFamily = Family<RouteLabels, Histogram, fn() -> Histogram>;
 
 fn latency_histogram() -> Histogram {
@@ -63,6 +70,12 @@ struct Inner {
     http_requests: Family<HttpLabels, Counter>,
     http_latency: LatencyFamily,
     ws_connections: Gauge,
+    ws_subscriptions: Gauge,
+    ws_messages_out: Counter,
+    ws_bytes_out: Counter,
+    ws_coalesced: Counter,
+    ws_closed: Family<ReasonLabels, Counter>,
+    ws_refused: Family<ReasonLabels, Counter>,
     rows_ingested: Family<DatasetLabels, Counter>,
     source_errors: Family<SourceLabels, Counter>,
     source_lag: Family<SourceLabels, Gauge<f64, AtomicU64>>,
@@ -96,6 +109,42 @@ impl Metrics {
             "Open WebSocket connections",
             ws_connections.clone(),
         );
+        let ws_subscriptions = Gauge::default();
+        registry.register(
+            "ws_subscriptions",
+            "Topics followed over all WebSocket connections",
+            ws_subscriptions.clone(),
+        );
+        let ws_messages_out = Counter::default();
+        registry.register(
+            "ws_messages_out",
+            "Data messages sent to WebSocket clients",
+            ws_messages_out.clone(),
+        );
+        let ws_bytes_out = Counter::default();
+        registry.register(
+            "ws_bytes_out",
+            "Bytes of data messages sent to WebSocket clients",
+            ws_bytes_out.clone(),
+        );
+        let ws_coalesced = Counter::default();
+        registry.register(
+            "ws_coalesced_updates",
+            "Topic updates a slow client skipped because a newer state superseded them",
+            ws_coalesced.clone(),
+        );
+        let ws_closed = Family::<ReasonLabels, Counter>::default();
+        registry.register(
+            "ws_closed_by_server",
+            "WebSocket connections the server closed, by reason (slow_client, heartbeat_timeout, …)",
+            ws_closed.clone(),
+        );
+        let ws_refused = Family::<ReasonLabels, Counter>::default();
+        registry.register(
+            "ws_refused",
+            "WebSocket connections refused before the upgrade, and client messages refused, by code",
+            ws_refused.clone(),
+        );
         let rows_ingested = Family::<DatasetLabels, Counter>::default();
         registry.register(
             "rows_ingested",
@@ -120,6 +169,12 @@ impl Metrics {
                 http_requests,
                 http_latency,
                 ws_connections,
+                ws_subscriptions,
+                ws_messages_out,
+                ws_bytes_out,
+                ws_coalesced,
+                ws_closed,
+                ws_refused,
                 rows_ingested,
                 source_errors,
                 source_lag,
@@ -145,6 +200,42 @@ impl Metrics {
         WsConnectionGuard {
             metrics: self.clone(),
         }
+    }
+
+    /// Changes the number of followed topics by `delta`.
+    pub fn ws_subscriptions(&self, delta: i64) {
+        self.inner.ws_subscriptions.inc_by(delta);
+    }
+
+    /// Counts one data message of `bytes` sent to a client.
+    pub fn ws_message_out(&self, bytes: usize) {
+        self.inner.ws_messages_out.inc();
+        self.inner.ws_bytes_out.inc_by(bytes as u64);
+    }
+
+    /// Counts updates a client skipped because a newer state superseded them.
+    pub fn ws_coalesced(&self, skipped: u64) {
+        self.inner.ws_coalesced.inc_by(skipped);
+    }
+
+    /// Counts a connection the server closed.
+    pub fn ws_closed(&self, reason: &str) {
+        self.inner
+            .ws_closed
+            .get_or_create(&ReasonLabels {
+                reason: reason.to_owned(),
+            })
+            .inc();
+    }
+
+    /// Counts a refused connection or client message.
+    pub fn ws_refused(&self, code: &str) {
+        self.inner
+            .ws_refused
+            .get_or_create(&ReasonLabels {
+                reason: code.to_owned(),
+            })
+            .inc();
     }
 
     /// Adds rows durably appended to a dataset.

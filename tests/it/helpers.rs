@@ -117,10 +117,30 @@ impl TestApp {
     }
 
     pub async fn ws(&self) -> Ws {
-        let (stream, _) = tokio_tungstenite::connect_async(format!("ws://{}/ws", self.addr))
+        self.try_ws("", &[])
             .await
-            .expect("WebSocket connect failed");
-        Ws { stream }
+            .expect("WebSocket connect failed")
+    }
+
+    /// Connects to `/ws{query}` with extra request headers; the error carries a refusal's response.
+    pub async fn try_ws(
+        &self,
+        query: &str,
+        headers: &[(&str, &str)],
+    ) -> Result<Ws, tokio_tungstenite::tungstenite::Error> {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let mut request = format!("ws://{}/ws{query}", self.addr)
+            .into_client_request()
+            .unwrap();
+        for (name, value) in headers {
+            request.headers_mut().insert(
+                tokio_tungstenite::tungstenite::http::HeaderName::from_bytes(name.as_bytes())
+                    .unwrap(),
+                value.parse().unwrap(),
+            );
+        }
+        let (stream, _) = tokio_tungstenite::connect_async(request).await?;
+        Ok(Ws { stream })
     }
 
     /// A WebSocket client that has read its `hello`.
@@ -153,6 +173,7 @@ pub fn settings(options: &AppOptions, data_dir: &std::path::Path) -> (Settings, 
     settings.simulator.enabled = options.simulator;
     settings.simulator.interval_ms = 50;
     settings.simulator.seed = Some(11);
+    settings.live.anonymous = true;
     let schema = match options.backend {
         Backend::Sqlite => None,
         Backend::Postgres => {
@@ -175,8 +196,14 @@ pub async fn spawn_quiet_app() -> TestApp {
 }
 
 pub async fn spawn_app(options: AppOptions) -> TestApp {
+    spawn_app_with(options, |_| {}).await
+}
+
+/// Starts an app after `tweak` adjusted its settings.
+pub async fn spawn_app_with(options: AppOptions, tweak: impl FnOnce(&mut Settings)) -> TestApp {
     let data_dir = tempfile::tempdir().unwrap();
-    let (settings, schema) = settings(&options, data_dir.path());
+    let (mut settings, schema) = settings(&options, data_dir.path());
+    tweak(&mut settings);
     let app = Application::build(settings)
         .await
         .expect("app failed to build");

@@ -6,3 +6,4 @@ mod db;
 mod health;
 mod helpers;
 mod live;
+mod live_access;

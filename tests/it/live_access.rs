@@ -1,0 +1,234 @@
+//! Who may connect and how much a client may do: tokens, origins, per-address caps, message rate,
+//! heartbeats, resume from history, and the live metrics.
+
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use serde_json::json;
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+
+use crate::helpers::{apply_merge, spawn_app_with, AppOptions, Backend, TestApp};
+
+const TOPIC: &str = "overview/complaints";
+
+fn quiet() -> AppOptions {
+    AppOptions {
+        backend: Backend::Sqlite,
+        simulator: false,
+    }
+}
+
+fn refusal(result: Result<crate::helpers::Ws, WsError>) -> u16 {
+    match result {
+        Err(WsError::Http(response)) => response.status().as_u16(),
+        Err(other) => panic!("expected an HTTP refusal, got {other}"),
+        Ok(_) => panic!("expected a refusal, the connection was accepted"),
+    }
+}
+
+async fn metric(app: &TestApp, line_start: &str) -> Option<f64> {
+    let text = app.get("/metrics").await.text().await.unwrap();
+    text.lines()
+        .find(|l| l.starts_with(line_start))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+}
+
+#[tokio::test]
+async fn tokens_decide_who_connects_and_which_topics_they_follow() {
+    let dir = tempfile::tempdir().unwrap();
+    let tokens = dir.path().join("tokens");
+    std::fs::write(
+        &tokens,
+        "display wall-token-0123456789\nviewer narrow-token-0123456789 budget/\n",
+    )
+    .unwrap();
+    let app = spawn_app_with(quiet(), |s| {
+        s.live.anonymous = false;
+        s.live.tokens_file = Some(tokens.clone());
+    })
+    .await;
+
+    assert_eq!(refusal(app.try_ws("", &[]).await), 401);
+    assert_eq!(
+        refusal(app.try_ws("?token=guess-guess-guess", &[]).await),
+        401
+    );
+    let refused = app.client.get(app.url("/ws")).send().await.unwrap();
+    // A plain GET (no upgrade) still gets the JSON error contract when refused.
+    assert!(refused.status().is_client_error());
+
+    let mut wall = app
+        .try_ws("?token=wall-token-0123456789", &[])
+        .await
+        .unwrap();
+    wall.next_of("hello").await;
+    wall.subscribe(TOPIC, None).await;
+    assert_eq!(wall.next_json().await["type"], "snapshot");
+
+    let mut narrow = app
+        .try_ws("", &[("authorization", "Bearer narrow-token-0123456789")])
+        .await
+        .unwrap();
+    narrow.next_of("hello").await;
+    narrow.subscribe(TOPIC, None).await;
+    let denied = narrow.next_json().await;
+    assert_eq!(denied["code"], "not_allowed", "{denied}");
+
+    assert_eq!(
+        metric(&app, "pantau_ws_refused_total{reason=\"token_required\"}").await,
+        Some(1.0)
+    );
+    assert_eq!(
+        metric(&app, "pantau_ws_refused_total{reason=\"token_invalid\"}").await,
+        Some(1.0)
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn pages_from_other_sites_are_refused_unless_listed() {
+    let app = spawn_app_with(quiet(), |s| {
+        s.live.allowed_origins = vec!["https://dashboard.pasuruankota.go.id".into()];
+    })
+    .await;
+    let own = format!("http://{}", app.addr);
+    assert!(app.try_ws("", &[("origin", &own)]).await.is_ok());
+    assert!(app
+        .try_ws("", &[("origin", "https://dashboard.pasuruankota.go.id")])
+        .await
+        .is_ok());
+    assert_eq!(
+        refusal(app.try_ws("", &[("origin", "https://evil.example")]).await),
+        403
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn one_address_gets_a_bounded_number_of_connections() {
+    let app = spawn_app_with(quiet(), |s| s.live.max_connections_per_ip = 2).await;
+    let first = app.ws_after_hello().await;
+    let _second = app.ws_after_hello().await;
+    assert_eq!(refusal(app.try_ws("", &[]).await), 429);
+    drop(first);
+    // The slot frees once the server sees the close; retry for a bounded while.
+    let mut reconnected = false;
+    for _ in 0..50 {
+        if app.try_ws("", &[]).await.is_ok() {
+            reconnected = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(reconnected, "a freed slot was not given back");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_flooding_client_is_rate_limited_then_closed() {
+    let app = spawn_app_with(quiet(), |s| {
+        s.live.messages_per_second = 5;
+        s.live.max_errors = 3;
+    })
+    .await;
+    let mut ws = app.ws_after_hello().await;
+    for id in 0..40 {
+        ws.send_json(json!({"type": "ping", "id": id})).await;
+    }
+    let mut pongs = 0;
+    let mut limited = 0;
+    loop {
+        let message = ws.next_json().await;
+        match message["type"].as_str() {
+            Some("pong") => pongs += 1,
+            Some("error") if message["code"] == "rate_limited" => limited += 1,
+            Some("bye") => {
+                assert_eq!(message["reason"], "too_many_errors");
+                break;
+            }
+            other => panic!("unexpected {other:?}: {message}"),
+        }
+    }
+    assert!((5..=11).contains(&pongs), "burst allowance: {pongs} pongs");
+    assert_eq!(limited, 4, "three errors tolerated, the fourth closes");
+    // Other clients are unaffected.
+    let mut other = app.ws_after_hello().await;
+    other.send_json(json!({"type": "ping"})).await;
+    assert_eq!(other.next_json().await["type"], "pong");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_client_that_stops_answering_heartbeats_is_closed_with_a_reason() {
+    let app = spawn_app_with(quiet(), |s| {
+        s.live.ping_interval_secs = 1;
+        s.live.idle_timeout_secs = 2;
+    })
+    .await;
+    let mut ws = app.ws_after_hello().await;
+    // Not reading means not answering the server's pings.
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    let bye = ws.next_of("bye").await;
+    assert_eq!(bye["reason"], "heartbeat_timeout");
+    match ws.stream.next().await {
+        Some(Ok(Message::Close(Some(frame)))) => assert_eq!(u16::from(frame.code), 1008),
+        other => panic!("expected a close frame, got {other:?}"),
+    }
+    assert_eq!(
+        metric(
+            &app,
+            "pantau_ws_closed_by_server_total{reason=\"heartbeat_timeout\"}"
+        )
+        .await,
+        Some(1.0)
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_reconnecting_client_gets_exactly_the_patches_it_missed() {
+    let app = spawn_app_with(
+        AppOptions {
+            backend: Backend::Sqlite,
+            simulator: true,
+        },
+        |s| s.live.history = 1000,
+    )
+    .await;
+    let mut ws = app.ws_after_hello().await;
+    ws.subscribe(TOPIC, None).await;
+    let snapshot = ws.next_of("snapshot").await;
+    let mut value = snapshot["data"].clone();
+    let seq = snapshot["seq"].as_u64().unwrap();
+    drop(ws);
+
+    // While away, the simulator moves on by several steps.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let mut back = app.ws_after_hello().await;
+    back.subscribe(TOPIC, Some(seq)).await;
+    let mut expected = seq + 1;
+    let mut current = seq;
+    // Read what resume sent: consecutive patches from seq + 1, no snapshot, no gap, no repeat.
+    let mut reference = app.ws_after_hello().await;
+    reference.subscribe(TOPIC, None).await;
+    let fresh = reference.next_of("snapshot").await;
+    let target = fresh["seq"].as_u64().unwrap();
+    assert!(
+        target > seq + 2,
+        "the simulator should have moved on (seq {seq} → {target})"
+    );
+    while current < target {
+        let message = back.next_json().await;
+        assert_eq!(
+            message["type"], "patch",
+            "resume must send patches: {message}"
+        );
+        assert_eq!(message["seq"].as_u64().unwrap(), expected);
+        apply_merge(&mut value, &message["merge"]);
+        current = expected;
+        expected += 1;
+    }
+    assert_eq!(value, fresh["data"]);
+    app.stop().await;
+}
