@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use crate::config::{ConfigError, LogFormat, Overrides, Settings};
+use crate::loadgen::LoadgenArgs;
 use crate::startup::{self, Application};
 use crate::telemetry;
 
@@ -44,6 +45,9 @@ enum Command {
     /// Validate the configuration and the files it names; prints `file: key: reason` lines and
     /// exits 2 on any problem, 0 when all is valid.
     Check,
+    /// Open many real WebSocket clients against a running server and report messages/s delivered,
+    /// commit-to-client latency and server memory per connection (see docs/performance.md).
+    Loadgen(LoadgenArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -56,13 +60,16 @@ struct RunArgs {
 /// Entry point of the `pantau` binary.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    let listen = match &cli.command {
+        // The load generator is a client: it reads no server settings.
+        Command::Loadgen(args) => return loadgen(args),
+        Command::Demo(args) | Command::Serve(args) => args.listen,
+        Command::Check => None,
+    };
     let overrides = Overrides {
         config: cli.config.clone(),
         data_dir: cli.data_dir.clone(),
-        listen: match &cli.command {
-            Command::Demo(args) | Command::Serve(args) => args.listen,
-            Command::Check => None,
-        },
+        listen,
         log_format: cli.log_format,
         simulator: matches!(cli.command, Command::Demo(_)).then_some(true),
         anonymous: matches!(cli.command, Command::Demo(_)).then_some(true),
@@ -75,9 +82,40 @@ pub fn main() -> ExitCode {
         Ok(settings) => settings,
         Err(e) => return config_failure(&e),
     };
-    match cli.command {
-        Command::Check => check(&settings),
-        Command::Demo(_) | Command::Serve(_) => run(settings),
+    if matches!(cli.command, Command::Check) {
+        check(&settings)
+    } else {
+        run(settings)
+    }
+}
+
+fn loadgen(args: &LoadgenArgs) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("pantau loadgen: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(crate::loadgen::run(args)) {
+        Ok(report) if args.json => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&report).unwrap_or_default()
+            );
+            ExitCode::SUCCESS
+        }
+        Ok(report) => {
+            println!("{report}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("pantau loadgen: {e:#}");
+            ExitCode::FAILURE
+        }
     }
 }
 

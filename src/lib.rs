@@ -11,6 +11,7 @@
 //! - [`cli`]: the `pantau` command line (`demo`, `serve`, `check`); turns errors into one line and an exit code.
 //! - [`startup`]: the only place that wires concrete parts together: `Application::build` / `run_until_stopped`.
 //! - [`config`]: typed settings, layered file → environment (`PANTAU__SECTION__KEY`) → command line, validated.
+//! - [`loadgen`]: `pantau loadgen`, real WebSocket clients that measure delivery, latency and memory.
 //! - [`telemetry`]: log output (text or JSON lines) and the Prometheus metric families.
 //! - [`http`]: routes only; one JSON error type with stable codes; each area exposes `router()`.
 //! - [`live`]: topics with sequence numbers, the WebSocket protocol and sessions; knows nothing of the store.
@@ -30,6 +31,7 @@ pub mod geo;
 pub mod http;
 pub mod ingest;
 pub mod live;
+pub mod loadgen;
 pub mod startup;
 pub mod store;
 pub mod telemetry;

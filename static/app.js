@@ -112,10 +112,15 @@
     setFigure("open", d.open);
     setFigure("resolved", d.resolved);
     setFigure("rejected", d.rejected);
-    bars($("categories"), (d.by_category || []).map((c) => ({ label: c.category, count: c.count })));
-    bars($("kecamatan"), (d.by_kecamatan || []).map((k) => ({
-      label: k.code === "unknown" ? t("unknown") : k.name, count: k.count })));
-    $("newest").replaceChildren(...(d.newest || []).map((c) => {
+    const largestFirst = (a, b) => b.count - a.count || a.label.localeCompare(b.label);
+    bars($("categories"), Object.entries(d.by_category || {})
+      .map(([label, count]) => ({ label, count })).sort(largestFirst));
+    bars($("kecamatan"), Object.entries(d.by_kecamatan || {})
+      .map(([code, k]) => ({ label: code === "unknown" ? t("unknown") : k.name, count: k.count }))
+      .sort(largestFirst));
+    const newest = Object.values(d.newest || {})
+      .sort((a, b) => (a.created_at < b.created_at ? 1 : a.created_at > b.created_at ? -1 : 0));
+    $("newest").replaceChildren(...newest.map((c) => {
       const li = document.createElement("li");
       const when = document.createElement("time");
       when.dateTime = c.created_at;

@@ -49,45 +49,100 @@ pub fn publish_now(store: &Store, hub: &Hub, names: &RegionNames) {
     );
 }
 
-/// The overview panel's value.
+/// The overview panel's value. Collections are objects keyed by a stable id rather than arrays, so
+/// that a merge patch carries only the members that changed (a new complaint, one count).
 pub fn overview(snapshot: &StoreSnapshot, names: &RegionNames) -> Value {
     let tally = &snapshot.complaints;
     let count = |status| tally.by_status.get(&status).copied().unwrap_or(0);
-    let closed = count(Status::Resolved) + count(Status::Rejected);
-    let mut categories: Vec<(&String, &u64)> = tally.by_category.iter().collect();
-    categories.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
-    let mut kecamatan: Vec<(&String, &u64)> = tally.by_kecamatan.iter().collect();
-    kecamatan.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+    let closed: u64 = tally
+        .by_status
+        .iter()
+        .filter(|(status, _)| status.is_closed())
+        .map(|(_, n)| n)
+        .sum();
     let name_of = |code: &str| names.get(code).cloned().unwrap_or_else(|| code.to_owned());
+    let by_kecamatan: serde_json::Map<String, Value> = tally
+        .by_kecamatan
+        .iter()
+        .map(|(code, n)| (code.clone(), json!({"name": name_of(code), "count": n})))
+        .collect();
+    let newest: serde_json::Map<String, Value> = tally
+        .newest
+        .iter()
+        .map(|c| {
+            let kelurahan = c.kelurahan.as_ref().map(|k| k.to_string());
+            let value = json!({
+                "category": c.category,
+                "opd": c.opd,
+                "status": c.status,
+                "kelurahan": kelurahan,
+                "kelurahan_name": kelurahan.as_deref().map(name_of),
+                "created_at": c.created_at,
+            });
+            (format!("{}/{}", c.source, c.source_id), value)
+        })
+        .collect();
     json!({
         "total": tally.total,
         "open": tally.total - closed,
         "resolved": count(Status::Resolved),
         "rejected": count(Status::Rejected),
         "by_status": tally.by_status,
-        "by_category": categories
-            .iter()
-            .map(|(category, n)| json!({"category": category, "count": n}))
-            .collect::<Vec<_>>(),
-        "by_kecamatan": kecamatan
-            .iter()
-            .map(|(code, n)| json!({"code": code, "name": name_of(code), "count": n}))
-            .collect::<Vec<_>>(),
-        "newest": tally
-            .newest
-            .iter()
-            .map(|c| {
-                let kelurahan = c.kelurahan.as_ref().map(|k| k.to_string());
-                json!({
-                    "id": c.source_id,
-                    "category": c.category,
-                    "opd": c.opd,
-                    "status": c.status,
-                    "kelurahan": kelurahan,
-                    "kelurahan_name": kelurahan.as_deref().map(name_of),
-                    "created_at": c.created_at,
-                })
-            })
-            .collect::<Vec<_>>(),
+        "by_category": tally.by_category,
+        "by_kecamatan": by_kecamatan,
+        "newest": newest,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::live::Hub;
+
+    #[test]
+    fn a_new_complaint_patches_only_what_it_changed() {
+        use crate::domain::Complaint;
+        let at = chrono::DateTime::from_timestamp(1_790_000_000, 0).unwrap();
+        let complaint = |id: &str, category: &str| Complaint {
+            source: "sim".into(),
+            source_id: id.into(),
+            category: category.into(),
+            opd: "DLH".into(),
+            status: Status::Received,
+            kelurahan: Some("35.75.01.1001".parse().unwrap()),
+            lat: None,
+            lon: None,
+            created_at: at,
+            updated_at: at,
+        };
+        let mut snapshot = StoreSnapshot::default();
+        let names = RegionNames::from([("35.75.01".to_owned(), "Gadingrejo".to_owned())]);
+        let tally = &mut snapshot.complaints;
+        tally.total = 1;
+        tally.by_category.insert("Sampah".into(), 1);
+        tally.by_status.insert(Status::Received, 1);
+        tally.by_kecamatan.insert("35.75.01".into(), 1);
+        tally.newest = vec![complaint("1", "Sampah")];
+        let hub = Hub::new(4);
+        hub.publish("t", None, overview(&snapshot, &names));
+
+        let tally = &mut snapshot.complaints;
+        tally.total = 2;
+        tally.by_category.insert("Jalan Rusak".into(), 1);
+        tally.by_status.insert(Status::Received, 2);
+        tally.by_kecamatan.insert("35.75.01".into(), 2);
+        tally.newest.insert(0, complaint("2", "Jalan Rusak"));
+        hub.publish("t", None, overview(&snapshot, &names));
+
+        let state = hub.get("t").unwrap();
+        let patch: Value = serde_json::from_str(state.patch_frame.as_ref().unwrap()).unwrap();
+        let merge = &patch["merge"];
+        assert_eq!(merge["total"], 2);
+        assert_eq!(merge["open"], 2);
+        assert_eq!(merge["by_category"], json!({"Jalan Rusak": 1}));
+        assert_eq!(merge["by_kecamatan"], json!({"35.75.01": {"count": 2}}));
+        let newest = merge["newest"].as_object().unwrap();
+        assert_eq!(newest.keys().collect::<Vec<_>>(), ["sim/2"]);
+        assert_eq!(newest["sim/2"]["kelurahan_name"], "35.75.01.1001");
+    }
 }

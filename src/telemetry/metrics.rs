@@ -79,6 +79,7 @@ struct Inner {
     rows_ingested: Family<DatasetLabels, Counter>,
     source_errors: Family<SourceLabels, Counter>,
     source_lag: Family<SourceLabels, Gauge<f64, AtomicU64>>,
+    resident_memory: Gauge,
 }
 
 impl Default for Metrics {
@@ -163,9 +164,16 @@ impl Metrics {
             "Age of the newest record pulled from a source",
             source_lag.clone(),
         );
+        let resident_memory = Gauge::default();
+        registry.register(
+            "process_resident_memory_bytes",
+            "Resident memory of this process (read at each scrape)",
+            resident_memory.clone(),
+        );
         Self {
             inner: Arc::new(Inner {
                 registry,
+                resident_memory,
                 http_requests,
                 http_latency,
                 ws_connections,
@@ -270,11 +278,22 @@ impl Metrics {
 
     /// The Prometheus text exposition of every family.
     pub fn render(&self) -> String {
+        if let Some(bytes) = resident_memory_bytes() {
+            self.inner.resident_memory.set(bytes as i64);
+        }
         let mut out = String::new();
         // Writing into a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.inner.registry);
         out
     }
+}
+
+/// Resident set size of this process, from `/proc/self/status` (Linux); `None` elsewhere.
+pub fn resident_memory_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
 }
 
 /// Decrements the open-connection gauge when a WebSocket session ends, however it ends.

@@ -170,3 +170,35 @@ async fn shutdown_says_bye_and_closes_with_going_away() {
     }
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_load_generator_measures_a_live_server() {
+    let app = spawn_app(AppOptions {
+        backend: crate::helpers::Backend::Sqlite,
+        simulator: true,
+    })
+    .await;
+    let args = pantau::loadgen::LoadgenArgs {
+        url: format!("ws://{}/ws", app.addr),
+        clients: 20,
+        duration: 1,
+        topic: TOPIC.to_owned(),
+        token: None,
+        connect_concurrency: 10,
+        settle: 0,
+        json: false,
+    };
+    let report = pantau::loadgen::run(&args).await.unwrap();
+    assert_eq!(report.connected, 20);
+    assert!(report.messages >= 20, "{report}");
+    assert_eq!(report.gaps, 0, "{report}");
+    assert_eq!(report.latency_ms.samples as u64, report.messages);
+    assert!(
+        report.server_rss_connected.is_some(),
+        "server memory is exposed"
+    );
+    assert!(report
+        .to_string()
+        .contains("clients connected     20 of 20"));
+    app.stop().await;
+}

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# WebSocket fan-out benchmark: N real clients follow the live overview while the simulator ingests.
+# Usage: bash benches/ws_fanout.sh [CLIENTS] [SECONDS]     (results: see docs/performance.md)
+# Runs two servers in turn on 127.0.0.1 only:
+#   idle — no simulator: server memory per connected, subscribed, idle client;
+#   live — the demo with the simulator committing a batch every 50 ms: delivery rate and latency.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+clients="${1:-5000}"
+seconds="${2:-30}"
+port_idle=18090
+port_live=18091
+ulimit -n "$(ulimit -Hn)"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target}"
+cargo build --release --quiet
+bin="$CARGO_TARGET_DIR/release/pantau"
+work="$(mktemp -d)"
+server=""
+cleanup() { [ -n "$server" ] && kill -TERM "$server" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"; }
+trap cleanup EXIT
+
+export PANTAU__LIVE__MAX_CONNECTIONS_PER_IP=100000
+export PANTAU__LOG__LEVEL=warn
+
+wait_ready() {
+  for _ in $(seq 1 100); do
+    curl -fsS "http://127.0.0.1:$1/readyz" >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  echo "server on port $1 did not become ready" >&2; exit 1
+}
+
+echo "== machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB; $(git rev-parse --short HEAD)"
+
+echo "== idle: $clients clients, no data flowing"
+cat > "$work/idle.toml" <<TOML
+[server]
+listen = "127.0.0.1:$port_idle"
+[live]
+anonymous = true
+TOML
+"$bin" serve --config "$work/idle.toml" --data-dir "$work/idle" 2>"$work/idle.log" &
+server=$!
+wait_ready $port_idle
+"$bin" loadgen --url "ws://127.0.0.1:$port_idle/ws" --clients "$clients" --duration 3 --settle 3
+kill -TERM "$server"; wait "$server" || true; server=""
+
+echo "== live: $clients clients, simulator committing every 50 ms, ${seconds} s"
+PANTAU__SIMULATOR__INTERVAL_MS=50 "$bin" demo --listen "127.0.0.1:$port_live" --data-dir "$work/live" 2>"$work/live.log" &
+server=$!
+wait_ready $port_live
+"$bin" loadgen --url "ws://127.0.0.1:$port_live/ws" --clients "$clients" --duration "$seconds" --settle 2
+kill -TERM "$server"; wait "$server" || true; server=""
