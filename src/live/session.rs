@@ -1,20 +1,18 @@
-//! One WebSocket connection: a reader that parses and rate-limits client messages, and a writer
-//! that owns the socket.
+//! One WebSocket connection, served by one task that owns the socket: it parses and rate-limits
+//! client messages, pings, and sends topic updates.
 //!
-//! The writer sends each topic's pre-serialised frames. It never queues data: when it wakes it sends
+//! The session sends each topic's pre-serialised frames. It never queues data: when it wakes it sends
 //! the newest state of each followed topic (a patch when the client is exactly one step behind,
 //! else a snapshot), so a slow client skips to the latest state instead of growing a buffer. A
 //! client that does not take a frame within the send timeout is disconnected as a slow client.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use chrono::Utc;
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::access::{AccessPolicy, Grant, IpSlot};
@@ -81,16 +79,12 @@ pub struct SessionContext {
     pub access: AccessPolicy,
 }
 
-/// What the reader hands the writer.
-enum Inbound {
-    Message(ClientMessage),
-    Refused { code: &'static str, message: String },
-}
-
-/// Why the writer stops.
+/// Why a session stops.
 enum Stop {
     /// The socket is gone or stuck: nothing more can be sent.
     Gone,
+    /// The client closed the connection.
+    ClosedByClient,
     /// Close with a `bye` carrying this reason.
     Bye(&'static str),
 }
@@ -98,153 +92,156 @@ enum Stop {
 /// Serves one upgraded WebSocket until either side ends it. `_slot` holds the client address's
 /// connection slot for as long as the session lives.
 pub async fn serve_socket(
-    socket: WebSocket,
+    mut socket: WebSocket,
     ctx: Arc<SessionContext>,
     grant: Grant,
     _slot: IpSlot,
 ) {
     let _connected = ctx.metrics.ws_connection();
-    let (sink, stream) = socket.split();
-    run(sink, stream, &ctx, &grant).await;
+    run(&mut socket, &ctx, &grant).await;
 }
 
-/// The session, generic over the socket halves so it can run over any transport.
-async fn run<S, R>(sink: S, mut stream: R, ctx: &SessionContext, grant: &Grant)
+/// The session: one task owns the socket and waits on whatever comes first — a client message,
+/// a topic change, the ping timer or shutdown. Generic over the socket so any transport works.
+async fn run<S>(socket: &mut S, ctx: &SessionContext, grant: &Grant)
 where
-    S: Sink<Message> + Unpin,
-    R: Stream<Item = Result<Message, axum::Error>> + Unpin,
+    S: Sink<Message> + Stream<Item = Result<Message, axum::Error>> + Unpin,
 {
-    let started = Instant::now();
-    let last_seen = AtomicU64::new(0);
-    let (inbound_tx, mut inbound_rx) = mpsc::channel::<Inbound>(16);
-    let limits = &ctx.limits;
-
-    let reader = async {
-        let mut bucket = Bucket::new(limits.messages_per_second);
-        while let Some(Ok(message)) = stream.next().await {
-            last_seen.store(started.elapsed().as_millis() as u64, Ordering::Relaxed);
-            let inbound = match message {
-                Message::Close(_) => break,
-                Message::Ping(_) | Message::Pong(_) => continue,
-                _ if !bucket.take() => Inbound::Refused {
-                    code: "rate_limited",
-                    message: format!(
-                        "at most {} messages per second; this one was dropped",
-                        limits.messages_per_second
-                    ),
-                },
-                Message::Text(text) if text.len() > limits.max_message_bytes => Inbound::Refused {
-                    code: "message_too_large",
-                    message: format!("messages are limited to {} bytes", limits.max_message_bytes),
-                },
-                Message::Text(text) => match serde_json::from_str::<ClientMessage>(&text) {
-                    Ok(message) => Inbound::Message(message),
-                    Err(e) => Inbound::Refused {
-                        code: "invalid_message",
-                        message: format!("not a protocol message: {e}"),
-                    },
-                },
-                Message::Binary(_) => Inbound::Refused {
-                    code: "binary_not_supported",
-                    message: "this protocol uses JSON text frames".to_owned(),
-                },
-            };
-            if inbound_tx.send(inbound).await.is_err() {
-                break;
-            }
-        }
+    let mut out = Outbox {
+        socket,
+        metrics: &ctx.metrics,
+        send_timeout: ctx.limits.send_timeout,
     };
-
-    let writer = async {
-        let mut out = Outbox {
-            sink,
-            metrics: &ctx.metrics,
-            send_timeout: limits.send_timeout,
-        };
-        let mut followed: HashMap<String, u64> = HashMap::new();
-        let stop = serve(&mut out, &mut followed, &mut inbound_rx, ctx, grant, || {
-            let silent = (started.elapsed().as_millis() as u64)
-                .saturating_sub(last_seen.load(Ordering::Relaxed));
-            Duration::from_millis(silent)
-        })
-        .await;
-        ctx.metrics.ws_subscriptions(-(followed.len() as i64));
-        match stop {
-            Stop::Gone => {}
-            Stop::Bye(reason) => {
-                ctx.metrics.ws_closed(reason);
-                out.bye(reason).await;
-            }
-        }
+    let mut state = Session {
+        followed: HashMap::new(),
+        errors: 0,
+        bucket: Bucket::new(ctx.limits.messages_per_second),
+        last_seen: Instant::now(),
     };
-
-    tokio::pin!(reader);
-    let writer_finished = tokio::select! {
-        _ = &mut reader => false,
-        _ = writer => true,
-    };
-    if writer_finished {
+    let stop = state.serve(&mut out, ctx, grant).await;
+    ctx.metrics.ws_subscriptions(-(state.followed.len() as i64));
+    if let Stop::Bye(reason) = stop {
+        ctx.metrics.ws_closed(reason);
+        out.bye(reason).await;
         // Closing handshake: give the client a moment to read our close and answer it, so it
         // sees the `bye` instead of a reset connection.
-        let _ = tokio::time::timeout(CLOSE_GRACE, &mut reader).await;
+        let _ = tokio::time::timeout(CLOSE_GRACE, async {
+            while let Some(Ok(message)) = out.socket.next().await {
+                if matches!(message, Message::Close(_)) {
+                    break;
+                }
+            }
+        })
+        .await;
     }
 }
 
-/// The writer's loop; returns why it stopped.
-async fn serve<S: Sink<Message> + Unpin>(
-    out: &mut Outbox<'_, S>,
-    followed: &mut HashMap<String, u64>,
-    inbound: &mut mpsc::Receiver<Inbound>,
-    ctx: &SessionContext,
-    grant: &Grant,
-    silence: impl Fn() -> Duration,
-) -> Stop {
-    let hello = frame(&ServerMessage::Hello {
-        protocol: PROTOCOL_VERSION,
-        server_id: &ctx.server_id,
-        server: concat!("pantau/", env!("CARGO_PKG_VERSION")),
-        server_time: Utc::now(),
-        deployment: &ctx.deployment,
-        time_zone: &ctx.time_zone,
-        topics: ctx.hub.topic_names(),
-    });
-    if let Err(stop) = out.control(hello).await {
-        return stop;
-    }
-    let mut changes = ctx.hub.changes();
-    let mut ping = tokio::time::interval(ctx.limits.ping_interval);
-    ping.tick().await;
-    let mut errors = 0u32;
-    loop {
-        let step = tokio::select! {
-            _ = ctx.shutdown.cancelled() => Err(Stop::Bye("shutdown")),
-            message = inbound.recv() => match message {
-                None => Err(Stop::Gone),
-                Some(Inbound::Message(message)) => handle(message, followed, out, ctx, grant).await,
-                Some(Inbound::Refused { code, message }) => {
-                    errors += 1;
-                    ctx.metrics.ws_refused(code);
-                    match out.error(code, message).await {
-                        Ok(()) if errors > ctx.limits.max_errors => Err(Stop::Bye("too_many_errors")),
-                        other => other,
-                    }
-                }
-            },
-            changed = changes.changed() => match changed {
-                Ok(()) => send_updates(followed, out, ctx).await,
-                Err(_) => Err(Stop::Bye("shutdown")),
-            },
-            _ = ping.tick() => {
-                if silence() > ctx.limits.idle_timeout {
-                    Err(Stop::Bye("heartbeat_timeout"))
-                } else {
-                    out.send(Message::Ping(Default::default())).await
-                }
-            }
-        };
-        if let Err(stop) = step {
+/// What a session remembers between events.
+struct Session {
+    /// Followed topics and the seq the client holds for each.
+    followed: HashMap<String, u64>,
+    /// Refused client messages so far.
+    errors: u32,
+    /// Client message rate limit.
+    bucket: Bucket,
+    /// When the client last sent any frame (pongs included).
+    last_seen: Instant,
+}
+
+impl Session {
+    /// The event loop; returns why it stopped.
+    async fn serve<S>(
+        &mut self,
+        out: &mut Outbox<'_, S>,
+        ctx: &SessionContext,
+        grant: &Grant,
+    ) -> Stop
+    where
+        S: Sink<Message> + Stream<Item = Result<Message, axum::Error>> + Unpin,
+    {
+        let hello = frame(&ServerMessage::Hello {
+            protocol: PROTOCOL_VERSION,
+            server_id: &ctx.server_id,
+            server: concat!("pantau/", env!("CARGO_PKG_VERSION")),
+            server_time: Utc::now(),
+            deployment: &ctx.deployment,
+            time_zone: &ctx.time_zone,
+            topics: ctx.hub.topic_names(),
+        });
+        if let Err(stop) = out.control(hello).await {
             return stop;
         }
+        let mut changes = ctx.hub.changes();
+        let mut ping = tokio::time::interval(ctx.limits.ping_interval);
+        ping.tick().await;
+        loop {
+            let step = tokio::select! {
+                _ = ctx.shutdown.cancelled() => Err(Stop::Bye("shutdown")),
+                incoming = out.socket.next() => match incoming {
+                    Some(Ok(message)) => {
+                        self.last_seen = Instant::now();
+                        self.receive(message, out, ctx, grant).await
+                    }
+                    None | Some(Err(_)) => Err(Stop::Gone),
+                },
+                changed = changes.changed() => match changed {
+                    Ok(()) => send_updates(&mut self.followed, out, ctx).await,
+                    Err(_) => Err(Stop::Bye("shutdown")),
+                },
+                _ = ping.tick() => {
+                    if self.last_seen.elapsed() > ctx.limits.idle_timeout {
+                        Err(Stop::Bye("heartbeat_timeout"))
+                    } else {
+                        out.send(Message::Ping(Default::default())).await
+                    }
+                }
+            };
+            if let Err(stop) = step {
+                return stop;
+            }
+        }
+    }
+
+    /// Checks one frame from the client and acts on it.
+    async fn receive<S: Sink<Message> + Unpin>(
+        &mut self,
+        message: Message,
+        out: &mut Outbox<'_, S>,
+        ctx: &SessionContext,
+        grant: &Grant,
+    ) -> Result<(), Stop> {
+        let limits = &ctx.limits;
+        let refused = match message {
+            Message::Close(_) => return Err(Stop::ClosedByClient),
+            Message::Ping(_) | Message::Pong(_) => return Ok(()),
+            _ if !self.bucket.take() => (
+                "rate_limited",
+                format!(
+                    "at most {} messages per second; this one was dropped",
+                    limits.messages_per_second
+                ),
+            ),
+            Message::Text(text) if text.len() > limits.max_message_bytes => (
+                "message_too_large",
+                format!("messages are limited to {} bytes", limits.max_message_bytes),
+            ),
+            Message::Text(text) => match serde_json::from_str::<ClientMessage>(&text) {
+                Ok(message) => return handle(message, &mut self.followed, out, ctx, grant).await,
+                Err(e) => ("invalid_message", format!("not a protocol message: {e}")),
+            },
+            Message::Binary(_) => (
+                "binary_not_supported",
+                "this protocol uses JSON text frames".to_owned(),
+            ),
+        };
+        let (code, message) = refused;
+        self.errors += 1;
+        ctx.metrics.ws_refused(code);
+        out.error(code, message).await?;
+        if self.errors > limits.max_errors {
+            return Err(Stop::Bye("too_many_errors"));
+        }
+        Ok(())
     }
 }
 
@@ -350,16 +347,16 @@ async fn send_updates<S: Sink<Message> + Unpin>(
     Ok(())
 }
 
-/// The sending half with its bookkeeping: every send is bounded by the send timeout.
+/// The socket with its sending bookkeeping: every send is bounded by the send timeout.
 struct Outbox<'a, S> {
-    sink: S,
+    socket: &'a mut S,
     metrics: &'a Metrics,
     send_timeout: Duration,
 }
 
 impl<S: Sink<Message> + Unpin> Outbox<'_, S> {
     async fn send(&mut self, message: Message) -> Result<(), Stop> {
-        match tokio::time::timeout(self.send_timeout, self.sink.send(message)).await {
+        match tokio::time::timeout(self.send_timeout, self.socket.send(message)).await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(_)) => Err(Stop::Gone),
             Err(_) => {

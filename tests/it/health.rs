@@ -40,11 +40,12 @@ async fn metrics_cover_http_websockets_ingest_and_source_lag() {
     .await;
     app.get("/healthz").await;
     let _ws = app.ws().await;
-    // Wait (bounded) until the simulator has appended at least one batch.
+    // Wait (bounded) until the simulator has finished a pull: the lag is recorded last, after
+    // the append and the cursor.
     let mut text = String::new();
     for _ in 0..100 {
         text = app.get("/metrics").await.text().await.unwrap();
-        if text.contains("pantau_rows_ingested_total{dataset=\"complaints\"}") {
+        if text.contains("pantau_source_lag_seconds{source=\"simulator\"}") {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
