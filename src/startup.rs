@@ -20,7 +20,7 @@ use crate::db::MetaDb;
 use crate::engine::{self, RegionNames};
 use crate::geo::Boundaries;
 use crate::http::{self, AppState};
-use crate::ingest::{self, simulator::Simulator};
+use crate::ingest::{self, simulator::Simulator, Sinks, SourceHealth};
 use crate::live::{AccessPolicy, Hub, SessionContext, SessionLimits};
 use crate::store::Store;
 use crate::telemetry::Metrics;
@@ -55,6 +55,7 @@ impl Application {
         tracing::info!(database = ?target, "Metadata database ready.");
         let store = Store::open(&settings.data.dir.join("store")).await?;
         let metrics = Metrics::new();
+        let health = SourceHealth::default();
         let hub = Hub::new(settings.live.history);
         let access = AccessPolicy::from_settings(&settings.live)?;
         let names = region_names(sim_boundaries.as_ref());
@@ -80,6 +81,7 @@ impl Application {
             db: db.clone(),
             store: store.clone(),
             metrics: metrics.clone(),
+            health: health.clone(),
             live,
         };
         let static_dir = settings.server.resolved_static_dir();
@@ -93,7 +95,12 @@ impl Application {
         );
 
         let tasks = TaskTracker::new();
-        tasks.spawn(engine::run(store.clone(), hub, names, shutdown.clone()));
+        tasks.spawn(engine::run(
+            store.clone(),
+            hub.clone(),
+            names,
+            shutdown.clone(),
+        ));
         if let Some(boundaries) = sim_boundaries {
             let sim = &settings.simulator;
             let source = Simulator::new(
@@ -103,14 +110,21 @@ impl Application {
                 sim.max_batch,
                 sim.seed,
             );
-            tasks.spawn(ingest::run_source(
-                Box::new(source),
+            let sinks = Sinks {
                 store,
                 db,
                 metrics,
-                shutdown.clone(),
-            ));
+                health: health.clone(),
+            };
+            tasks.spawn(ingest::worker(Box::new(source), sinks, shutdown.clone()));
         }
+        // Sources are registered above, so the first `source_status` already lists them all.
+        hub.set_source_status(engine::source_status(&health.list(), chrono::Utc::now()));
+        tasks.spawn(engine::run_source_status(
+            health.clone(),
+            hub,
+            shutdown.clone(),
+        ));
         Ok(Application {
             listener,
             router,

@@ -19,6 +19,8 @@
       status: { received: "diterima", verified: "diverifikasi", assigned: "didisposisi", in_progress: "diproses",
                 on_hold: "ditunda", resolved: "selesai", rejected: "ditolak", reopened: "dibuka ulang" },
       unknown: "tanpa lokasi",
+      sources_fresh: "Sumber data: {n} aktif", sources_starting: "Menunggu sumber data…",
+      sources_stale: "Sumber terlambat: {ids}", sources_failing: "Sumber gagal: {ids}",
     },
     en: {
       deployment: "Command Centre", connecting: "Connecting…", open: "Open",
@@ -29,6 +31,8 @@
       status: { received: "received", verified: "verified", assigned: "assigned", in_progress: "in progress",
                 on_hold: "on hold", resolved: "resolved", rejected: "rejected", reopened: "reopened" },
       unknown: "no location",
+      sources_fresh: "Sources: {n} live", sources_starting: "Waiting for sources…",
+      sources_stale: "Sources late: {ids}", sources_failing: "Sources failing: {ids}",
     },
   };
 
@@ -37,6 +41,7 @@
     timeZone: "Asia/Jakarta",
     deployment: null,
     serverId: null,
+    sources: [],
     connection: "connecting",
     data: null,
     seq: 0,
@@ -106,6 +111,7 @@
     const conn = $("conn");
     conn.className = "conn conn-" + view.connection;
     $("conn-text").textContent = t({ open: "connected", closed: "reconnecting" }[view.connection] || "connecting");
+    renderSources();
     const d = view.data;
     if (!d) return;
     setFigure("total", d.total);
@@ -139,6 +145,25 @@
     }));
   }
 
+  // Worst state first: a failing or late source must be seen from across the room.
+  function sourcesState() {
+    for (const state of ["failing", "stale", "starting"]) {
+      const hit = view.sources.filter((s) => s.state === state);
+      if (hit.length) return { state, hit };
+    }
+    return { state: "fresh", hit: view.sources };
+  }
+
+  function renderSources() {
+    const el = $("sources");
+    const { state, hit } = sourcesState();
+    const ids = hit.map((s) => s.id).join(", ");
+    el.textContent = view.sources.length
+      ? t("sources_" + state).replace("{ids}", ids).replace("{n}", number(hit.length)) : "";
+    el.title = hit.map((s) => s.last_error).filter(Boolean).join("\n");
+    el.className = "sources " + state;
+  }
+
   function tick() {
     const now = new Date();
     $("clock").textContent = clockText(now, true);
@@ -151,7 +176,8 @@
     const seconds = Math.max(0, Math.round((now - new Date(view.committedAt)) / 1000));
     age.textContent = t("updated").replace("{s}", number(seconds));
     age.title = clockText(new Date(view.committedAt), true);
-    age.classList.toggle("stale", seconds > STALE_AFTER_S || view.connection === "closed");
+    const late = ["failing", "stale"].includes(sourcesState().state);
+    age.classList.toggle("stale", seconds > STALE_AFTER_S || late || view.connection === "closed");
   }
 
   let socket = null;
@@ -213,6 +239,9 @@
         view.data = applyMerge(view.data, msg.merge);
         view.seq = msg.seq;
         view.committedAt = msg.committed_at;
+        break;
+      case "source_status":
+        view.sources = msg.sources || [];
         break;
       case "bye":
       case "error":

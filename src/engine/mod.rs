@@ -11,7 +11,10 @@ use std::collections::HashMap;
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 
+use chrono::{DateTime, Utc};
+
 use crate::domain::Status;
+use crate::ingest::{Freshness, SourceHealth, SourceStatus};
 use crate::live::Hub;
 use crate::store::{Store, StoreSnapshot};
 
@@ -37,6 +40,41 @@ pub async fn run(store: Store, hub: Hub, names: RegionNames, shutdown: Cancellat
             changed = commits.changed() => if changed.is_err() { break },
         }
     }
+}
+
+/// Keeps the sources' freshness on screens current: on every health change, and every second since
+/// a source turns stale by the clock alone. Only state changes reach clients.
+pub async fn run_source_status(health: SourceHealth, hub: Hub, shutdown: CancellationToken) {
+    let mut changes = health.changes();
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+    loop {
+        hub.set_source_status(source_status(&health.list(), Utc::now()));
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            _ = tick.tick() => {}
+            changed = changes.changed() => if changed.is_err() { break },
+        }
+    }
+}
+
+/// The `source_status` value: what a screen needs to mark panels, nothing that changes every pull.
+pub fn source_status(sources: &[SourceStatus], now: DateTime<Utc>) -> Value {
+    sources
+        .iter()
+        .map(|s| {
+            let state = s.freshness(now);
+            let mut entry = json!({
+                "id": s.id,
+                "kind": s.kind,
+                "dataset": s.dataset,
+                "state": state,
+            });
+            if state == Freshness::Failing {
+                entry["last_error"] = json!(s.last_error);
+            }
+            entry
+        })
+        .collect()
 }
 
 /// Publishes the overview of the store's current state right away (used at start).

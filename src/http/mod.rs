@@ -6,6 +6,7 @@
 mod error;
 mod health;
 mod metrics;
+mod sources;
 mod ws;
 
 use std::path::PathBuf;
@@ -25,6 +26,7 @@ use tracing::Level;
 pub use error::ApiError;
 
 use crate::db::MetaDb;
+use crate::ingest::SourceHealth;
 use crate::live::SessionContext;
 use crate::store::Store;
 use crate::telemetry::{HttpLabels, Metrics};
@@ -38,6 +40,8 @@ pub struct AppState {
     pub store: Store,
     /// Metric families.
     pub metrics: Metrics,
+    /// Per-source status.
+    pub health: SourceHealth,
     /// Everything a WebSocket session needs (hub, limits, shutdown signal).
     pub live: Arc<SessionContext>,
 }
@@ -49,7 +53,7 @@ pub fn router(state: AppState, static_dir: PathBuf, request_timeout: Duration) -
         .merge(health::router())
         .merge(metrics::router())
         .merge(ws::router())
-        .nest("/api", Router::new().fallback(error::api_not_found))
+        .nest("/api", sources::router().fallback(error::api_not_found))
         .fallback_service(pages)
         .layer(middleware::from_fn_with_state(
             state.metrics.clone(),

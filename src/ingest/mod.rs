@@ -4,7 +4,10 @@
 //! cursor, append durably, only then advance the cursor; back off with jitter on failure. Must not
 //! know about panels, HTTP or WebSockets.
 
+pub mod health;
 pub mod simulator;
+
+pub use health::{Freshness, SourceHealth, SourceStatus};
 
 use std::time::Duration;
 
@@ -49,20 +52,48 @@ pub struct Pulled {
 pub trait Source: Send {
     /// Source id from the configuration; keys cursors, metrics and complaints.
     fn id(&self) -> &str;
+    /// The kind, as the `type` tag names it in the configuration.
+    fn kind(&self) -> &'static str;
     /// Time between two pulls when all is well.
     fn interval(&self) -> Duration;
     /// Pulls the records after `cursor` (`None` on the very first pull).
     fn pull(&mut self, cursor: Option<String>) -> BoxFuture<'_, Result<Pulled, SourceError>>;
 }
 
-/// Runs one source until `shutdown` is cancelled. A pull in progress is finished and made durable first.
-pub async fn run_source(
-    mut source: Box<dyn Source>,
-    store: Store,
-    db: MetaDb,
-    metrics: Metrics,
+/// What a source worker writes to.
+#[derive(Clone)]
+pub struct Sinks {
+    /// Where batches become durable.
+    pub store: Store,
+    /// Where cursors are kept.
+    pub db: MetaDb,
+    /// Error and lag metrics.
+    pub metrics: Metrics,
+    /// Per-source status for operators and screens.
+    pub health: SourceHealth,
+}
+
+/// Registers a source in the health registry right away (so screens list it from the start) and
+/// returns its worker, which runs until `shutdown` is cancelled. A pull in progress is finished and
+/// made durable first.
+pub fn worker(
+    source: Box<dyn Source>,
+    sinks: Sinks,
     shutdown: CancellationToken,
-) {
+) -> impl std::future::Future<Output = ()> + Send {
+    sinks
+        .health
+        .register(source.id(), source.kind(), "complaints", source.interval());
+    run_source(source, sinks, shutdown)
+}
+
+async fn run_source(mut source: Box<dyn Source>, sinks: Sinks, shutdown: CancellationToken) {
+    let Sinks {
+        store,
+        db,
+        metrics,
+        health,
+    } = sinks;
     let id = source.id().to_owned();
     let mut failures = 0u32;
     let mut cursor = None;
@@ -77,19 +108,22 @@ pub async fn run_source(
                 Err(e) => {
                     failures += 1;
                     metrics.source_error(&id);
+                    health.failed(&id, format!("cannot read the cursor: {e}"));
                     tracing::warn!(source = %id, error = %e, "Cannot read the source's cursor.");
                 }
             }
         }
         if cursor_loaded {
             match pull_once(source.as_mut(), &cursor, &store, &db, &metrics).await {
-                Ok(next) => {
+                Ok((next, rows, newest)) => {
                     cursor = Some(next);
                     failures = 0;
+                    health.succeeded(&id, rows, newest);
                 }
                 Err(e) => {
                     failures += 1;
                     metrics.source_error(&id);
+                    health.failed(&id, format!("{e:#}"));
                     tracing::warn!(source = %id, failures, error = %e, "Pull failed; backing off.");
                 }
             }
@@ -103,14 +137,15 @@ pub async fn run_source(
     tracing::info!(source = %id, "Source stopped.");
 }
 
-/// One pull → durable append → cursor advance. Returns the new cursor.
+/// One pull → durable append → cursor advance. Returns the new cursor, the rows appended and the
+/// newest record time.
 async fn pull_once(
     source: &mut dyn Source,
     cursor: &Option<String>,
     store: &Store,
     db: &MetaDb,
     metrics: &Metrics,
-) -> anyhow::Result<String> {
+) -> anyhow::Result<(String, u64, Option<DateTime<Utc>>)> {
     let pulled = source.pull(cursor.clone()).await?;
     let rows = pulled.complaints.len() as u64;
     if rows > 0 {
@@ -124,7 +159,7 @@ async fn pull_once(
         let lag = (Utc::now() - newest).num_milliseconds().max(0) as f64 / 1000.0;
         metrics.source_lag(source.id(), lag);
     }
-    Ok(pulled.cursor)
+    Ok((pulled.cursor, rows, pulled.newest))
 }
 
 /// The wait before the next attempt: the interval when healthy, else exponential with ±20 % jitter.

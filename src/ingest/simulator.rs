@@ -126,6 +126,10 @@ impl Source for Simulator {
         &self.id
     }
 
+    fn kind(&self) -> &'static str {
+        "simulator"
+    }
+
     fn interval(&self) -> Duration {
         self.interval
     }

@@ -38,6 +38,8 @@ struct Inner {
     topics: RwLock<HashMap<String, Entry>>,
     /// Patches kept per topic for resume.
     history: usize,
+    /// The current `source_status` message: seq, value, frame.
+    source_status: RwLock<(u64, Value, Option<Utf8Bytes>)>,
     /// Bumped after every change so sessions wake and look at the topics they follow.
     changed: watch::Sender<u64>,
 }
@@ -62,6 +64,7 @@ impl Hub {
             inner: Arc::new(Inner {
                 topics: RwLock::new(HashMap::new()),
                 history,
+                source_status: RwLock::new((0, Value::Null, None)),
                 changed,
             }),
         }
@@ -173,6 +176,38 @@ impl Hub {
             .collect();
         names.sort();
         names
+    }
+
+    /// Sets the sources' freshness shown to every client; nothing is sent when it is unchanged.
+    pub fn set_source_status(&self, sources: Value) -> bool {
+        {
+            let mut current = self
+                .inner
+                .source_status
+                .write()
+                .unwrap_or_else(|p| p.into_inner());
+            if current.1 == sources {
+                return false;
+            }
+            let seq = current.0 + 1;
+            let frame = frame(&ServerMessage::SourceStatus {
+                seq,
+                sources: &sources,
+            });
+            *current = (seq, sources, Some(frame));
+        }
+        self.inner.changed.send_modify(|n| *n += 1);
+        true
+    }
+
+    /// The current `source_status` frame and its seq, once one was set.
+    pub fn source_status(&self) -> Option<(u64, Utf8Bytes)> {
+        let current = self
+            .inner
+            .source_status
+            .read()
+            .unwrap_or_else(|p| p.into_inner());
+        current.2.clone().map(|frame| (current.0, frame))
     }
 
     /// Wakes whenever any topic changed; a slow watcher sees only that something changed.

@@ -51,6 +51,13 @@ pub enum ServerMessage<'a> {
         /// The merge patch.
         merge: &'a Value,
     },
+    /// How fresh each source's data is; sent after `hello` and whenever a source's state changes.
+    SourceStatus {
+        /// Increases by one per change.
+        seq: u64,
+        /// `[{id, kind, dataset, state, last_error?}]`, `state` = starting/fresh/stale/failing.
+        sources: &'a Value,
+    },
     /// Answer to a client `ping`.
     Pong {
         /// The client's id, echoed.

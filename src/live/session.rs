@@ -117,6 +117,7 @@ where
         errors: 0,
         bucket: Bucket::new(ctx.limits.messages_per_second),
         last_seen: Instant::now(),
+        status_sent: 0,
     };
     let stop = state.serve(&mut out, ctx, grant).await;
     ctx.metrics.ws_subscriptions(-(state.followed.len() as i64));
@@ -146,6 +147,8 @@ struct Session {
     bucket: Bucket,
     /// When the client last sent any frame (pongs included).
     last_seen: Instant,
+    /// Seq of the last `source_status` sent.
+    status_sent: u64,
 }
 
 impl Session {
@@ -172,6 +175,9 @@ impl Session {
             return stop;
         }
         let mut changes = ctx.hub.changes();
+        if let Err(stop) = self.send_source_status(out, ctx).await {
+            return stop;
+        }
         let mut ping = tokio::time::interval(ctx.limits.ping_interval);
         ping.tick().await;
         loop {
@@ -185,7 +191,10 @@ impl Session {
                     None | Some(Err(_)) => Err(Stop::Gone),
                 },
                 changed = changes.changed() => match changed {
-                    Ok(()) => send_updates(&mut self.followed, out, ctx).await,
+                    Ok(()) => match self.send_source_status(out, ctx).await {
+                        Ok(()) => send_updates(&mut self.followed, out, ctx).await,
+                        Err(stop) => Err(stop),
+                    },
                     Err(_) => Err(Stop::Bye("shutdown")),
                 },
                 _ = ping.tick() => {
@@ -199,6 +208,21 @@ impl Session {
             if let Err(stop) = step {
                 return stop;
             }
+        }
+    }
+
+    /// Sends the sources' freshness if it changed since the client last got it.
+    async fn send_source_status<S: Sink<Message> + Unpin>(
+        &mut self,
+        out: &mut Outbox<'_, S>,
+        ctx: &SessionContext,
+    ) -> Result<(), Stop> {
+        match ctx.hub.source_status() {
+            Some((seq, frame)) if seq > self.status_sent => {
+                self.status_sent = seq;
+                out.control(frame).await
+            }
+            _ => Ok(()),
         }
     }
 

@@ -143,10 +143,10 @@ impl TestApp {
         Ok(Ws { stream })
     }
 
-    /// A WebSocket client that has read its `hello`.
+    /// A WebSocket client that has read its `hello` and the `source_status` that follows it.
     pub async fn ws_after_hello(&self) -> Ws {
         let mut ws = self.ws().await;
-        ws.next_of("hello").await;
+        ws.read_greeting().await;
         ws
     }
 
@@ -253,6 +253,15 @@ impl Ws {
                 other => panic!("unexpected frame {other:?}"),
             }
         }
+    }
+
+    /// Reads what every connection starts with: `hello`, then the sources' `source_status`.
+    pub async fn read_greeting(&mut self) -> Value {
+        let hello = self.next_json().await;
+        assert_eq!(hello["type"], "hello", "{hello}");
+        let status = self.next_json().await;
+        assert_eq!(status["type"], "source_status", "{status}");
+        hello
     }
 
     /// Subscribes to one topic, resuming from `last_seq` when given.

@@ -202,3 +202,42 @@ async fn the_load_generator_measures_a_live_server() {
         .contains("clients connected     20 of 20"));
     app.stop().await;
 }
+
+#[tokio::test]
+async fn screens_and_operators_see_each_sources_freshness() {
+    let app = spawn_app(AppOptions {
+        backend: crate::helpers::Backend::Sqlite,
+        simulator: true,
+    })
+    .await;
+    let mut ws = app.ws().await;
+    ws.next_of("hello").await;
+    let status = ws.next_json().await;
+    assert_eq!(
+        status["type"], "source_status",
+        "right after hello: {status}"
+    );
+    let sources = status["sources"].as_array().unwrap();
+    assert_eq!(sources.len(), 1);
+    assert_eq!(sources[0]["id"], "simulator");
+    assert_eq!(sources[0]["dataset"], "complaints");
+    assert!(["starting", "fresh"].contains(&sources[0]["state"].as_str().unwrap()));
+
+    // Operators get the detail over HTTP once the simulator has pulled.
+    let mut listed = serde_json::Value::Null;
+    for _ in 0..100 {
+        listed = app.get("/api/sources").await.json().await.unwrap();
+        if listed["sources"][0]["rows_in"].as_u64().unwrap_or(0) > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let simulator = &listed["sources"][0];
+    assert_eq!(simulator["state"], "fresh", "{listed}");
+    assert_eq!(simulator["kind"], "simulator");
+    assert_eq!(simulator["consecutive_failures"], 0);
+    assert!(simulator["last_success"].is_string());
+    assert!(simulator["lag_seconds"].as_f64().unwrap() >= 0.0);
+    assert_eq!(simulator["stale_after_secs"], 30);
+    app.stop().await;
+}

@@ -62,7 +62,7 @@ async fn tokens_decide_who_connects_and_which_topics_they_follow() {
         .try_ws("?token=wall-token-0123456789", &[])
         .await
         .unwrap();
-    wall.next_of("hello").await;
+    wall.read_greeting().await;
     wall.subscribe(TOPIC, None).await;
     assert_eq!(wall.next_json().await["type"], "snapshot");
 
@@ -70,7 +70,7 @@ async fn tokens_decide_who_connects_and_which_topics_they_follow() {
         .try_ws("", &[("authorization", "Bearer narrow-token-0123456789")])
         .await
         .unwrap();
-    narrow.next_of("hello").await;
+    narrow.read_greeting().await;
     narrow.subscribe(TOPIC, None).await;
     let denied = narrow.next_json().await;
     assert_eq!(denied["code"], "not_allowed", "{denied}");

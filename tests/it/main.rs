@@ -5,5 +5,6 @@ mod cli;
 mod db;
 mod health;
 mod helpers;
+mod ingest;
 mod live;
 mod live_access;

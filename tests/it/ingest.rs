@@ -1,0 +1,144 @@
+//! The pull worker against a real store and a real SQLite metadata database: failure, back-off,
+//! recovery, and a cursor that moves only after the batch is durable.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use futures_util::future::BoxFuture;
+use pantau::config::{DatabaseSettings, DatabaseTarget};
+use pantau::db::MetaDb;
+use pantau::domain::{Complaint, Status};
+use pantau::ingest::{self, Freshness, Pulled, Sinks, Source, SourceError, SourceHealth};
+use pantau::store::Store;
+use pantau::telemetry::Metrics;
+use tokio_util::sync::CancellationToken;
+
+/// Fails its first pull the way a source with a bad stored cursor would, then files one
+/// complaint per pull.
+struct FlakySource {
+    pulls: u32,
+}
+
+impl Source for FlakySource {
+    fn id(&self) -> &str {
+        "flaky"
+    }
+
+    fn kind(&self) -> &'static str {
+        "test"
+    }
+
+    fn interval(&self) -> Duration {
+        Duration::from_millis(20)
+    }
+
+    fn pull(&mut self, cursor: Option<String>) -> BoxFuture<'_, Result<Pulled, SourceError>> {
+        self.pulls += 1;
+        let result = if self.pulls == 1 {
+            Err(SourceError::BadCursor {
+                cursor: "?".into(),
+                reason: "simulated outage".into(),
+            })
+        } else {
+            let n: u64 = cursor.as_deref().unwrap_or("0").parse().unwrap_or(0) + 1;
+            let now = Utc::now();
+            Ok(Pulled {
+                complaints: vec![Complaint {
+                    source: "flaky".into(),
+                    source_id: n.to_string(),
+                    category: "Sampah".into(),
+                    opd: "DLH".into(),
+                    status: Status::Received,
+                    kelurahan: None,
+                    lat: None,
+                    lon: None,
+                    created_at: now,
+                    updated_at: now,
+                }],
+                cursor: n.to_string(),
+                newest: Some(now),
+            })
+        };
+        Box::pin(std::future::ready(result))
+    }
+}
+
+#[tokio::test]
+async fn a_failing_source_is_shown_failing_then_recovers_and_its_cursor_follows_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = MetaDb::connect(
+        &DatabaseTarget::Sqlite(dir.path().join("meta.db")),
+        &DatabaseSettings::default(),
+    )
+    .await
+    .unwrap();
+    let store = Store::open(&dir.path().join("store")).await.unwrap();
+    let health = SourceHealth::default();
+    let metrics = Metrics::new();
+    let shutdown = CancellationToken::new();
+    let sinks = Sinks {
+        store: store.clone(),
+        db: db.clone(),
+        metrics: metrics.clone(),
+        health: health.clone(),
+    };
+    let worker = tokio::spawn(ingest::worker(
+        Box::new(FlakySource { pulls: 0 }),
+        sinks,
+        shutdown.clone(),
+    ));
+    assert_eq!(health.list()[0].freshness(Utc::now()), Freshness::Starting);
+
+    // The first pull fails: failing, with the reason, and nothing stored.
+    let mut seen_failing = false;
+    for _ in 0..200 {
+        let status = health.list().remove(0);
+        if status.freshness(Utc::now()) == Freshness::Failing {
+            assert!(status
+                .last_error
+                .as_deref()
+                .unwrap()
+                .contains("simulated outage"));
+            let shown = pantau::engine::source_status(&health.list(), Utc::now());
+            assert_eq!(shown[0]["state"], "failing");
+            assert!(shown[0]["last_error"]
+                .as_str()
+                .unwrap()
+                .contains("simulated outage"));
+            assert_eq!(store.snapshot().complaints.total, 0);
+            seen_failing = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert!(seen_failing, "the failure was never shown");
+
+    // After the back-off it succeeds: fresh again, rows counted, cursor = what the store holds.
+    let mut recovered = false;
+    for _ in 0..400 {
+        let status = health.list().remove(0);
+        if status.freshness(Utc::now()) == Freshness::Fresh && status.rows_in >= 2 {
+            recovered = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(recovered, "the source did not recover: {:?}", health.list());
+    shutdown.cancel();
+    worker.await.unwrap();
+    let stored = store.snapshot().complaints.total;
+    let cursor: u64 = db
+        .load_cursor("flaky")
+        .await
+        .unwrap()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(
+        cursor, stored,
+        "the cursor matches the durable rows exactly"
+    );
+    assert!(metrics
+        .render()
+        .contains("pantau_source_errors_total{source=\"flaky\"} 1"));
+}
