@@ -1,6 +1,7 @@
 //! Integration tests: the real server on port 0, a real SQLite file, the real PostgreSQL of the
 //! machine, a real WebSocket client and the real `pantau` binary.
 
+mod browser;
 mod cli;
 mod db;
 mod health;

@@ -1,0 +1,357 @@
+//! The overview page in a real headless Chromium (Debian's), driven over the DevTools protocol:
+//! live values that move, the disconnected indicator when the server stops, recovery without a
+//! reload when it comes back, a tablet-sized viewport, no console errors, screenshots as artifacts.
+//!
+//! Needs `/usr/bin/chromium` (or `PANTAU_CHROMIUM`). Skipped with a message when it is absent,
+//! except with CI=true, where its absence fails the test.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use futures_util::{SinkExt, StreamExt};
+use pantau::startup::Application;
+use serde_json::{json, Value};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+use crate::helpers::{in_ci, settings, AppOptions, Backend};
+
+fn chromium_path() -> Option<PathBuf> {
+    let path = std::env::var("PANTAU_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    let path = PathBuf::from(path);
+    if path.is_file() {
+        return Some(path);
+    }
+    if in_ci() {
+        panic!(
+            "CI=true but Chromium is not at {} (apt-get install -y chromium)",
+            path.display()
+        );
+    }
+    eprintln!(
+        "SKIPPED browser test: no Chromium at {}; set CI=true to require it",
+        path.display()
+    );
+    None
+}
+
+/// Where screenshots go (kept by CI as artifacts; ignored by git).
+fn artifacts() -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/artifacts");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A headless Chromium with one page, spoken to over the DevTools protocol.
+struct Browser {
+    child: Child,
+    _profile: tempfile::TempDir,
+    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    session: String,
+    next_id: u64,
+    /// Console errors and uncaught exceptions seen so far.
+    errors: Vec<String>,
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Browser {
+    async fn launch(chromium: &Path, width: u32, height: u32, mobile: bool) -> Browser {
+        let profile = tempfile::tempdir().unwrap();
+        let child = Command::new(chromium)
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--remote-debugging-port=0",
+            ])
+            .arg(format!("--user-data-dir={}", profile.path().display()))
+            .arg("about:blank")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("cannot start Chromium");
+        // Chromium writes its DevTools port and browser path to this file once it listens.
+        let port_file = profile.path().join("DevToolsActivePort");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let endpoint = loop {
+            if let Ok(text) = std::fs::read_to_string(&port_file) {
+                let mut lines = text.lines();
+                if let (Some(port), Some(path)) = (lines.next(), lines.next()) {
+                    break format!("ws://127.0.0.1:{port}{path}");
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "Chromium did not open DevTools within 30 s"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        let (ws, _) = tokio_tungstenite::connect_async(endpoint).await.unwrap();
+        let mut browser = Browser {
+            child,
+            _profile: profile,
+            ws,
+            session: String::new(),
+            next_id: 0,
+            errors: Vec::new(),
+        };
+        let target = browser
+            .call("Target.createTarget", json!({"url": "about:blank"}))
+            .await;
+        let attached = browser
+            .call(
+                "Target.attachToTarget",
+                json!({"targetId": target["targetId"], "flatten": true}),
+            )
+            .await;
+        browser.session = attached["sessionId"].as_str().unwrap().to_owned();
+        for domain in ["Runtime.enable", "Log.enable", "Page.enable"] {
+            browser.call(domain, json!({})).await;
+        }
+        browser
+            .call(
+                "Emulation.setDeviceMetricsOverride",
+                json!({"width": width, "height": height, "deviceScaleFactor": 1, "mobile": mobile}),
+            )
+            .await;
+        browser
+    }
+
+    /// Sends a command (to the page once attached) and waits for its answer, noting events.
+    async fn call(&mut self, method: &str, params: Value) -> Value {
+        self.next_id += 1;
+        let id = self.next_id;
+        let mut command = json!({"id": id, "method": method, "params": params});
+        if !self.session.is_empty() {
+            command["sessionId"] = json!(self.session);
+        }
+        self.ws
+            .send(Message::text(command.to_string()))
+            .await
+            .unwrap();
+        loop {
+            let frame = tokio::time::timeout(Duration::from_secs(30), self.ws.next())
+                .await
+                .unwrap_or_else(|_| panic!("no answer to {method} within 30 s"))
+                .expect("DevTools connection closed")
+                .unwrap();
+            let Message::Text(text) = frame else { continue };
+            let message: Value = serde_json::from_str(&text).unwrap();
+            if message["id"] == json!(id) {
+                if let Some(error) = message.get("error") {
+                    panic!("{method} failed: {error}");
+                }
+                return message["result"].clone();
+            }
+            self.note_event(&message);
+        }
+    }
+
+    fn note_event(&mut self, event: &Value) {
+        let params = &event["params"];
+        match event["method"].as_str() {
+            Some("Runtime.consoleAPICalled") if params["type"] == "error" => {
+                self.errors
+                    .push(format!("console.error: {}", params["args"]));
+            }
+            Some("Runtime.exceptionThrown") => {
+                self.errors
+                    .push(format!("exception: {}", params["exceptionDetails"]));
+            }
+            Some("Log.entryAdded") if params["entry"]["level"] == "error" => {
+                self.errors
+                    .push(format!("log: {}", params["entry"]["text"]));
+            }
+            _ => {}
+        }
+    }
+
+    async fn navigate(&mut self, url: &str) {
+        self.call("Page.navigate", json!({"url": url})).await;
+    }
+
+    async fn eval(&mut self, expression: &str) -> Value {
+        let result = self
+            .call(
+                "Runtime.evaluate",
+                json!({"expression": expression, "returnByValue": true}),
+            )
+            .await;
+        result["result"]["value"].clone()
+    }
+
+    /// Polls `expression` until it is `true`; panics with `what` after `limit`.
+    async fn wait_until(&mut self, expression: &str, limit: Duration, what: &str) {
+        let deadline = Instant::now() + limit;
+        while self.eval(expression).await != json!(true) {
+            assert!(Instant::now() < deadline, "{what} (waited {limit:?})");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn screenshot(&mut self, name: &str) {
+        let shot = self
+            .call("Page.captureScreenshot", json!({"format": "png"}))
+            .await;
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(shot["data"].as_str().unwrap())
+            .unwrap();
+        assert!(png.starts_with(b"\x89PNG"), "not a PNG");
+        std::fs::write(artifacts().join(name), png).unwrap();
+    }
+}
+
+/// Starts the demo app in-process on `port` with `data_dir`.
+async fn start_demo(
+    port: u16,
+    data_dir: &Path,
+) -> (
+    tokio_util::sync::CancellationToken,
+    tokio::task::JoinHandle<anyhow::Result<()>>,
+) {
+    let options = AppOptions {
+        backend: Backend::Sqlite,
+        simulator: true,
+    };
+    let (mut settings, _) = settings(&options, data_dir);
+    settings.server.listen = format!("127.0.0.1:{port}").parse().unwrap();
+    settings.simulator.interval_ms = 300;
+    let app = Application::build(settings)
+        .await
+        .expect("demo failed to build");
+    let stop = app.shutdown_token();
+    (
+        stop,
+        tokio::spawn(app.run_until_stopped(std::future::pending())),
+    )
+}
+
+#[tokio::test]
+async fn the_wall_page_shows_live_values_survives_a_server_restart_and_fits_a_tablet() {
+    let Some(chromium) = chromium_path() else {
+        return;
+    };
+    let data_dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("http://127.0.0.1:{port}/");
+    let (stop, server) = start_demo(port, data_dir.path()).await;
+
+    let mut wall = Browser::launch(&chromium, 1920, 1080, false).await;
+    wall.navigate(&url).await;
+    wall.wait_until(
+        "window.pantau && pantau.connection === 'open' && pantau.data && pantau.data.total > 0",
+        Duration::from_secs(20),
+        "the page never showed a live total",
+    )
+    .await;
+    let shown = wall
+        .eval("document.getElementById('total').textContent")
+        .await;
+    assert_ne!(shown, json!("—"), "the total tile is filled");
+    assert_eq!(
+        wall.eval("document.getElementById('conn').className").await,
+        "conn conn-open"
+    );
+    assert_eq!(
+        wall.eval("document.documentElement.lang").await,
+        "id",
+        "Bahasa Indonesia by default"
+    );
+    assert!(wall
+        .eval("document.getElementById('clock').textContent")
+        .await
+        .as_str()
+        .unwrap()
+        .ends_with("WIB"));
+    let before = wall.eval("pantau.data.total").await.as_u64().unwrap();
+    wall.wait_until(
+        &format!("pantau.data.total > {before}"),
+        Duration::from_secs(20),
+        "the total did not move after an ingest",
+    )
+    .await;
+    assert!(wall.errors.is_empty(), "console errors: {:?}", wall.errors);
+    wall.screenshot("wall-1920x1080-live.png").await;
+
+    // The server stops: the page says so instead of freezing silently.
+    stop.cancel();
+    server.await.unwrap().unwrap();
+    wall.wait_until(
+        "document.getElementById('conn').className === 'conn conn-closed' && document.getElementById('age').classList.contains('stale')",
+        Duration::from_secs(20),
+        "the disconnected and stale indicators did not appear",
+    )
+    .await;
+    wall.screenshot("wall-1920x1080-disconnected.png").await;
+    let total_when_down = wall.eval("pantau.data.total").await.as_u64().unwrap();
+
+    // It comes back on the same data dir: the page reconnects by itself, no reload.
+    wall.eval("window.__sameDocument = true").await;
+    let (stop, server) = start_demo(port, data_dir.path()).await;
+    wall.wait_until(
+        &format!("pantau.connection === 'open' && pantau.data.total > {total_when_down}"),
+        Duration::from_secs(60),
+        "the page did not recover after the restart",
+    )
+    .await;
+    assert_eq!(
+        wall.eval("window.__sameDocument === true").await,
+        json!(true),
+        "the page was reloaded"
+    );
+    wall.screenshot("wall-1920x1080-recovered.png").await;
+    drop(wall);
+
+    // Leadership's phone-sized tablet view.
+    let mut tablet = Browser::launch(&chromium, 390, 844, true).await;
+    tablet.navigate(&url).await;
+    tablet
+        .wait_until(
+            "window.pantau && pantau.data && pantau.data.total > 0",
+            Duration::from_secs(20),
+            "the tablet view never showed a live total",
+        )
+        .await;
+    let overflow = tablet
+        .eval("document.documentElement.scrollWidth <= window.innerWidth")
+        .await;
+    assert_eq!(overflow, json!(true), "the page scrolls sideways at 390 px");
+    let cut = tablet
+        .eval(
+            "[...document.querySelectorAll('header *, main *')]             .filter(e => e.getBoundingClientRect().right > window.innerWidth + 0.5)             .map(e => e.id || e.className || e.tagName)",
+        )
+        .await;
+    assert_eq!(
+        cut,
+        json!([]),
+        "elements cut off at the right edge at 390 px"
+    );
+    assert!(
+        tablet.errors.is_empty(),
+        "console errors: {:?}",
+        tablet.errors
+    );
+    tablet.screenshot("tablet-390x844.png").await;
+
+    stop.cancel();
+    server.await.unwrap().unwrap();
+}
