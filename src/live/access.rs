@@ -33,6 +33,15 @@ pub struct Grant {
 }
 
 impl Grant {
+    /// An anonymous grant that may follow every topic (for tests of the session alone).
+    #[cfg(test)]
+    pub(crate) fn anonymous_for_tests() -> Grant {
+        Grant {
+            role: Role::Anonymous,
+            topic_prefixes: Vec::new(),
+        }
+    }
+
     /// Whether this connection may follow `topic`.
     pub fn allows(&self, topic: &str) -> bool {
         self.topic_prefixes.is_empty() || self.topic_prefixes.iter().any(|p| topic.starts_with(p))
