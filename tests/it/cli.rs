@@ -288,3 +288,63 @@ async fn sigterm_stops_the_demo_with_exit_0_and_a_restart_keeps_its_data() {
         Some(0)
     );
 }
+
+#[test]
+fn json_log_lines_are_one_object_each() {
+    let busy = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = busy.local_addr().unwrap().port();
+    let data = tempfile::tempdir().unwrap();
+    let output = run(pantau()
+        .args([
+            "demo",
+            "--log-format",
+            "json",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--data-dir",
+        ])
+        .arg(data.path()));
+    assert_eq!(output.status.code(), Some(1));
+    let text = stderr(&output);
+    let (logs, last) = text
+        .trim_end()
+        .rsplit_once('\n')
+        .expect("log lines before the error");
+    assert!(last.starts_with("pantau: cannot listen"), "{last}");
+    let mut messages = Vec::new();
+    for line in logs.lines() {
+        let entry: serde_json::Value = serde_json::from_str(line)
+            .unwrap_or_else(|e| panic!("not a JSON log line ({e}): {line}"));
+        assert!(
+            entry["timestamp"].is_string() && entry["level"].is_string(),
+            "{line}"
+        );
+        messages.push(entry["message"].as_str().unwrap_or_default().to_owned());
+    }
+    assert!(
+        messages.iter().any(|m| m == "Store opened."),
+        "{messages:?}"
+    );
+}
+
+#[test]
+fn every_command_explains_itself() {
+    for args in [
+        vec!["--help"],
+        vec!["demo", "--help"],
+        vec!["serve", "--help"],
+        vec!["check", "--help"],
+        vec!["loadgen", "--help"],
+    ] {
+        let output = run(pantau().args(&args));
+        assert_eq!(output.status.code(), Some(0), "{args:?}");
+        let text = String::from_utf8_lossy(&output.stdout);
+        assert!(text.contains("Usage: pantau"), "{args:?}: {text}");
+        if args.len() == 2 {
+            assert!(
+                text.contains("--data-dir") && text.contains("--config"),
+                "{args:?}: {text}"
+            );
+        }
+    }
+}
