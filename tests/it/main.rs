@@ -9,3 +9,4 @@ mod helpers;
 mod ingest;
 mod live;
 mod live_access;
+mod store_crash;
