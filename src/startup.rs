@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -171,7 +172,13 @@ impl Application {
         let service = self
             .router
             .into_make_service_with_connect_info::<SocketAddr>();
-        let server = axum::serve(self.listener, service).with_graceful_shutdown(stop);
+        // Live updates are small frames that must leave at once, not wait for Nagle's algorithm.
+        let listener = self.listener.tap_io(|tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %e, "Cannot set TCP_NODELAY.");
+            }
+        });
+        let server = axum::serve(listener, service).with_graceful_shutdown(stop);
         let mut server = std::pin::pin!(server.into_future());
         let budget = self.settings.server.shutdown_timeout();
         tokio::select! {

@@ -162,6 +162,8 @@
       ? t("sources_" + state).replace("{ids}", ids).replace("{n}", number(hit.length)) : "";
     el.title = hit.map((s) => s.last_error).filter(Boolean).join("\n");
     el.className = "sources " + state;
+    // The note about simulated data shows only while a simulator feeds the page.
+    $("footer").hidden = !view.sources.some((s) => s.kind === "simulator");
   }
 
   function tick() {

@@ -289,6 +289,11 @@ async fn the_wall_page_shows_live_values_survives_a_server_restart_and_fits_a_ta
         "the total did not move after an ingest",
     )
     .await;
+    assert_eq!(
+        wall.eval("getComputedStyle(document.getElementById('footer')).display !== 'none' && document.getElementById('sources').textContent.length > 0").await,
+        json!(true),
+        "the simulated-data note and the source state are shown in the demo"
+    );
     assert!(wall.errors.is_empty(), "console errors: {:?}", wall.errors);
     wall.screenshot("wall-1920x1080-live.png").await;
 
