@@ -215,6 +215,25 @@ pub struct Complaint {
 }
 
 #[cfg(test)]
+impl Complaint {
+    /// A received complaint in kelurahan 35.75.01.1001 created and updated at `at` (for tests).
+    pub(crate) fn sample(id: &str, category: &str, at: DateTime<Utc>) -> Complaint {
+        Complaint {
+            source: "test".into(),
+            source_id: id.into(),
+            category: category.into(),
+            opd: "DLH".into(),
+            status: Status::Received,
+            kelurahan: Some("35.75.01.1001".parse().expect("valid code")),
+            lat: None,
+            lon: None,
+            created_at: at,
+            updated_at: at,
+        }
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

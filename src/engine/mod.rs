@@ -141,18 +141,7 @@ mod tests {
     fn a_new_complaint_patches_only_what_it_changed() {
         use crate::domain::Complaint;
         let at = chrono::DateTime::from_timestamp(1_790_000_000, 0).unwrap();
-        let complaint = |id: &str, category: &str| Complaint {
-            source: "sim".into(),
-            source_id: id.into(),
-            category: category.into(),
-            opd: "DLH".into(),
-            status: Status::Received,
-            kelurahan: Some("35.75.01.1001".parse().unwrap()),
-            lat: None,
-            lon: None,
-            created_at: at,
-            updated_at: at,
-        };
+        let complaint = |id: &str, category: &str| Complaint::sample(id, category, at);
         let mut snapshot = StoreSnapshot::default();
         let names = RegionNames::from([("35.75.01".to_owned(), "Gadingrejo".to_owned())]);
         let tally = &mut snapshot.complaints;
@@ -180,7 +169,7 @@ mod tests {
         assert_eq!(merge["by_category"], json!({"Jalan Rusak": 1}));
         assert_eq!(merge["by_kecamatan"], json!({"35.75.01": {"count": 2}}));
         let newest = merge["newest"].as_object().unwrap();
-        assert_eq!(newest.keys().collect::<Vec<_>>(), ["sim/2"]);
-        assert_eq!(newest["sim/2"]["kelurahan_name"], "35.75.01.1001");
+        assert_eq!(newest.keys().collect::<Vec<_>>(), ["test/2"]);
+        assert_eq!(newest["test/2"]["kelurahan_name"], "35.75.01.1001");
     }
 }

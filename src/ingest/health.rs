@@ -54,6 +54,22 @@ pub struct SourceStatus {
 }
 
 impl SourceStatus {
+    /// A source that has not pulled yet.
+    fn new(id: &str, kind: &'static str, dataset: &'static str, interval: Duration) -> Self {
+        Self {
+            id: id.to_owned(),
+            kind,
+            dataset,
+            interval_ms: interval.as_millis() as u64,
+            last_success: None,
+            last_error: None,
+            last_error_at: None,
+            consecutive_failures: 0,
+            rows_in: 0,
+            newest_record: None,
+        }
+    }
+
     /// No success for this long makes the source stale.
     pub fn stale_after(&self) -> Duration {
         Duration::from_millis(self.interval_ms)
@@ -181,18 +197,7 @@ impl SourceHealth {
 
 /// A status for a source that reports without having registered (a wiring mistake, not input).
 fn unregistered(id: &str) -> SourceStatus {
-    SourceStatus {
-        id: id.to_owned(),
-        kind: "unknown",
-        dataset: "unknown",
-        interval_ms: 0,
-        last_success: None,
-        last_error: None,
-        last_error_at: None,
-        consecutive_failures: 0,
-        rows_in: 0,
-        newest_record: None,
-    }
+    SourceStatus::new(id, "unknown", "unknown", Duration::ZERO)
 }
 
 #[cfg(test)]

@@ -263,18 +263,7 @@ mod tests {
 
     fn complaint(id: &str, category: &str, minute: i64) -> Complaint {
         let at = DateTime::from_timestamp(1_790_000_000 + minute * 60, 0).unwrap();
-        Complaint {
-            source: "test".into(),
-            source_id: id.into(),
-            category: category.into(),
-            opd: "DLH".into(),
-            status: Status::Received,
-            kelurahan: Some("35.75.01.1001".parse().unwrap()),
-            lat: None,
-            lon: None,
-            created_at: at,
-            updated_at: at,
-        }
+        Complaint::sample(id, category, at)
     }
 
     #[tokio::test]

@@ -121,19 +121,22 @@ fn serve_without_a_config_file_says_so() {
     );
 }
 
-#[test]
-fn a_port_in_use_and_an_unusable_data_dir_are_one_clear_line_each() {
+/// Runs `pantau demo ARGS` on a port that is already taken; returns its output and the port.
+fn demo_on_a_busy_port(args: &[&str], data: &std::path::Path) -> (Output, u16) {
     let busy = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = busy.local_addr().unwrap().port();
-    let data = tempfile::tempdir().unwrap();
     let output = run(pantau()
-        .args([
-            "demo",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--data-dir",
-        ])
-        .arg(data.path()));
+        .arg("demo")
+        .args(args)
+        .args(["--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
+        .arg(data));
+    (output, port)
+}
+
+#[test]
+fn a_port_in_use_and_an_unusable_data_dir_are_one_clear_line_each() {
+    let data = tempfile::tempdir().unwrap();
+    let (output, port) = demo_on_a_busy_port(&[], data.path());
     assert_eq!(output.status.code(), Some(1));
     let text = stderr(&output);
     let last = text.lines().last().unwrap_or_default();
@@ -291,19 +294,8 @@ async fn sigterm_stops_the_demo_with_exit_0_and_a_restart_keeps_its_data() {
 
 #[test]
 fn json_log_lines_are_one_object_each() {
-    let busy = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = busy.local_addr().unwrap().port();
     let data = tempfile::tempdir().unwrap();
-    let output = run(pantau()
-        .args([
-            "demo",
-            "--log-format",
-            "json",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--data-dir",
-        ])
-        .arg(data.path()));
+    let (output, _) = demo_on_a_busy_port(&["--log-format", "json"], data.path());
     assert_eq!(output.status.code(), Some(1));
     let text = stderr(&output);
     let (logs, last) = text
