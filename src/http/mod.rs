@@ -6,6 +6,7 @@
 mod error;
 mod health;
 mod metrics;
+mod openapi;
 mod sources;
 mod ws;
 
@@ -53,7 +54,12 @@ pub fn router(state: AppState, static_dir: PathBuf, request_timeout: Duration) -
         .merge(health::router())
         .merge(metrics::router())
         .merge(ws::router())
-        .nest("/api", sources::router().fallback(error::api_not_found))
+        .nest(
+            "/api",
+            sources::router()
+                .merge(openapi::router())
+                .fallback(error::api_not_found),
+        )
         .fallback_service(pages)
         .layer(middleware::from_fn_with_state(
             state.metrics.clone(),

@@ -185,3 +185,39 @@ async fn readiness_turns_503_with_a_reason_when_the_database_goes_away() {
         crate::helpers::drop_schema(&schema).await;
     }
 }
+
+#[tokio::test]
+async fn the_openapi_description_lists_exactly_what_is_served() {
+    let app = spawn_quiet_app().await;
+    let doc: Value = app.get("/api/openapi.json").await.json().await.unwrap();
+    assert_eq!(doc["openapi"], "3.1.0");
+    let paths: Vec<&String> = doc["paths"].as_object().unwrap().keys().collect();
+    for served in [
+        "/healthz",
+        "/readyz",
+        "/metrics",
+        "/ws",
+        "/api/sources",
+        "/api/openapi.json",
+    ] {
+        assert!(
+            paths.iter().any(|p| p.as_str() == served),
+            "{served} is not documented"
+        );
+    }
+    for path in paths {
+        let status = app.get(path).await.status().as_u16();
+        // /ws answers a plain GET with a client error (no upgrade), never 404.
+        assert_ne!(status, 404, "{path} is documented but not served");
+    }
+    // Every $ref points at a defined schema.
+    let text = doc.to_string();
+    for piece in text.split("\"$ref\":\"#/components/schemas/").skip(1) {
+        let name = piece.split('"').next().unwrap();
+        assert!(
+            doc["components"]["schemas"][name].is_object(),
+            "undefined schema {name}"
+        );
+    }
+    app.stop().await;
+}

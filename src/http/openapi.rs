@@ -1,0 +1,109 @@
+//! `/api/openapi.json`: the OpenAPI 3.1 description of the HTTP surface, for client generators and
+//! API testers. Kept beside the routes; a test checks every documented path is served.
+
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::{json, Value};
+
+use super::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/openapi.json", get(|| async { Json(document()) }))
+}
+
+fn error_response(description: &str) -> Value {
+    json!({
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    })
+}
+
+/// The OpenAPI document.
+pub fn document() -> Value {
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Pantau",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Backend of a smart-city command centre. Live data flows over the WebSocket at /ws (protocol in docs/protocol.md).",
+            "license": {"name": "Apache-2.0", "identifier": "Apache-2.0"}
+        },
+        "paths": {
+            "/healthz": {"get": {
+                "summary": "Liveness: the process answers",
+                "responses": {"200": {"description": "Alive", "content": {"application/json": {"schema": {
+                    "type": "object", "properties": {"status": {"const": "ok"}}, "required": ["status"]}}}}}
+            }},
+            "/readyz": {"get": {
+                "summary": "Readiness: database reachable, store healthy, not shutting down",
+                "responses": {
+                    "200": {"description": "Ready", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Readiness"}}}},
+                    "503": {"description": "Not ready; each failing check has a reason", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Readiness"}}}}
+                }
+            }},
+            "/metrics": {"get": {
+                "summary": "Prometheus / OpenMetrics text",
+                "responses": {"200": {"description": "Metrics", "content": {"application/openmetrics-text": {"schema": {"type": "string"}}}}}
+            }},
+            "/ws": {"get": {
+                "summary": "WebSocket upgrade for live topics (JSON text frames, protocol version 1)",
+                "parameters": [{"name": "token", "in": "query", "required": false, "schema": {"type": "string"},
+                    "description": "Access token for pages; other clients send Authorization: Bearer"}],
+                "responses": {
+                    "101": {"description": "Switching protocols"},
+                    "401": error_response("token_required or token_invalid"),
+                    "403": error_response("origin_not_allowed"),
+                    "429": error_response("too_many_connections")
+                }
+            }},
+            "/api/sources": {"get": {
+                "summary": "Each source's state, last success and error, rows and lag",
+                "responses": {"200": {"description": "Sources", "content": {"application/json": {"schema": {
+                    "type": "object", "required": ["sources"],
+                    "properties": {"sources": {"type": "array", "items": {"$ref": "#/components/schemas/Source"}}}}}}}}
+            }},
+            "/api/openapi.json": {"get": {
+                "summary": "This document",
+                "responses": {"200": {"description": "OpenAPI 3.1", "content": {"application/json": {"schema": {"type": "object"}}}}}
+            }}
+        },
+        "components": {"schemas": {
+            "Error": {
+                "type": "object", "required": ["error"],
+                "properties": {"error": {"type": "object", "required": ["code", "message"], "properties": {
+                    "code": {"type": "string", "description": "Stable machine-readable code"},
+                    "message": {"type": "string", "description": "For a person"}}}}
+            },
+            "Check": {
+                "type": "object", "required": ["ok"],
+                "properties": {"ok": {"type": "boolean"}, "reason": {"type": "string"},
+                    "backend": {"enum": ["sqlite", "postgres"]}, "seq": {"type": "integer"}}
+            },
+            "Readiness": {
+                "type": "object", "required": ["status", "checks"],
+                "properties": {
+                    "status": {"enum": ["ready", "not_ready"]},
+                    "checks": {"type": "object", "properties": {
+                        "database": {"$ref": "#/components/schemas/Check"},
+                        "store": {"$ref": "#/components/schemas/Check"},
+                        "server": {"$ref": "#/components/schemas/Check"}}}
+                }
+            },
+            "Source": {
+                "type": "object",
+                "required": ["id", "kind", "dataset", "state", "interval_ms", "stale_after_secs", "consecutive_failures", "rows_in"],
+                "properties": {
+                    "id": {"type": "string"}, "kind": {"type": "string"}, "dataset": {"type": "string"},
+                    "state": {"enum": ["starting", "fresh", "stale", "failing"]},
+                    "interval_ms": {"type": "integer"}, "stale_after_secs": {"type": "integer"},
+                    "last_success": {"type": ["string", "null"], "format": "date-time"},
+                    "last_error": {"type": ["string", "null"]},
+                    "last_error_at": {"type": ["string", "null"], "format": "date-time"},
+                    "consecutive_failures": {"type": "integer"}, "rows_in": {"type": "integer"},
+                    "newest_record": {"type": ["string", "null"], "format": "date-time"},
+                    "lag_seconds": {"type": ["number", "null"]}
+                }
+            }
+        }}
+    })
+}
