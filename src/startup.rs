@@ -241,10 +241,14 @@ fn prepare_data_dir(dir: &Path) -> anyhow::Result<()> {
 }
 
 fn simulator_boundaries(settings: &Settings) -> anyhow::Result<Boundaries> {
-    Ok(match &settings.simulator.boundaries {
+    let set = match &settings.simulator.boundaries {
         Some(path) => Boundaries::from_file(path)?,
         None => Boundaries::kota_pasuruan_kelurahan()?,
-    })
+    };
+    for repair in set.repairs() {
+        tracing::warn!(%repair, "Repaired an invalid boundary.");
+    }
+    Ok(set)
 }
 
 /// Region names for panel labels: the shipped Kota Pasuruan kecamatan, plus the simulator's regions.

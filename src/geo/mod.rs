@@ -3,12 +3,16 @@
 //! Owns region polygons and the questions asked of them (which kelurahan holds this point, a random
 //! point inside a kelurahan). Must not know about sources, the store or HTTP.
 
+mod index;
+
 use std::collections::HashSet;
 
-use geo::{BoundingRect, Contains, MultiPolygon, Point, Rect};
+use geo::{Area, BoundingRect, Buffer, Contains, MultiPolygon, Point, Rect, Validation};
 use rand::Rng;
 
 use crate::domain::RegionCode;
+
+pub use index::RegionIndex;
 
 /// The kelurahan of Kota Pasuruan (Kemendagri 35.75), shipped with Pantau for the demo.
 /// Source: cahyadsn/wilayah_boundaries (MIT), see `static/geo/ATTRIBUTION.md`.
@@ -66,6 +70,8 @@ pub struct Region {
 #[derive(Debug, Clone)]
 pub struct Boundaries {
     regions: Vec<Region>,
+    /// Invalid geometries that were repaired on load, one line each (feature, code, reason).
+    repairs: Vec<String>,
 }
 
 impl Boundaries {
@@ -101,6 +107,7 @@ impl Boundaries {
             });
         };
         let mut seen = HashSet::new();
+        let mut repairs = Vec::new();
         let mut regions = Vec::with_capacity(collection.features.len());
         for (index, feature) in collection.features.into_iter().enumerate() {
             let fail = |id: &str, reason: String| GeoError::Feature {
@@ -127,7 +134,7 @@ impl Boundaries {
             let geometry = feature
                 .geometry
                 .ok_or_else(|| fail(&raw_code, "no geometry".into()))?;
-            let shape = match geo::Geometry::<f64>::try_from(geometry) {
+            let mut shape = match geo::Geometry::<f64>::try_from(geometry) {
                 Ok(geo::Geometry::Polygon(p)) => MultiPolygon::new(vec![p]),
                 Ok(geo::Geometry::MultiPolygon(mp)) => mp,
                 Ok(_) => {
@@ -138,6 +145,18 @@ impl Boundaries {
                 }
                 Err(e) => return Err(fail(&raw_code, format!("bad geometry: {e}"))),
             };
+            if let Err(problem) = shape.check_validation() {
+                let fixed = repair(&shape).map_err(|still| {
+                    fail(
+                        &raw_code,
+                        format!("invalid geometry that could not be repaired: {problem}; after repair: {still}"),
+                    )
+                })?;
+                repairs.push(format!(
+                    "{origin}: feature {index} ({raw_code} {name}): {problem}; repaired"
+                ));
+                shape = fixed;
+            }
             let bbox = shape
                 .bounding_rect()
                 .ok_or_else(|| fail(&raw_code, "empty geometry".into()))?;
@@ -154,7 +173,12 @@ impl Boundaries {
                 reason: "the collection has no features".to_owned(),
             });
         }
-        Ok(Self { regions })
+        Ok(Self { regions, repairs })
+    }
+
+    /// Invalid geometries repaired on load, for the log and `pantau check`.
+    pub fn repairs(&self) -> &[String] {
+        &self.repairs
     }
 
     /// All regions, in file order.
@@ -187,6 +211,65 @@ impl Boundaries {
         let centre = region.bbox.center();
         (centre.x, centre.y)
     }
+}
+
+/// Rebuilds an invalid (multi)polygon from its filled area: a zero-distance buffer (as `buffer(0)`
+/// in GEOS), then any exterior ring that still touches itself at a vertex is split there into two
+/// loops — two polygons side by side, or a polygon and its hole. Returns the valid result, or the
+/// remaining problem.
+fn repair(shape: &MultiPolygon<f64>) -> Result<MultiPolygon<f64>, String> {
+    let buffered = shape.buffer(0.0);
+    let mut polygons = Vec::new();
+    for polygon in buffered {
+        let (exterior, interiors) = polygon.into_inner();
+        let mut loops = Vec::new();
+        split_at_touching_vertices(exterior.0, &mut loops);
+        let mut rings: Vec<geo::Polygon<f64>> = loops
+            .into_iter()
+            .map(|ring| geo::Polygon::new(geo::LineString::new(ring), Vec::new()))
+            .collect();
+        // The largest loop is the outline; a smaller loop inside it is a hole, others stand alone.
+        rings.sort_by(|a, b| b.unsigned_area().total_cmp(&a.unsigned_area()));
+        let mut outline = rings.remove(0);
+        for ring in rings {
+            let inside = ring
+                .exterior()
+                .0
+                .iter()
+                .all(|c| outline.contains(c) || outline.exterior().0.contains(c));
+            if inside {
+                outline.interiors_push(ring.exterior().clone());
+            } else {
+                polygons.push(ring);
+            }
+        }
+        for hole in interiors {
+            outline.interiors_push(hole);
+        }
+        polygons.push(outline);
+    }
+    let repaired = MultiPolygon::new(polygons);
+    repaired
+        .check_validation()
+        .map(|()| repaired.clone())
+        .map_err(|e| e.to_string())
+}
+
+/// Splits a closed ring at every vertex it passes twice, pushing each simple loop to `out`.
+fn split_at_touching_vertices(ring: Vec<geo::Coord<f64>>, out: &mut Vec<Vec<geo::Coord<f64>>>) {
+    let open = &ring[..ring.len().saturating_sub(1)];
+    for i in 0..open.len() {
+        if let Some(j) = (i + 1..open.len()).find(|&j| open[j] == open[i]) {
+            let inner: Vec<_> = open[i..=j].to_vec();
+            let mut outer: Vec<_> = open[..i].to_vec();
+            outer.extend_from_slice(&open[j..]);
+            outer.push(outer[0]);
+            split_at_touching_vertices(inner, out);
+            split_at_touching_vertices(outer, out);
+            return;
+        }
+    }
+    out.push(ring);
 }
 
 #[cfg(test)]

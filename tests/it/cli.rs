@@ -340,3 +340,41 @@ fn every_command_explains_itself() {
         }
     }
 }
+
+#[test]
+fn check_loads_the_configured_boundaries_and_names_a_bad_feature() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.toml");
+    std::fs::write(
+        &good,
+        "[simulator]\nboundaries = \"static/geo/kab_gresik_desa_kelurahan.geojson\"\n",
+    )
+    .unwrap();
+    let output = run(pantau().args(["check", "--config"]).arg(&good));
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+
+    let geojson = dir.path().join("bad.geojson");
+    std::fs::write(
+        &geojson,
+        r#"{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"kode":"35.75.01.1001"},"geometry":{"type":"Point","coordinates":[112.9,-7.6]}}]}"#,
+    )
+    .unwrap();
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        format!(
+            "[simulator]\nboundaries = {:?}\n",
+            geojson.display().to_string()
+        ),
+    )
+    .unwrap();
+    let output = run(pantau().args(["check", "--config"]).arg(&bad));
+    assert_eq!(output.status.code(), Some(2));
+    let text = stderr(&output);
+    assert!(
+        text.contains("simulator.boundaries:")
+            && text
+                .contains("feature 0 (35.75.01.1001): geometry is not a Polygon or MultiPolygon"),
+        "{text}"
+    );
+}
