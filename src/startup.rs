@@ -19,8 +19,8 @@ use tokio_util::task::TaskTracker;
 use crate::config::Settings;
 use crate::db::MetaDb;
 use crate::engine::{self, RegionNames};
-use crate::geo::Boundaries;
-use crate::http::{self, AppState};
+use crate::geo::{Boundaries, Catalog};
+use crate::http::{self, AppState, GeoService};
 use crate::ingest::{self, simulator::Simulator, Sinks, SourceHealth};
 use crate::live::{AccessPolicy, Hub, SessionContext, SessionLimits};
 use crate::store::Store;
@@ -78,17 +78,19 @@ impl Application {
             limits: SessionLimits::from_settings(&settings.live),
             access,
         });
+        let static_dir = settings.server.resolved_static_dir();
+        if !static_dir.join("index.html").is_file() {
+            tracing::warn!(dir = %static_dir.display(), "No index.html in the static directory; pages will answer 404.");
+        }
+        let geo = Arc::new(GeoService::new(Catalog::open(&static_dir.join("geo"))));
         let state = AppState {
             db: db.clone(),
             store: store.clone(),
             metrics: metrics.clone(),
             health: health.clone(),
+            geo,
             live,
         };
-        let static_dir = settings.server.resolved_static_dir();
-        if !static_dir.join("index.html").is_file() {
-            tracing::warn!(dir = %static_dir.display(), "No index.html in the static directory; pages will answer 404.");
-        }
         let router = http::router(
             state.clone(),
             static_dir,

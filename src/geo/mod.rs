@@ -3,6 +3,7 @@
 //! Owns region polygons and the questions asked of them (which kelurahan holds this point, a random
 //! point inside a kelurahan). Must not know about sources, the store or HTTP.
 
+mod catalog;
 mod index;
 
 use std::collections::HashSet;
@@ -12,6 +13,7 @@ use rand::Rng;
 
 use crate::domain::RegionCode;
 
+pub use catalog::{to_geojson, Catalog, MAX_ZOOM};
 pub use index::RegionIndex;
 
 /// The kelurahan of Kota Pasuruan (Kemendagri 35.75), shipped with Pantau for the demo.

@@ -10,6 +10,14 @@ use serde_json::json;
 /// An error answered to an HTTP client.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
+    /// The request is malformed; `code` says how (e.g. `invalid_parameter`).
+    #[error("{message}")]
+    BadRequest {
+        /// Stable code.
+        code: &'static str,
+        /// For a person.
+        message: String,
+    },
     /// No such resource (`not_found`).
     #[error("{0}")]
     NotFound(String),
@@ -25,6 +33,7 @@ pub enum ApiError {
 impl ApiError {
     fn code(&self) -> &'static str {
         match self {
+            ApiError::BadRequest { code, .. } => code,
             ApiError::NotFound(_) => "not_found",
             ApiError::Denied(denied) => denied.code(),
             ApiError::Internal(_) => "internal",
@@ -33,6 +42,7 @@ impl ApiError {
 
     fn status(&self) -> StatusCode {
         match self {
+            ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Denied(crate::live::Denied::MissingToken | crate::live::Denied::BadToken) => {
                 StatusCode::UNAUTHORIZED

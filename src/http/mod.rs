@@ -4,6 +4,7 @@
 //! Must not hold business logic: handlers ask the store, hub or database and shape the answer.
 
 mod error;
+mod geo;
 mod health;
 mod metrics;
 mod openapi;
@@ -19,12 +20,14 @@ use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::Router;
+use tower_http::compression::CompressionLayer;
 use tower_http::services::ServeDir;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
 pub use error::ApiError;
+pub use geo::GeoService;
 
 use crate::db::MetaDb;
 use crate::ingest::SourceHealth;
@@ -43,6 +46,8 @@ pub struct AppState {
     pub metrics: Metrics,
     /// Per-source status.
     pub health: SourceHealth,
+    /// Boundary sets for maps.
+    pub geo: Arc<GeoService>,
     /// Everything a WebSocket session needs (hub, limits, shutdown signal).
     pub live: Arc<SessionContext>,
 }
@@ -57,6 +62,7 @@ pub fn router(state: AppState, static_dir: PathBuf, request_timeout: Duration) -
         .nest(
             "/api",
             sources::router()
+                .merge(geo::router())
                 .merge(openapi::router())
                 .fallback(error::api_not_found),
         )
@@ -65,6 +71,8 @@ pub fn router(state: AppState, static_dir: PathBuf, request_timeout: Duration) -
             state.metrics.clone(),
             track_request,
         ))
+        // Geometry and pages shrink several times over: it matters on a tablet's mobile link.
+        .layer(CompressionLayer::new())
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             request_timeout,

@@ -62,6 +62,26 @@ pub fn document() -> Value {
                     "type": "object", "required": ["sources"],
                     "properties": {"sources": {"type": "array", "items": {"$ref": "#/components/schemas/Source"}}}}}}}}
             }},
+            "/api/geo": {"get": {
+                "summary": "Boundary sets available for maps",
+                "responses": {"200": {"description": "Sets", "content": {"application/json": {"schema": {
+                    "type": "object", "properties": {"sets": {"type": "array", "items": {"type": "object",
+                        "properties": {"name": {"type": "string"}, "url": {"type": "string"}}}}}}}}}}
+            }},
+            "/api/geo/{set}": {"get": {
+                "summary": "A boundary set as RFC 7946 GeoJSON (ETag, gzip), optionally simplified for a zoom level",
+                "parameters": [
+                    {"name": "set", "in": "path", "required": true, "schema": {"type": "string"}, "example": "kota_pasuruan_desa_kelurahan"},
+                    {"name": "zoom", "in": "query", "required": false, "schema": {"type": "integer", "minimum": 0, "maximum": 22}},
+                    {"name": "If-None-Match", "in": "header", "required": false, "schema": {"type": "string"}}
+                ],
+                "responses": {
+                    "200": {"description": "FeatureCollection; properties kode, nama, induk", "content": {"application/geo+json": {"schema": {"type": "object"}}}},
+                    "304": {"description": "Not modified (ETag matched)"},
+                    "400": error_response("invalid_parameter"),
+                    "404": error_response("not_found")
+                }
+            }},
             "/api/openapi.json": {"get": {
                 "summary": "This document",
                 "responses": {"200": {"description": "OpenAPI 3.1", "content": {"application/json": {"schema": {"type": "object"}}}}}

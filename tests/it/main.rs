@@ -4,6 +4,7 @@
 mod browser;
 mod cli;
 mod db;
+mod geo;
 mod health;
 mod helpers;
 mod ingest;

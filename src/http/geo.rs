@@ -1,0 +1,146 @@
+//! `/api/geo`: boundary sets as GeoJSON for maps — geometry sent once, cached by clients (ETag),
+//! compressed, simplified per zoom level. Live values per region travel over the WebSocket.
+
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::sync::{Arc, Mutex};
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{ApiError, AppState};
+use crate::geo::{to_geojson, Catalog, MAX_ZOOM};
+
+/// Rendered GeoJSON by (set, zoom).
+type RenderCache = HashMap<(String, Option<u8>), Arc<Rendered>>;
+
+/// Boundary sets and their rendered GeoJSON, kept per (set, zoom) once made.
+pub struct GeoService {
+    catalog: Catalog,
+    rendered: Mutex<RenderCache>,
+}
+
+/// One rendered representation.
+struct Rendered {
+    body: Bytes,
+    etag: String,
+}
+
+impl GeoService {
+    /// Serves the sets found in `catalog`.
+    pub fn new(catalog: Catalog) -> Self {
+        Self {
+            catalog,
+            rendered: Mutex::default(),
+        }
+    }
+
+    fn render(&self, name: &str, zoom: Option<u8>) -> Result<Arc<Rendered>, ApiError> {
+        let key = (name.to_owned(), zoom);
+        if let Some(hit) = self.lock().get(&key) {
+            return Ok(hit.clone());
+        }
+        let set = match self.catalog.get(name) {
+            None => {
+                let known = self.catalog.names().join(", ");
+                let name: String = name.chars().take(80).collect();
+                return Err(ApiError::NotFound(format!(
+                    "no boundary set named '{name}'; sets: {known}"
+                )));
+            }
+            Some(Err(reason)) => {
+                return Err(ApiError::Internal(anyhow::anyhow!(
+                    "boundary set {name} cannot be loaded: {reason}"
+                )))
+            }
+            Some(Ok(set)) => set,
+        };
+        let (document, _) = to_geojson(&set, zoom);
+        let body = Bytes::from(serde_json::to_vec(&document).map_err(anyhow::Error::from)?);
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        body.hash(&mut hasher);
+        let rendered = Arc::new(Rendered {
+            etag: format!("\"{:016x}\"", hasher.finish()),
+            body,
+        });
+        self.lock().insert(key, rendered.clone());
+        Ok(rendered)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, RenderCache> {
+        self.rendered.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/geo", get(list))
+        .route("/geo/{set}", get(boundaries))
+}
+
+async fn list(State(state): State<AppState>) -> Json<serde_json::Value> {
+    let sets: Vec<_> = state
+        .geo
+        .catalog
+        .names()
+        .into_iter()
+        .map(|name| json!({"name": name, "url": format!("/api/geo/{name}")}))
+        .collect();
+    Json(json!({ "sets": sets }))
+}
+
+#[derive(Deserialize)]
+struct GeoParams {
+    zoom: Option<String>,
+}
+
+async fn boundaries(
+    State(state): State<AppState>,
+    Path(set): Path<String>,
+    Query(params): Query<GeoParams>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let zoom = match params.zoom.as_deref() {
+        None | Some("") => None,
+        Some(text) => match text.parse::<u8>() {
+            Ok(z) if z <= MAX_ZOOM => Some(z),
+            _ => {
+                let text: String = text.chars().take(20).collect();
+                return Err(ApiError::BadRequest {
+                    code: "invalid_parameter",
+                    message: format!(
+                        "zoom must be a whole number from 0 to {MAX_ZOOM}, not '{text}'"
+                    ),
+                });
+            }
+        },
+    };
+    let geo = state.geo.clone();
+    let rendered = tokio::task::spawn_blocking(move || geo.render(&set, zoom))
+        .await
+        .map_err(|e| ApiError::Internal(e.into()))??;
+    let cached = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|tag| tag.trim() == rendered.etag));
+    let common = [
+        (header::ETAG, rendered.etag.clone()),
+        // Clients keep the geometry and only ask whether it changed.
+        (header::CACHE_CONTROL, "no-cache".to_owned()),
+    ];
+    if cached {
+        return Ok((StatusCode::NOT_MODIFIED, common).into_response());
+    }
+    Ok((
+        common,
+        [(header::CONTENT_TYPE, "application/geo+json")],
+        rendered.body.clone(),
+    )
+        .into_response())
+}
