@@ -18,7 +18,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::config::Settings;
 use crate::db::MetaDb;
-use crate::engine::{self, RegionNames};
+use crate::engine::{self, Labels, MapSet, RegionNames};
 use crate::geo::{Boundaries, Catalog};
 use crate::http::{self, AppState, GeoService};
 use crate::ingest::{self, simulator::Simulator, Sinks, SourceHealth};
@@ -59,8 +59,14 @@ impl Application {
         let health = SourceHealth::default();
         let hub = Hub::new(settings.live.history);
         let access = AccessPolicy::from_settings(&settings.live)?;
-        let names = region_names(sim_boundaries.as_ref());
-        engine::publish_now(&store, &hub, &names);
+        let static_dir = settings.server.resolved_static_dir();
+        let labels = Labels {
+            names: region_names(sim_boundaries.as_ref()),
+            map: sim_boundaries
+                .as_ref()
+                .and_then(|set| map_set(&settings, &static_dir, set)),
+        };
+        engine::publish_now(&store, &hub, &labels);
 
         let listen = settings.server.listen;
         let listener = TcpListener::bind(listen)
@@ -78,7 +84,6 @@ impl Application {
             limits: SessionLimits::from_settings(&settings.live),
             access,
         });
-        let static_dir = settings.server.resolved_static_dir();
         if !static_dir.join("index.html").is_file() {
             tracing::warn!(dir = %static_dir.display(), "No index.html in the static directory; pages will answer 404.");
         }
@@ -101,7 +106,7 @@ impl Application {
         tasks.spawn(engine::run(
             store.clone(),
             hub.clone(),
-            names,
+            labels,
             shutdown.clone(),
         ));
         if let Some(boundaries) = sim_boundaries {
@@ -251,6 +256,23 @@ fn simulator_boundaries(settings: &Settings) -> anyhow::Result<Boundaries> {
         tracing::warn!(%repair, "Repaired an invalid boundary.");
     }
     Ok(set)
+}
+
+/// The overview map: the simulator's boundary set, when `/api/geo` serves it (the shipped set, or
+/// a configured file that is also in the static `geo/` directory).
+fn map_set(settings: &Settings, static_dir: &Path, set: &Boundaries) -> Option<MapSet> {
+    let name = match &settings.simulator.boundaries {
+        None => "kota_pasuruan_desa_kelurahan".to_owned(),
+        Some(path) => path.file_stem()?.to_str()?.to_owned(),
+    };
+    static_dir
+        .join("geo")
+        .join(format!("{name}.geojson"))
+        .is_file()
+        .then(|| MapSet {
+            set: name,
+            regions: set.regions().iter().map(|r| r.code.to_string()).collect(),
+        })
 }
 
 /// Region names for panel labels: the shipped Kota Pasuruan kecamatan, plus the simulator's regions.

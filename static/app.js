@@ -19,6 +19,7 @@
       status: { received: "diterima", verified: "diverifikasi", assigned: "didisposisi", in_progress: "diproses",
                 on_hold: "ditunda", resolved: "selesai", rejected: "ditolak", reopened: "dibuka ulang" },
       unknown: "tanpa lokasi",
+      map: "Peta pengaduan per kelurahan", no_data: "tanpa data", complaints: "pengaduan",
       sources_fresh: "Sumber data: {n} aktif", sources_starting: "Menunggu sumber data…",
       sources_stale: "Sumber terlambat: {ids}", sources_failing: "Sumber gagal: {ids}",
     },
@@ -31,6 +32,7 @@
       status: { received: "received", verified: "verified", assigned: "assigned", in_progress: "in progress",
                 on_hold: "on hold", resolved: "resolved", rejected: "rejected", reopened: "reopened" },
       unknown: "no location",
+      map: "Complaints by kelurahan", no_data: "no data", complaints: "complaints",
       sources_fresh: "Sources: {n} live", sources_starting: "Waiting for sources…",
       sources_stale: "Sources late: {ids}", sources_failing: "Sources failing: {ids}",
     },
@@ -114,6 +116,7 @@
     renderSources();
     const d = view.data;
     if (!d) return;
+    renderMap();
     setFigure("total", d.total);
     setFigure("open", d.open);
     setFigure("resolved", d.resolved);
@@ -164,6 +167,85 @@
     el.className = "sources " + state;
     // The note about simulated data shows only while a simulator feeds the page.
     $("footer").hidden = !view.sources.some((s) => s.kind === "simulator");
+  }
+
+  // The live choropleth: geometry fetched once per set (the browser revalidates it by ETag),
+  // colours and legend from the server's class breaks on every update.
+  const CLASS_COLOURS = ["#1f4e6b", "#2f7d95", "#58a59a", "#d8a63a", "#e8603c"];
+  const NO_DATA_COLOUR = "#2a3038";
+  const SVG = "http://www.w3.org/2000/svg";
+  const mapState = { set: null, loading: false, paths: new Map() };
+
+  function loadMap(set) {
+    if (mapState.set === set || mapState.loading) return;
+    mapState.loading = true;
+    fetch("/api/geo/" + encodeURIComponent(set) + "?zoom=13")
+      .then((r) => (r.ok ? r.json() : Promise.reject(new Error("HTTP " + r.status))))
+      .then((geo) => { drawMap(geo); mapState.set = set; renderMap(); })
+      .catch((e) => console.warn("pantau: map not loaded:", e.message))
+      .finally(() => { mapState.loading = false; });
+  }
+
+  function drawMap(geo) {
+    const svg = $("map");
+    const rings = (g) => (g.type === "Polygon" ? g.coordinates : g.coordinates.flat());
+    let [minX, minY, maxX, maxY] = [Infinity, Infinity, -Infinity, -Infinity];
+    for (const f of geo.features) for (const ring of rings(f.geometry)) for (const [x, y] of ring) {
+      minX = Math.min(minX, x); maxX = Math.max(maxX, x); minY = Math.min(minY, y); maxY = Math.max(maxY, y);
+    }
+    // Equirectangular, with longitude shrunk by cos(latitude) so shapes keep their proportions.
+    const kx = Math.cos(((minY + maxY) / 2) * Math.PI / 180) * 1000;
+    const ky = 1000;
+    const project = ([x, y]) => ((x - minX) * kx).toFixed(1) + "," + ((maxY - y) * ky).toFixed(1);
+    svg.setAttribute("viewBox", "0 0 " + ((maxX - minX) * kx).toFixed(1) + " " + ((maxY - minY) * ky).toFixed(1));
+    mapState.paths.clear();
+    const title = svg.querySelector("title");
+    svg.replaceChildren(title);
+    for (const f of geo.features) {
+      const path = document.createElementNS(SVG, "path");
+      const d = rings(f.geometry).map((ring) => "M" + ring.map(project).join("L") + "Z").join("");
+      path.setAttribute("d", d);
+      path.setAttribute("fill-rule", "evenodd");
+      path.dataset.code = f.properties.kode;
+      path.dataset.name = f.properties.nama;
+      path.append(document.createElementNS(SVG, "title"));
+      svg.append(path);
+      mapState.paths.set(f.properties.kode, path);
+    }
+  }
+
+  function classOf(value, breaks) {
+    const i = breaks.findIndex((b) => value <= b);
+    return i === -1 ? breaks.length : i;
+  }
+
+  function renderMap() {
+    const layer = view.data && view.data.map;
+    if (!layer) return;
+    if (mapState.set !== layer.set) { loadMap(layer.set); return; }
+    const breaks = layer.breaks || [];
+    const colours = CLASS_COLOURS.slice(CLASS_COLOURS.length - (breaks.length + 1));
+    for (const [code, path] of mapState.paths) {
+      const value = layer.values[code];
+      const known = typeof value === "number";
+      path.setAttribute("fill", known ? colours[classOf(value, breaks)] : NO_DATA_COLOUR);
+      path.querySelector("title").textContent = path.dataset.name + ": " +
+        (known ? number(value) + " " + t("complaints") : t("no_data"));
+    }
+    const bounds = [0, ...breaks];
+    const legend = colours.map((colour, i) => {
+      const li = document.createElement("li");
+      li.style.setProperty("--swatch", colour);
+      const low = i === 0 ? bounds[0] : Math.floor(bounds[i]) + 1;
+      const high = breaks[i];
+      li.textContent = i >= breaks.length ? "≥ " + number(low)
+        : low >= high ? number(high) : number(low) + "–" + number(high);
+      return li;
+    });
+    const none = document.createElement("li");
+    none.style.setProperty("--swatch", NO_DATA_COLOUR);
+    none.textContent = t("no_data");
+    $("legend").replaceChildren(...legend, none);
   }
 
   function tick() {

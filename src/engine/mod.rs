@@ -6,6 +6,8 @@
 //! categories, kecamatan and the newest complaints), recomputed from the store's running tallies on
 //! every commit. Dashboards from `dashboards/*.toml` compiled to queries replace the fixed panel.
 
+pub mod classes;
+
 use std::collections::HashMap;
 
 use serde_json::{json, Value};
@@ -24,16 +26,34 @@ pub const OVERVIEW_TOPIC: &str = "overview/complaints";
 /// Names of regions by Kemendagri code, to label panels.
 pub type RegionNames = HashMap<String, String>;
 
+/// What the engine needs besides the data: region names and the overview map's regions.
+#[derive(Debug, Clone, Default)]
+pub struct Labels {
+    /// Region names by Kemendagri code.
+    pub names: RegionNames,
+    /// The kelurahan drawn on the overview map, if there is a map.
+    pub map: Option<MapSet>,
+}
+
+/// The regions of a map layer and the `/api/geo` set holding their shapes.
+#[derive(Debug, Clone)]
+pub struct MapSet {
+    /// Boundary set name (`/api/geo/{set}`).
+    pub set: String,
+    /// Codes of the regions drawn, each shown even with no data.
+    pub regions: Vec<String>,
+}
+
 /// Publishes the overview once now and after every store commit, until `shutdown`.
 /// A burst of commits while a publish runs is coalesced into one publish of the newest state.
-pub async fn run(store: Store, hub: Hub, names: RegionNames, shutdown: CancellationToken) {
+pub async fn run(store: Store, hub: Hub, labels: Labels, shutdown: CancellationToken) {
     let mut commits = store.subscribe();
     loop {
         let snapshot = commits.borrow_and_update().clone();
         hub.publish(
             OVERVIEW_TOPIC,
             snapshot.committed_at,
-            overview(&snapshot, &names),
+            overview(&snapshot, &labels),
         );
         tokio::select! {
             _ = shutdown.cancelled() => break,
@@ -78,18 +98,19 @@ pub fn source_status(sources: &[SourceStatus], now: DateTime<Utc>) -> Value {
 }
 
 /// Publishes the overview of the store's current state right away (used at start).
-pub fn publish_now(store: &Store, hub: &Hub, names: &RegionNames) {
+pub fn publish_now(store: &Store, hub: &Hub, labels: &Labels) {
     let snapshot = store.snapshot();
     hub.publish(
         OVERVIEW_TOPIC,
         snapshot.committed_at,
-        overview(&snapshot, names),
+        overview(&snapshot, labels),
     );
 }
 
 /// The overview panel's value. Collections are objects keyed by a stable id rather than arrays, so
 /// that a merge patch carries only the members that changed (a new complaint, one count).
-pub fn overview(snapshot: &StoreSnapshot, names: &RegionNames) -> Value {
+pub fn overview(snapshot: &StoreSnapshot, labels: &Labels) -> Value {
+    let names = &labels.names;
     let tally = &snapshot.complaints;
     let count = |status| tally.by_status.get(&status).copied().unwrap_or(0);
     let closed: u64 = tally
@@ -121,6 +142,7 @@ pub fn overview(snapshot: &StoreSnapshot, names: &RegionNames) -> Value {
         })
         .collect();
     json!({
+        "map": labels.map.as_ref().map(|map| choropleth(&tally.by_kelurahan, map)),
         "total": tally.total,
         "open": tally.total - closed,
         "resolved": count(Status::Resolved),
@@ -129,6 +151,33 @@ pub fn overview(snapshot: &StoreSnapshot, names: &RegionNames) -> Value {
         "by_category": tally.by_category,
         "by_kecamatan": by_kecamatan,
         "newest": newest,
+    })
+}
+
+/// Classes shown on the wall map: five for a city's kelurahan.
+const MAP_CLASSES: usize = 5;
+
+/// The overview map layer: complaints per kelurahan of the map's set, with quantile breaks so every
+/// screen draws the same legend. Every region of the set appears (0 when it has none), so "no
+/// complaints" is told apart from a region without data (absent, drawn as such).
+fn choropleth(by_kelurahan: &std::collections::BTreeMap<String, u64>, map: &MapSet) -> Value {
+    let values: serde_json::Map<String, Value> = map
+        .regions
+        .iter()
+        .map(|code| {
+            (
+                code.clone(),
+                json!(by_kelurahan.get(code).copied().unwrap_or(0)),
+            )
+        })
+        .collect();
+    let numbers: Vec<f64> = values.values().filter_map(Value::as_f64).collect();
+    json!({
+        "set": map.set,
+        "measure": "count",
+        "method": classes::Method::Quantile,
+        "breaks": classes::breaks(&numbers, MAP_CLASSES, classes::Method::Quantile),
+        "values": values,
     })
 }
 
@@ -143,23 +192,31 @@ mod tests {
         let at = chrono::DateTime::from_timestamp(1_790_000_000, 0).unwrap();
         let complaint = |id: &str, category: &str| Complaint::sample(id, category, at);
         let mut snapshot = StoreSnapshot::default();
-        let names = RegionNames::from([("35.75.01".to_owned(), "Gadingrejo".to_owned())]);
+        let labels = Labels {
+            names: RegionNames::from([("35.75.01".to_owned(), "Gadingrejo".to_owned())]),
+            map: Some(MapSet {
+                set: "kota_pasuruan_desa_kelurahan".into(),
+                regions: vec!["35.75.01.1001".into(), "35.75.01.1002".into()],
+            }),
+        };
         let tally = &mut snapshot.complaints;
         tally.total = 1;
         tally.by_category.insert("Sampah".into(), 1);
         tally.by_status.insert(Status::Received, 1);
         tally.by_kecamatan.insert("35.75.01".into(), 1);
+        tally.by_kelurahan.insert("35.75.01.1001".into(), 1);
         tally.newest = vec![complaint("1", "Sampah")];
         let hub = Hub::new(4);
-        hub.publish("t", None, overview(&snapshot, &names));
+        hub.publish("t", None, overview(&snapshot, &labels));
 
         let tally = &mut snapshot.complaints;
         tally.total = 2;
         tally.by_category.insert("Jalan Rusak".into(), 1);
         tally.by_status.insert(Status::Received, 2);
         tally.by_kecamatan.insert("35.75.01".into(), 2);
+        tally.by_kelurahan.insert("35.75.01.1001".into(), 2);
         tally.newest.insert(0, complaint("2", "Jalan Rusak"));
-        hub.publish("t", None, overview(&snapshot, &names));
+        hub.publish("t", None, overview(&snapshot, &labels));
 
         let state = hub.get("t").unwrap();
         let patch: Value = serde_json::from_str(state.patch_frame.as_ref().unwrap()).unwrap();
@@ -171,5 +228,10 @@ mod tests {
         let newest = merge["newest"].as_object().unwrap();
         assert_eq!(newest.keys().collect::<Vec<_>>(), ["test/2"]);
         assert_eq!(newest["test/2"]["kelurahan_name"], "35.75.01.1001");
+        // The map moves by one region's value; the region without complaints stays 0.
+        assert_eq!(merge["map"]["values"], json!({"35.75.01.1001": 2}));
+        let full = &hub.get("t").unwrap().data;
+        assert_eq!(full["map"]["values"]["35.75.01.1002"], 0);
+        assert_eq!(full["map"]["set"], "kota_pasuruan_desa_kelurahan");
     }
 }

@@ -77,6 +77,8 @@ pub struct ComplaintTally {
     pub by_status: BTreeMap<Status, u64>,
     /// Complaints per kecamatan code (`unknown` when the location is unknown).
     pub by_kecamatan: BTreeMap<String, u64>,
+    /// Complaints per kelurahan/desa code (`unknown` when the location is unknown).
+    pub by_kelurahan: BTreeMap<String, u64>,
     /// The newest complaints by creation time, newest first.
     pub newest: Vec<Complaint>,
 }
@@ -207,11 +209,13 @@ impl State {
                 decrement(&mut tally.by_category, &old.category);
                 decrement(&mut tally.by_status, &old.status);
                 decrement(&mut tally.by_kecamatan, &kecamatan_key(old));
+                decrement(&mut tally.by_kelurahan, &kelurahan_key(old));
                 tally.total -= 1;
             }
             *tally.by_category.entry(row.category.clone()).or_default() += 1;
             *tally.by_status.entry(row.status).or_default() += 1;
             *tally.by_kecamatan.entry(kecamatan_key(&row)).or_default() += 1;
+            *tally.by_kelurahan.entry(kelurahan_key(&row)).or_default() += 1;
             tally.total += 1;
             changed += 1;
             self.newest
@@ -235,6 +239,12 @@ impl State {
             changed,
         }
     }
+}
+
+fn kelurahan_key(c: &Complaint) -> String {
+    c.kelurahan
+        .as_ref()
+        .map_or_else(|| "unknown".to_owned(), |k| k.to_string())
 }
 
 fn kecamatan_key(c: &Complaint) -> String {
@@ -290,6 +300,7 @@ mod tests {
         assert_eq!(snap.complaints.by_category.get("Jalan Rusak"), Some(&1));
         assert_eq!(snap.complaints.by_category.get("Sampah"), None);
         assert_eq!(snap.complaints.by_kecamatan.get("35.75.01"), Some(&2));
+        assert_eq!(snap.complaints.by_kelurahan.get("35.75.01.1001"), Some(&2));
         assert_eq!(snap.complaints.newest[0].source_id, "2");
     }
 

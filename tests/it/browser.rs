@@ -294,6 +294,13 @@ async fn the_wall_page_shows_live_values_survives_a_server_restart_and_fits_a_ta
         json!(true),
         "the simulated-data note and the source state are shown in the demo"
     );
+    // The live map: every kelurahan drawn, coloured by the server's classes, with a legend.
+    wall.wait_until(
+        "document.querySelectorAll('#map path').length === 34 && [...document.querySelectorAll('#map path')].some(p => p.getAttribute('fill') !== '#2a3038') && document.querySelectorAll('#legend li').length >= 2",
+        Duration::from_secs(20),
+        "the map did not show 34 coloured kelurahan with a legend",
+    )
+    .await;
     assert!(wall.errors.is_empty(), "console errors: {:?}", wall.errors);
     wall.screenshot("wall-1920x1080-live.png").await;
 
