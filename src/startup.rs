@@ -22,7 +22,7 @@ use crate::engine::{self, Labels, MapSet, RegionNames};
 use crate::geo::{Boundaries, Catalog};
 use crate::http::{self, AppState, GeoService};
 use crate::ingest::{self, simulator::Simulator, Sinks, SourceHealth};
-use crate::live::{AccessPolicy, Hub, SessionContext, SessionLimits};
+use crate::live::{AccessPolicy, Hub, Screens, SessionContext, SessionLimits};
 use crate::store::Store;
 use crate::telemetry::Metrics;
 
@@ -83,6 +83,7 @@ impl Application {
             time_zone: settings.deployment.time_zone.clone(),
             limits: SessionLimits::from_settings(&settings.live),
             access,
+            screens: Screens::default(),
         });
         if !static_dir.join("index.html").is_file() {
             tracing::warn!(dir = %static_dir.display(), "No index.html in the static directory; pages will answer 404.");

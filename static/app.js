@@ -306,6 +306,7 @@
         view.serverId = msg.server_id;
         ws.send(JSON.stringify({ type: "subscribe",
           topics: [{ topic: TOPIC, last_seq: resume ? view.seq : null }] }));
+        reportScreen(ws);
         break;
       case "snapshot":
         if (msg.topic !== TOPIC) return;
@@ -338,14 +339,36 @@
     tick();
   }
 
+  // A wall screen is named in its URL (?screen=lobby-1): it reports itself so operators see at
+  // /api/screens which screens are alive, stale or gone, and it reloads once a day at 04:00 local
+  // time to keep browser memory flat over weeks of running.
+  const SCREEN = new URLSearchParams(location.search).get("screen");
+  const LOADED_AT = Date.now();
+
+  function reportScreen(ws) {
+    if (!SCREEN || !ws || ws.readyState !== WebSocket.OPEN) return;
+    const age = view.committedAt ? Math.max(0, (Date.now() - new Date(view.committedAt)) / 1000) : null;
+    ws.send(JSON.stringify({ type: "screen", name: SCREEN, page: "overview",
+      data_age_s: age, stale: $("age").classList.contains("stale") }));
+  }
+
+  function dailyReload() {
+    if (!SCREEN || Date.now() - LOADED_AT < 3600 * 1000) return;
+    const hour = new Intl.DateTimeFormat("en-GB", { hour: "2-digit", hour12: false, timeZone: view.timeZone })
+      .format(new Date());
+    if (hour === "04") location.reload();
+  }
+
   // Heartbeat: a connection that went quiet (sleeping laptop, dead proxy) is replaced.
   setInterval(() => {
+    dailyReload();
     if (!socket || socket.readyState !== WebSocket.OPEN) return;
     if (Date.now() - view.lastMessageAt > SILENT_LIMIT_MS) {
       socket.close();
       return;
     }
     socket.send(JSON.stringify({ type: "ping", id: Date.now() }));
+    reportScreen(socket);
   }, PING_EVERY_MS);
 
   $("lang").addEventListener("click", () => {

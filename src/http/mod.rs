@@ -8,6 +8,7 @@ mod geo;
 mod health;
 mod metrics;
 mod openapi;
+mod screens;
 mod sources;
 mod ws;
 
@@ -63,6 +64,7 @@ pub fn router(state: AppState, static_dir: PathBuf, request_timeout: Duration) -
             "/api",
             sources::router()
                 .merge(geo::router())
+                .merge(screens::router())
                 .merge(openapi::router())
                 .fallback(error::api_not_found),
         )

@@ -62,6 +62,17 @@ pub fn document() -> Value {
                     "type": "object", "required": ["sources"],
                     "properties": {"sources": {"type": "array", "items": {"$ref": "#/components/schemas/Source"}}}}}}}}
             }},
+            "/api/screens": {"get": {
+                "summary": "Named wall screens and whether each is alive, stale or gone",
+                "responses": {"200": {"description": "Screens", "content": {"application/json": {"schema": {
+                    "type": "object", "required": ["screens"],
+                    "properties": {"screens": {"type": "array", "items": {"type": "object", "properties": {
+                        "name": {"type": "string"}, "state": {"enum": ["alive", "stale", "gone"]},
+                        "page": {"type": "string"}, "address": {"type": "string"}, "connected": {"type": "boolean"},
+                        "last_report": {"type": "string", "format": "date-time"},
+                        "data_age_s": {"type": ["number", "null"]}, "stale": {"type": "boolean"},
+                        "connections": {"type": "integer"}}}}}}}}}}
+            }},
             "/api/geo": {"get": {
                 "summary": "Boundary sets available for maps",
                 "responses": {"200": {"description": "Sets", "content": {"application/json": {"schema": {

@@ -55,5 +55,5 @@ async fn upgrade(
         .read_buffer_size(4 * 1024)
         .write_buffer_size(0)
         .max_write_buffer_size(4 * 1024 * 1024)
-        .on_upgrade(move |socket| live::serve_socket(socket, context, grant, slot))
+        .on_upgrade(move |socket| live::serve_socket(socket, context, grant, peer.ip(), slot))
 }

@@ -7,8 +7,10 @@
 pub mod access;
 mod hub;
 pub mod protocol;
+pub mod screens;
 mod session;
 
 pub use access::{AccessPolicy, Denied, Grant, IpSlot};
 pub use hub::{Hub, TopicState};
+pub use screens::{Screen, ScreenState, Screens};
 pub use session::{serve_socket, SessionContext, SessionLimits};

@@ -93,6 +93,20 @@ pub enum ClientMessage {
         /// Topic names.
         topics: Vec<String>,
     },
+    /// A named wall screen reports itself (on connect and with each heartbeat), for `/api/screens`.
+    Screen {
+        /// Name from the page URL (`?screen=…`): 1–64 of `A-Z a-z 0-9 . _ -`.
+        name: String,
+        /// The page or dashboard shown.
+        #[serde(default)]
+        page: String,
+        /// Age of the data on screen, in seconds.
+        #[serde(default)]
+        data_age_s: Option<f64>,
+        /// Whether the page shows its data as stale.
+        #[serde(default)]
+        stale: bool,
+    },
     /// Heartbeat / round-trip probe.
     Ping {
         /// Echoed in the `pong`.

@@ -18,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 use super::access::{AccessPolicy, Grant, IpSlot};
 use super::hub::frame;
 use super::protocol::{ClientMessage, ServerMessage, PROTOCOL_VERSION};
+use super::screens::Screens;
 use super::Hub;
 use crate::config::LiveSettings;
 use crate::telemetry::Metrics;
@@ -77,6 +78,8 @@ pub struct SessionContext {
     pub limits: SessionLimits,
     /// Who may connect.
     pub access: AccessPolicy,
+    /// Named wall screens and how they are doing.
+    pub screens: Screens,
 }
 
 /// Why a session stops.
@@ -95,15 +98,16 @@ pub async fn serve_socket(
     mut socket: WebSocket,
     ctx: Arc<SessionContext>,
     grant: Grant,
+    peer: std::net::IpAddr,
     _slot: IpSlot,
 ) {
     let _connected = ctx.metrics.ws_connection();
-    run(&mut socket, &ctx, &grant).await;
+    run(&mut socket, &ctx, &grant, &peer.to_string()).await;
 }
 
 /// The session: one task owns the socket and waits on whatever comes first — a client message,
 /// a topic change, the ping timer or shutdown. Generic over the socket so any transport works.
-async fn run<S>(socket: &mut S, ctx: &SessionContext, grant: &Grant)
+async fn run<S>(socket: &mut S, ctx: &SessionContext, grant: &Grant, peer: &str)
 where
     S: Sink<Message> + Stream<Item = Result<Message, axum::Error>> + Unpin,
 {
@@ -118,9 +122,14 @@ where
         bucket: Bucket::new(ctx.limits.messages_per_second),
         last_seen: Instant::now(),
         status_sent: 0,
+        peer: peer.to_owned(),
+        screen: None,
     };
     let stop = state.serve(&mut out, ctx, grant).await;
     ctx.metrics.ws_subscriptions(-(state.followed.len() as i64));
+    if let Some(name) = &state.screen {
+        ctx.screens.disconnected(name);
+    }
     if let Stop::Bye(reason) = stop {
         ctx.metrics.ws_closed(reason);
         out.bye(reason).await;
@@ -149,6 +158,10 @@ struct Session {
     last_seen: Instant,
     /// Seq of the last `source_status` sent.
     status_sent: u64,
+    /// Client address, for the screen list.
+    peer: String,
+    /// The screen name this connection reported, once it did.
+    screen: Option<String>,
 }
 
 impl Session {
@@ -250,6 +263,24 @@ impl Session {
                 format!("messages are limited to {} bytes", limits.max_message_bytes),
             ),
             Message::Text(text) => match serde_json::from_str::<ClientMessage>(&text) {
+                Ok(ClientMessage::Screen {
+                    name,
+                    page,
+                    data_age_s,
+                    stale,
+                }) => match screen_report(name, page, data_age_s, stale) {
+                    Ok(report) => {
+                        if self.screen.as_ref().is_some_and(|n| *n != report.name) {
+                            ctx.screens
+                                .disconnected(self.screen.as_deref().unwrap_or_default());
+                        }
+                        let first = self.screen.as_deref() != Some(report.name.as_str());
+                        self.screen = Some(report.name.clone());
+                        ctx.screens.report(report, &self.peer, first);
+                        return Ok(());
+                    }
+                    Err(reason) => ("invalid_message", reason),
+                },
                 Ok(message) => return handle(message, &mut self.followed, out, ctx, grant).await,
                 Err(e) => ("invalid_message", format!("not a protocol message: {e}")),
             },
@@ -269,6 +300,34 @@ impl Session {
     }
 }
 
+/// Checks a screen's report: a name an operator can read, bounded text, a sane data age.
+fn screen_report(
+    name: String,
+    page: String,
+    data_age_s: Option<f64>,
+    stale: bool,
+) -> Result<super::screens::Report, String> {
+    let name_ok = (1..=64).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    if !name_ok {
+        return Err("screen name must be 1-64 characters of A-Z, a-z, 0-9, '.', '_' or '-'".into());
+    }
+    if page.chars().count() > 64 || page.chars().any(char::is_control) {
+        return Err("screen page must be at most 64 printable characters".into());
+    }
+    if data_age_s.is_some_and(|age| !age.is_finite() || age < 0.0) {
+        return Err("data_age_s must be a number of seconds, 0 or more".into());
+    }
+    Ok(super::screens::Report {
+        name,
+        page,
+        data_age_s,
+        stale,
+    })
+}
+
 /// Handles one client message.
 async fn handle<S: Sink<Message> + Unpin>(
     message: ClientMessage,
@@ -278,6 +337,8 @@ async fn handle<S: Sink<Message> + Unpin>(
     grant: &Grant,
 ) -> Result<(), Stop> {
     match message {
+        // Screen reports are handled by the session before they get here.
+        ClientMessage::Screen { .. } => Ok(()),
         ClientMessage::Ping { id } => {
             let pong = frame(&ServerMessage::Pong {
                 id,
@@ -487,6 +548,7 @@ mod tests {
             time_zone: "Asia/Jakarta".into(),
             limits,
             access: AccessPolicy::from_settings(&LiveSettings::default()).unwrap(),
+            screens: Screens::default(),
         });
         (ctx, hub, metrics)
     }
@@ -513,7 +575,7 @@ mod tests {
                 sink: Box::pin(sink),
                 stream,
             };
-            run(&mut socket, &ctx, &grant).await;
+            run(&mut socket, &ctx, &grant, "127.0.0.1").await;
         });
         (
             Transport {

@@ -256,7 +256,7 @@ async fn the_wall_page_shows_live_values_survives_a_server_restart_and_fits_a_ta
     let (stop, server) = start_demo(port, data_dir.path()).await;
 
     let mut wall = Browser::launch(&chromium, 1920, 1080, false).await;
-    wall.navigate(&url).await;
+    wall.navigate(&format!("{url}?screen=wall-test")).await;
     wall.wait_until(
         "window.pantau && pantau.connection === 'open' && pantau.data && pantau.data.total > 0",
         Duration::from_secs(20),
@@ -303,6 +303,15 @@ async fn the_wall_page_shows_live_values_survives_a_server_restart_and_fits_a_ta
     .await;
     assert!(wall.errors.is_empty(), "console errors: {:?}", wall.errors);
     wall.screenshot("wall-1920x1080-live.png").await;
+    // The named wall reported itself to operators.
+    let screens: Value = reqwest::get(format!("{url}api/screens"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(screens["screens"][0]["name"], "wall-test", "{screens}");
+    assert_eq!(screens["screens"][0]["state"], "alive", "{screens}");
 
     // The server stops: the page says so instead of freezing silently.
     stop.cancel();

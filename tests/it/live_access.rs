@@ -232,3 +232,53 @@ async fn a_reconnecting_client_gets_exactly_the_patches_it_missed() {
     assert_eq!(value, fresh["data"]);
     app.stop().await;
 }
+
+async fn screen_list(app: &TestApp) -> Vec<serde_json::Value> {
+    let body: serde_json::Value = app.get("/api/screens").await.json().await.unwrap();
+    body["screens"].as_array().unwrap().clone()
+}
+
+#[tokio::test]
+async fn named_screens_report_themselves_and_operators_see_which_are_alive() {
+    let app = spawn_app_with(quiet(), |_| {}).await;
+    let mut lobby = app.ws_after_hello().await;
+    lobby
+        .send_json(json!({"type": "screen", "name": "lobby-1", "page": "overview", "data_age_s": 2.5, "stale": false}))
+        .await;
+    let mut ops = app.ws_after_hello().await;
+    ops.send_json(
+        json!({"type": "screen", "name": "ops-2", "page": "overview", "data_age_s": 900.0}),
+    )
+    .await;
+    ops.send_json(json!({"type": "screen", "name": "bad name!"}))
+        .await;
+    assert_eq!(ops.next_json().await["code"], "invalid_message");
+
+    let screens = screen_list(&app).await;
+    let state_of = |screens: &[serde_json::Value], name: &str| {
+        screens
+            .iter()
+            .find(|s| s["name"] == name)
+            .map(|s| s["state"].clone())
+    };
+    assert_eq!(state_of(&screens, "lobby-1"), Some(json!("alive")));
+    assert_eq!(
+        state_of(&screens, "ops-2"),
+        Some(json!("stale")),
+        "old data on screen"
+    );
+    assert_eq!(screens[0]["address"], "127.0.0.1");
+
+    // The lobby screen goes away: operators see it gone.
+    drop(lobby);
+    let mut gone = false;
+    for _ in 0..100 {
+        if state_of(&screen_list(&app).await, "lobby-1") == Some(json!("gone")) {
+            gone = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(gone, "a disconnected screen must show as gone");
+    app.stop().await;
+}
