@@ -186,12 +186,11 @@ mod tests {
     use super::*;
     use crate::live::Hub;
 
-    #[test]
-    fn a_new_complaint_patches_only_what_it_changed() {
+    #[tokio::test]
+    async fn a_new_complaint_patches_only_what_it_changed() {
         use crate::domain::Complaint;
         let at = chrono::DateTime::from_timestamp(1_790_000_000, 0).unwrap();
         let complaint = |id: &str, category: &str| Complaint::sample(id, category, at);
-        let mut snapshot = StoreSnapshot::default();
         let labels = Labels {
             names: RegionNames::from([("35.75.01".to_owned(), "Gadingrejo".to_owned())]),
             map: Some(MapSet {
@@ -199,24 +198,16 @@ mod tests {
                 regions: vec!["35.75.01.1001".into(), "35.75.01.1002".into()],
             }),
         };
-        let tally = &mut snapshot.complaints;
-        tally.total = 1;
-        tally.by_category.insert("Sampah".into(), 1);
-        tally.by_status.insert(Status::Received, 1);
-        tally.by_kecamatan.insert("35.75.01".into(), 1);
-        tally.by_kelurahan.insert("35.75.01.1001".into(), 1);
-        tally.newest = vec![complaint("1", "Sampah")];
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).await.unwrap();
         let hub = Hub::new(4);
-        hub.publish("t", None, overview(&snapshot, &labels));
-
-        let tally = &mut snapshot.complaints;
-        tally.total = 2;
-        tally.by_category.insert("Jalan Rusak".into(), 1);
-        tally.by_status.insert(Status::Received, 2);
-        tally.by_kecamatan.insert("35.75.01".into(), 2);
-        tally.by_kelurahan.insert("35.75.01.1001".into(), 2);
-        tally.newest.insert(0, complaint("2", "Jalan Rusak"));
-        hub.publish("t", None, overview(&snapshot, &labels));
+        for (id, category) in [("1", "Sampah"), ("2", "Jalan Rusak")] {
+            store
+                .append_complaints(vec![complaint(id, category)])
+                .await
+                .unwrap();
+            hub.publish("t", None, overview(&store.snapshot(), &labels));
+        }
 
         let state = hub.get("t").unwrap();
         let patch: Value = serde_json::from_str(state.patch_frame.as_ref().unwrap()).unwrap();

@@ -124,18 +124,7 @@ impl SourceHealth {
         self.update(
             id,
             |_| {},
-            || SourceStatus {
-                id: id.to_owned(),
-                kind,
-                dataset,
-                interval_ms: interval.as_millis() as u64,
-                last_success: None,
-                last_error: None,
-                last_error_at: None,
-                consecutive_failures: 0,
-                rows_in: 0,
-                newest_record: None,
-            },
+            || SourceStatus::new(id, kind, dataset, interval),
         );
     }
 
