@@ -4,6 +4,7 @@
 //! point inside a kelurahan). Must not know about sources, the store or HTTP.
 
 mod catalog;
+pub mod cluster;
 mod index;
 
 use std::collections::HashSet;

@@ -1,0 +1,246 @@
+//! Server-side clustering of many points for a map view, so a browser never receives more than a
+//! few thousand features.
+//!
+//! Points are kept in Web Mercator "world" coordinates at zoom 24 in `u32` (projected once, when a
+//! record arrives): at zoom `z` a screen pixel is `2^(24 - z)` world units, so the cluster cell of a
+//! point is a pair of bit shifts. Cells of the view are a dense array, so one pass over the points
+//! with no hashing aggregates a million points in a few milliseconds.
+
+use std::f64::consts::PI;
+
+/// World units per pixel at zoom 0 is `2^WORLD_BITS / 256`; 32 bits give ~2.4 mm at the equator.
+const WORLD_BITS: u32 = 32;
+/// Web Mercator's latitude limit.
+const MAX_LAT: f64 = 85.051_128_779_806_59;
+/// Most cells a view may aggregate densely before falling back to coarser cells.
+const MAX_CELLS: usize = 1 << 22;
+
+/// A point's Web Mercator position in world units (`0..2^32` on each axis, y growing southwards).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WorldPoint {
+    /// Easting.
+    pub x: u32,
+    /// Southing.
+    pub y: u32,
+}
+
+/// Projects WGS84 lon/lat (latitude clamped to the Mercator limit); `None` for non-finite input.
+pub fn project(lon: f64, lat: f64) -> Option<WorldPoint> {
+    if !lon.is_finite() || !lat.is_finite() {
+        return None;
+    }
+    let scale = (1u64 << WORLD_BITS) as f64;
+    let x = ((lon.clamp(-180.0, 180.0) + 180.0) / 360.0) * scale;
+    let phi = lat.clamp(-MAX_LAT, MAX_LAT).to_radians();
+    let y = (1.0 - ((PI / 4.0 + phi / 2.0).tan()).ln() / PI) / 2.0 * scale;
+    let clamp = |v: f64| v.clamp(0.0, scale - 1.0) as u32;
+    Some(WorldPoint {
+        x: clamp(x),
+        y: clamp(y),
+    })
+}
+
+/// Back from world units to lon/lat.
+pub fn unproject(x: f64, y: f64) -> (f64, f64) {
+    let scale = (1u64 << WORLD_BITS) as f64;
+    let lon = x / scale * 360.0 - 180.0;
+    let n = PI * (1.0 - 2.0 * y / scale);
+    let lat = n.sinh().atan().to_degrees();
+    (lon, lat)
+}
+
+/// One cluster of the view.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cluster {
+    /// Longitude of the points' centre.
+    pub lon: f64,
+    /// Latitude of the points' centre.
+    pub lat: f64,
+    /// Points in the cluster.
+    pub count: u32,
+    /// Points per category (e.g. lifecycle status), indexed as the caller's categories.
+    pub mix: Vec<u32>,
+}
+
+/// The area of a view in world units, inclusive.
+#[derive(Debug, Clone, Copy)]
+pub struct View {
+    /// Top-left corner.
+    pub min: WorldPoint,
+    /// Bottom-right corner.
+    pub max: WorldPoint,
+}
+
+impl View {
+    /// The view around lon/lat corners (any order).
+    pub fn from_lon_lat(a: (f64, f64), b: (f64, f64)) -> Option<View> {
+        let (p, q) = (project(a.0, a.1)?, project(b.0, b.1)?);
+        Some(View {
+            min: WorldPoint {
+                x: p.x.min(q.x),
+                y: p.y.min(q.y),
+            },
+            max: WorldPoint {
+                x: p.x.max(q.x),
+                y: p.y.max(q.y),
+            },
+        })
+    }
+}
+
+/// Clusters the points inside `view` into cells of `cell_px` screen pixels at `zoom`, coarsening the
+/// cells until there are at most `max_clusters`. `category[i]` (< `categories`) is point i's
+/// category for the mix. Clusters come out in cell order (north-west first).
+pub fn cluster(
+    points: &[WorldPoint],
+    category: &[u8],
+    categories: usize,
+    view: View,
+    zoom: u8,
+    cell_px: u32,
+    max_clusters: usize,
+) -> Vec<Cluster> {
+    // World units per cell at this zoom: 2^(WORLD_BITS - 8 - zoom) per pixel, times the cell size.
+    let pixel_shift = (WORLD_BITS - 8).saturating_sub(u32::from(zoom));
+    let mut shift = (pixel_shift + cell_px.max(1).next_power_of_two().trailing_zeros()).min(31);
+    loop {
+        let (x0, y0) = (view.min.x >> shift, view.min.y >> shift);
+        let (w, h) = (
+            (view.max.x >> shift) - x0 + 1,
+            (view.max.y >> shift) - y0 + 1,
+        );
+        let cells = w as usize * h as usize;
+        if cells > MAX_CELLS && shift < 31 {
+            shift += 1;
+            continue;
+        }
+        let clusters = aggregate(
+            points,
+            category,
+            categories,
+            view,
+            shift,
+            (x0, y0, w),
+            cells,
+        );
+        if clusters.len() <= max_clusters.max(1) || shift >= 31 {
+            return clusters;
+        }
+        shift += 1;
+    }
+}
+
+/// One pass over the points into a dense grid of `cells` cells.
+fn aggregate(
+    points: &[WorldPoint],
+    category: &[u8],
+    categories: usize,
+    view: View,
+    shift: u32,
+    (x0, y0, w): (u32, u32, u32),
+    cells: usize,
+) -> Vec<Cluster> {
+    let mut count = vec![0u32; cells];
+    let mut sum_x = vec![0u64; cells];
+    let mut sum_y = vec![0u64; cells];
+    let mut mix = vec![0u32; cells * categories.max(1)];
+    for (i, p) in points.iter().enumerate() {
+        if p.x < view.min.x || p.x > view.max.x || p.y < view.min.y || p.y > view.max.y {
+            continue;
+        }
+        let cell = ((p.y >> shift) - y0) as usize * w as usize + ((p.x >> shift) - x0) as usize;
+        count[cell] += 1;
+        sum_x[cell] += u64::from(p.x);
+        sum_y[cell] += u64::from(p.y);
+        if let Some(&c) = category.get(i) {
+            if (c as usize) < categories {
+                mix[cell * categories + c as usize] += 1;
+            }
+        }
+    }
+    count
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| **n > 0)
+        .map(|(cell, &n)| {
+            let (lon, lat) = unproject(
+                sum_x[cell] as f64 / f64::from(n),
+                sum_y[cell] as f64 / f64::from(n),
+            );
+            Cluster {
+                lon,
+                lat,
+                count: n,
+                mix: mix[cell * categories..(cell + 1) * categories].to_vec(),
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{Rng, SeedableRng};
+
+    #[test]
+    fn projection_round_trips_to_a_millionth_of_a_degree() {
+        for (lon, lat) in [(112.9, -7.64), (-118.24, 34.05), (0.0, 0.0), (179.9, -80.0)] {
+            let p = project(lon, lat).unwrap();
+            let (lon2, lat2) = unproject(f64::from(p.x), f64::from(p.y));
+            assert!(
+                (lon - lon2).abs() < 1e-6 && (lat - lat2).abs() < 1e-6,
+                "{lon},{lat} → {lon2},{lat2}"
+            );
+        }
+        assert!(project(f64::NAN, 0.0).is_none());
+    }
+
+    #[test]
+    fn clusters_account_for_every_point_in_view_and_respect_the_cap() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(9);
+        let points: Vec<WorldPoint> = (0..50_000)
+            .map(|_| {
+                project(
+                    rng.random_range(112.85..112.95),
+                    rng.random_range(-7.68..-7.60),
+                )
+                .unwrap()
+            })
+            .collect();
+        let category: Vec<u8> = (0..points.len()).map(|i| (i % 3) as u8).collect();
+        let city = View::from_lon_lat((112.85, -7.68), (112.95, -7.60)).unwrap();
+
+        let clusters = cluster(&points, &category, 3, city, 14, 64, 5_000);
+        assert!(!clusters.is_empty() && clusters.len() <= 5_000);
+        let total: u32 = clusters.iter().map(|c| c.count).sum();
+        assert_eq!(
+            total as usize,
+            points.len(),
+            "every point in view is in one cluster"
+        );
+        for c in &clusters {
+            assert_eq!(c.mix.iter().sum::<u32>(), c.count, "the mix adds up");
+            assert!((112.85..=112.95).contains(&c.lon) && (-7.68..=-7.60).contains(&c.lat));
+        }
+
+        // A tight cap coarsens the cells instead of dropping points.
+        let few = cluster(&points, &category, 3, city, 14, 64, 10);
+        assert!(few.len() <= 10);
+        assert_eq!(
+            few.iter().map(|c| c.count).sum::<u32>() as usize,
+            points.len()
+        );
+
+        // Points outside the view are left out.
+        let half = View::from_lon_lat((112.85, -7.68), (112.90, -7.60)).unwrap();
+        let west: u32 = cluster(&points, &category, 3, half, 14, 64, 5_000)
+            .iter()
+            .map(|c| c.count)
+            .sum();
+        let expected = points
+            .iter()
+            .filter(|p| p.x <= half.max.x && p.x >= half.min.x)
+            .count();
+        assert_eq!(west as usize, expected);
+    }
+}
