@@ -13,6 +13,7 @@
     id: {
       deployment: "Ruang Kendali", connecting: "Menghubungkan…", open: "Belum selesai",
       connected: "Terhubung", reconnecting: "Terputus — menyambung ulang…", total: "Total pengaduan",
+      refused: "Tidak dapat terhubung — periksa token layar (?token=…) atau server",
       resolved: "Selesai", rejected: "Ditolak", by_category: "Per kategori", by_kecamatan: "Per kecamatan",
       newest: "Pengaduan terbaru", updated: "diperbarui {s} dtk lalu", no_data: "belum ada data",
       footer: "Data simulasi di atas batas kelurahan Kota Pasuruan (Kemendagri, cahyadsn/wilayah_boundaries, MIT).",
@@ -26,6 +27,7 @@
     en: {
       deployment: "Command Centre", connecting: "Connecting…", open: "Open",
       connected: "Connected", reconnecting: "Disconnected — reconnecting…", total: "Total complaints",
+      refused: "Cannot connect — check the screen's token (?token=…) or the server",
       resolved: "Resolved", rejected: "Rejected", by_category: "By category", by_kecamatan: "By district",
       newest: "Newest complaints", updated: "updated {s} s ago", no_data: "no data yet",
       footer: "Simulated data over the kelurahan boundaries of Kota Pasuruan (Kemendagri, cahyadsn/wilayah_boundaries, MIT).",
@@ -112,7 +114,11 @@
     $("lang").textContent = view.lang === "id" ? "EN" : "ID";
     const conn = $("conn");
     conn.className = "conn conn-" + view.connection;
-    $("conn-text").textContent = t({ open: "connected", closed: "reconnecting" }[view.connection] || "connecting");
+    // A page that never got a hello after several tries is most likely refused (a missing or wrong
+    // token, another site's page): say so instead of spinning forever.
+    const refused = view.connection !== "open" && !view.serverId && retries >= 3;
+    $("conn-text").textContent = refused ? t("refused")
+      : t({ open: "connected", closed: "reconnecting" }[view.connection] || "connecting");
     renderSources();
     const d = view.data;
     if (!d) return;

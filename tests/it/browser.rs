@@ -376,3 +376,29 @@ async fn the_wall_page_shows_live_values_survives_a_server_restart_and_fits_a_ta
     stop.cancel();
     server.await.unwrap().unwrap();
 }
+
+#[tokio::test]
+async fn a_screen_without_a_valid_token_says_so_instead_of_spinning() {
+    let Some(chromium) = chromium_path() else {
+        return;
+    };
+    let app = crate::helpers::spawn_app_with(
+        AppOptions {
+            backend: Backend::Sqlite,
+            simulator: false,
+        },
+        |s| s.live.anonymous = false,
+    )
+    .await;
+    let mut page = Browser::launch(&chromium, 1280, 720, false).await;
+    page.navigate(&app.url("/")).await;
+    page.wait_until(
+        "document.getElementById('conn-text').textContent.includes('token')",
+        Duration::from_secs(30),
+        "the page never explained that it was refused",
+    )
+    .await;
+    page.screenshot("wall-refused.png").await;
+    drop(page);
+    app.stop().await;
+}
