@@ -25,7 +25,7 @@ async fn list(State(state): State<AppState>) -> Json<Value> {
                 "state": s.state(now),
                 "page": s.page,
                 "address": s.address,
-                "connected": s.connected,
+                "connected": s.connected(),
                 "last_report": s.last_report,
                 "data_age_s": s.data_age_s,
                 "stale": s.stale,

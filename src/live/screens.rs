@@ -28,7 +28,7 @@ pub enum ScreenState {
 }
 
 /// What a screen last said about itself, and when.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct Screen {
     /// Name given in the page URL (`?screen=…`).
     pub name: String,
@@ -36,10 +36,7 @@ pub struct Screen {
     pub page: String,
     /// Client address.
     pub address: String,
-    /// Whether a WebSocket of this screen is open now.
-    pub connected: bool,
     /// Open connections reporting this name (a reconnect may overlap the old connection's end).
-    #[serde(skip)]
     open: u32,
     /// When it last reported.
     pub last_report: DateTime<Utc>,
@@ -52,10 +49,15 @@ pub struct Screen {
 }
 
 impl Screen {
+    /// Whether a WebSocket of this screen is open now.
+    pub fn connected(&self) -> bool {
+        self.open > 0
+    }
+
     /// The screen's state at `now`.
     pub fn state(&self, now: DateTime<Utc>) -> ScreenState {
         let silent = (now - self.last_report).to_std().unwrap_or_default();
-        if !self.connected || silent > REPORT_TIMEOUT {
+        if !self.connected() || silent > REPORT_TIMEOUT {
             ScreenState::Gone
         } else if self.stale
             || self
@@ -99,7 +101,6 @@ impl Screens {
                 name: report.name.clone(),
                 page: String::new(),
                 address: String::new(),
-                connected: true,
                 open: 0,
                 last_report: now,
                 data_age_s: None,
@@ -115,14 +116,12 @@ impl Screens {
             entry.connections += 1;
             entry.open += 1;
         }
-        entry.connected = entry.open > 0;
     }
 
     /// Marks a screen's connection closed.
     pub fn disconnected(&self, name: &str) {
         if let Some(screen) = self.lock().get_mut(name) {
             screen.open = screen.open.saturating_sub(1);
-            screen.connected = screen.open > 0;
         }
     }
 
@@ -131,7 +130,7 @@ impl Screens {
         let now = Utc::now();
         let mut screens = self.lock();
         screens.retain(|_, s| {
-            s.connected || (now - s.last_report).to_std().unwrap_or_default() < FORGET_AFTER
+            s.connected() || (now - s.last_report).to_std().unwrap_or_default() < FORGET_AFTER
         });
         screens.values().cloned().collect()
     }
