@@ -54,7 +54,7 @@ impl Application {
         let target = settings.database_target()?;
         let db = MetaDb::connect(&target, &settings.database).await?;
         tracing::info!(database = ?target, "Metadata database ready.");
-        let store = Store::open(&settings.data.dir.join("store")).await?;
+        let store = Store::open(&settings.data.dir.join("store"), settings.store.options()).await?;
         let metrics = Metrics::new();
         let health = SourceHealth::default();
         let hub = Hub::new(settings.live.history);
@@ -66,7 +66,7 @@ impl Application {
                 .as_ref()
                 .and_then(|set| map_set(&settings, &static_dir, set)),
         };
-        engine::publish_now(&store, &hub, &labels);
+        engine::publish_now(&store, &hub, &labels).await;
 
         let listen = settings.server.listen;
         let listener = TcpListener::bind(listen)
@@ -104,6 +104,7 @@ impl Application {
         );
 
         let tasks = TaskTracker::new();
+        tasks.spawn(store.clone().run_checkpoints(shutdown.clone()));
         tasks.spawn(engine::run(
             store.clone(),
             hub.clone(),

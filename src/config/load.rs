@@ -463,6 +463,22 @@ fn validate(settings: &Settings, origin_of: &dyn Fn(&str) -> String) -> Vec<Conf
             ),
         );
     }
+    let store = &settings.store;
+    check(
+        store.retention_days <= 36_500,
+        "store.retention_days",
+        format!("must be 0..=36500, got {}", store.retention_days),
+    );
+    check(
+        (1..=86_400).contains(&store.checkpoint_interval_secs),
+        "store.checkpoint_interval_secs",
+        format!("must be 1..=86400, got {}", store.checkpoint_interval_secs),
+    );
+    check(
+        (1..=65_536).contains(&store.checkpoint_log_mib),
+        "store.checkpoint_log_mib",
+        format!("must be 1..=65536, got {}", store.checkpoint_log_mib),
+    );
     let sim = &settings.simulator;
     check(
         (10..=3_600_000).contains(&sim.interval_ms),

@@ -33,6 +33,8 @@ pub struct Settings {
     pub live: LiveSettings,
     /// The built-in simulator source used by the demo.
     pub simulator: SimulatorSettings,
+    /// The columnar store: hot window and checkpoints.
+    pub store: StoreSettings,
     /// Where the configuration came from, for messages; not a TOML key.
     #[serde(skip)]
     pub origin: Option<PathBuf>,
@@ -94,6 +96,40 @@ impl Default for DataSettings {
     fn default() -> Self {
         Self {
             dir: PathBuf::from("./data"),
+        }
+    }
+}
+
+/// `[store]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct StoreSettings {
+    /// Days of history kept in memory (the hot window); 0 keeps everything hot.
+    pub retention_days: u32,
+    /// Seconds between checkpoints while data arrives.
+    pub checkpoint_interval_secs: u64,
+    /// Checkpoint early once the log holds this many MiB.
+    pub checkpoint_log_mib: u64,
+}
+
+impl Default for StoreSettings {
+    fn default() -> Self {
+        Self {
+            retention_days: 90,
+            checkpoint_interval_secs: 300,
+            checkpoint_log_mib: 256,
+        }
+    }
+}
+
+impl StoreSettings {
+    /// The store's options.
+    pub fn options(&self) -> crate::store::StoreOptions {
+        crate::store::StoreOptions {
+            retention: (self.retention_days > 0)
+                .then(|| Duration::from_secs(u64::from(self.retention_days) * 86_400)),
+            checkpoint_interval: Duration::from_secs(self.checkpoint_interval_secs),
+            checkpoint_log_bytes: self.checkpoint_log_mib << 20,
         }
     }
 }

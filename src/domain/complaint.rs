@@ -190,6 +190,9 @@ fn normalise(raw: &str) -> String {
 }
 
 /// One version of a complaint as a source reported it.
+///
+/// The citizen's free text (description, name, phone) is deliberately not part of it: it may hold
+/// personal data and no KPI needs it, so it stays in the source system that owns it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Complaint {
     /// The source that reported it (a source id from the configuration).
@@ -198,10 +201,22 @@ pub struct Complaint {
     pub source_id: String,
     /// Topic of the complaint as the source names it (e.g. `Jalan Rusak`).
     pub category: String,
+    /// Finer topic within the category, when the source has one.
+    #[serde(default)]
+    pub subcategory: Option<String>,
+    /// How the citizen reached the government (`web`, `android`, `whatsapp`, `112`, …).
+    #[serde(default)]
+    pub channel: Option<String>,
     /// Agency (OPD) responsible for handling it.
     pub opd: String,
     /// Current lifecycle state.
     pub status: Status,
+    /// The source said it is not this government's to handle (LAPOR! "Bukan Wewenang").
+    #[serde(default)]
+    pub out_of_jurisdiction: bool,
+    /// Kecamatan where it happened, when known; derived from `kelurahan` when only that is given.
+    #[serde(default)]
+    pub kecamatan: Option<RegionCode>,
     /// Kelurahan/desa where it happened, when known.
     pub kelurahan: Option<RegionCode>,
     /// WGS84 latitude, when the citizen shared a location.
@@ -212,6 +227,100 @@ pub struct Complaint {
     pub created_at: DateTime<Utc>,
     /// When the source last changed it; the newest version wins.
     pub updated_at: DateTime<Utc>,
+    /// When the government first answered the citizen, if it has.
+    #[serde(default)]
+    pub first_response_at: Option<DateTime<Utc>>,
+    /// When it was resolved (or rejected), if it was.
+    #[serde(default)]
+    pub resolved_at: Option<DateTime<Utc>>,
+    /// When it must be resolved by under the service-level agreement, if one applies.
+    #[serde(default)]
+    pub sla_due_at: Option<DateTime<Utc>>,
+    /// The citizen's rating of the handling, 1 (bad) to 5 (good), once given.
+    #[serde(default)]
+    pub rating: Option<u8>,
+}
+
+impl Complaint {
+    /// A complaint just received at `at`, with no location, timings or rating yet.
+    pub fn new(
+        source: &str,
+        source_id: &str,
+        category: &str,
+        opd: &str,
+        at: DateTime<Utc>,
+    ) -> Self {
+        Complaint {
+            source: source.to_owned(),
+            source_id: source_id.to_owned(),
+            category: category.to_owned(),
+            subcategory: None,
+            channel: None,
+            opd: opd.to_owned(),
+            status: Status::Received,
+            out_of_jurisdiction: false,
+            kecamatan: None,
+            kelurahan: None,
+            lat: None,
+            lon: None,
+            created_at: at,
+            updated_at: at,
+            first_response_at: None,
+            resolved_at: None,
+            sla_due_at: None,
+            rating: None,
+        }
+    }
+
+    /// The kecamatan, given or derived from the kelurahan code.
+    pub fn kecamatan_code(&self) -> Option<RegionCode> {
+        self.kecamatan
+            .clone()
+            .or_else(|| self.kelurahan.as_ref().and_then(RegionCode::parent))
+    }
+
+    /// Every reason this version cannot be stored (empty when it can).
+    pub fn problems(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.source.trim().is_empty() {
+            out.push("source is empty".to_owned());
+        }
+        if self.source_id.trim().is_empty() {
+            out.push("source_id is empty".to_owned());
+        }
+        if self.category.trim().is_empty() {
+            out.push("category is empty".to_owned());
+        }
+        match (self.lat, self.lon) {
+            (Some(lat), Some(lon)) => {
+                if !(-90.0..=90.0).contains(&lat) || !(-180.0..=180.0).contains(&lon) {
+                    out.push(format!("location {lat},{lon} is outside WGS84 bounds"));
+                }
+            }
+            (None, None) => {}
+            _ => out.push("lat and lon must be given together".to_owned()),
+        }
+        if self.updated_at < self.created_at {
+            out.push("updated_at is before created_at".to_owned());
+        }
+        for (name, at) in [
+            ("first_response_at", self.first_response_at),
+            ("resolved_at", self.resolved_at),
+        ] {
+            if at.is_some_and(|at| at < self.created_at) {
+                out.push(format!("{name} is before created_at"));
+            }
+        }
+        if let Some(r) = self.rating.filter(|r| !(1..=5).contains(r)) {
+            out.push(format!("rating {r} is outside 1..=5"));
+        }
+        if let (Some(kec), Some(kel)) = (&self.kecamatan, &self.kelurahan) {
+            if kel.parent().as_ref() != Some(kec) {
+                out.push(format!("kelurahan {kel} is not in kecamatan {kec}"));
+            }
+        }
+        out
+    }
 }
 
 #[cfg(test)]
@@ -219,16 +328,8 @@ impl Complaint {
     /// A received complaint in kelurahan 35.75.01.1001 created and updated at `at` (for tests).
     pub(crate) fn sample(id: &str, category: &str, at: DateTime<Utc>) -> Complaint {
         Complaint {
-            source: "test".into(),
-            source_id: id.into(),
-            category: category.into(),
-            opd: "DLH".into(),
-            status: Status::Received,
             kelurahan: Some("35.75.01.1001".parse().expect("valid code")),
-            lat: None,
-            lon: None,
-            created_at: at,
-            updated_at: at,
+            ..Complaint::new("test", id, category, "DLH", at)
         }
     }
 }

@@ -1,4 +1,5 @@
-//! The vocabulary of Pantau: complaints, Kemendagri region codes and the deployment's time zone.
+//! The vocabulary of Pantau: complaints, budget lines, service events, Kemendagri region codes,
+//! Rupiah and the deployment's time zone.
 //!
 //! Owns plain types and their rules. Must not do I/O or know about storage, HTTP or polars.
 //!
@@ -10,12 +11,16 @@
 //! - *APBD*: the regional budget; *pagu*: an allocation; *anggaran kas*: the planned disbursement
 //!   per period; *realisasi*: what was actually spent to date; *serapan*: realisasi ÷ pagu.
 
+pub mod budget;
 pub mod complaint;
 pub mod money;
 pub mod region;
+pub mod service;
 pub mod time;
 
+pub use budget::{BudgetLine, BudgetVersion};
 pub use complaint::{Complaint, MappedStatus, Status, StatusVocabulary, UnknownStatus};
 pub use money::{MoneyError, NumberStyle, Rupiah};
 pub use region::{RegionCode, RegionCodeError, RegionLevel};
+pub use service::{ServiceEvent, ServiceOutcome};
 pub use time::{format_local, DEFAULT_TIME_ZONE};

@@ -3,22 +3,25 @@
 //! Owns what each panel shows. Knows the store and the hub, nothing of HTTP or sockets.
 //!
 //! This first version publishes one fixed panel, `overview/complaints` (totals, status mix,
-//! categories, kecamatan and the newest complaints), recomputed from the store's running tallies on
-//! every commit. Dashboards from `dashboards/*.toml` compiled to queries replace the fixed panel.
+//! categories, kecamatan and the newest complaints), recomputed with polars from the store's
+//! snapshot on every commit (coalesced). Dashboards from `dashboards/*.toml` compiled to queries
+//! replace the fixed panel.
 
 pub mod classes;
+pub mod tally;
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 
 use chrono::{DateTime, Utc};
 
-use crate::domain::Status;
 use crate::ingest::{Freshness, SourceHealth, SourceStatus};
 use crate::live::Hub;
 use crate::store::{Store, StoreSnapshot};
+use tally::ComplaintTally;
 
 /// Topic of the complaints overview panel.
 pub const OVERVIEW_TOPIC: &str = "overview/complaints";
@@ -48,13 +51,10 @@ pub struct MapSet {
 /// A burst of commits while a publish runs is coalesced into one publish of the newest state.
 pub async fn run(store: Store, hub: Hub, labels: Labels, shutdown: CancellationToken) {
     let mut commits = store.subscribe();
+    let labels = Arc::new(labels);
     loop {
         let snapshot = commits.borrow_and_update().clone();
-        hub.publish(
-            OVERVIEW_TOPIC,
-            snapshot.committed_at,
-            overview(&snapshot, &labels),
-        );
+        publish(&hub, snapshot, labels.clone()).await;
         tokio::select! {
             _ = shutdown.cancelled() => break,
             changed = commits.changed() => if changed.is_err() { break },
@@ -98,27 +98,32 @@ pub fn source_status(sources: &[SourceStatus], now: DateTime<Utc>) -> Value {
 }
 
 /// Publishes the overview of the store's current state right away (used at start).
-pub fn publish_now(store: &Store, hub: &Hub, labels: &Labels) {
-    let snapshot = store.snapshot();
-    hub.publish(
-        OVERVIEW_TOPIC,
-        snapshot.committed_at,
-        overview(&snapshot, labels),
-    );
+pub async fn publish_now(store: &Store, hub: &Hub, labels: &Labels) {
+    publish(hub, store.snapshot(), Arc::new(labels.clone())).await;
+}
+
+/// Computes and publishes the overview. Polars runs on the blocking pool: its streaming engine
+/// drives its own runtime, which must not be entered from a tokio worker (and a query must not
+/// stall the sockets' tasks).
+async fn publish(hub: &Hub, snapshot: Arc<StoreSnapshot>, labels: Arc<Labels>) {
+    let committed_at = snapshot.committed_at;
+    let seq = snapshot.seq;
+    let value = tokio::task::spawn_blocking(move || overview(&snapshot, &labels)).await;
+    match value {
+        Ok(Ok(value)) => {
+            hub.publish(OVERVIEW_TOPIC, committed_at, value);
+        }
+        Ok(Err(e)) => tracing::error!(error = %e, seq, "Overview not updated."),
+        Err(e) => tracing::error!(error = %e, seq, "Overview computation stopped."),
+    }
 }
 
 /// The overview panel's value. Collections are objects keyed by a stable id rather than arrays, so
 /// that a merge patch carries only the members that changed (a new complaint, one count).
-pub fn overview(snapshot: &StoreSnapshot, labels: &Labels) -> Value {
+pub fn overview(snapshot: &StoreSnapshot, labels: &Labels) -> Result<Value, tally::TallyError> {
     let names = &labels.names;
-    let tally = &snapshot.complaints;
-    let count = |status| tally.by_status.get(&status).copied().unwrap_or(0);
-    let closed: u64 = tally
-        .by_status
-        .iter()
-        .filter(|(status, _)| status.is_closed())
-        .map(|(_, n)| n)
-        .sum();
+    let tally = ComplaintTally::of(snapshot.complaints())?;
+    let closed = tally.count("resolved") + tally.count("rejected");
     let name_of = |code: &str| names.get(code).cloned().unwrap_or_else(|| code.to_owned());
     let by_kecamatan: serde_json::Map<String, Value> = tally
         .by_kecamatan
@@ -141,17 +146,17 @@ pub fn overview(snapshot: &StoreSnapshot, labels: &Labels) -> Value {
             (format!("{}/{}", c.source, c.source_id), value)
         })
         .collect();
-    json!({
+    Ok(json!({
         "map": labels.map.as_ref().map(|map| choropleth(&tally.by_kelurahan, map)),
         "total": tally.total,
         "open": tally.total - closed,
-        "resolved": count(Status::Resolved),
-        "rejected": count(Status::Rejected),
+        "resolved": tally.count("resolved"),
+        "rejected": tally.count("rejected"),
         "by_status": tally.by_status,
         "by_category": tally.by_category,
         "by_kecamatan": by_kecamatan,
         "newest": newest,
-    })
+    }))
 }
 
 /// Classes shown on the wall map: five for a city's kelurahan.
@@ -199,17 +204,17 @@ mod tests {
             }),
         };
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).await.unwrap();
+        let store = Store::open(dir.path(), Default::default()).await.unwrap();
         let hub = Hub::new(4);
         for (id, category) in [("1", "Sampah"), ("2", "Jalan Rusak")] {
             store
                 .append_complaints(vec![complaint(id, category)])
                 .await
                 .unwrap();
-            hub.publish("t", None, overview(&store.snapshot(), &labels));
+            publish_now(&store, &hub, &labels).await;
         }
 
-        let state = hub.get("t").unwrap();
+        let state = hub.get(OVERVIEW_TOPIC).unwrap();
         let patch: Value = serde_json::from_str(state.patch_frame.as_ref().unwrap()).unwrap();
         let merge = &patch["merge"];
         assert_eq!(merge["total"], 2);
@@ -221,7 +226,7 @@ mod tests {
         assert_eq!(newest["test/2"]["kelurahan_name"], "35.75.01.1001");
         // The map moves by one region's value; the region without complaints stays 0.
         assert_eq!(merge["map"]["values"], json!({"35.75.01.1001": 2}));
-        let full = &hub.get("t").unwrap().data;
+        let full = &hub.get(OVERVIEW_TOPIC).unwrap().data;
         assert_eq!(full["map"]["values"]["35.75.01.1002"], 0);
         assert_eq!(full["map"]["set"], "kota_pasuruan_desa_kelurahan");
     }

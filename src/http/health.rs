@@ -41,7 +41,7 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
         None => json!({ "ok": true, "seq": snapshot.seq }),
         Some(e) => {
             tracing::warn!(error = %e, "Readiness: store check failed.");
-            json!({ "ok": false, "seq": snapshot.seq, "reason": "the last append to the store failed" })
+            json!({ "ok": false, "seq": snapshot.seq, "reason": "the last write to the store failed" })
         }
     };
     let stopping = state.live.shutdown.is_cancelled();

@@ -3,6 +3,7 @@
 //!
 //! Must not hold business logic: handlers ask the store, hub or database and shape the answer.
 
+mod datasets;
 mod error;
 mod geo;
 mod health;
@@ -63,6 +64,7 @@ pub fn router(state: AppState, static_dir: PathBuf, request_timeout: Duration) -
         .nest(
             "/api",
             sources::router()
+                .merge(datasets::router())
                 .merge(geo::router())
                 .merge(screens::router())
                 .merge(openapi::router())

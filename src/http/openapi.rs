@@ -20,6 +20,46 @@ fn error_response(description: &str) -> Value {
 
 /// The OpenAPI document.
 pub fn document() -> Value {
+    let mut doc = base();
+    if let (Some(paths), Value::Object(datasets)) = (doc["paths"].as_object_mut(), dataset_paths())
+    {
+        paths.extend(datasets);
+    }
+    doc
+}
+
+/// `/api/datasets` paths (kept apart: one `json!` of the whole document exceeds macro recursion).
+fn dataset_paths() -> Value {
+    json!({
+            "/api/datasets": {"get": {
+                "summary": "Datasets the store holds: current rows, hot versions, last change, hot window",
+                "responses": {"200": {"description": "Datasets", "content": {"application/json": {"schema": {
+                    "type": "object", "required": ["seq", "datasets"],
+                    "properties": {"seq": {"type": "integer"}, "datasets": {"type": "array", "items": {"type": "object", "properties": {
+                        "name": {"type": "string"}, "description": {"type": "string"},
+                        "rows": {"type": "integer", "description": "keys with a current version"},
+                        "versions": {"type": "integer", "description": "versions held in memory"},
+                        "updated_at": {"type": ["string", "null"], "format": "date-time"},
+                        "hot_since": {"type": ["string", "null"], "format": "date-time"}}}}}}}}}}
+            }},
+            "/api/datasets/{name}/schema": {"get": {
+                "summary": "A dataset's key and typed columns",
+                "parameters": [{"name": "name", "in": "path", "required": true, "schema": {"enum": ["complaints", "budget_lines", "service_events"]}, "example": "complaints"}],
+                "responses": {
+                    "200": {"description": "Schema", "content": {"application/json": {"schema": {"type": "object", "properties": {
+                        "name": {"type": "string"}, "key": {"type": "array", "items": {"type": "string"}},
+                        "version_column": {"type": "string"}, "append_only": {"type": "boolean"},
+                        "fields": {"type": "array", "items": {"type": "object", "properties": {
+                            "name": {"type": "string"}, "type": {"enum": ["string", "timestamp", "float", "rupiah", "integer", "boolean"]},
+                            "storage": {"type": "string"}, "nullable": {"type": "boolean"}, "key": {"type": "boolean"},
+                            "description": {"type": "string"}, "values": {"type": "array", "items": {"type": "string"}}}}}}}}}},
+                    "404": error_response("not_found")
+                }
+            }}
+    })
+}
+
+fn base() -> Value {
     json!({
         "openapi": "3.1.0",
         "info": {

@@ -30,6 +30,12 @@ const CATEGORIES: &[(&str, &str, u32)] = &[
     ("Pohon Tumbang", "Dinas Lingkungan Hidup", 6),
 ];
 
+/// Channels citizens use, as e-Sambat and LAPOR! name them.
+const CHANNELS: &[&str] = &["web", "android", "whatsapp", "sms", "call_center"];
+
+/// Hours a complaint may stay open under the simulated service-level agreement.
+const SLA_HOURS: i64 = 72;
+
 /// How many filed complaints the simulator remembers to move along their lifecycle.
 const OPEN_KEPT: usize = 500;
 
@@ -84,17 +90,26 @@ impl Simulator {
             })
             .unwrap_or(&CATEGORIES[0]);
         let now = Utc::now();
+        let channel = CHANNELS[self.rng.random_range(0..CHANNELS.len())];
         Complaint {
             source: self.id.clone(),
             source_id: format!("SIM-{number:08}"),
             category: (*category).to_owned(),
+            subcategory: None,
+            channel: Some(channel.to_owned()),
             opd: (*opd).to_owned(),
             status: Status::Received,
+            out_of_jurisdiction: false,
+            kecamatan: region.code.parent(),
             kelurahan: Some(region.code.clone()),
             lat: Some(lat),
             lon: Some(lon),
             created_at: now,
             updated_at: now,
+            first_response_at: None,
+            resolved_at: None,
+            sla_due_at: Some(now + chrono::Duration::hours(SLA_HOURS)),
+            rating: None,
         }
     }
 
@@ -112,7 +127,17 @@ impl Simulator {
             Status::Assigned => Status::InProgress,
             _ => Status::Resolved,
         };
-        complaint.updated_at = Utc::now();
+        let now = Utc::now();
+        complaint.updated_at = now;
+        if complaint.first_response_at.is_none() && complaint.status != Status::Received {
+            complaint.first_response_at = Some(now);
+        }
+        if complaint.status.is_closed() {
+            complaint.resolved_at = Some(now);
+            if complaint.status == Status::Resolved {
+                complaint.rating = Some(self.rng.random_range(3..=5));
+            }
+        }
         let update = complaint.clone();
         if matches!(update.status, Status::Resolved | Status::Rejected) {
             self.open.remove(index);

@@ -1,116 +1,333 @@
-//! The store's append-only batch log: one JSON line per batch, fsynced before an append returns.
+//! The store's durable batch log, behind a trait so a replicated log (NATS JetStream, see
+//! docs/architecture.md) can take the local file log's place.
 //!
-//! A crash can leave the last line torn; opening the log cuts it off (that batch was never
-//! acknowledged, so its source re-pulls it). A bad line anywhere else is corruption and is refused.
+//! The local log is a directory of segment files named by the sequence number of their first
+//! entry. Each entry is a frame `len u32 | crc32 u32 | seq u64 | payload`, fsynced before
+//! `append` returns. A crash can tear the last frame of the last segment; opening the log cuts
+//! that tail off (it was never acknowledged), keeps the cut bytes in a `.torn-*` file beside it and
+//! logs the incident. A bad frame anywhere else, or one followed by good frames, is corruption:
+//! acknowledged batches would be lost, so opening refuses.
 
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Seek, SeekFrom, Write};
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
-
 use super::StoreError;
-use crate::domain::Complaint;
 
-/// One durable batch as written to the log.
-#[derive(Debug, Serialize, Deserialize)]
-pub(super) struct LoggedBatch {
-    pub seq: u64,
-    pub committed_at: DateTime<Utc>,
-    pub complaints: Vec<Complaint>,
+/// Bytes of a frame header: length, checksum, sequence number.
+const HEADER: usize = 16;
+/// A segment is closed and a new one started past this size.
+const SEGMENT_MAX: u64 = 64 << 20;
+/// Frames larger than this are refused on append and treated as corruption on read.
+pub(crate) const FRAME_MAX: usize = 1 << 30;
+
+/// A durable, ordered log of encoded batches.
+pub trait BatchLog: Send {
+    /// Appends entry `seq` (always the last sequence number plus one); durable when it returns.
+    fn append(&mut self, seq: u64, payload: &[u8]) -> Result<(), StoreError>;
+    /// Calls `f` with every entry whose sequence number is above `after`, in order.
+    fn replay(
+        &mut self,
+        after: u64,
+        f: &mut dyn FnMut(u64, &[u8]) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError>;
+    /// The sequence number of the last entry (0 when none was ever written).
+    fn last_seq(&self) -> u64;
+    /// Starts a new segment so that what came before can be dropped once it is checkpointed.
+    fn roll(&mut self) -> Result<(), StoreError>;
+    /// Drops entries up to `seq` inclusive where the log can (they are in a checkpoint).
+    fn truncate_through(&mut self, seq: u64) -> Result<(), StoreError>;
+    /// Bytes the log holds.
+    fn size(&self) -> u64;
 }
 
-/// The open log file, positioned at its end.
-pub(super) struct BatchLog {
-    path: PathBuf,
-    file: File,
+/// The local, file-based log.
+pub struct FileLog {
+    dir: PathBuf,
+    /// First sequence number of each segment, ascending; the last one is active.
+    segments: Vec<u64>,
+    active: File,
+    active_len: u64,
+    last_seq: u64,
+    size: u64,
 }
 
-impl BatchLog {
-    /// Opens (or creates) the log and returns every complete batch in it.
-    pub fn open(path: &Path) -> Result<(BatchLog, Vec<LoggedBatch>), StoreError> {
-        let label = path.display().to_string();
-        let io = |action| {
-            let label = label.clone();
-            move |source| StoreError::Io {
-                path: label,
-                action,
-                source,
+fn io(path: &Path, action: &'static str) -> impl FnOnce(std::io::Error) -> StoreError {
+    let path = path.display().to_string();
+    move |source| StoreError::Io {
+        path,
+        action,
+        source,
+    }
+}
+
+fn segment_path(dir: &Path, first: u64) -> PathBuf {
+    dir.join(format!("{first:020}.log"))
+}
+
+fn sync_dir(dir: &Path) -> Result<(), StoreError> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io(dir, "sync directory"))
+}
+
+/// A frame read from a segment, or why the bytes at an offset are not one.
+enum Frame<'a> {
+    Good {
+        seq: u64,
+        payload: &'a [u8],
+        end: usize,
+    },
+    Bad(String),
+}
+
+fn frame_at(bytes: &[u8], at: usize) -> Frame<'_> {
+    let Some(header) = bytes.get(at..at + HEADER) else {
+        return Frame::Bad(format!("{} header bytes of {HEADER}", bytes.len() - at));
+    };
+    let len = u32::from_le_bytes(header[0..4].try_into().unwrap_or_default()) as usize;
+    let crc = u32::from_le_bytes(header[4..8].try_into().unwrap_or_default());
+    let seq = u64::from_le_bytes(header[8..16].try_into().unwrap_or_default());
+    if len > FRAME_MAX {
+        return Frame::Bad(format!("frame length {len} is implausible"));
+    }
+    let Some(payload) = bytes.get(at + HEADER..at + HEADER + len) else {
+        return Frame::Bad(format!(
+            "frame of {len} bytes runs past the end ({} left)",
+            bytes.len() - at - HEADER
+        ));
+    };
+    let mut hasher = crc32fast::Hasher::new();
+    hasher.update(&header[8..16]);
+    hasher.update(payload);
+    if hasher.finalize() != crc {
+        return Frame::Bad("checksum mismatch".to_owned());
+    }
+    Frame::Good {
+        seq,
+        payload,
+        end: at + HEADER + len,
+    }
+}
+
+/// True when a well-formed frame starts anywhere after `from` (so the damage is not a torn tail).
+fn good_frame_after(bytes: &[u8], from: usize) -> bool {
+    (from + 1..bytes.len().saturating_sub(HEADER - 1))
+        .any(|at| matches!(frame_at(bytes, at), Frame::Good { .. }))
+}
+
+impl FileLog {
+    /// Opens the log in `dir` (created if missing), validating every segment and cutting a torn
+    /// tail. `after` is the last sequence number already safe elsewhere (a checkpoint): a log that
+    /// ends before it continues from it.
+    pub fn open(dir: &Path, after: u64) -> Result<FileLog, StoreError> {
+        std::fs::create_dir_all(dir).map_err(io(dir, "create directory"))?;
+        let mut segments = Vec::new();
+        for entry in std::fs::read_dir(dir).map_err(io(dir, "list"))? {
+            let entry = entry.map_err(io(dir, "list"))?;
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if let Some(first) = name
+                .strip_suffix(".log")
+                .and_then(|n| n.parse::<u64>().ok())
+            {
+                segments.push(first);
             }
-        };
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(io("create directory"))?;
         }
-        let mut file = OpenOptions::new()
-            .read(true)
-            .append(true)
-            .create(true)
-            .open(path)
-            .map_err(io("open"))?;
-        let mut batches = Vec::new();
-        let mut good_len = 0u64;
-        let mut torn: Option<(usize, String)> = None;
-        let mut reader = BufReader::new(&file);
-        let mut line = String::new();
-        let mut number = 0;
-        loop {
-            line.clear();
-            let read = reader.read_line(&mut line).map_err(io("read"))?;
-            if read == 0 {
-                break;
-            }
-            number += 1;
-            if let Some((bad_line, reason)) = torn.take() {
-                return Err(StoreError::Corrupt {
-                    path: label,
-                    line: bad_line,
-                    reason,
-                });
-            }
-            let complete = line.ends_with('\n');
-            match serde_json::from_str::<LoggedBatch>(line.trim_end()) {
-                Ok(batch) if complete => {
-                    good_len += read as u64;
-                    batches.push(batch);
+        segments.sort_unstable();
+        let mut last_seq = segments.first().map_or(0, |f| f.saturating_sub(1));
+        let mut size = 0;
+        for (i, first) in segments.iter().enumerate() {
+            let path = segment_path(dir, *first);
+            let bytes = std::fs::read(&path).map_err(io(&path, "read"))?;
+            let is_last = i + 1 == segments.len();
+            let mut at = 0;
+            while at < bytes.len() {
+                match frame_at(&bytes, at) {
+                    Frame::Good { seq, end, .. } if seq == last_seq + 1 => {
+                        last_seq = seq;
+                        at = end;
+                    }
+                    Frame::Good { seq, .. } => {
+                        return Err(StoreError::Corrupt {
+                            path: path.display().to_string(),
+                            offset: at as u64,
+                            reason: format!("entry {seq} where {} was expected", last_seq + 1),
+                        })
+                    }
+                    Frame::Bad(reason) => {
+                        if !is_last || good_frame_after(&bytes, at) {
+                            return Err(StoreError::Corrupt {
+                                path: path.display().to_string(),
+                                offset: at as u64,
+                                reason,
+                            });
+                        }
+                        cut_torn_tail(&path, &bytes, at, &reason)?;
+                        break;
+                    }
                 }
-                Ok(_) => torn = Some((number, "no line end".to_owned())),
-                Err(e) => torn = Some((number, e.to_string())),
             }
+            size += at as u64;
         }
-        drop(reader);
-        if let Some((bad_line, reason)) = torn {
-            tracing::warn!(path = %label, line = bad_line, %reason, "Cutting off a torn last batch in the store log.");
-            file.set_len(good_len).map_err(io("truncate"))?;
-            file.sync_all().map_err(io("fsync"))?;
+        if last_seq < after || segments.is_empty() {
+            // Everything logged is in the checkpoint (or the log is new): start a segment after it.
+            last_seq = last_seq.max(after);
+            segments.push(last_seq + 1);
         }
-        file.seek(SeekFrom::End(0)).map_err(io("seek"))?;
-        Ok((
-            BatchLog {
-                path: path.to_path_buf(),
-                file,
-            },
-            batches,
-        ))
+        let first = *segments.last().unwrap_or(&(last_seq + 1));
+        let path = segment_path(dir, first);
+        let active = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(io(&path, "open"))?;
+        let active_len = active.metadata().map_err(io(&path, "stat"))?.len();
+        sync_dir(dir)?;
+        Ok(FileLog {
+            dir: dir.to_path_buf(),
+            segments,
+            active,
+            active_len,
+            last_seq,
+            size,
+        })
     }
 
-    /// Writes one batch and fsyncs it.
-    pub fn append(&mut self, batch: &LoggedBatch) -> Result<(), StoreError> {
-        let io = |action| {
-            let path = self.path.display().to_string();
-            move |source| StoreError::Io {
-                path,
-                action,
-                source,
-            }
-        };
-        let mut line = serde_json::to_vec(batch)
-            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
-            .map_err(io("encode"))?;
-        line.push(b'\n');
-        self.file.write_all(&line).map_err(io("write"))?;
-        self.file.sync_data().map_err(io("fsync"))?;
+    fn open_segment(&mut self, first: u64) -> Result<(), StoreError> {
+        let path = segment_path(&self.dir, first);
+        self.active = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(io(&path, "create"))?;
+        sync_dir(&self.dir)?;
+        self.segments.push(first);
+        self.active_len = 0;
         Ok(())
+    }
+}
+
+/// Keeps the torn bytes beside the segment for inspection, then cuts the segment at `at`.
+fn cut_torn_tail(path: &Path, bytes: &[u8], at: usize, reason: &str) -> Result<(), StoreError> {
+    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
+    let kept = path.with_extension(format!("log.torn-{stamp}"));
+    std::fs::write(&kept, &bytes[at..]).map_err(io(&kept, "write"))?;
+    let file = OpenOptions::new()
+        .write(true)
+        .open(path)
+        .map_err(io(path, "open"))?;
+    file.set_len(at as u64).map_err(io(path, "truncate"))?;
+    file.sync_all().map_err(io(path, "sync"))?;
+    tracing::error!(
+        path = %path.display(),
+        offset = at,
+        dropped_bytes = bytes.len() - at,
+        kept = %kept.display(),
+        reason,
+        "Store log ended in a torn write; cut it off after the last complete batch (that batch was never acknowledged)."
+    );
+    Ok(())
+}
+
+impl BatchLog for FileLog {
+    fn append(&mut self, seq: u64, payload: &[u8]) -> Result<(), StoreError> {
+        debug_assert_eq!(seq, self.last_seq + 1);
+        if payload.len() > FRAME_MAX {
+            return Err(StoreError::TooLarge {
+                bytes: payload.len(),
+                limit: FRAME_MAX,
+            });
+        }
+        if self.active_len >= SEGMENT_MAX {
+            self.open_segment(seq)?;
+        }
+        let mut frame = Vec::with_capacity(HEADER + payload.len());
+        let mut hasher = crc32fast::Hasher::new();
+        hasher.update(&seq.to_le_bytes());
+        hasher.update(payload);
+        frame.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+        frame.extend_from_slice(&hasher.finalize().to_le_bytes());
+        frame.extend_from_slice(&seq.to_le_bytes());
+        frame.extend_from_slice(payload);
+        let path = segment_path(&self.dir, *self.segments.last().unwrap_or(&seq));
+        let written = self
+            .active
+            .write_all(&frame)
+            .and_then(|_| self.active.sync_data());
+        if let Err(e) = written {
+            // Undo a partial write so the next append does not follow garbage.
+            let _ = self.active.set_len(self.active_len);
+            return Err(io(&path, "append")(e));
+        }
+        self.active_len += frame.len() as u64;
+        self.size += frame.len() as u64;
+        self.last_seq = seq;
+        Ok(())
+    }
+
+    fn replay(
+        &mut self,
+        after: u64,
+        f: &mut dyn FnMut(u64, &[u8]) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        for (i, first) in self.segments.iter().enumerate() {
+            if self
+                .segments
+                .get(i + 1)
+                .is_some_and(|next| *next <= after + 1)
+            {
+                continue;
+            }
+            let path = segment_path(&self.dir, *first);
+            let mut bytes = Vec::new();
+            File::open(&path)
+                .and_then(|mut file| file.read_to_end(&mut bytes))
+                .map_err(io(&path, "read"))?;
+            let mut at = 0;
+            while let Frame::Good { seq, payload, end } = frame_at(&bytes, at) {
+                if seq > after {
+                    f(seq, payload)?;
+                }
+                at = end;
+            }
+        }
+        Ok(())
+    }
+
+    fn last_seq(&self) -> u64 {
+        self.last_seq
+    }
+
+    fn roll(&mut self) -> Result<(), StoreError> {
+        if self.active_len > 0 {
+            self.open_segment(self.last_seq + 1)?;
+        }
+        Ok(())
+    }
+
+    fn truncate_through(&mut self, seq: u64) -> Result<(), StoreError> {
+        // A segment can go when the next one starts at or before seq + 1.
+        let mut keep_from = 0;
+        for i in 0..self.segments.len().saturating_sub(1) {
+            if self.segments[i + 1] <= seq + 1 {
+                keep_from = i + 1;
+            }
+        }
+        for first in self.segments.drain(..keep_from) {
+            let path = segment_path(&self.dir, first);
+            let len = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+            std::fs::remove_file(&path).map_err(io(&path, "remove"))?;
+            self.size = self.size.saturating_sub(len);
+        }
+        if keep_from > 0 {
+            sync_dir(&self.dir)?;
+        }
+        Ok(())
+    }
+
+    fn size(&self) -> u64 {
+        self.size
     }
 }
 
@@ -118,53 +335,80 @@ impl BatchLog {
 mod tests {
     use super::*;
 
-    fn batch(seq: u64) -> LoggedBatch {
-        LoggedBatch {
-            seq,
-            committed_at: Utc::now(),
-            complaints: Vec::new(),
-        }
+    fn entries(log: &mut FileLog, after: u64) -> Vec<(u64, Vec<u8>)> {
+        let mut out = Vec::new();
+        log.replay(after, &mut |seq, p| {
+            out.push((seq, p.to_vec()));
+            Ok(())
+        })
+        .unwrap();
+        out
     }
 
     #[test]
-    fn a_torn_last_line_is_cut_off_and_the_log_stays_usable() {
+    fn entries_survive_reopen_rolls_and_truncation() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("c.log");
-        let (mut log, _) = BatchLog::open(&path).unwrap();
-        log.append(&batch(1)).unwrap();
-        log.append(&batch(2)).unwrap();
+        let mut log = FileLog::open(dir.path(), 0).unwrap();
+        for seq in 1..=3 {
+            log.append(seq, format!("batch {seq}").as_bytes()).unwrap();
+        }
+        log.roll().unwrap();
+        log.append(4, b"batch 4").unwrap();
+        log.truncate_through(3).unwrap();
         drop(log);
-        let mut file = OpenOptions::new().append(true).open(&path).unwrap();
-        file.write_all(b"{\"seq\":3,\"commi").unwrap();
-        drop(file);
-
-        let (mut log, batches) = BatchLog::open(&path).unwrap();
-        assert_eq!(batches.iter().map(|b| b.seq).collect::<Vec<_>>(), [1, 2]);
-        log.append(&batch(3)).unwrap();
-        drop(log);
-        let (_, batches) = BatchLog::open(&path).unwrap();
-        assert_eq!(batches.len(), 3);
+        let mut log = FileLog::open(dir.path(), 0).unwrap();
+        assert_eq!(log.last_seq(), 4);
+        assert_eq!(entries(&mut log, 3), vec![(4, b"batch 4".to_vec())]);
+        log.append(5, b"batch 5").unwrap();
+        assert_eq!(entries(&mut log, 0).len(), 2);
     }
 
     #[test]
-    fn a_bad_line_in_the_middle_is_refused() {
+    fn a_torn_tail_is_cut_and_kept_aside() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("c.log");
-        let (mut log, _) = BatchLog::open(&path).unwrap();
-        log.append(&batch(1)).unwrap();
+        let mut log = FileLog::open(dir.path(), 0).unwrap();
+        log.append(1, b"one").unwrap();
+        log.append(2, b"two").unwrap();
         drop(log);
-        let mut file = OpenOptions::new().append(true).open(&path).unwrap();
-        file.write_all(b"garbage\n").unwrap();
-        drop(file);
-        let (mut log, _) = BatchLog::open(&path).unwrap();
-        log.append(&batch(2)).unwrap();
-        drop(log);
-        // The first open cut the torn last line; write garbage mid-file and then a good line.
-        let text = std::fs::read_to_string(&path).unwrap();
-        std::fs::write(&path, format!("garbage\n{text}")).unwrap();
-        match BatchLog::open(&path) {
-            Err(StoreError::Corrupt { line: 1, .. }) => {}
-            other => panic!("expected corruption at line 1, got {:?}", other.map(|_| ())),
+        let path = segment_path(dir.path(), 1);
+        let len = std::fs::metadata(&path).unwrap().len();
+        OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_len(len - 2)
+            .unwrap();
+        let mut log = FileLog::open(dir.path(), 0).unwrap();
+        assert_eq!(log.last_seq(), 1);
+        assert_eq!(entries(&mut log, 0), vec![(1, b"one".to_vec())]);
+        let torn = std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .contains("torn")
+            })
+            .count();
+        assert_eq!(torn, 1);
+        log.append(2, b"two again").unwrap();
+        assert_eq!(entries(&mut log, 1), vec![(2, b"two again".to_vec())]);
+    }
+
+    #[test]
+    fn damage_before_good_frames_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = FileLog::open(dir.path(), 0).unwrap();
+        for seq in 1..=3 {
+            log.append(seq, b"payload").unwrap();
         }
+        drop(log);
+        let path = segment_path(dir.path(), 1);
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes[HEADER + 2] ^= 0xff; // inside the first payload
+        std::fs::write(&path, bytes).unwrap();
+        let err = FileLog::open(dir.path(), 0).err().unwrap();
+        assert!(err.to_string().contains("checksum mismatch"), "{err}");
     }
 }

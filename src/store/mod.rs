@@ -1,33 +1,97 @@
-//! The store: the only owner of ingested data and of its durable log.
+//! The store: the only owner of ingested data, its durable log, checkpoints and history.
 //!
 //! Hands out immutable snapshots and announces each commit. Must not know about sources, panels,
 //! HTTP or WebSockets.
 //!
-//! This first version keeps complaints in memory keyed by (source, source_id) with running tallies,
-//! made durable by an append-only log that is replayed at start. The columnar hot tables, Parquet
-//! checkpoints and as-of reads replace the in-memory map without changing this interface's spirit:
-//! `append` returns only once the batch is durable, and applying a batch twice changes nothing.
+//! - `append(batch)` validates the whole batch (rejecting it with row-level reasons before anything
+//!   is written), writes it to the log and fsyncs, then applies it to the dataset's hot table:
+//!   newest source time wins per key, ties go to the later ingest, an identical version changes
+//!   nothing — so applying a batch twice changes nothing.
+//! - Hot tables are polars columns in chunks (see `table`); a snapshot shares them and only copies
+//!   the current-version flags a later commit changes.
+//! - `checkpoint()` writes the hot tables as Parquet (atomically) and drops the log entries it
+//!   covers; rows past the retention window move to Parquet history files first. Opening the store
+//!   loads the latest checkpoint and replays the log after it.
 
+mod checkpoint;
+mod codec;
 mod log;
+mod records;
+pub mod schema;
+mod table;
+#[cfg(test)]
+mod tests;
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use tokio::sync::watch;
 
-use crate::domain::{Complaint, Status};
-use log::{BatchLog, LoggedBatch};
+use crate::domain::{BudgetLine, Complaint, ServiceEvent};
+pub use codec::LogEntry;
+pub use log::{BatchLog, FileLog};
+use records::Record;
+pub use schema::{Dataset, Field, Schema, Storage};
+pub use table::{Applied, ReadError, TableView, CURRENT, KEY_ID};
+use table::{PreparedRow, Table};
 
-/// How many of the newest complaints a snapshot carries (for tickers).
-const NEWEST_KEPT: usize = 10;
+/// Rows shown per rejected batch in its error message (all are in `StoreError::Rejected`).
+const PROBLEMS_SHOWN: usize = 5;
+
+/// Rows of one dataset to append together.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Batch {
+    /// Complaint versions.
+    Complaints(Vec<Complaint>),
+    /// Budget execution lines.
+    BudgetLines(Vec<BudgetLine>),
+    /// Service events.
+    ServiceEvents(Vec<ServiceEvent>),
+}
+
+impl Batch {
+    /// The dataset the rows belong to.
+    pub fn dataset(&self) -> Dataset {
+        match self {
+            Batch::Complaints(_) => Dataset::Complaints,
+            Batch::BudgetLines(_) => Dataset::BudgetLines,
+            Batch::ServiceEvents(_) => Dataset::ServiceEvents,
+        }
+    }
+
+    /// Number of rows.
+    pub fn len(&self) -> usize {
+        match self {
+            Batch::Complaints(r) => r.len(),
+            Batch::BudgetLines(r) => r.len(),
+            Batch::ServiceEvents(r) => r.len(),
+        }
+    }
+
+    /// True when there are no rows.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Why one row of a batch cannot be stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RowProblem {
+    /// Position of the row in the batch, from 0.
+    pub row: usize,
+    /// The row's key as text (`source/source_id`, …).
+    pub key: String,
+    /// Every reason, readable by a person.
+    pub reasons: Vec<String>,
+}
 
 /// Why the store refused or failed an operation.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// The data directory or log could not be read or written.
+    /// A file of the store could not be read or written (disk full, permissions…).
     #[error("store {path}: {action}: {source}")]
     Io {
         /// File involved.
@@ -38,19 +102,49 @@ pub enum StoreError {
         #[source]
         source: std::io::Error,
     },
-    /// The log holds a line that is not a batch, before its last line (not a torn write).
-    #[error("store {path}: line {line} is corrupt ({reason}); move the file away to start empty")]
+    /// Stored data is damaged where losing it would lose acknowledged batches.
+    #[error("store {path}: corrupt at byte {offset}: {reason}; move the store directory away to start empty")]
     Corrupt {
-        /// Log file.
+        /// File involved.
         path: String,
-        /// 1-based line number.
-        line: usize,
-        /// Parser message.
+        /// Byte offset of the damage.
+        offset: u64,
+        /// What is wrong.
         reason: String,
     },
-    /// The background task writing the log stopped (only during shutdown).
+    /// The batch breaks the dataset's rules; nothing of it was written.
+    #[error("{dataset} batch of {rows} rows refused, {} bad: {}", problems.len(), summary(problems))]
+    Rejected {
+        /// Dataset name.
+        dataset: &'static str,
+        /// Rows in the batch.
+        rows: usize,
+        /// Every bad row.
+        problems: Vec<RowProblem>,
+    },
+    /// The batch is too large to log as one entry.
+    #[error("batch of {bytes} bytes exceeds the log's limit of {limit}")]
+    TooLarge {
+        /// Encoded size.
+        bytes: usize,
+        /// Limit.
+        limit: usize,
+    },
+    /// The store's worker stopped (only during shutdown).
     #[error("store is shut down")]
     Closed,
+}
+
+fn summary(problems: &[RowProblem]) -> String {
+    let mut out: Vec<String> = problems
+        .iter()
+        .take(PROBLEMS_SHOWN)
+        .map(|p| format!("row {} ({}): {}", p.row, p.key, p.reasons.join("; ")))
+        .collect();
+    if problems.len() > PROBLEMS_SHOWN {
+        out.push(format!("and {} more", problems.len() - PROBLEMS_SHOWN));
+    }
+    out.join(" | ")
 }
 
 /// What one durable append did.
@@ -60,38 +154,56 @@ pub struct Commit {
     pub seq: u64,
     /// When the batch became durable.
     pub committed_at: DateTime<Utc>,
+    /// The dataset appended to.
+    pub dataset: Dataset,
     /// Rows in the batch.
     pub rows: usize,
     /// Rows that changed the state (new keys or newer versions).
     pub changed: usize,
 }
 
-/// Running figures over the current version of every complaint.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct ComplaintTally {
-    /// Distinct complaints.
-    pub total: u64,
-    /// Complaints per category.
-    pub by_category: BTreeMap<String, u64>,
-    /// Complaints per lifecycle state.
-    pub by_status: BTreeMap<Status, u64>,
-    /// Complaints per kecamatan code (`unknown` when the location is unknown).
-    pub by_kecamatan: BTreeMap<String, u64>,
-    /// Complaints per kelurahan/desa code (`unknown` when the location is unknown).
-    pub by_kelurahan: BTreeMap<String, u64>,
-    /// The newest complaints by creation time, newest first.
-    pub newest: Vec<Complaint>,
+/// Store tuning, from `[store]` in the configuration.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// Hot window: versions superseded, and events older, than this move to history files.
+    pub retention: Option<Duration>,
+    /// Checkpoint at least this often while data arrives.
+    pub checkpoint_interval: Duration,
+    /// Checkpoint early once the log holds this many bytes.
+    pub checkpoint_log_bytes: u64,
 }
 
-/// An immutable view of the store as of one commit.
-#[derive(Debug, Clone, Default, Serialize)]
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            retention: Some(Duration::from_secs(90 * 86_400)),
+            checkpoint_interval: Duration::from_secs(300),
+            checkpoint_log_bytes: 256 << 20,
+        }
+    }
+}
+
+/// An immutable view of every dataset as of one commit.
+#[derive(Clone)]
 pub struct StoreSnapshot {
     /// Sequence number of the last commit included (0 = empty).
     pub seq: u64,
     /// When that commit became durable.
     pub committed_at: Option<DateTime<Utc>>,
-    /// The complaints dataset.
-    pub complaints: ComplaintTally,
+    /// One view per dataset, in [`Dataset::ALL`] order.
+    pub tables: [TableView; 3],
+}
+
+impl StoreSnapshot {
+    /// The view of `dataset`.
+    pub fn table(&self, dataset: Dataset) -> &TableView {
+        &self.tables[dataset.index()]
+    }
+
+    /// The complaints view.
+    pub fn complaints(&self) -> &TableView {
+        self.table(Dataset::Complaints)
+    }
 }
 
 /// Handle to the store; cheap to clone.
@@ -101,77 +213,253 @@ pub struct Store {
 }
 
 struct Shared {
-    /// Log and state change together under one lock so a snapshot never runs ahead of the log.
+    root: PathBuf,
+    options: StoreOptions,
+    /// Log and tables change together under one lock, so a snapshot never runs ahead of the log.
     /// A std mutex: nothing awaits while holding it (appends run on the blocking pool).
     state: Mutex<State>,
+    /// Held for a whole checkpoint so two never overlap.
+    checkpointing: Mutex<()>,
     commits: watch::Sender<Arc<StoreSnapshot>>,
 }
 
 struct State {
-    log: BatchLog,
-    complaints: HashMap<(String, String), Complaint>,
-    newest: VecDeque<Complaint>,
-    snapshot: StoreSnapshot,
+    log: Box<dyn BatchLog>,
+    data: Tables,
     last_error: Option<String>,
+    /// Sequence number of the latest checkpoint.
+    checkpointed: u64,
+}
+
+/// The hot tables, their published views and the commit they reflect.
+struct Tables {
+    tables: [Table; 3],
+    views: [TableView; 3],
+    seq: u64,
+    committed_at: Option<DateTime<Utc>>,
+}
+
+impl Tables {
+    fn snapshot(&self) -> StoreSnapshot {
+        StoreSnapshot {
+            seq: self.seq,
+            committed_at: self.committed_at,
+            tables: self.views.clone(),
+        }
+    }
+
+    fn refresh(&mut self, dataset: Dataset) {
+        self.views[dataset.index()] = self.tables[dataset.index()].view();
+    }
+
+    /// Validates and encodes a batch against its table; nothing is changed but dictionaries.
+    fn prepare(&mut self, batch: &Batch) -> Result<Vec<PreparedRow>, StoreError> {
+        let table = &mut self.tables[batch.dataset().index()];
+        let result = match batch {
+            Batch::Complaints(rows) => prepare(table, rows),
+            Batch::BudgetLines(rows) => prepare(table, rows),
+            Batch::ServiceEvents(rows) => prepare(table, rows),
+        };
+        result.map_err(|problems| StoreError::Rejected {
+            dataset: batch.dataset().name(),
+            rows: batch.len(),
+            problems,
+        })
+    }
+
+    fn apply(&mut self, entry: &LogEntry, rows: Vec<PreparedRow>) -> Commit {
+        let dataset = entry.batch.dataset();
+        let applied = self.tables[dataset.index()].apply(rows, entry.committed_at);
+        self.seq = entry.seq;
+        self.committed_at = Some(entry.committed_at);
+        if applied.changed > 0 {
+            self.refresh(dataset);
+        }
+        Commit {
+            seq: entry.seq,
+            committed_at: entry.committed_at,
+            dataset,
+            rows: entry.batch.len(),
+            changed: applied.changed,
+        }
+    }
+}
+
+fn prepare<R: Record>(table: &mut Table, rows: &[R]) -> Result<Vec<PreparedRow>, Vec<RowProblem>> {
+    let width = table.schema.fields.len();
+    let mut out = Vec::with_capacity(rows.len());
+    let mut problems = Vec::new();
+    for (i, row) in rows.iter().enumerate() {
+        let mut key = Vec::new();
+        row.key(&mut key);
+        let mut reasons = row.problems();
+        let mut values = vec![None; width];
+        if reasons.is_empty() {
+            if let Err(e) = row.encode(&mut table.dicts, &mut values) {
+                reasons.push(e);
+            }
+        }
+        if reasons.is_empty() {
+            out.push(PreparedRow { key, values });
+        } else {
+            let key = records::key_parts(R::DATASET, &key)
+                .into_iter()
+                .map(|(_, v)| v)
+                .collect::<Vec<_>>()
+                .join("/");
+            problems.push(RowProblem {
+                row: i,
+                key,
+                reasons,
+            });
+        }
+    }
+    if problems.is_empty() {
+        Ok(out)
+    } else {
+        Err(problems)
+    }
 }
 
 impl Store {
-    /// Opens the store under `dir` (created if missing), replaying its log.
-    pub async fn open(dir: &Path) -> Result<Store, StoreError> {
+    /// Opens the store under `dir` (created if missing): the latest checkpoint, then the log after it.
+    pub async fn open(dir: &Path, options: StoreOptions) -> Result<Store, StoreError> {
         let dir = dir.to_path_buf();
-        tokio::task::spawn_blocking(move || Store::open_blocking(&dir))
+        tokio::task::spawn_blocking(move || Store::open_blocking(&dir, options, None))
             .await
             .map_err(|_| StoreError::Closed)?
     }
 
-    fn open_blocking(dir: &Path) -> Result<Store, StoreError> {
-        let (log, batches) = BatchLog::open(&dir.join("complaints.log"))?;
-        let mut state = State {
-            log,
-            complaints: HashMap::new(),
-            newest: VecDeque::new(),
-            snapshot: StoreSnapshot::default(),
-            last_error: None,
+    /// Opens the store with another log in place of the local file log (a replicated log, or a
+    /// test's failing one); the log must hold every entry after the latest checkpoint.
+    pub async fn open_with_log(
+        dir: &Path,
+        options: StoreOptions,
+        log: Box<dyn BatchLog>,
+    ) -> Result<Store, StoreError> {
+        let dir = dir.to_path_buf();
+        tokio::task::spawn_blocking(move || Store::open_blocking(&dir, options, Some(log)))
+            .await
+            .map_err(|_| StoreError::Closed)?
+    }
+
+    fn open_blocking(
+        dir: &Path,
+        options: StoreOptions,
+        log: Option<Box<dyn BatchLog>>,
+    ) -> Result<Store, StoreError> {
+        let started = std::time::Instant::now();
+        std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
+            path: dir.display().to_string(),
+            action: "create directory",
+            source,
+        })?;
+        if dir.join("complaints.log").exists() {
+            tracing::warn!(path = %dir.join("complaints.log").display(), "Ignoring a store log of an earlier Pantau version; its sources re-pull what it held.");
+        }
+        let mut tables = Dataset::ALL.map(Table::new);
+        let mut seq = 0;
+        let mut committed_at = None;
+        if let Some((cp_dir, manifest)) = checkpoint::latest(dir)? {
+            for table in &mut tables {
+                checkpoint::load(dir, &cp_dir, &manifest, table)?;
+            }
+            seq = manifest.seq;
+            committed_at = manifest.committed_at;
+        }
+        let checkpointed = seq;
+        let mut log = match log {
+            Some(log) => log,
+            None => Box::new(FileLog::open(&dir.join("log"), seq)?),
         };
-        for batch in batches {
-            state.apply(batch);
+        let views = tables.each_mut().map(|t| t.view());
+        let mut data = Tables {
+            tables,
+            views,
+            seq,
+            committed_at,
+        };
+        let mut replayed = 0usize;
+        log.replay(seq, &mut |at, payload| {
+            let corrupt = |reason: String| StoreError::Corrupt {
+                path: dir.join("log").display().to_string(),
+                offset: 0,
+                reason: format!("entry {at}: {reason}"),
+            };
+            let entry = codec::decode(payload).map_err(|e| corrupt(e.to_string()))?;
+            if entry.seq != at {
+                return Err(corrupt(format!("holds sequence number {}", entry.seq)));
+            }
+            let rows = data
+                .prepare(&entry.batch)
+                .map_err(|e| corrupt(e.to_string()))?;
+            data.apply(&entry, rows);
+            replayed += 1;
+            Ok(())
+        })?;
+        let state = State {
+            log,
+            data,
+            last_error: None,
+            checkpointed,
+        };
+        for view in &state.data.views {
+            checkpoint::remove_orphan_history(dir, view);
         }
         tracing::info!(
-            seq = state.snapshot.seq,
-            complaints = state.snapshot.complaints.total,
+            seq = state.data.seq,
+            checkpoint = checkpointed,
+            replayed,
+            complaints = state.data.views[0].current_rows(),
+            budget_lines = state.data.views[1].current_rows(),
+            service_events = state.data.views[2].current_rows(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
             "Store opened."
         );
-        let (commits, _) = watch::channel(Arc::new(state.snapshot.clone()));
+        let (commits, _) = watch::channel(Arc::new(state.data.snapshot()));
         Ok(Store {
             shared: Arc::new(Shared {
+                root: dir.to_path_buf(),
+                options,
                 state: Mutex::new(state),
+                checkpointing: Mutex::new(()),
                 commits,
             }),
         })
     }
 
-    /// Appends complaints; returns once the batch is fsynced, then announces the new snapshot.
-    pub async fn append_complaints(&self, rows: Vec<Complaint>) -> Result<Commit, StoreError> {
+    /// Appends a batch; returns once it is fsynced in the log, then announces the new snapshot.
+    /// A batch that breaks the dataset's rules is refused whole with every bad row's reasons.
+    pub async fn append(&self, batch: Batch) -> Result<Commit, StoreError> {
         let shared = self.shared.clone();
         let (commit, snapshot) = tokio::task::spawn_blocking(move || {
-            let mut state = shared.state.lock().unwrap_or_else(|p| p.into_inner());
-            let batch = LoggedBatch {
-                seq: state.snapshot.seq + 1,
+            let mut state = shared.lock();
+            let state = &mut *state;
+            let rows = state.data.prepare(&batch)?;
+            let entry = LogEntry {
+                seq: state.data.seq + 1,
                 committed_at: Utc::now(),
-                complaints: rows,
+                batch,
             };
-            if let Err(e) = state.log.append(&batch) {
+            let payload = codec::encode(&entry);
+            if let Err(e) = state.log.append(entry.seq, &payload) {
                 state.last_error = Some(e.to_string());
+                tracing::error!(error = %e, "Store append failed; nothing of the batch was applied.");
                 return Err(e);
             }
             state.last_error = None;
-            let commit = state.apply(batch);
-            Ok((commit, Arc::new(state.snapshot.clone())))
+            let commit = state.data.apply(&entry, rows);
+            Ok((commit, Arc::new(state.data.snapshot())))
         })
         .await
         .map_err(|_| StoreError::Closed)??;
         self.shared.commits.send_replace(snapshot);
         Ok(commit)
+    }
+
+    /// Appends complaint versions (see [`Store::append`]).
+    pub async fn append_complaints(&self, rows: Vec<Complaint>) -> Result<Commit, StoreError> {
+        self.append(Batch::Complaints(rows)).await
     }
 
     /// The current snapshot.
@@ -184,144 +472,130 @@ impl Store {
         self.shared.commits.subscribe()
     }
 
-    /// The error of the last failed append, until an append succeeds again.
+    /// The error of the last failed append or checkpoint, until one succeeds again.
     pub fn last_error(&self) -> Option<String> {
-        self.lock().last_error.clone()
+        self.shared.lock().last_error.clone()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        self.shared.state.lock().unwrap_or_else(|p| p.into_inner())
-    }
-}
-
-impl State {
-    /// Applies a durable batch: newest `updated_at` wins per key; a re-applied version changes nothing.
-    fn apply(&mut self, batch: LoggedBatch) -> Commit {
-        let rows = batch.complaints.len();
-        let mut changed = 0;
-        let tally = &mut self.snapshot.complaints;
-        for row in batch.complaints {
-            let key = (row.source.clone(), row.source_id.clone());
-            if let Some(old) = self.complaints.get(&key) {
-                if old.updated_at >= row.updated_at {
-                    continue;
-                }
-                decrement(&mut tally.by_category, &old.category);
-                decrement(&mut tally.by_status, &old.status);
-                decrement(&mut tally.by_kecamatan, &kecamatan_key(old));
-                decrement(&mut tally.by_kelurahan, &kelurahan_key(old));
-                tally.total -= 1;
-            }
-            *tally.by_category.entry(row.category.clone()).or_default() += 1;
-            *tally.by_status.entry(row.status).or_default() += 1;
-            *tally.by_kecamatan.entry(kecamatan_key(&row)).or_default() += 1;
-            *tally.by_kelurahan.entry(kelurahan_key(&row)).or_default() += 1;
-            tally.total += 1;
-            changed += 1;
-            self.newest
-                .retain(|c| (&c.source, &c.source_id) != (&key.0, &key.1));
-            let pos = self
-                .newest
-                .iter()
-                .position(|c| c.created_at <= row.created_at)
-                .unwrap_or(self.newest.len());
-            self.newest.insert(pos, row.clone());
-            self.newest.truncate(NEWEST_KEPT);
-            self.complaints.insert(key, row);
-        }
-        tally.newest = self.newest.iter().cloned().collect();
-        self.snapshot.seq = batch.seq;
-        self.snapshot.committed_at = Some(batch.committed_at);
-        Commit {
-            seq: batch.seq,
-            committed_at: batch.committed_at,
-            rows,
-            changed,
-        }
-    }
-}
-
-fn kelurahan_key(c: &Complaint) -> String {
-    c.kelurahan
-        .as_ref()
-        .map_or_else(|| "unknown".to_owned(), |k| k.to_string())
-}
-
-fn kecamatan_key(c: &Complaint) -> String {
-    c.kelurahan
-        .as_ref()
-        .and_then(|k| k.parent())
-        .map_or_else(|| "unknown".to_owned(), |k| k.to_string())
-}
-
-fn decrement<K, Q>(map: &mut BTreeMap<Q, u64>, key: &K)
-where
-    K: Ord + ?Sized,
-    Q: std::borrow::Borrow<K> + Ord,
-{
-    if let Some(n) = map.get_mut(key) {
-        *n -= 1;
-        if *n == 0 {
-            map.remove(key);
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn complaint(id: &str, category: &str, minute: i64) -> Complaint {
-        let at = DateTime::from_timestamp(1_790_000_000 + minute * 60, 0).unwrap();
-        Complaint::sample(id, category, at)
+    /// Bytes of memory the hot tables hold, per dataset (columns, flags, keys and index).
+    pub fn heap_bytes(&self) -> [usize; 3] {
+        let state = self.shared.lock();
+        [0, 1, 2].map(|i| state.data.tables[i].heap_bytes())
     }
 
-    #[tokio::test]
-    async fn applying_a_batch_twice_changes_nothing_and_newest_version_wins() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).await.unwrap();
-        let batch = vec![
-            complaint("1", "Sampah", 0),
-            complaint("2", "Jalan Rusak", 1),
-        ];
-        store.append_complaints(batch.clone()).await.unwrap();
-        let again = store.append_complaints(batch).await.unwrap();
-        assert_eq!(again.changed, 0);
-        let mut newer = complaint("1", "Drainase", 0);
-        newer.updated_at += chrono::Duration::minutes(5);
-        let mut older = complaint("2", "Drainase", 1);
-        older.updated_at -= chrono::Duration::minutes(5);
-        store.append_complaints(vec![newer, older]).await.unwrap();
-
-        let snap = store.snapshot();
-        assert_eq!(snap.seq, 3);
-        assert_eq!(snap.complaints.total, 2);
-        assert_eq!(snap.complaints.by_category.get("Drainase"), Some(&1));
-        assert_eq!(snap.complaints.by_category.get("Jalan Rusak"), Some(&1));
-        assert_eq!(snap.complaints.by_category.get("Sampah"), None);
-        assert_eq!(snap.complaints.by_kecamatan.get("35.75.01"), Some(&2));
-        assert_eq!(snap.complaints.by_kelurahan.get("35.75.01.1001"), Some(&2));
-        assert_eq!(snap.complaints.newest[0].source_id, "2");
+    /// Bytes the log holds (what a restart would replay).
+    pub fn log_bytes(&self) -> u64 {
+        self.shared.lock().log.size()
     }
 
-    #[tokio::test]
-    async fn a_reopened_store_has_the_same_state() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).await.unwrap();
-        for i in 0..5 {
-            let batch = vec![complaint(&i.to_string(), "Sampah", i)];
-            store.append_complaints(batch).await.unwrap();
-        }
-        let before = store.snapshot();
-        drop(store);
-        let reopened = Store::open(dir.path()).await.unwrap();
-        let after = reopened.snapshot();
-        assert_eq!(after.seq, before.seq);
-        assert_eq!(after.complaints, before.complaints);
-        let next = reopened
-            .append_complaints(vec![complaint("9", "Sampah", 9)])
+    /// Writes a checkpoint of everything committed so far and drops the log it covers; first moves
+    /// rows past the retention window to history. Returns the sequence number checkpointed, or
+    /// `None` when nothing changed since the last checkpoint.
+    pub async fn checkpoint(&self) -> Result<Option<u64>, StoreError> {
+        let shared = self.shared.clone();
+        tokio::task::spawn_blocking(move || shared.checkpoint())
             .await
-            .unwrap();
-        assert_eq!(next.seq, 6);
+            .map_err(|_| StoreError::Closed)?
+    }
+
+    /// Checkpoints every `checkpoint_interval`, or sooner once the log passes its size, until
+    /// `shutdown`; a failure is logged, kept for `/readyz`, and retried at the next turn.
+    pub async fn run_checkpoints(self, shutdown: tokio_util::sync::CancellationToken) {
+        let options = self.shared.options.clone();
+        let mut last = tokio::time::Instant::now();
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tick.tick() => {}
+            }
+            let due = last.elapsed() >= options.checkpoint_interval
+                || self.log_bytes() >= options.checkpoint_log_bytes;
+            if !due {
+                continue;
+            }
+            last = tokio::time::Instant::now();
+            match self.checkpoint().await {
+                Ok(Some(seq)) => tracing::info!(seq, "Store checkpoint written."),
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::error!(error = %e, "Store checkpoint failed; the log keeps everything until the next attempt.");
+                    self.shared.lock().last_error = Some(e.to_string());
+                }
+            }
+        }
+    }
+}
+
+impl Shared {
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn checkpoint(&self) -> Result<Option<u64>, StoreError> {
+        let _one = self.checkpointing.lock().unwrap_or_else(|p| p.into_inner());
+        let snapshot = {
+            let mut state = self.lock();
+            if state.data.seq == state.checkpointed {
+                return Ok(None);
+            }
+            if let Some(retention) = self.options.retention {
+                let cutoff = Utc::now().timestamp() - retention.as_secs() as i64;
+                if self.evict(&mut state.data, cutoff)? {
+                    // Same data, fewer hot rows: readers move to the new views.
+                    self.commits.send_replace(Arc::new(state.data.snapshot()));
+                }
+            }
+            state.log.roll()?;
+            state.data.snapshot()
+        };
+        checkpoint::write(&self.root, &snapshot)?;
+        let mut state = self.lock();
+        state.log.truncate_through(snapshot.seq)?;
+        state.checkpointed = snapshot.seq;
+        state.last_error = None;
+        Ok(Some(snapshot.seq))
+    }
+
+    /// Moves rows before `cutoff` (seconds) out of the hot tables into history files.
+    /// True when any row moved.
+    fn evict(&self, state: &mut Tables, cutoff: i64) -> Result<bool, StoreError> {
+        let seq = state.seq;
+        let mut moved = false;
+        for dataset in Dataset::ALL {
+            let table = &mut state.tables[dataset.index()];
+            let Some(mut evicted) = table.evict(cutoff).map_err(|e| StoreError::Io {
+                path: self.root.display().to_string(),
+                action: "move rows to history",
+                source: std::io::Error::other(e.to_string()),
+            })?
+            else {
+                continue;
+            };
+            let dir = checkpoint::history_dir(&self.root, dataset);
+            std::fs::create_dir_all(&dir).map_err(|source| StoreError::Io {
+                path: dir.display().to_string(),
+                action: "create directory",
+                source,
+            })?;
+            let path = dir.join(format!("{seq:020}.parquet"));
+            checkpoint::write_parquet_atomic(&path, &mut evicted.history)?;
+            table
+                .finish_eviction(evicted, path)
+                .map_err(|e| StoreError::Io {
+                    path: self.root.display().to_string(),
+                    action: "move rows to history",
+                    source: std::io::Error::other(e.to_string()),
+                })?;
+            tracing::info!(
+                dataset = dataset.name(),
+                cutoff,
+                "Moved rows past the hot window to history."
+            );
+            state.refresh(dataset);
+            moved = true;
+        }
+        Ok(moved)
     }
 }

@@ -198,6 +198,8 @@ async fn the_openapi_description_lists_exactly_what_is_served() {
         "/metrics",
         "/ws",
         "/api/sources",
+        "/api/datasets",
+        "/api/datasets/{name}/schema",
         "/api/openapi.json",
     ] {
         assert!(
@@ -207,7 +209,9 @@ async fn the_openapi_description_lists_exactly_what_is_served() {
     }
     for path in paths {
         // Templated paths are tried with their documented example.
-        let path = path.replace("{set}", "kota_pasuruan_kecamatan");
+        let path = path
+            .replace("{set}", "kota_pasuruan_kecamatan")
+            .replace("{name}", "complaints");
         let status = app.get(&path).await.status().as_u16();
         // /ws answers a plain GET with a client error (no upgrade), never 404.
         assert_ne!(status, 404, "{path} is documented but not served");

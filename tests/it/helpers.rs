@@ -97,8 +97,8 @@ pub struct TestApp {
     pub addr: SocketAddr,
     pub client: reqwest::Client,
     pub shutdown: CancellationToken,
-    /// Kept so the directory lives as long as the app.
-    _data_dir: tempfile::TempDir,
+    /// The app's data directory (removed when the app is dropped).
+    pub data_dir: tempfile::TempDir,
     schema: Option<String>,
     server: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
@@ -214,7 +214,7 @@ pub async fn spawn_app_with(options: AppOptions, tweak: impl FnOnce(&mut Setting
         addr,
         client: reqwest::Client::new(),
         shutdown,
-        _data_dir: data_dir,
+        data_dir,
         schema,
         server,
     }

@@ -7,7 +7,7 @@ use chrono::Utc;
 use futures_util::future::BoxFuture;
 use pantau::config::{DatabaseSettings, DatabaseTarget};
 use pantau::db::MetaDb;
-use pantau::domain::{Complaint, Status};
+use pantau::domain::Complaint;
 use pantau::ingest::{self, Freshness, Pulled, Sinks, Source, SourceError, SourceHealth};
 use pantau::store::Store;
 use pantau::telemetry::Metrics;
@@ -43,18 +43,13 @@ impl Source for FlakySource {
             let n: u64 = cursor.as_deref().unwrap_or("0").parse().unwrap_or(0) + 1;
             let now = Utc::now();
             Ok(Pulled {
-                complaints: vec![Complaint {
-                    source: "flaky".into(),
-                    source_id: n.to_string(),
-                    category: "Sampah".into(),
-                    opd: "DLH".into(),
-                    status: Status::Received,
-                    kelurahan: None,
-                    lat: None,
-                    lon: None,
-                    created_at: now,
-                    updated_at: now,
-                }],
+                complaints: vec![Complaint::new(
+                    "flaky",
+                    &n.to_string(),
+                    "Sampah",
+                    "DLH",
+                    now,
+                )],
                 cursor: n.to_string(),
                 newest: Some(now),
             })
@@ -72,7 +67,9 @@ async fn a_failing_source_is_shown_failing_then_recovers_and_its_cursor_follows_
     )
     .await
     .unwrap();
-    let store = Store::open(&dir.path().join("store")).await.unwrap();
+    let store = Store::open(&dir.path().join("store"), Default::default())
+        .await
+        .unwrap();
     let health = SourceHealth::default();
     let metrics = Metrics::new();
     let shutdown = CancellationToken::new();
@@ -105,7 +102,7 @@ async fn a_failing_source_is_shown_failing_then_recovers_and_its_cursor_follows_
                 .as_str()
                 .unwrap()
                 .contains("simulated outage"));
-            assert_eq!(store.snapshot().complaints.total, 0);
+            assert_eq!(store.snapshot().complaints().current_rows(), 0);
             seen_failing = true;
             break;
         }
@@ -126,7 +123,7 @@ async fn a_failing_source_is_shown_failing_then_recovers_and_its_cursor_follows_
     assert!(recovered, "the source did not recover: {:?}", health.list());
     shutdown.cancel();
     worker.await.unwrap();
-    let stored = store.snapshot().complaints.total;
+    let stored = store.snapshot().complaints().current_rows();
     let cursor: u64 = db
         .load_cursor("flaky")
         .await

@@ -3,6 +3,7 @@
 
 mod browser;
 mod cli;
+mod datasets;
 mod db;
 mod geo;
 mod health;

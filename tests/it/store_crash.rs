@@ -1,37 +1,58 @@
-//! Crash safety of the store: a child process appends batches and prints each acknowledgement;
-//! the parent kills it with SIGKILL at random moments, reopens the store and checks that every
-//! acknowledged batch is there, exactly once.
+//! Crash safety of the store: a child process appends batches (new complaints plus an update of an
+//! earlier one) and checkpoints every few batches, printing each acknowledgement; the parent kills
+//! it with SIGKILL at random moments — inside writes, fsyncs and checkpoints — reopens the store and
+//! checks that every acknowledged batch is there, exactly once.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
+use chrono::DateTime;
 use pantau::domain::{Complaint, Status};
-use pantau::store::Store;
+use pantau::store::{Store, StoreOptions};
 use rand::Rng;
 
 /// Set in the child: the store directory to append to.
 const CHILD_DIR: &str = "PANTAU_CRASH_APPENDER_DIR";
-/// Complaints per batch.
+/// New complaints per batch.
 const BATCH: u64 = 10;
+/// The child checkpoints after every this many batches.
+const CHECKPOINT_EVERY: u64 = 7;
 
+/// Batch `seq`: complaints `seq*BATCH ..`, and complaint `(seq-1)*BATCH` of the previous batch
+/// moved to verified. Times follow `seq`, so every version is newer than the one it replaces.
 fn batch(seq: u64) -> Vec<Complaint> {
-    let now = Utc::now();
-    (0..BATCH)
+    let at = |s: u64| DateTime::from_timestamp(1_790_000_000 + s as i64 * 10, 0).unwrap();
+    let mut rows: Vec<Complaint> = (0..BATCH)
         .map(|i| Complaint {
-            source: "crash".into(),
-            source_id: format!("{}", seq * BATCH + i),
-            category: "Sampah".into(),
-            opd: "DLH".into(),
-            status: Status::Received,
             kelurahan: Some("35.75.01.1001".parse().unwrap()),
             lat: Some(-7.64),
             lon: Some(112.9),
-            created_at: now,
-            updated_at: now,
+            ..Complaint::new(
+                "crash",
+                &(seq * BATCH + i).to_string(),
+                "Sampah",
+                "DLH",
+                at(seq),
+            )
         })
-        .collect()
+        .collect();
+    if seq > 1 {
+        let id = ((seq - 1) * BATCH).to_string();
+        rows.push(Complaint {
+            status: Status::Verified,
+            updated_at: at(seq),
+            ..Complaint::new("crash", &id, "Sampah", "DLH", at(seq - 1))
+        });
+    }
+    rows
+}
+
+fn options() -> StoreOptions {
+    StoreOptions {
+        retention: None,
+        ..StoreOptions::default()
+    }
 }
 
 /// The child: appends until killed, printing `ack SEQ` after each durable append.
@@ -39,13 +60,18 @@ fn batch(seq: u64) -> Vec<Complaint> {
 #[ignore = "run by crash_safety as a child process"]
 async fn appender_child() {
     let dir = std::env::var(CHILD_DIR).expect("run by the crash test");
-    let store = Store::open(std::path::Path::new(&dir)).await.unwrap();
+    let store = Store::open(std::path::Path::new(&dir), options())
+        .await
+        .unwrap();
     loop {
         let next = store.snapshot().seq + 1;
         let commit = store.append_complaints(batch(next)).await.unwrap();
         assert_eq!(commit.seq, next);
         // Printed only after append returned: the batch is fsynced.
         println!("ack {}", commit.seq);
+        if next % CHECKPOINT_EVERY == 0 {
+            store.checkpoint().await.unwrap();
+        }
     }
 }
 
@@ -95,7 +121,7 @@ async fn acknowledged_batches_survive_sigkill_at_random_moments() {
         reader.join().unwrap();
         last_acked = rx.try_iter().fold(first, u64::max);
 
-        let store = Store::open(dir.path()).await.unwrap();
+        let store = Store::open(dir.path(), options()).await.unwrap();
         let snapshot = store.snapshot();
         assert!(
             snapshot.seq >= last_acked,
@@ -106,11 +132,28 @@ async fn acknowledged_batches_survive_sigkill_at_random_moments() {
             snapshot.seq <= last_acked + 1,
             "round {round}: batches out of nowhere"
         );
+        let complaints = snapshot.complaints();
         assert_eq!(
-            snapshot.complaints.total,
+            complaints.current_rows(),
             snapshot.seq * BATCH,
             "round {round}: every durable batch applied exactly once"
         );
+        // One version per new complaint plus one update per batch after the first.
+        assert_eq!(
+            complaints.rows(),
+            snapshot.seq * BATCH + snapshot.seq.saturating_sub(1),
+            "round {round}: no version lost or duplicated"
+        );
+        let current = complaints.current().unwrap();
+        let verified = current
+            .column("status")
+            .unwrap()
+            .u8()
+            .unwrap()
+            .into_iter()
+            .filter(|s| *s == Some(Status::Verified as u8))
+            .count() as u64;
+        assert_eq!(verified, snapshot.seq.saturating_sub(1), "round {round}");
         last_acked = snapshot.seq;
     }
     assert!(last_acked >= rounds, "each round appended at least once");

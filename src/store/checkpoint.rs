@@ -1,0 +1,332 @@
+//! Checkpoints and history: the hot tables as Parquet files, written atomically.
+//!
+//! A checkpoint is a directory `checkpoints/<seq>/` holding, per dataset, `<name>.parquet` (every hot
+//! row with its key id and current flag), `<name>.keys` (key bytes by key id) and `<name>.dicts.json`
+//! (dictionary labels by code), plus `manifest.json`, written last. It is built in `<seq>.tmp/`, each
+//! file fsynced, then renamed into place and the parent fsynced: a crash leaves either the old or the
+//! new checkpoint, never half of one. History files (rows past the hot window) are written the same
+//! way under `history/<name>/` and listed by the manifest that first includes them.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use polars::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::schema::Dataset;
+use super::table::{Dicts, KeyArena, Table, TableView};
+use super::{StoreError, StoreSnapshot};
+
+/// Version of the checkpoint layout.
+const FORMAT: u32 = 1;
+
+/// What a checkpoint holds.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct Manifest {
+    pub format: u32,
+    /// The last log entry included.
+    pub seq: u64,
+    pub committed_at: Option<DateTime<Utc>>,
+    pub datasets: BTreeMap<String, DatasetManifest>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct DatasetManifest {
+    pub rows: u64,
+    pub keys: u32,
+    pub updated_at: Option<DateTime<Utc>>,
+    /// Seconds; rows before it are in the history files.
+    pub hot_since: Option<i64>,
+    /// History file names under `history/<dataset>/`, oldest first.
+    pub history: Vec<String>,
+}
+
+fn io(path: &Path, action: &'static str) -> impl FnOnce(std::io::Error) -> StoreError {
+    let path = path.display().to_string();
+    move |source| StoreError::Io {
+        path,
+        action,
+        source,
+    }
+}
+
+fn polars_err(path: &Path, action: &'static str) -> impl FnOnce(PolarsError) -> StoreError {
+    let path = path.display().to_string();
+    move |e| StoreError::Io {
+        path,
+        action,
+        source: std::io::Error::other(e.to_string()),
+    }
+}
+
+fn sync_dir(dir: &Path) -> Result<(), StoreError> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io(dir, "sync directory"))
+}
+
+/// Reads a Parquet file whole.
+pub(crate) fn read_parquet(path: &Path) -> PolarsResult<DataFrame> {
+    let file = File::open(path)?;
+    ParquetReader::new(file).finish()
+}
+
+/// Writes `frame` to `path` as Parquet through a temp file, fsync and rename.
+pub(crate) fn write_parquet_atomic(path: &Path, frame: &mut DataFrame) -> Result<(), StoreError> {
+    let tmp = path.with_extension("parquet.tmp");
+    let file = File::create(&tmp).map_err(io(&tmp, "create"))?;
+    let mut out = BufWriter::with_capacity(1 << 20, file);
+    ParquetWriter::new(&mut out)
+        .with_compression(ParquetCompression::Lz4Raw)
+        .finish(frame)
+        .map_err(polars_err(&tmp, "write parquet"))?;
+    let file = out
+        .into_inner()
+        .map_err(|e| io(&tmp, "write")(e.into_error()))?;
+    file.sync_all().map_err(io(&tmp, "sync"))?;
+    std::fs::rename(&tmp, path).map_err(io(path, "rename"))?;
+    if let Some(dir) = path.parent() {
+        sync_dir(dir)?;
+    }
+    Ok(())
+}
+
+fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+    let mut file = File::create(path).map_err(io(path, "create"))?;
+    file.write_all(bytes).map_err(io(path, "write"))?;
+    file.sync_all().map_err(io(path, "sync"))
+}
+
+fn encode_keys(keys: &KeyArena) -> Vec<u8> {
+    let mut out = Vec::new();
+    out.extend_from_slice(&keys.len().to_le_bytes());
+    let mut end = 0u64;
+    let mut bytes = Vec::new();
+    for id in 0..keys.len() {
+        let key = keys.get(id);
+        end += key.len() as u64;
+        out.extend_from_slice(&end.to_le_bytes());
+        bytes.extend_from_slice(key);
+    }
+    out.extend_from_slice(&bytes);
+    let crc = crc32fast::hash(&out);
+    out.extend_from_slice(&crc.to_le_bytes());
+    out
+}
+
+fn decode_keys(bytes: &[u8]) -> Option<KeyArena> {
+    let (body, crc) = bytes.split_at(bytes.len().checked_sub(4)?);
+    if crc32fast::hash(body) != u32::from_le_bytes(crc.try_into().ok()?) {
+        return None;
+    }
+    let n = u32::from_le_bytes(body.get(..4)?.try_into().ok()?) as usize;
+    let ends_at = 4;
+    let data_at = ends_at + n.checked_mul(8)?;
+    let data = body.get(data_at..)?;
+    let mut arena = KeyArena::default();
+    let mut start = 0usize;
+    for i in 0..n {
+        let raw = body.get(ends_at + i * 8..ends_at + i * 8 + 8)?;
+        let end = usize::try_from(u64::from_le_bytes(raw.try_into().ok()?)).ok()?;
+        arena.push_key(data.get(start..end)?);
+        start = end;
+    }
+    Some(arena)
+}
+
+/// Writes a checkpoint of `snapshot` under `root/checkpoints/` and removes older ones.
+pub(crate) fn write(root: &Path, snapshot: &StoreSnapshot) -> Result<PathBuf, StoreError> {
+    let parent = root.join("checkpoints");
+    std::fs::create_dir_all(&parent).map_err(io(&parent, "create directory"))?;
+    let name = format!("{:020}", snapshot.seq);
+    let tmp = parent.join(format!("{name}.tmp"));
+    let done = parent.join(&name);
+    if done.exists() {
+        return Ok(done);
+    }
+    if tmp.exists() {
+        std::fs::remove_dir_all(&tmp).map_err(io(&tmp, "remove"))?;
+    }
+    std::fs::create_dir_all(&tmp).map_err(io(&tmp, "create directory"))?;
+    let mut datasets = BTreeMap::new();
+    for view in &snapshot.tables {
+        let dataset = view.dataset();
+        let mut frame = view
+            .frame()
+            .map_err(|e| io(&tmp, "build frame")(std::io::Error::other(e.to_string())))?;
+        write_parquet_atomic(&tmp.join(format!("{}.parquet", dataset.name())), &mut frame)?;
+        let keys_path = tmp.join(format!("{}.keys", dataset.name()));
+        write_synced(&keys_path, &encode_keys(view.keys()))?;
+        let dicts: BTreeMap<&str, Vec<&str>> = dataset
+            .schema()
+            .fields
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| f.storage.is_dict())
+            .map(|(col, f)| (f.name, view.labels(col).iter().map(|l| &**l).collect()))
+            .collect();
+        let dicts_path = tmp.join(format!("{}.dicts.json", dataset.name()));
+        let json = serde_json::to_vec(&dicts).map_err(|e| io(&dicts_path, "encode")(e.into()))?;
+        write_synced(&dicts_path, &json)?;
+        datasets.insert(
+            dataset.name().to_owned(),
+            DatasetManifest {
+                rows: view.rows(),
+                keys: view.keys().len(),
+                updated_at: view.updated_at(),
+                hot_since: view.hot_since().map(|t| t.timestamp()),
+                history: view
+                    .history_files()
+                    .iter()
+                    .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+                    .collect(),
+            },
+        );
+    }
+    let manifest = Manifest {
+        format: FORMAT,
+        seq: snapshot.seq,
+        committed_at: snapshot.committed_at,
+        datasets,
+    };
+    let manifest_path = tmp.join("manifest.json");
+    let json =
+        serde_json::to_vec_pretty(&manifest).map_err(|e| io(&manifest_path, "encode")(e.into()))?;
+    write_synced(&manifest_path, &json)?;
+    sync_dir(&tmp)?;
+    std::fs::rename(&tmp, &done).map_err(io(&done, "rename"))?;
+    sync_dir(&parent)?;
+    remove_older(&parent, snapshot.seq);
+    Ok(done)
+}
+
+/// Removes checkpoints older than `seq` and unfinished ones (best effort: a leftover is harmless).
+fn remove_older(parent: &Path, seq: u64) {
+    let Ok(entries) = std::fs::read_dir(parent) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let old = match name.strip_suffix(".tmp") {
+            Some(n) => n.parse::<u64>().is_ok_and(|s| s < seq),
+            None => name.parse::<u64>().is_ok_and(|s| s < seq),
+        };
+        if old {
+            if let Err(e) = std::fs::remove_dir_all(entry.path()) {
+                tracing::warn!(path = %entry.path().display(), error = %e, "Could not remove an old checkpoint.");
+            }
+        }
+    }
+}
+
+/// The newest complete checkpoint under `root`, if any.
+pub(crate) fn latest(root: &Path) -> Result<Option<(PathBuf, Manifest)>, StoreError> {
+    let parent = root.join("checkpoints");
+    let Ok(entries) = std::fs::read_dir(&parent) else {
+        return Ok(None);
+    };
+    let mut seqs: Vec<u64> = entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_string_lossy().parse::<u64>().ok())
+        .collect();
+    seqs.sort_unstable();
+    let Some(seq) = seqs.last() else {
+        return Ok(None);
+    };
+    let dir = parent.join(format!("{seq:020}"));
+    let path = dir.join("manifest.json");
+    let bytes = std::fs::read(&path).map_err(io(&path, "read"))?;
+    let manifest: Manifest = serde_json::from_slice(&bytes).map_err(|e| StoreError::Corrupt {
+        path: path.display().to_string(),
+        offset: 0,
+        reason: e.to_string(),
+    })?;
+    if manifest.format != FORMAT {
+        return Err(StoreError::Corrupt {
+            path: path.display().to_string(),
+            offset: 0,
+            reason: format!("checkpoint format {} is not {FORMAT}", manifest.format),
+        });
+    }
+    Ok(Some((dir, manifest)))
+}
+
+/// Loads one dataset of a checkpoint into `table`.
+pub(crate) fn load(
+    root: &Path,
+    dir: &Path,
+    manifest: &Manifest,
+    table: &mut Table,
+) -> Result<(), StoreError> {
+    let dataset = table.dataset;
+    let Some(entry) = manifest.datasets.get(dataset.name()) else {
+        return Ok(());
+    };
+    let corrupt = |path: &Path, reason: String| StoreError::Corrupt {
+        path: path.display().to_string(),
+        offset: 0,
+        reason,
+    };
+    let keys_path = dir.join(format!("{}.keys", dataset.name()));
+    let bytes = std::fs::read(&keys_path).map_err(io(&keys_path, "read"))?;
+    let keys = decode_keys(&bytes).ok_or_else(|| corrupt(&keys_path, "bad key file".into()))?;
+    let dicts_path = dir.join(format!("{}.dicts.json", dataset.name()));
+    let bytes = std::fs::read(&dicts_path).map_err(io(&dicts_path, "read"))?;
+    let saved: BTreeMap<String, Vec<String>> =
+        serde_json::from_slice(&bytes).map_err(|e| corrupt(&dicts_path, e.to_string()))?;
+    let mut dicts = Dicts::new(dataset.schema());
+    for (col, field) in dataset.schema().fields.iter().enumerate() {
+        if let Some(labels) = saved.get(field.name) {
+            dicts
+                .restore(col, labels.clone())
+                .map_err(|e| corrupt(&dicts_path, e))?;
+        }
+    }
+    let path = dir.join(format!("{}.parquet", dataset.name()));
+    let frame = read_parquet(&path).map_err(|e| corrupt(&path, e.to_string()))?;
+    if frame.height() as u64 != entry.rows || keys.len() != entry.keys {
+        return Err(corrupt(
+            &path,
+            format!(
+                "{} rows and {} keys where the manifest says {} and {}",
+                frame.height(),
+                keys.len(),
+                entry.rows,
+                entry.keys
+            ),
+        ));
+    }
+    table
+        .restore(&frame, keys, dicts)
+        .map_err(|e| corrupt(&path, e.to_string()))?;
+    table.updated_at = entry.updated_at;
+    table.hot_since = entry.hot_since;
+    let history_dir = history_dir(root, dataset);
+    table.history =
+        std::sync::Arc::new(entry.history.iter().map(|n| history_dir.join(n)).collect());
+    Ok(())
+}
+
+/// Where a dataset's history files live.
+pub(crate) fn history_dir(root: &Path, dataset: Dataset) -> PathBuf {
+    root.join("history").join(dataset.name())
+}
+
+/// Deletes history files that no checkpoint lists (left by a crash between writing them and the
+/// checkpoint that would have listed them; their rows are still hot).
+pub(crate) fn remove_orphan_history(root: &Path, view: &TableView) {
+    let dir = history_dir(root, view.dataset());
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if !view.history_files().contains(&path) {
+            tracing::warn!(path = %path.display(), "Removing a history file no checkpoint lists.");
+            let _ = std::fs::remove_file(&path);
+        }
+    }
+}

@@ -1,0 +1,894 @@
+//! One dataset's hot table: versions as columnar chunks, a key index, and the current flags.
+//!
+//! Rows are versions, appended in ingest order and never changed: a row's number is its ingest
+//! order, which breaks ties between versions with the same source time. The only thing that
+//! changes is which version of a key is *current*; those flags live in copy-on-write bitsets per
+//! chunk, so a reader's snapshot keeps the flags it saw while the writer moves on.
+//!
+//! Memory per row: the schema's columns (about 49 bytes for a complaint), 4 bytes of key id and a
+//! bit; per key: its bytes, a 4-byte offset, a 4-byte current-row slot and a hash-table slot.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use hashbrown::{DefaultHashBuilder, HashTable};
+use polars::prelude::*;
+
+use super::records::{key_parts, Decoder};
+use super::schema::{Dataset, Schema, Storage};
+
+/// No row: a key whose current version moved to history, or a row superseded.
+pub(crate) const NONE: u32 = u32::MAX;
+/// Name of the key id column in frames.
+pub const KEY_ID: &str = "key_id";
+/// Name of the current-version flag column in frames.
+pub const CURRENT: &str = "current";
+/// Chunks merge until they reach this many rows.
+const CHUNK_MAX: u32 = 1 << 20;
+/// Keys per block of the key arena.
+const KEY_BLOCK: usize = 1 << 14;
+
+/// The labels of each dictionary column of a dataset; grows, never changes a code.
+#[derive(Clone)]
+pub(crate) struct Dicts {
+    columns: Vec<Option<Dictionary>>,
+}
+
+#[derive(Clone)]
+struct Dictionary {
+    labels: Vec<Arc<str>>,
+    index: HashMap<Arc<str>, u32>,
+    max: i64,
+    /// The labels as last handed to a snapshot; dropped when a label is added.
+    shared: Option<Arc<Vec<Arc<str>>>>,
+}
+
+impl Dicts {
+    pub(crate) fn new(schema: &Schema) -> Dicts {
+        let columns = schema
+            .fields
+            .iter()
+            .map(|f| {
+                f.storage.is_dict().then(|| Dictionary {
+                    labels: Vec::new(),
+                    index: HashMap::new(),
+                    max: f.storage.max(),
+                    shared: None,
+                })
+            })
+            .collect();
+        Dicts { columns }
+    }
+
+    /// The code of `label` in column `col`, adding it if new.
+    pub(crate) fn code(&mut self, col: usize, label: &str) -> Result<i64, String> {
+        let Some(Some(dict)) = self.columns.get_mut(col) else {
+            return Err(format!("column {col} has no dictionary"));
+        };
+        if let Some(code) = dict.index.get(label) {
+            return Ok(i64::from(*code));
+        }
+        let code = dict.labels.len() as i64;
+        if code > dict.max {
+            return Err(format!(
+                "too many distinct values ({code}) for a dictionary column"
+            ));
+        }
+        let label: Arc<str> = Arc::from(label);
+        dict.labels.push(label.clone());
+        dict.index.insert(label, code as u32);
+        dict.shared = None;
+        Ok(code)
+    }
+
+    /// Every column's labels, sharing what did not change since the last call.
+    pub(crate) fn view(&mut self) -> Arc<Vec<Option<Arc<Vec<Arc<str>>>>>> {
+        Arc::new(
+            self.columns
+                .iter_mut()
+                .map(|d| {
+                    d.as_mut().map(|d| {
+                        d.shared
+                            .get_or_insert_with(|| Arc::new(d.labels.clone()))
+                            .clone()
+                    })
+                })
+                .collect(),
+        )
+    }
+
+    /// Rebuilds dictionaries from saved labels (checkpoint load).
+    pub(crate) fn restore(&mut self, col: usize, labels: Vec<String>) -> Result<(), String> {
+        for label in labels {
+            self.code(col, &label)?;
+        }
+        Ok(())
+    }
+}
+
+/// Key bytes by key id, in blocks so a snapshot shares all but the last block.
+#[derive(Clone, Default)]
+pub(crate) struct KeyArena {
+    blocks: Vec<Arc<KeyBlock>>,
+    len: u32,
+}
+
+#[derive(Clone, Default)]
+struct KeyBlock {
+    ends: Vec<u32>,
+    bytes: Vec<u8>,
+}
+
+impl KeyArena {
+    pub(crate) fn get(&self, id: u32) -> &[u8] {
+        let (block, i) = (id as usize / KEY_BLOCK, id as usize % KEY_BLOCK);
+        let Some(block) = self.blocks.get(block) else {
+            return &[];
+        };
+        let start = if i == 0 {
+            0
+        } else {
+            block.ends[i - 1] as usize
+        };
+        let end = block.ends.get(i).map_or(start, |e| *e as usize);
+        &block.bytes[start..end]
+    }
+
+    pub(crate) fn push_key(&mut self, key: &[u8]) -> u32 {
+        if self.len as usize % KEY_BLOCK == 0 {
+            self.blocks.push(Arc::new(KeyBlock::default()));
+        }
+        let block = Arc::make_mut(self.blocks.last_mut().expect("a block was just ensured"));
+        block.bytes.extend_from_slice(key);
+        block.ends.push(block.bytes.len() as u32);
+        self.len += 1;
+        self.len - 1
+    }
+
+    pub(crate) fn len(&self) -> u32 {
+        self.len
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.blocks
+            .iter()
+            .map(|b| b.ends.capacity() * 4 + b.bytes.capacity())
+            .sum()
+    }
+}
+
+/// A run of rows: immutable columns plus copy-on-write current flags.
+#[derive(Clone)]
+pub(crate) struct Chunk {
+    start: u32,
+    len: u32,
+    /// The schema's columns, then the key id column.
+    columns: Arc<Vec<Series>>,
+    current: Arc<Vec<u64>>,
+}
+
+impl Chunk {
+    fn is_current(&self, offset: u32) -> bool {
+        self.current[offset as usize / 64] >> (offset % 64) & 1 == 1
+    }
+
+    fn set_current(&mut self, offset: u32, on: bool) {
+        let words = Arc::make_mut(&mut self.current);
+        let (w, bit) = (offset as usize / 64, 1u64 << (offset % 64));
+        if on {
+            words[w] |= bit;
+        } else {
+            words[w] &= !bit;
+        }
+    }
+}
+
+/// One row ready to be applied: its key bytes and column values.
+pub(crate) struct PreparedRow {
+    pub(crate) key: Vec<u8>,
+    pub(crate) values: Vec<Option<i64>>,
+}
+
+/// Rows split off a table by retention, not yet dropped from it.
+pub(crate) struct Eviction {
+    /// The rows leaving, for their history file.
+    pub(crate) history: DataFrame,
+    kept: DataFrame,
+    cutoff: i64,
+}
+
+/// What applying a batch did to a table.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Applied {
+    /// Rows that became the current version of their key (new keys or newer versions).
+    pub changed: usize,
+    /// Rows of keys seen for the first time.
+    pub inserted: usize,
+    /// Rows ignored: identical to the current version, or older than it.
+    pub unchanged: usize,
+}
+
+/// The writer's side of one dataset.
+pub(crate) struct Table {
+    pub(crate) dataset: Dataset,
+    pub(crate) schema: &'static Schema,
+    pub(crate) dicts: Dicts,
+    keys: KeyArena,
+    index: HashTable<u32>,
+    hasher: DefaultHashBuilder,
+    /// Row of each key's current version (`NONE` when it moved to history).
+    current: Vec<u32>,
+    /// Superseded rows whose time equals their key's current version (same-time versions), so
+    /// a repeat of any of them is recognised as a repeat. Empty for nearly every key.
+    ties: HashMap<u32, Vec<u32>>,
+    chunks: Vec<Chunk>,
+    rows: u32,
+    current_rows: u64,
+    /// When the last batch that changed this table was committed.
+    pub(crate) updated_at: Option<DateTime<Utc>>,
+    /// Rows whose time is before this (seconds) were moved to history files.
+    pub(crate) hot_since: Option<i64>,
+    /// History Parquet files, oldest first.
+    pub(crate) history: Arc<Vec<std::path::PathBuf>>,
+}
+
+impl Table {
+    pub(crate) fn new(dataset: Dataset) -> Table {
+        let schema = dataset.schema();
+        Table {
+            dataset,
+            schema,
+            dicts: Dicts::new(schema),
+            keys: KeyArena::default(),
+            index: HashTable::new(),
+            hasher: DefaultHashBuilder::default(),
+            current: Vec::new(),
+            ties: HashMap::new(),
+            chunks: Vec::new(),
+            rows: 0,
+            current_rows: 0,
+            updated_at: None,
+            hot_since: None,
+            history: Arc::new(Vec::new()),
+        }
+    }
+
+    fn hash(&self, key: &[u8]) -> u64 {
+        use std::hash::BuildHasher;
+        self.hasher.hash_one(key)
+    }
+
+    fn find_key(&self, key: &[u8]) -> Option<u32> {
+        let hash = self.hash(key);
+        self.index
+            .find(hash, |id| self.keys.get(*id) == key)
+            .copied()
+    }
+
+    fn insert_key(&mut self, key: &[u8]) -> u32 {
+        let id = self.keys.push_key(key);
+        let hash = self.hash(key);
+        let (keys, hasher) = (&self.keys, &self.hasher);
+        self.index.insert_unique(hash, id, |id| {
+            use std::hash::BuildHasher;
+            hasher.hash_one(keys.get(*id))
+        });
+        self.current.push(NONE);
+        id
+    }
+
+    fn chunk_of(&self, row: u32) -> usize {
+        self.chunks.partition_point(|c| c.start + c.len <= row)
+    }
+
+    /// The stored values of `row`, all columns.
+    pub(crate) fn row_values(&self, row: u32) -> Vec<Option<i64>> {
+        let chunk = &self.chunks[self.chunk_of(row)];
+        let offset = (row - chunk.start) as usize;
+        (0..self.schema.fields.len())
+            .map(|col| cell(&chunk.columns[col], offset))
+            .collect()
+    }
+
+    /// Applies prepared rows: newest version time wins, ties go to the later row, a row identical
+    /// to the current version changes nothing. Deterministic, so a log replay rebuilds the same table.
+    pub(crate) fn apply(&mut self, batch: Vec<PreparedRow>, at: DateTime<Utc>) -> Applied {
+        let vcol = self.schema.version_column;
+        let mut applied = Applied::default();
+        let mut kept: Vec<(u32, Vec<Option<i64>>)> = Vec::with_capacity(batch.len());
+        // Current row per key touched by this batch, when it is a row of this batch.
+        let mut pending: HashMap<u32, usize> = HashMap::new();
+        let mut superseded: Vec<u32> = Vec::new();
+        for row in batch {
+            let key_id = match self.find_key(&row.key) {
+                Some(id) => id,
+                None => self.insert_key(&row.key),
+            };
+            let base = self.rows;
+            let values_of = |table: &Table, row: u32| match row.checked_sub(base) {
+                Some(i) => kept[i as usize].1.clone(),
+                None => table.row_values(row),
+            };
+            let previous = match pending.get(&key_id) {
+                Some(&i) => Some(base + i as u32),
+                None => Some(self.current[key_id as usize]).filter(|r| *r != NONE),
+            };
+            if let Some(prev_row) = previous {
+                let prev = values_of(self, prev_row);
+                let (new_t, old_t) = (row.values[vcol], prev[vcol]);
+                let repeat = new_t == old_t
+                    && (row.values == prev
+                        || self.ties.get(&key_id).is_some_and(|rows| {
+                            rows.iter().any(|r| values_of(self, *r) == row.values)
+                        }));
+                if new_t < old_t || repeat {
+                    applied.unchanged += 1;
+                    continue;
+                }
+                if new_t == old_t {
+                    self.ties.entry(key_id).or_default().push(prev_row);
+                } else {
+                    self.ties.remove(&key_id);
+                }
+                if prev_row < base {
+                    superseded.push(prev_row);
+                }
+            } else {
+                applied.inserted += 1;
+            }
+            applied.changed += 1;
+            pending.insert(key_id, kept.len());
+            self.current[key_id as usize] = self.rows + kept.len() as u32;
+            kept.push((key_id, row.values));
+        }
+        if applied.changed == 0 {
+            return applied;
+        }
+        for row in superseded {
+            let c = self.chunk_of(row);
+            let chunk = &mut self.chunks[c];
+            let offset = row - chunk.start;
+            chunk.set_current(offset, false);
+            self.current_rows -= 1;
+        }
+        let current_in_batch: Vec<bool> = {
+            let mut flags = vec![false; kept.len()];
+            for i in pending.values() {
+                flags[*i] = true;
+            }
+            flags
+        };
+        self.current_rows += pending.len() as u64;
+        let chunk = self.build_chunk(&kept, &current_in_batch);
+        self.rows += chunk.len;
+        self.chunks.push(chunk);
+        self.compact();
+        self.updated_at = Some(at);
+        applied
+    }
+
+    fn build_chunk(&self, rows: &[(u32, Vec<Option<i64>>)], current: &[bool]) -> Chunk {
+        let mut columns: Vec<Series> = self
+            .schema
+            .fields
+            .iter()
+            .enumerate()
+            .map(|(col, f)| column(f.name, f.storage, rows.iter().map(|r| r.1[col])))
+            .collect();
+        columns.push(Series::from_vec(
+            KEY_ID.into(),
+            rows.iter().map(|r| r.0).collect::<Vec<u32>>(),
+        ));
+        let mut words = vec![0u64; rows.len().div_ceil(64)];
+        for (i, on) in current.iter().enumerate() {
+            if *on {
+                words[i / 64] |= 1 << (i % 64);
+            }
+        }
+        Chunk {
+            start: self.rows,
+            len: rows.len() as u32,
+            columns: Arc::new(columns),
+            current: Arc::new(words),
+        }
+    }
+
+    /// Merges the newest chunks while the last is at least as long as the one before (a binary
+    /// counter), so each row is copied O(log n) times and the chunk count stays small.
+    fn compact(&mut self) {
+        while self.chunks.len() >= 2 {
+            let n = self.chunks.len();
+            let (a, b) = (&self.chunks[n - 2], &self.chunks[n - 1]);
+            if b.len < a.len || a.len + b.len > CHUNK_MAX {
+                break;
+            }
+            let merged = merge(a, b);
+            self.chunks.truncate(n - 2);
+            self.chunks.push(merged);
+        }
+    }
+
+    /// An immutable view for readers.
+    pub(crate) fn view(&mut self) -> TableView {
+        TableView {
+            dataset: self.dataset,
+            chunks: self.chunks.clone(),
+            rows: self.rows,
+            current_rows: self.current_rows,
+            keys: self.keys.clone(),
+            labels: self.dicts.view(),
+            updated_at: self.updated_at,
+            hot_since: self.hot_since,
+            history: self.history.clone(),
+        }
+    }
+
+    /// Heap bytes held by the hot data: columns, flags, keys, index and current slots.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        let columns: usize = self
+            .chunks
+            .iter()
+            .map(|c| {
+                c.columns.iter().map(|s| s.estimated_size()).sum::<usize>() + c.current.len() * 8
+            })
+            .sum();
+        columns
+            + self.keys.heap_bytes()
+            + self.current.capacity() * 4
+            + self.index.allocation_size()
+    }
+
+    /// Rebuilds the table from a frame of rows with the keys and dictionaries it refers to
+    /// (checkpoint load).
+    pub(crate) fn restore(
+        &mut self,
+        frame: &DataFrame,
+        keys: KeyArena,
+        dicts: Dicts,
+    ) -> PolarsResult<()> {
+        self.dicts = dicts;
+        self.keys = KeyArena::default();
+        self.index = HashTable::with_capacity(keys.len() as usize);
+        self.current = Vec::with_capacity(keys.len() as usize);
+        for id in 0..keys.len() {
+            self.insert_key(keys.get(id));
+        }
+        self.load_rows(frame)
+    }
+
+    /// Replaces the rows with `frame` (all columns, key ids and current flags), keeping the keys.
+    fn load_rows(&mut self, frame: &DataFrame) -> PolarsResult<()> {
+        let n = frame.height();
+        self.current.iter_mut().for_each(|slot| *slot = NONE);
+        self.chunks.clear();
+        self.current_rows = 0;
+        let key_ids = frame.column(KEY_ID)?.u32()?;
+        let flags = frame.column(CURRENT)?.bool()?;
+        for (row, (key, flag)) in key_ids.into_iter().zip(flags.into_iter()).enumerate() {
+            if let (Some(key), Some(true)) = (key, flag) {
+                if let Some(slot) = self.current.get_mut(key as usize) {
+                    *slot = row as u32;
+                    self.current_rows += 1;
+                }
+            }
+        }
+        // Same-time versions: superseded rows with their key's current time.
+        self.ties.clear();
+        let times = frame
+            .column(self.schema.fields[self.schema.version_column].name)?
+            .u32()?;
+        for (row, ((key, flag), t)) in key_ids
+            .into_iter()
+            .zip(flags.into_iter())
+            .zip(times.into_iter())
+            .enumerate()
+        {
+            let Some(key) = key.filter(|_| flag == Some(false)) else {
+                continue;
+            };
+            let current = self.current.get(key as usize).copied().unwrap_or(NONE);
+            if current != NONE && times.get(current as usize) == t {
+                self.ties.entry(key).or_default().push(row as u32);
+            }
+        }
+        let mut offset = 0usize;
+        while offset < n {
+            let len = (n - offset).min(CHUNK_MAX as usize);
+            let part = frame.slice(offset as i64, len);
+            let mut columns = Vec::with_capacity(self.schema.fields.len() + 1);
+            for f in self.schema.fields {
+                let column = part.column(f.name)?.as_materialized_series();
+                columns.push(column.cast(&f.storage.dtype())?.rechunk());
+            }
+            columns.push(part.column(KEY_ID)?.as_materialized_series().rechunk());
+            let mut words = vec![0u64; len.div_ceil(64)];
+            for (i, flag) in part.column(CURRENT)?.bool()?.into_iter().enumerate() {
+                if flag == Some(true) {
+                    words[i / 64] |= 1 << (i % 64);
+                }
+            }
+            self.chunks.push(Chunk {
+                start: offset as u32,
+                len: len as u32,
+                columns: Arc::new(columns),
+                current: Arc::new(words),
+            });
+            offset += len;
+        }
+        self.rows = n as u32;
+        Ok(())
+    }
+
+    /// Splits off the rows past the hot window (`cutoff`, seconds): for append-only datasets every
+    /// row whose time is before it; otherwise superseded versions of keys whose current version is
+    /// itself before it (so the state at any time inside the window stays answerable from hot rows).
+    /// Nothing changes until [`Table::finish_eviction`].
+    pub(crate) fn evict(&mut self, cutoff: i64) -> PolarsResult<Option<Eviction>> {
+        let frame = self.view().frame().map_err(|e| match e {
+            ReadError::Frame { source, .. } => source,
+        })?;
+        let schema = self.schema;
+        let key_ids = frame.column(KEY_ID)?.u32()?;
+        let flags = frame.column(CURRENT)?.bool()?;
+        let mut out = Vec::with_capacity(frame.height());
+        if schema.append_only {
+            let times = frame
+                .column(schema.fields[schema.time_column].name)?
+                .u32()?;
+            out.extend(
+                times
+                    .into_iter()
+                    .map(|t| t.is_some_and(|t| i64::from(t) < cutoff)),
+            );
+        } else {
+            let times = frame
+                .column(schema.fields[schema.version_column].name)?
+                .u32()?;
+            for (key, flag) in key_ids.into_iter().zip(flags.into_iter()) {
+                let old_key = key
+                    .and_then(|k| self.current.get(k as usize).copied())
+                    .filter(|row| *row != NONE)
+                    .and_then(|row| times.get(row as usize))
+                    .is_some_and(|t| i64::from(t) < cutoff);
+                out.push(flag == Some(false) && old_key);
+            }
+        }
+        if !out.contains(&true) {
+            return Ok(None);
+        }
+        let mask = BooleanChunked::from_iter_values("evict".into(), out.into_iter());
+        let history = frame.filter(&mask)?.drop(CURRENT)?;
+        let kept = frame.filter(&!&mask)?;
+        Ok(Some(Eviction {
+            history,
+            kept,
+            cutoff,
+        }))
+    }
+
+    /// Drops the evicted rows once their history file at `path` is durable.
+    pub(crate) fn finish_eviction(
+        &mut self,
+        eviction: Eviction,
+        path: std::path::PathBuf,
+    ) -> PolarsResult<()> {
+        self.load_rows(&eviction.kept)?;
+        self.hot_since = Some(
+            self.hot_since
+                .map_or(eviction.cutoff, |s| s.max(eviction.cutoff)),
+        );
+        Arc::make_mut(&mut self.history).push(path);
+        Ok(())
+    }
+}
+
+/// The stored value at `offset` of a column, as the integer it is underneath.
+fn cell(series: &Series, offset: usize) -> Option<i64> {
+    match series.dtype() {
+        DataType::UInt8 => series.u8().ok()?.get(offset).map(i64::from),
+        DataType::UInt16 => series.u16().ok()?.get(offset).map(i64::from),
+        DataType::UInt32 => series.u32().ok()?.get(offset).map(i64::from),
+        DataType::Int32 => series.i32().ok()?.get(offset).map(i64::from),
+        DataType::Int64 => series.i64().ok()?.get(offset),
+        DataType::Boolean => series.bool().ok()?.get(offset).map(i64::from),
+        _ => None,
+    }
+}
+
+/// A typed column from integer values (validated against the column's range before this point).
+fn column(name: &str, storage: Storage, values: impl Iterator<Item = Option<i64>>) -> Series {
+    let name = PlSmallStr::from(name);
+    match storage.dtype() {
+        DataType::UInt8 => {
+            UInt8Chunked::from_iter_options(name, values.map(|v| v.map(|v| v as u8))).into_series()
+        }
+        DataType::UInt16 => {
+            UInt16Chunked::from_iter_options(name, values.map(|v| v.map(|v| v as u16)))
+                .into_series()
+        }
+        DataType::UInt32 => {
+            UInt32Chunked::from_iter_options(name, values.map(|v| v.map(|v| v as u32)))
+                .into_series()
+        }
+        DataType::Int32 => {
+            Int32Chunked::from_iter_options(name, values.map(|v| v.map(|v| v as i32))).into_series()
+        }
+        DataType::Boolean => {
+            BooleanChunked::from_iter_options(name, values.map(|v| v.map(|v| v != 0))).into_series()
+        }
+        _ => Int64Chunked::from_iter_options(name, values).into_series(),
+    }
+}
+
+fn merge(a: &Chunk, b: &Chunk) -> Chunk {
+    let columns = a
+        .columns
+        .iter()
+        .zip(b.columns.iter())
+        .map(|(x, y)| {
+            let mut s = x.clone();
+            // Same names and types by construction; rechunk so the merged chunk is contiguous.
+            s.append(y).expect("chunks of one table share a schema");
+            s.rechunk()
+        })
+        .collect();
+    let mut words = vec![0u64; (a.len + b.len).div_ceil(64) as usize];
+    for i in 0..a.len + b.len {
+        let on = if i < a.len {
+            a.is_current(i)
+        } else {
+            b.is_current(i - a.len)
+        };
+        if on {
+            words[i as usize / 64] |= 1 << (i % 64);
+        }
+    }
+    Chunk {
+        start: a.start,
+        len: a.len + b.len,
+        columns: Arc::new(columns),
+        current: Arc::new(words),
+    }
+}
+
+/// An immutable view of one dataset as of a commit; cheap to clone.
+#[derive(Clone)]
+pub struct TableView {
+    dataset: Dataset,
+    chunks: Vec<Chunk>,
+    rows: u32,
+    current_rows: u64,
+    keys: KeyArena,
+    labels: Arc<Vec<Option<Arc<Vec<Arc<str>>>>>>,
+    updated_at: Option<DateTime<Utc>>,
+    hot_since: Option<i64>,
+    history: Arc<Vec<std::path::PathBuf>>,
+}
+
+/// Why a read could not be answered.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// polars failed building or reading a frame.
+    #[error("reading {dataset}: {source}")]
+    Frame {
+        /// Dataset read.
+        dataset: &'static str,
+        /// The polars error.
+        #[source]
+        source: PolarsError,
+    },
+}
+
+impl TableView {
+    /// An empty view of `dataset`.
+    pub fn empty(dataset: Dataset) -> TableView {
+        let mut table = Table::new(dataset);
+        table.view()
+    }
+
+    /// Which dataset this is.
+    pub fn dataset(&self) -> Dataset {
+        self.dataset
+    }
+
+    /// Versions held hot (all rows, current or not).
+    pub fn rows(&self) -> u64 {
+        self.rows.into()
+    }
+
+    /// Keys with a current version (distinct complaints, budget lines, events).
+    pub fn current_rows(&self) -> u64 {
+        self.current_rows
+    }
+
+    /// When the last batch that changed it was committed.
+    pub fn updated_at(&self) -> Option<DateTime<Utc>> {
+        self.updated_at
+    }
+
+    /// Rows with a time before this moved to history (`None`: nothing has).
+    pub fn hot_since(&self) -> Option<DateTime<Utc>> {
+        self.hot_since
+            .and_then(|secs| DateTime::from_timestamp(secs, 0))
+    }
+
+    /// The label of dictionary code `code` in column `col`.
+    pub fn label(&self, col: usize, code: i64) -> Option<&str> {
+        let labels = self.labels.get(col)?.as_ref()?;
+        usize::try_from(code)
+            .ok()
+            .and_then(|c| labels.get(c))
+            .map(|l| &**l)
+    }
+
+    /// All labels of dictionary column `col`, by code.
+    pub fn labels(&self, col: usize) -> &[Arc<str>] {
+        self.labels
+            .get(col)
+            .and_then(|l| l.as_deref())
+            .map_or(&[], |l| l.as_slice())
+    }
+
+    /// The key of key id `key_id` as (name, text) parts.
+    pub fn key(&self, key_id: u32) -> Vec<(&'static str, String)> {
+        key_parts(self.dataset, self.keys.get(key_id))
+    }
+
+    /// Every hot row (all versions) with `key_id` and `current` columns; shares the columns' memory.
+    pub fn frame(&self) -> Result<DataFrame, ReadError> {
+        let schema = self.dataset.schema();
+        let mut columns: Vec<Column> = Vec::with_capacity(schema.fields.len() + 2);
+        for col in 0..=schema.fields.len() {
+            let name = schema.fields.get(col).map_or(KEY_ID, |f| f.name);
+            let dtype = schema
+                .fields
+                .get(col)
+                .map_or(DataType::UInt32, |f| f.storage.dtype());
+            let mut series = Series::new_empty(name.into(), &dtype);
+            for chunk in &self.chunks {
+                series
+                    .append(&chunk.columns[col])
+                    .map_err(|e| self.error(e))?;
+            }
+            columns.push(series.into_column());
+        }
+        let flags = BooleanChunked::from_iter_values(
+            CURRENT.into(),
+            self.chunks
+                .iter()
+                .flat_map(|c| (0..c.len).map(move |i| c.is_current(i))),
+        );
+        columns.push(flags.into_series().into_column());
+        DataFrame::new(columns).map_err(|e| self.error(e))
+    }
+
+    /// The current version of every key.
+    pub fn current(&self) -> Result<DataFrame, ReadError> {
+        let frame = self.frame()?;
+        let mask = frame.column(CURRENT).and_then(|c| c.bool().cloned());
+        mask.and_then(|m| frame.filter(&m))
+            .map_err(|e| self.error(e))
+    }
+
+    /// The state at `at`: for every key, its latest version whose time is at or before `at`
+    /// (history files included when `at` is before the hot window).
+    pub fn as_of(&self, at: DateTime<Utc>) -> Result<DataFrame, ReadError> {
+        let schema = self.dataset.schema();
+        let limit = at.timestamp();
+        let mut frame = self.frame()?.drop(CURRENT).map_err(|e| self.error(e))?;
+        if self.hot_since.is_some_and(|since| limit < since) {
+            let mut all = self.read_history()?;
+            all.vstack_mut(&frame).map_err(|e| self.error(e))?;
+            frame = all;
+        }
+        let times = frame
+            .column(schema.fields[schema.version_column].name)
+            .and_then(|c| c.u32().cloned())
+            .map_err(|e| self.error(e))?;
+        let key_ids = frame
+            .column(KEY_ID)
+            .and_then(|c| c.u32().cloned())
+            .map_err(|e| self.error(e))?;
+        // Versions of a key are accepted in non-decreasing time order, so the last row of a key
+        // at or before `at` is its version then.
+        let mut latest = vec![NONE; self.keys.len() as usize];
+        for (row, (t, key)) in times.into_iter().zip(key_ids.into_iter()).enumerate() {
+            if let (Some(t), Some(key)) = (t, key) {
+                if i64::from(t) <= limit {
+                    if let Some(slot) = latest.get_mut(key as usize) {
+                        *slot = row as u32;
+                    }
+                }
+            }
+        }
+        let mut picked: Vec<u32> = latest.into_iter().filter(|r| *r != NONE).collect();
+        picked.sort_unstable();
+        let idx = IdxCa::from_vec("idx".into(), picked);
+        frame.take(&idx).map_err(|e| self.error(e))
+    }
+
+    fn read_history(&self) -> Result<DataFrame, ReadError> {
+        let schema = self.dataset.schema();
+        let mut out: Option<DataFrame> = None;
+        for path in self.history.iter() {
+            let part = super::checkpoint::read_parquet(path)
+                .and_then(|df| {
+                    let mut cols: Vec<Column> = Vec::new();
+                    for f in schema.fields {
+                        cols.push(df.column(f.name)?.cast(&f.storage.dtype())?);
+                    }
+                    cols.push(df.column(KEY_ID)?.clone());
+                    DataFrame::new(cols)
+                })
+                .map_err(|e| self.error(e))?;
+            match &mut out {
+                Some(all) => {
+                    all.vstack_mut(&part).map_err(|e| self.error(e))?;
+                }
+                None => out = Some(part),
+            }
+        }
+        match out {
+            Some(df) => Ok(df),
+            None => Ok(self
+                .frame()?
+                .drop(CURRENT)
+                .map_err(|e| self.error(e))?
+                .clear()),
+        }
+    }
+
+    /// The stored values of hot row `row` and its key id.
+    pub(crate) fn row(&self, row: u32) -> Option<(u32, Vec<Option<i64>>)> {
+        let c = self.chunks.partition_point(|c| c.start + c.len <= row);
+        let chunk = self.chunks.get(c)?;
+        let offset = (row.checked_sub(chunk.start)?) as usize;
+        let n = self.dataset.schema().fields.len();
+        let values = (0..n)
+            .map(|col| cell(&chunk.columns[col], offset))
+            .collect();
+        let key = cell(&chunk.columns[n], offset)? as u32;
+        Some((key, values))
+    }
+
+    /// A decoder over one row's values, resolving labels through this view.
+    pub(crate) fn with_decoder<T>(
+        &self,
+        values: &[Option<i64>],
+        f: impl FnOnce(&Decoder<'_>) -> T,
+    ) -> T {
+        let labels = |col: usize, code: i64| self.label(col, code).map(str::to_owned);
+        f(&Decoder {
+            values,
+            labels: &labels,
+        })
+    }
+
+    /// Calls `f(row, value, current)` for every hot row of the 32-bit column `col`, in row order,
+    /// without building a frame.
+    pub(crate) fn scan_u32(&self, col: usize, mut f: impl FnMut(u32, Option<u32>, bool)) {
+        for chunk in &self.chunks {
+            if let Ok(values) = chunk.columns[col].u32() {
+                for (i, v) in values.into_iter().enumerate() {
+                    f(chunk.start + i as u32, v, chunk.is_current(i as u32));
+                }
+            }
+        }
+    }
+
+    pub(crate) fn keys(&self) -> &KeyArena {
+        &self.keys
+    }
+
+    pub(crate) fn history_files(&self) -> &[std::path::PathBuf] {
+        &self.history
+    }
+
+    fn error(&self, source: PolarsError) -> ReadError {
+        ReadError::Frame {
+            dataset: self.dataset.name(),
+            source,
+        }
+    }
+}
