@@ -240,14 +240,24 @@ async fn main() -> anyhow::Result<()> {
 
     let snapshot = store.snapshot();
     let view = snapshot.complaints();
-    let heap = store.heap_bytes()[0] as f64;
+    let heap = store.heap_use()[0];
+    let (versions, keys) = (view.rows() as f64, view.current_rows() as f64);
+    let total = (heap.rows + heap.keys) as f64;
     println!(
-        "hot table:           {:>12.1} bytes/row  ({} rows = {} keys + {} updates; {:.0} MiB; RSS grew {:.0} MiB)",
-        heap / view.rows() as f64,
+        "hot table rows:      {:>12.1} bytes/row  (columns, key id, flags; {} rows = {} keys + {} newer versions)",
+        heap.rows as f64 / versions,
         view.rows(),
         view.current_rows(),
         view.rows() - view.current_rows(),
-        heap / 1048576.0,
+    );
+    println!(
+        "key index:           {:>12.1} bytes/key  (key bytes, offsets, hash index, current slot)",
+        heap.keys as f64 / keys
+    );
+    println!(
+        "hot table, all:      {:>12.1} bytes/row  ({:.0} MiB; process RSS grew {:.0} MiB)",
+        total / versions,
+        total / 1048576.0,
         (rss_bytes().saturating_sub(rss_start)) as f64 / 1048576.0
     );
 

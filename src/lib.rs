@@ -17,7 +17,8 @@
 //! - [`live`]: topics with sequence numbers, the WebSocket protocol and sessions; knows nothing of the store.
 //! - [`engine`]: turns store commits into panel results and publishes them as topics.
 //! - [`ingest`]: pull workers behind one `Source` trait, one file per source kind (the simulator first).
-//! - [`store`]: the only owner of ingested data and its durable log.
+//! - [`store`]: the only owner of ingested data: columnar hot tables (polars), the durable log,
+//!   Parquet checkpoints and history, snapshots and as-of reads.
 //! - [`db`]: the metadata database (SQLite by default, PostgreSQL in production) through sqlx.
 //! - [`geo`]: administrative boundaries (GeoJSON) and point-in-polygon lookups.
 //! - [`domain`]: the vocabulary — complaints, region codes, WIB time; no I/O.

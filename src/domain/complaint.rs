@@ -279,6 +279,15 @@ impl Complaint {
             .or_else(|| self.kelurahan.as_ref().and_then(RegionCode::parent))
     }
 
+    /// The kecamatan code as text, given or derived (no allocation).
+    pub fn kecamatan_str(&self) -> Option<&str> {
+        match (&self.kecamatan, &self.kelurahan) {
+            (Some(kec), _) => Some(kec.as_str()),
+            (None, Some(kel)) => kel.as_str().rsplit_once('.').map(|(kec, _)| kec),
+            (None, None) => None,
+        }
+    }
+
     /// Every reason this version cannot be stored (empty when it can).
     pub fn problems(&self) -> Vec<String> {
         let mut out = Vec::new();

@@ -3,8 +3,6 @@
 //! Rows are written field by field; strings go through a per-batch table (a repeated category or
 //! OPD name costs one small number), times are microseconds and integers are varints.
 
-use std::collections::HashMap;
-
 use chrono::{DateTime, Utc};
 
 use crate::domain::{
@@ -95,7 +93,7 @@ pub fn decode(bytes: &[u8]) -> Result<LogEntry, CodecError> {
 #[derive(Default)]
 struct Writer<'a> {
     buf: Vec<u8>,
-    strings: HashMap<&'a str, u64>,
+    strings: hashbrown::HashMap<&'a str, u64>,
 }
 
 impl<'a> Writer<'a> {

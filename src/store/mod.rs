@@ -35,8 +35,11 @@ pub use codec::LogEntry;
 pub use log::{BatchLog, FileLog};
 use records::Record;
 pub use schema::{Dataset, Field, Schema, Storage};
-pub use table::{Applied, ReadError, TableView, CURRENT, KEY_ID};
-use table::{PreparedRow, Table};
+pub use table::{Applied, HeapUse, ReadError, TableView, CURRENT, KEY_ID};
+use table::{Prepared, Table};
+
+/// Batches from this many rows on are validated and logged on two threads.
+const PARALLEL_ROWS: usize = 1_000;
 
 /// Rows shown per rejected batch in its error message (all are in `StoreError::Rejected`).
 const PROBLEMS_SHOWN: usize = 5;
@@ -253,7 +256,7 @@ impl Tables {
     }
 
     /// Validates and encodes a batch against its table; nothing is changed but dictionaries.
-    fn prepare(&mut self, batch: &Batch) -> Result<Vec<PreparedRow>, StoreError> {
+    fn prepare(&mut self, batch: &Batch) -> Result<Prepared, StoreError> {
         let table = &mut self.tables[batch.dataset().index()];
         let result = match batch {
             Batch::Complaints(rows) => prepare(table, rows),
@@ -267,9 +270,9 @@ impl Tables {
         })
     }
 
-    fn apply(&mut self, entry: &LogEntry, rows: Vec<PreparedRow>) -> Commit {
+    fn apply(&mut self, entry: &LogEntry, rows: Prepared) -> Commit {
         let dataset = entry.batch.dataset();
-        let applied = self.tables[dataset.index()].apply(rows, entry.committed_at);
+        let applied = self.tables[dataset.index()].apply(&rows, entry.committed_at);
         self.seq = entry.seq;
         self.committed_at = Some(entry.committed_at);
         if applied.changed > 0 {
@@ -285,23 +288,20 @@ impl Tables {
     }
 }
 
-fn prepare<R: Record>(table: &mut Table, rows: &[R]) -> Result<Vec<PreparedRow>, Vec<RowProblem>> {
-    let width = table.schema.fields.len();
-    let mut out = Vec::with_capacity(rows.len());
+fn prepare<R: Record>(table: &mut Table, rows: &[R]) -> Result<Prepared, Vec<RowProblem>> {
+    let mut out = Prepared::with_capacity(table.schema.fields.len(), rows.len());
     let mut problems = Vec::new();
     for (i, row) in rows.iter().enumerate() {
-        let mut key = Vec::new();
-        row.key(&mut key);
         let mut reasons = row.problems();
-        let mut values = vec![None; width];
         if reasons.is_empty() {
-            if let Err(e) = row.encode(&mut table.dicts, &mut values) {
+            let dicts = &mut table.dicts;
+            if let Err(e) = out.push(|key| row.key(key), |values| row.encode(dicts, values)) {
                 reasons.push(e);
             }
         }
-        if reasons.is_empty() {
-            out.push(PreparedRow { key, values });
-        } else {
+        if !reasons.is_empty() {
+            let mut key = Vec::new();
+            row.key(&mut key);
             let key = records::key_parts(R::DATASET, &key)
                 .into_iter()
                 .map(|(_, v)| v)
@@ -435,13 +435,23 @@ impl Store {
         let (commit, snapshot) = tokio::task::spawn_blocking(move || {
             let mut state = shared.lock();
             let state = &mut *state;
-            let rows = state.data.prepare(&batch)?;
             let entry = LogEntry {
                 seq: state.data.seq + 1,
                 committed_at: Utc::now(),
                 batch,
             };
-            let payload = codec::encode(&entry);
+            // Validating and encoding the columns, and encoding the log entry, are independent
+            // reads of the batch: do them on two cores.
+            let (rows, payload) = if entry.batch.len() >= PARALLEL_ROWS {
+                std::thread::scope(|scope| {
+                    let payload = scope.spawn(|| codec::encode(&entry));
+                    let rows = state.data.prepare(&entry.batch);
+                    (rows, payload.join().map_err(|_| StoreError::Closed))
+                })
+            } else {
+                (state.data.prepare(&entry.batch), Ok(codec::encode(&entry)))
+            };
+            let (rows, payload) = (rows?, payload?);
             if let Err(e) = state.log.append(entry.seq, &payload) {
                 state.last_error = Some(e.to_string());
                 tracing::error!(error = %e, "Store append failed; nothing of the batch was applied.");
@@ -477,10 +487,10 @@ impl Store {
         self.shared.lock().last_error.clone()
     }
 
-    /// Bytes of memory the hot tables hold, per dataset (columns, flags, keys and index).
-    pub fn heap_bytes(&self) -> [usize; 3] {
+    /// Bytes of memory the hot tables hold, per dataset in [`Dataset::ALL`] order.
+    pub fn heap_use(&self) -> [HeapUse; 3] {
         let state = self.shared.lock();
-        [0, 1, 2].map(|i| state.data.tables[i].heap_bytes())
+        [0, 1, 2].map(|i| state.data.tables[i].heap_use())
     }
 
     /// Bytes the log holds (what a restart would replay).

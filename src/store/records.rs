@@ -129,7 +129,10 @@ impl Record for Complaint {
         row[c::OPD] = Some(dicts.code(c::OPD, &self.opd)?);
         row[c::STATUS] = Some(self.status as i64);
         row[c::OUT_OF_JURISDICTION] = Some(self.out_of_jurisdiction.into());
-        row[c::KECAMATAN] = region(dicts, c::KECAMATAN, self.kecamatan_code().as_ref())?;
+        row[c::KECAMATAN] = self
+            .kecamatan_str()
+            .map(|k| dicts.code(c::KECAMATAN, k))
+            .transpose()?;
         row[c::KELURAHAN] = region(dicts, c::KELURAHAN, self.kelurahan.as_ref())?;
         row[c::LAT] = coord(self.lat);
         row[c::LON] = coord(self.lon);

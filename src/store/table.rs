@@ -8,7 +8,6 @@
 //! Memory per row: the schema's columns (about 49 bytes for a complaint), 4 bytes of key id and a
 //! bit; per key: its bytes, a 4-byte offset, a 4-byte current-row slot and a hash-table slot.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -26,8 +25,10 @@ pub const KEY_ID: &str = "key_id";
 pub const CURRENT: &str = "current";
 /// Chunks merge until they reach this many rows.
 const CHUNK_MAX: u32 = 1 << 20;
+/// Chunks of one size class that are merged together.
+const FANOUT: usize = 16;
 /// Keys per block of the key arena.
-const KEY_BLOCK: usize = 1 << 14;
+const KEY_BLOCK: usize = 1 << 12;
 
 /// The labels of each dictionary column of a dataset; grows, never changes a code.
 #[derive(Clone)]
@@ -38,7 +39,7 @@ pub(crate) struct Dicts {
 #[derive(Clone)]
 struct Dictionary {
     labels: Vec<Arc<str>>,
-    index: HashMap<Arc<str>, u32>,
+    index: hashbrown::HashMap<Arc<str>, u32>,
     max: i64,
     /// The labels as last handed to a snapshot; dropped when a label is added.
     shared: Option<Arc<Vec<Arc<str>>>>,
@@ -52,7 +53,7 @@ impl Dicts {
             .map(|f| {
                 f.storage.is_dict().then(|| Dictionary {
                     labels: Vec::new(),
-                    index: HashMap::new(),
+                    index: hashbrown::HashMap::new(),
                     max: f.storage.max(),
                     shared: None,
                 })
@@ -137,7 +138,15 @@ impl KeyArena {
 
     pub(crate) fn push_key(&mut self, key: &[u8]) -> u32 {
         if self.len as usize % KEY_BLOCK == 0 {
-            self.blocks.push(Arc::new(KeyBlock::default()));
+            // Seal the full block at its exact size; the new one never reallocates its ends.
+            if let Some(full) = self.blocks.last_mut() {
+                let full = Arc::make_mut(full);
+                full.bytes.shrink_to_fit();
+            }
+            self.blocks.push(Arc::new(KeyBlock {
+                ends: Vec::with_capacity(KEY_BLOCK),
+                bytes: Vec::new(),
+            }));
         }
         let block = Arc::make_mut(self.blocks.last_mut().expect("a block was just ensured"));
         block.bytes.extend_from_slice(key);
@@ -184,10 +193,53 @@ impl Chunk {
     }
 }
 
-/// One row ready to be applied: its key bytes and column values.
-pub(crate) struct PreparedRow {
-    pub(crate) key: Vec<u8>,
-    pub(crate) values: Vec<Option<i64>>,
+/// Rows ready to be applied, flat: each row's key bytes and its column values.
+pub(crate) struct Prepared {
+    width: usize,
+    values: Vec<Option<i64>>,
+    keys: Vec<u8>,
+    ends: Vec<u32>,
+}
+
+impl Prepared {
+    pub(crate) fn with_capacity(width: usize, rows: usize) -> Prepared {
+        Prepared {
+            width,
+            values: Vec::with_capacity(width * rows),
+            keys: Vec::with_capacity(rows * 24),
+            ends: Vec::with_capacity(rows),
+        }
+    }
+
+    /// Adds a row: `key` writes its key bytes, `values` fills its columns (all `None` at first).
+    pub(crate) fn push<E>(
+        &mut self,
+        key: impl FnOnce(&mut Vec<u8>),
+        values: impl FnOnce(&mut [Option<i64>]) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let start = self.values.len();
+        self.values.resize(start + self.width, None);
+        if let Err(e) = values(&mut self.values[start..]) {
+            self.values.truncate(start);
+            return Err(e);
+        }
+        key(&mut self.keys);
+        self.ends.push(self.keys.len() as u32);
+        Ok(())
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    fn key(&self, i: usize) -> &[u8] {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        &self.keys[start..self.ends[i] as usize]
+    }
+
+    fn values(&self, i: usize) -> &[Option<i64>] {
+        &self.values[i * self.width..(i + 1) * self.width]
+    }
 }
 
 /// Rows split off a table by retention, not yet dropped from it.
@@ -196,6 +248,15 @@ pub(crate) struct Eviction {
     pub(crate) history: DataFrame,
     kept: DataFrame,
     cutoff: i64,
+}
+
+/// Heap bytes of one hot table.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct HeapUse {
+    /// Column chunks (schema columns and key ids) and current flags.
+    pub rows: usize,
+    /// Key bytes, their offsets, the hash index and each key's current-row slot.
+    pub keys: usize,
 }
 
 /// What applying a batch did to a table.
@@ -221,7 +282,7 @@ pub(crate) struct Table {
     current: Vec<u32>,
     /// Superseded rows whose time equals their key's current version (same-time versions), so
     /// a repeat of any of them is recognised as a repeat. Empty for nearly every key.
-    ties: HashMap<u32, Vec<u32>>,
+    ties: hashbrown::HashMap<u32, Vec<u32>>,
     chunks: Vec<Chunk>,
     rows: u32,
     current_rows: u64,
@@ -244,7 +305,7 @@ impl Table {
             index: HashTable::new(),
             hasher: DefaultHashBuilder::default(),
             current: Vec::new(),
-            ties: HashMap::new(),
+            ties: hashbrown::HashMap::new(),
             chunks: Vec::new(),
             rows: 0,
             current_rows: 0,
@@ -282,6 +343,12 @@ impl Table {
         self.chunks.partition_point(|c| c.start + c.len <= row)
     }
 
+    /// The stored value of one column of `row`.
+    fn cell_at(&self, row: u32, col: usize) -> Option<i64> {
+        let chunk = &self.chunks[self.chunk_of(row)];
+        cell(&chunk.columns[col], (row - chunk.start) as usize)
+    }
+
     /// The stored values of `row`, all columns.
     pub(crate) fn row_values(&self, row: u32) -> Vec<Option<i64>> {
         let chunk = &self.chunks[self.chunk_of(row)];
@@ -293,42 +360,48 @@ impl Table {
 
     /// Applies prepared rows: newest version time wins, ties go to the later row, a row identical
     /// to the current version changes nothing. Deterministic, so a log replay rebuilds the same table.
-    pub(crate) fn apply(&mut self, batch: Vec<PreparedRow>, at: DateTime<Utc>) -> Applied {
+    pub(crate) fn apply(&mut self, batch: &Prepared, at: DateTime<Utc>) -> Applied {
         let vcol = self.schema.version_column;
         let mut applied = Applied::default();
-        let mut kept: Vec<(u32, Vec<Option<i64>>)> = Vec::with_capacity(batch.len());
+        // (key id, position in `batch`) of each row that becomes a version.
+        let mut kept: Vec<(u32, usize)> = Vec::with_capacity(batch.len());
         // Current row per key touched by this batch, when it is a row of this batch.
-        let mut pending: HashMap<u32, usize> = HashMap::new();
+        let mut pending: hashbrown::HashMap<u32, usize> = hashbrown::HashMap::new();
         let mut superseded: Vec<u32> = Vec::new();
-        for row in batch {
-            let key_id = match self.find_key(&row.key) {
+        let base = self.rows;
+        for i in 0..batch.len() {
+            let (key, values) = (batch.key(i), batch.values(i));
+            let key_id = match self.find_key(key) {
                 Some(id) => id,
-                None => self.insert_key(&row.key),
-            };
-            let base = self.rows;
-            let values_of = |table: &Table, row: u32| match row.checked_sub(base) {
-                Some(i) => kept[i as usize].1.clone(),
-                None => table.row_values(row),
+                None => self.insert_key(key),
             };
             let previous = match pending.get(&key_id) {
-                Some(&i) => Some(base + i as u32),
+                Some(&k) => Some(base + k as u32),
                 None => Some(self.current[key_id as usize]).filter(|r| *r != NONE),
             };
             if let Some(prev_row) = previous {
-                let prev = values_of(self, prev_row);
-                let (new_t, old_t) = (row.values[vcol], prev[vcol]);
+                let same = |row: u32| match row.checked_sub(base) {
+                    Some(k) => batch.values(kept[k as usize].1) == values,
+                    None => self.row_values(row) == values,
+                };
+                let old_t = match prev_row.checked_sub(base) {
+                    Some(k) => batch.values(kept[k as usize].1)[vcol],
+                    None => self.cell_at(prev_row, vcol),
+                };
+                let new_t = values[vcol];
                 let repeat = new_t == old_t
-                    && (row.values == prev
-                        || self.ties.get(&key_id).is_some_and(|rows| {
-                            rows.iter().any(|r| values_of(self, *r) == row.values)
-                        }));
+                    && (same(prev_row)
+                        || self
+                            .ties
+                            .get(&key_id)
+                            .is_some_and(|rows| rows.iter().any(|r| same(*r))));
                 if new_t < old_t || repeat {
                     applied.unchanged += 1;
                     continue;
                 }
                 if new_t == old_t {
                     self.ties.entry(key_id).or_default().push(prev_row);
-                } else {
+                } else if !self.ties.is_empty() {
                     self.ties.remove(&key_id);
                 }
                 if prev_row < base {
@@ -339,8 +412,8 @@ impl Table {
             }
             applied.changed += 1;
             pending.insert(key_id, kept.len());
-            self.current[key_id as usize] = self.rows + kept.len() as u32;
-            kept.push((key_id, row.values));
+            self.current[key_id as usize] = base + kept.len() as u32;
+            kept.push((key_id, i));
         }
         if applied.changed == 0 {
             return applied;
@@ -360,7 +433,7 @@ impl Table {
             flags
         };
         self.current_rows += pending.len() as u64;
-        let chunk = self.build_chunk(&kept, &current_in_batch);
+        let chunk = self.build_chunk(batch, &kept, &current_in_batch);
         self.rows += chunk.len;
         self.chunks.push(chunk);
         self.compact();
@@ -368,13 +441,19 @@ impl Table {
         applied
     }
 
-    fn build_chunk(&self, rows: &[(u32, Vec<Option<i64>>)], current: &[bool]) -> Chunk {
+    fn build_chunk(&self, batch: &Prepared, rows: &[(u32, usize)], current: &[bool]) -> Chunk {
         let mut columns: Vec<Series> = self
             .schema
             .fields
             .iter()
             .enumerate()
-            .map(|(col, f)| column(f.name, f.storage, rows.iter().map(|r| r.1[col])))
+            .map(|(col, f)| {
+                column(
+                    f.name,
+                    f.storage,
+                    rows.iter().map(|r| batch.values(r.1)[col]),
+                )
+            })
             .collect();
         columns.push(Series::from_vec(
             KEY_ID.into(),
@@ -394,17 +473,33 @@ impl Table {
         }
     }
 
-    /// Merges the newest chunks while the last is at least as long as the one before (a binary
-    /// counter), so each row is copied O(log n) times and the chunk count stays small.
+    /// Merges the newest chunks in tiers: once `FANOUT` chunks of one size class (powers of 16
+    /// rows) trail the table, they become one chunk of the next class, up to `CHUNK_MAX` rows. A
+    /// row is copied about once per class (two or three times for 10k-row batches), and the chunk
+    /// count stays under `FANOUT` per class.
     fn compact(&mut self) {
-        while self.chunks.len() >= 2 {
+        fn class(len: u32) -> u32 {
+            (32 - len.max(1).leading_zeros()) / 4
+        }
+        loop {
             let n = self.chunks.len();
-            let (a, b) = (&self.chunks[n - 2], &self.chunks[n - 1]);
-            if b.len < a.len || a.len + b.len > CHUNK_MAX {
-                break;
+            let Some(last) = self.chunks.last() else {
+                return;
+            };
+            let c = class(last.len);
+            let run = self
+                .chunks
+                .iter()
+                .rev()
+                .take_while(|chunk| class(chunk.len) == c)
+                .count();
+            let from = n - run;
+            let total: u32 = self.chunks[from..].iter().map(|chunk| chunk.len).sum();
+            if run < FANOUT || total > CHUNK_MAX {
+                return;
             }
-            let merged = merge(a, b);
-            self.chunks.truncate(n - 2);
+            let merged = merge(&self.chunks[from..]);
+            self.chunks.truncate(from);
             self.chunks.push(merged);
         }
     }
@@ -424,8 +519,8 @@ impl Table {
         }
     }
 
-    /// Heap bytes held by the hot data: columns, flags, keys, index and current slots.
-    pub(crate) fn heap_bytes(&self) -> usize {
+    /// Heap bytes held by the hot data, split into rows and keys.
+    pub(crate) fn heap_use(&self) -> HeapUse {
         let columns: usize = self
             .chunks
             .iter()
@@ -433,10 +528,12 @@ impl Table {
                 c.columns.iter().map(|s| s.estimated_size()).sum::<usize>() + c.current.len() * 8
             })
             .sum();
-        columns
-            + self.keys.heap_bytes()
-            + self.current.capacity() * 4
-            + self.index.allocation_size()
+        HeapUse {
+            rows: columns,
+            keys: self.keys.heap_bytes()
+                + self.current.capacity() * 4
+                + self.index.allocation_size(),
+        }
     }
 
     /// Rebuilds the table from a frame of rows with the keys and dictionaries it refers to
@@ -621,32 +718,34 @@ fn column(name: &str, storage: Storage, values: impl Iterator<Item = Option<i64>
     }
 }
 
-fn merge(a: &Chunk, b: &Chunk) -> Chunk {
-    let columns = a
-        .columns
-        .iter()
-        .zip(b.columns.iter())
-        .map(|(x, y)| {
-            let mut s = x.clone();
-            // Same names and types by construction; rechunk so the merged chunk is contiguous.
-            s.append(y).expect("chunks of one table share a schema");
+/// One chunk holding `parts` (consecutive) in order, contiguous.
+fn merge(parts: &[Chunk]) -> Chunk {
+    let width = parts[0].columns.len();
+    let columns = (0..width)
+        .map(|col| {
+            let mut s = parts[0].columns[col].clone();
+            for part in &parts[1..] {
+                // Same names and types by construction.
+                s.append(&part.columns[col])
+                    .expect("chunks of one table share a schema");
+            }
             s.rechunk()
         })
         .collect();
-    let mut words = vec![0u64; (a.len + b.len).div_ceil(64) as usize];
-    for i in 0..a.len + b.len {
-        let on = if i < a.len {
-            a.is_current(i)
-        } else {
-            b.is_current(i - a.len)
-        };
-        if on {
-            words[i as usize / 64] |= 1 << (i % 64);
+    let len: u32 = parts.iter().map(|p| p.len).sum();
+    let mut words = vec![0u64; len.div_ceil(64) as usize];
+    let mut at = 0u32;
+    for part in parts {
+        for i in 0..part.len {
+            if part.is_current(i) {
+                words[(at / 64) as usize] |= 1 << (at % 64);
+            }
+            at += 1;
         }
     }
     Chunk {
-        start: a.start,
-        len: a.len + b.len,
+        start: parts[0].start,
+        len,
         columns: Arc::new(columns),
         current: Arc::new(words),
     }
