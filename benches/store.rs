@@ -277,6 +277,10 @@ async fn main() -> anyhow::Result<()> {
     );
     drop(reopened);
 
+    if std::env::args().any(|a| a == "--no-duckdb") {
+        let _ = std::fs::remove_dir_all(&work);
+        return Ok(());
+    }
     let parquet = work.join("complaints.parquet");
     write_parquet(&parquet, rows, start)?;
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/store_duckdb.py");

@@ -320,16 +320,14 @@ impl Table {
         self.hasher.hash_one(key)
     }
 
-    fn find_key(&self, key: &[u8]) -> Option<u32> {
-        let hash = self.hash(key);
+    fn find_key(&self, hash: u64, key: &[u8]) -> Option<u32> {
         self.index
             .find(hash, |id| self.keys.get(*id) == key)
             .copied()
     }
 
-    fn insert_key(&mut self, key: &[u8]) -> u32 {
+    fn insert_key(&mut self, hash: u64, key: &[u8]) -> u32 {
         let id = self.keys.push_key(key);
-        let hash = self.hash(key);
         let (keys, hasher) = (&self.keys, &self.hasher);
         self.index.insert_unique(hash, id, |id| {
             use std::hash::BuildHasher;
@@ -365,20 +363,17 @@ impl Table {
         let mut applied = Applied::default();
         // (key id, position in `batch`) of each row that becomes a version.
         let mut kept: Vec<(u32, usize)> = Vec::with_capacity(batch.len());
-        // Current row per key touched by this batch, when it is a row of this batch.
-        let mut pending: hashbrown::HashMap<u32, usize> = hashbrown::HashMap::new();
         let mut superseded: Vec<u32> = Vec::new();
         let base = self.rows;
         for i in 0..batch.len() {
             let (key, values) = (batch.key(i), batch.values(i));
-            let key_id = match self.find_key(key) {
+            let hash = self.hash(key);
+            let key_id = match self.find_key(hash, key) {
                 Some(id) => id,
-                None => self.insert_key(key),
+                None => self.insert_key(hash, key),
             };
-            let previous = match pending.get(&key_id) {
-                Some(&k) => Some(base + k as u32),
-                None => Some(self.current[key_id as usize]).filter(|r| *r != NONE),
-            };
+            // A current row at or past `base` is an earlier row of this batch.
+            let previous = Some(self.current[key_id as usize]).filter(|r| *r != NONE);
             if let Some(prev_row) = previous {
                 let same = |row: u32| match row.checked_sub(base) {
                     Some(k) => batch.values(kept[k as usize].1) == values,
@@ -411,7 +406,6 @@ impl Table {
                 applied.inserted += 1;
             }
             applied.changed += 1;
-            pending.insert(key_id, kept.len());
             self.current[key_id as usize] = base + kept.len() as u32;
             kept.push((key_id, i));
         }
@@ -425,14 +419,12 @@ impl Table {
             chunk.set_current(offset, false);
             self.current_rows -= 1;
         }
-        let current_in_batch: Vec<bool> = {
-            let mut flags = vec![false; kept.len()];
-            for i in pending.values() {
-                flags[*i] = true;
-            }
-            flags
-        };
-        self.current_rows += pending.len() as u64;
+        let current_in_batch: Vec<bool> = kept
+            .iter()
+            .enumerate()
+            .map(|(p, (key_id, _))| self.current[*key_id as usize] == base + p as u32)
+            .collect();
+        self.current_rows += current_in_batch.iter().filter(|c| **c).count() as u64;
         let chunk = self.build_chunk(batch, &kept, &current_in_batch);
         self.rows += chunk.len;
         self.chunks.push(chunk);
@@ -545,12 +537,18 @@ impl Table {
         dicts: Dicts,
     ) -> PolarsResult<()> {
         self.dicts = dicts;
-        self.keys = KeyArena::default();
-        self.index = HashTable::with_capacity(keys.len() as usize);
-        self.current = Vec::with_capacity(keys.len() as usize);
+        let n = keys.len() as usize;
+        let mut index = HashTable::with_capacity(n);
         for id in 0..keys.len() {
-            self.insert_key(keys.get(id));
+            let hash = self.hash(keys.get(id));
+            index.insert_unique(hash, id, |id| {
+                use std::hash::BuildHasher;
+                self.hasher.hash_one(keys.get(*id))
+            });
         }
+        self.index = index;
+        self.keys = keys;
+        self.current = vec![NONE; n];
         self.load_rows(frame)
     }
 
