@@ -80,7 +80,7 @@ fn write_parquet(path: &Path, rows: u64, start: i64) -> PolarsResult<()> {
                 batch.iter().map(|c| f(c).map(|t| t.timestamp())),
             )
         };
-        let mut df = DataFrame::new(vec![
+        let df = DataFrame::new(vec![
             Column::new(
                 "source".into(),
                 batch.iter().map(|c| c.source.as_str()).collect::<Vec<_>>(),
@@ -156,10 +156,10 @@ fn write_parquet(path: &Path, rows: u64, start: i64) -> PolarsResult<()> {
             let f = file
                 .take()
                 .ok_or_else(|| polars_err!(ComputeError: "file used twice"))?;
-            writer = Some(ParquetWriter::new(f).batched(&df.schema())?);
+            writer = Some(ParquetWriter::new(f).batched(df.schema())?);
         }
         if let Some(w) = writer.as_mut() {
-            w.write_batch(&mut df)?;
+            w.write_batch(&df)?;
         }
     }
     if let Some(w) = writer {

@@ -87,7 +87,7 @@ fn counts(
     let codes = grouped.column(name)?.cast(&DataType::Int64)?;
     let n = grouped.column("n")?.cast(&DataType::UInt64)?;
     let mut out = BTreeMap::new();
-    for (code, n) in codes.i64()?.into_iter().zip(n.u64()?.into_iter()) {
+    for (code, n) in codes.i64()?.into_iter().zip(n.u64()?) {
         *out.entry(label(code)).or_default() += n.unwrap_or(0);
     }
     Ok(out)

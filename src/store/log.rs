@@ -21,16 +21,15 @@ const SEGMENT_MAX: u64 = 64 << 20;
 /// Frames larger than this are refused on append and treated as corruption on read.
 pub(crate) const FRAME_MAX: usize = 1 << 30;
 
+/// Called with each replayed entry's sequence number and payload.
+pub type EntryVisitor<'a> = dyn FnMut(u64, &[u8]) -> Result<(), StoreError> + 'a;
+
 /// A durable, ordered log of encoded batches.
 pub trait BatchLog: Send {
     /// Appends entry `seq` (always the last sequence number plus one); durable when it returns.
     fn append(&mut self, seq: u64, payload: &[u8]) -> Result<(), StoreError>;
     /// Calls `f` with every entry whose sequence number is above `after`, in order.
-    fn replay(
-        &mut self,
-        after: u64,
-        f: &mut dyn FnMut(u64, &[u8]) -> Result<(), StoreError>,
-    ) -> Result<(), StoreError>;
+    fn replay(&mut self, after: u64, f: &mut EntryVisitor<'_>) -> Result<(), StoreError>;
     /// The sequence number of the last entry (0 when none was ever written).
     fn last_seq(&self) -> u64;
     /// Starts a new segment so that what came before can be dropped once it is checkpointed.
@@ -266,11 +265,7 @@ impl BatchLog for FileLog {
         Ok(())
     }
 
-    fn replay(
-        &mut self,
-        after: u64,
-        f: &mut dyn FnMut(u64, &[u8]) -> Result<(), StoreError>,
-    ) -> Result<(), StoreError> {
+    fn replay(&mut self, after: u64, f: &mut EntryVisitor<'_>) -> Result<(), StoreError> {
         for (i, first) in self.segments.iter().enumerate() {
             if self
                 .segments

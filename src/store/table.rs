@@ -30,6 +30,9 @@ const FANOUT: usize = 16;
 /// Keys per block of the key arena.
 const KEY_BLOCK: usize = 1 << 12;
 
+/// Every column's labels by code (`None` for columns without a dictionary), shared by snapshots.
+pub(crate) type SharedLabels = Arc<Vec<Option<Arc<Vec<Arc<str>>>>>>;
+
 /// The labels of each dictionary column of a dataset; grows, never changes a code.
 #[derive(Clone)]
 pub(crate) struct Dicts {
@@ -84,7 +87,7 @@ impl Dicts {
     }
 
     /// Every column's labels, sharing what did not change since the last call.
-    pub(crate) fn view(&mut self) -> Arc<Vec<Option<Arc<Vec<Arc<str>>>>>> {
+    pub(crate) fn view(&mut self) -> SharedLabels {
         Arc::new(
             self.columns
                 .iter_mut()
@@ -560,7 +563,7 @@ impl Table {
         self.current_rows = 0;
         let key_ids = frame.column(KEY_ID)?.u32()?;
         let flags = frame.column(CURRENT)?.bool()?;
-        for (row, (key, flag)) in key_ids.into_iter().zip(flags.into_iter()).enumerate() {
+        for (row, (key, flag)) in key_ids.into_iter().zip(flags).enumerate() {
             if let (Some(key), Some(true)) = (key, flag) {
                 if let Some(slot) = self.current.get_mut(key as usize) {
                     *slot = row as u32;
@@ -573,12 +576,7 @@ impl Table {
         let times = frame
             .column(self.schema.fields[self.schema.version_column].name)?
             .u32()?;
-        for (row, ((key, flag), t)) in key_ids
-            .into_iter()
-            .zip(flags.into_iter())
-            .zip(times.into_iter())
-            .enumerate()
-        {
+        for (row, ((key, flag), t)) in key_ids.into_iter().zip(flags).zip(times).enumerate() {
             let Some(key) = key.filter(|_| flag == Some(false)) else {
                 continue;
             };
@@ -640,7 +638,7 @@ impl Table {
             let times = frame
                 .column(schema.fields[schema.version_column].name)?
                 .u32()?;
-            for (key, flag) in key_ids.into_iter().zip(flags.into_iter()) {
+            for (key, flag) in key_ids.into_iter().zip(flags) {
                 let old_key = key
                     .and_then(|k| self.current.get(k as usize).copied())
                     .filter(|row| *row != NONE)
@@ -757,7 +755,7 @@ pub struct TableView {
     rows: u32,
     current_rows: u64,
     keys: KeyArena,
-    labels: Arc<Vec<Option<Arc<Vec<Arc<str>>>>>>,
+    labels: SharedLabels,
     updated_at: Option<DateTime<Utc>>,
     hot_since: Option<i64>,
     history: Arc<Vec<std::path::PathBuf>>,
@@ -890,7 +888,7 @@ impl TableView {
         // Versions of a key are accepted in non-decreasing time order, so the last row of a key
         // at or before `at` is its version then.
         let mut latest = vec![NONE; self.keys.len() as usize];
-        for (row, (t, key)) in times.into_iter().zip(key_ids.into_iter()).enumerate() {
+        for (row, (t, key)) in times.into_iter().zip(&key_ids).enumerate() {
             if let (Some(t), Some(key)) = (t, key) {
                 if i64::from(t) <= limit {
                     if let Some(slot) = latest.get_mut(key as usize) {

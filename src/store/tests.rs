@@ -43,8 +43,8 @@ fn states(view: &TableView, frame: &DataFrame) -> Vec<(String, String, u32)> {
     let updated = frame.column("updated_at").unwrap().u32().unwrap();
     let mut out: Vec<_> = keys
         .into_iter()
-        .zip(status.into_iter())
-        .zip(updated.into_iter())
+        .zip(status)
+        .zip(updated)
         .map(|((k, s), u)| {
             let id = view.key(k.unwrap())[1].1.clone();
             let word = schema::STATUS_WORDS[s.unwrap() as usize].to_owned();
@@ -157,11 +157,7 @@ impl BatchLog for FailingLog {
         }
         self.inner.append(seq, payload)
     }
-    fn replay(
-        &mut self,
-        after: u64,
-        f: &mut dyn FnMut(u64, &[u8]) -> Result<(), StoreError>,
-    ) -> Result<(), StoreError> {
+    fn replay(&mut self, after: u64, f: &mut log::EntryVisitor<'_>) -> Result<(), StoreError> {
         self.inner.replay(after, f)
     }
     fn last_seq(&self) -> u64 {
