@@ -136,6 +136,9 @@ pub enum StoreError {
     /// The store's worker stopped (only during shutdown).
     #[error("store is shut down")]
     Closed,
+    /// A failed write could not be undone; appends are refused until a restart.
+    #[error("store refuses writes until restarted: {0}")]
+    Unavailable(String),
 }
 
 fn summary(problems: &[RowProblem]) -> String {
@@ -230,6 +233,9 @@ struct State {
     log: Box<dyn BatchLog>,
     data: Tables,
     last_error: Option<String>,
+    /// Set when a failed write could not be undone: the writer's tables may hold a batch that
+    /// is not in the log, so nothing more is appended until a restart rebuilds them.
+    broken: Option<String>,
     /// Sequence number of the latest checkpoint.
     checkpointed: u64,
 }
@@ -321,6 +327,49 @@ fn prepare<R: Record>(table: &mut Table, rows: &[R]) -> Result<Prepared, Vec<Row
     }
 }
 
+/// The tables of the latest checkpoint under `dir` (empty tables when there is none).
+fn load_checkpoint(dir: &Path) -> Result<Tables, StoreError> {
+    let mut tables = Dataset::ALL.map(Table::new);
+    let (mut seq, mut committed_at) = (0, None);
+    if let Some((cp_dir, manifest)) = checkpoint::latest(dir)? {
+        for table in &mut tables {
+            checkpoint::load(dir, &cp_dir, &manifest, table)?;
+        }
+        seq = manifest.seq;
+        committed_at = manifest.committed_at;
+    }
+    let views = tables.each_mut().map(|t| t.view());
+    Ok(Tables {
+        tables,
+        views,
+        seq,
+        committed_at,
+    })
+}
+
+/// Applies every log entry after `data.seq`; returns how many.
+fn replay(dir: &Path, log: &mut dyn BatchLog, data: &mut Tables) -> Result<usize, StoreError> {
+    let mut replayed = 0usize;
+    log.replay(data.seq, &mut |at, payload| {
+        let corrupt = |reason: String| StoreError::Corrupt {
+            path: dir.join("log").display().to_string(),
+            offset: 0,
+            reason: format!("entry {at}: {reason}"),
+        };
+        let entry = codec::decode(payload).map_err(|e| corrupt(e.to_string()))?;
+        if entry.seq != at {
+            return Err(corrupt(format!("holds sequence number {}", entry.seq)));
+        }
+        let rows = data
+            .prepare(&entry.batch)
+            .map_err(|e| corrupt(e.to_string()))?;
+        data.apply(&entry, rows);
+        replayed += 1;
+        Ok(())
+    })?;
+    Ok(replayed)
+}
+
 impl Store {
     /// Opens the store under `dir` (created if missing): the latest checkpoint, then the log after it.
     pub async fn open(dir: &Path, options: StoreOptions) -> Result<Store, StoreError> {
@@ -357,50 +406,18 @@ impl Store {
         if dir.join("complaints.log").exists() {
             tracing::warn!(path = %dir.join("complaints.log").display(), "Ignoring a store log of an earlier Pantau version; its sources re-pull what it held.");
         }
-        let mut tables = Dataset::ALL.map(Table::new);
-        let mut seq = 0;
-        let mut committed_at = None;
-        if let Some((cp_dir, manifest)) = checkpoint::latest(dir)? {
-            for table in &mut tables {
-                checkpoint::load(dir, &cp_dir, &manifest, table)?;
-            }
-            seq = manifest.seq;
-            committed_at = manifest.committed_at;
-        }
-        let checkpointed = seq;
+        let mut data = load_checkpoint(dir)?;
+        let checkpointed = data.seq;
         let mut log = match log {
             Some(log) => log,
-            None => Box::new(FileLog::open(&dir.join("log"), seq)?),
+            None => Box::new(FileLog::open(&dir.join("log"), checkpointed)?),
         };
-        let views = tables.each_mut().map(|t| t.view());
-        let mut data = Tables {
-            tables,
-            views,
-            seq,
-            committed_at,
-        };
-        let mut replayed = 0usize;
-        log.replay(seq, &mut |at, payload| {
-            let corrupt = |reason: String| StoreError::Corrupt {
-                path: dir.join("log").display().to_string(),
-                offset: 0,
-                reason: format!("entry {at}: {reason}"),
-            };
-            let entry = codec::decode(payload).map_err(|e| corrupt(e.to_string()))?;
-            if entry.seq != at {
-                return Err(corrupt(format!("holds sequence number {}", entry.seq)));
-            }
-            let rows = data
-                .prepare(&entry.batch)
-                .map_err(|e| corrupt(e.to_string()))?;
-            data.apply(&entry, rows);
-            replayed += 1;
-            Ok(())
-        })?;
+        let replayed = replay(dir, log.as_mut(), &mut data)?;
         let state = State {
             log,
             data,
             last_error: None,
+            broken: None,
             checkpointed,
         };
         for view in &state.data.views {
@@ -435,30 +452,27 @@ impl Store {
         let (commit, snapshot) = tokio::task::spawn_blocking(move || {
             let mut state = shared.lock();
             let state = &mut *state;
+            if let Some(reason) = &state.broken {
+                return Err(StoreError::Unavailable(reason.clone()));
+            }
             let entry = LogEntry {
                 seq: state.data.seq + 1,
                 committed_at: Utc::now(),
                 batch,
             };
-            // Validating and encoding the columns, and encoding the log entry, are independent
-            // reads of the batch: do them on two cores.
-            let (rows, payload) = if entry.batch.len() >= PARALLEL_ROWS {
-                std::thread::scope(|scope| {
-                    let payload = scope.spawn(|| codec::encode(&entry));
-                    let rows = state.data.prepare(&entry.batch);
-                    (rows, payload.join().map_err(|_| StoreError::Closed))
-                })
+            let commit = if entry.batch.len() >= PARALLEL_ROWS {
+                shared.append_parallel(state, &entry)?
             } else {
-                (state.data.prepare(&entry.batch), Ok(codec::encode(&entry)))
+                let rows = state.data.prepare(&entry.batch)?;
+                let payload = codec::encode(&entry);
+                if let Err(e) = state.log.append(entry.seq, &payload) {
+                    state.last_error = Some(e.to_string());
+                    tracing::error!(error = %e, "Store append failed; nothing of the batch was applied.");
+                    return Err(e);
+                }
+                state.data.apply(&entry, rows)
             };
-            let (rows, payload) = (rows?, payload?);
-            if let Err(e) = state.log.append(entry.seq, &payload) {
-                state.last_error = Some(e.to_string());
-                tracing::error!(error = %e, "Store append failed; nothing of the batch was applied.");
-                return Err(e);
-            }
             state.last_error = None;
-            let commit = state.data.apply(&entry, rows);
             Ok((commit, Arc::new(state.data.snapshot())))
         })
         .await
@@ -539,6 +553,70 @@ impl Store {
 }
 
 impl Shared {
+    /// A large batch on two cores: one encodes it for the log and, once the other has validated
+    /// it, writes and fsyncs it, while the other applies it to the tables. Readers see nothing
+    /// until both are done (the snapshot is published after). If the log write fails, the
+    /// writer's tables are rebuilt from the checkpoint and the log, which lack the batch — so a
+    /// failed append leaves no trace, as in the one-core path.
+    fn append_parallel(&self, state: &mut State, entry: &LogEntry) -> Result<Commit, StoreError> {
+        let (valid_tx, valid_rx) = std::sync::mpsc::sync_channel::<bool>(1);
+        let State { log, data, .. } = state;
+        let (applied, logged) = std::thread::scope(|scope| {
+            let writer = scope.spawn(move || {
+                let payload = codec::encode(entry);
+                match valid_rx.recv() {
+                    Ok(true) => log.append(entry.seq, &payload).map(|()| true),
+                    _ => Ok(false),
+                }
+            });
+            let applied = match data.prepare(&entry.batch) {
+                Ok(rows) => {
+                    let _ = valid_tx.send(true);
+                    Ok(data.apply(entry, rows))
+                }
+                Err(rejected) => {
+                    let _ = valid_tx.send(false);
+                    Err(rejected)
+                }
+            };
+            (applied, writer.join())
+        });
+        let commit = applied?;
+        match logged {
+            Ok(Ok(true)) => Ok(commit),
+            Ok(Ok(false)) => Err(StoreError::Closed),
+            Ok(Err(e)) => {
+                state.last_error = Some(e.to_string());
+                tracing::error!(error = %e, "Store append failed; rebuilding the tables without the batch.");
+                self.reload(state)?;
+                Err(e)
+            }
+            Err(_) => {
+                self.reload(state)?;
+                Err(StoreError::Closed)
+            }
+        }
+    }
+
+    /// Rebuilds the writer's tables from the checkpoint and the log.
+    fn reload(&self, state: &mut State) -> Result<(), StoreError> {
+        let rebuilt = load_checkpoint(&self.root).and_then(|mut data| {
+            replay(&self.root, state.log.as_mut(), &mut data)?;
+            Ok(data)
+        });
+        match rebuilt {
+            Ok(data) => {
+                state.data = data;
+                Ok(())
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "Store could not rebuild its tables after a failed write; refusing writes until restarted.");
+                state.broken = Some(e.to_string());
+                Err(e)
+            }
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }

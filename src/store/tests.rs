@@ -198,13 +198,30 @@ async fn a_failed_write_leaves_no_partial_state_and_is_reported_until_a_write_su
     assert!(store.last_error().unwrap().contains("No space left"));
     let snap = store.snapshot();
     assert_eq!((snap.seq, snap.complaints().current_rows()), (1, 1));
+    // A large batch takes the two-core path, where the tables are updated while the log is
+    // written: the failure must still leave nothing behind.
+    let big: Vec<Complaint> = (0..2_000)
+        .map(|i| complaint(&format!("big-{i}"), "Jalan Rusak", 2))
+        .chain([version("1", Status::Resolved, 3)])
+        .collect();
+    assert!(big.len() >= PARALLEL_ROWS);
+    let err = store.append_complaints(big.clone()).await.unwrap_err();
+    assert!(err.to_string().contains("No space left"), "{err}");
+    let snap = store.snapshot();
+    assert_eq!((snap.seq, snap.complaints().current_rows()), (1, 1));
     fail.store(false, Ordering::SeqCst);
     let commit = store
         .append_complaints(vec![complaint("2", "Sampah", 1)])
         .await
         .unwrap();
-    assert_eq!(commit.seq, 2, "no sequence number was used by the failure");
+    assert_eq!(commit.seq, 2, "no sequence number was used by the failures");
     assert_eq!(store.last_error(), None);
+    // The writer's own tables were rebuilt without the failed batch: applying it now changes
+    // every row of it (2,000 new complaints and complaint 1 resolved).
+    let commit = store.append_complaints(big).await.unwrap();
+    assert_eq!((commit.seq, commit.changed), (3, 2_001));
+    let snap = store.snapshot();
+    assert_eq!(snap.complaints().current_rows(), 2_002);
 }
 
 #[tokio::test]

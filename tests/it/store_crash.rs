@@ -1,5 +1,5 @@
 //! Crash safety of the store: a child process appends batches (new complaints plus an update of an
-//! earlier one) and checkpoints every few batches, printing each acknowledgement; the parent kills
+//! earlier one; every fifth batch large enough for the two-core append path) and checkpoints every few batches, printing each acknowledgement; the parent kills
 //! it with SIGKILL at random moments — inside writes, fsyncs and checkpoints — reopens the store and
 //! checks that every acknowledged batch is there, exactly once.
 
@@ -14,31 +14,37 @@ use rand::Rng;
 
 /// Set in the child: the store directory to append to.
 const CHILD_DIR: &str = "PANTAU_CRASH_APPENDER_DIR";
-/// New complaints per batch.
-const BATCH: u64 = 10;
+/// New complaints per batch; every fifth batch is large enough for the two-core append path.
+fn new_rows(seq: u64) -> u64 {
+    if seq % 5 == 0 {
+        1_200
+    } else {
+        10
+    }
+}
+
+/// Complaints filed by batches 1..=seq.
+fn filed_through(seq: u64) -> u64 {
+    (1..=seq).map(new_rows).sum()
+}
+
 /// The child checkpoints after every this many batches.
 const CHECKPOINT_EVERY: u64 = 7;
 
-/// Batch `seq`: complaints `seq*BATCH ..`, and complaint `(seq-1)*BATCH` of the previous batch
-/// moved to verified. Times follow `seq`, so every version is newer than the one it replaces.
+/// Batch `seq`: its new complaints `seq-i`, and complaint `(seq-1)-0` of the previous batch moved
+/// to verified. Times follow `seq`, so every version is newer than the one it replaces.
 fn batch(seq: u64) -> Vec<Complaint> {
     let at = |s: u64| DateTime::from_timestamp(1_790_000_000 + s as i64 * 10, 0).unwrap();
-    let mut rows: Vec<Complaint> = (0..BATCH)
+    let mut rows: Vec<Complaint> = (0..new_rows(seq))
         .map(|i| Complaint {
             kelurahan: Some("35.75.01.1001".parse().unwrap()),
             lat: Some(-7.64),
             lon: Some(112.9),
-            ..Complaint::new(
-                "crash",
-                &(seq * BATCH + i).to_string(),
-                "Sampah",
-                "DLH",
-                at(seq),
-            )
+            ..Complaint::new("crash", &format!("{seq}-{i}"), "Sampah", "DLH", at(seq))
         })
         .collect();
     if seq > 1 {
-        let id = ((seq - 1) * BATCH).to_string();
+        let id = format!("{}-0", seq - 1);
         rows.push(Complaint {
             status: Status::Verified,
             updated_at: at(seq),
@@ -135,13 +141,13 @@ async fn acknowledged_batches_survive_sigkill_at_random_moments() {
         let complaints = snapshot.complaints();
         assert_eq!(
             complaints.current_rows(),
-            snapshot.seq * BATCH,
+            filed_through(snapshot.seq),
             "round {round}: every durable batch applied exactly once"
         );
         // One version per new complaint plus one update per batch after the first.
         assert_eq!(
             complaints.rows(),
-            snapshot.seq * BATCH + snapshot.seq.saturating_sub(1),
+            filed_through(snapshot.seq) + snapshot.seq.saturating_sub(1),
             "round {round}: no version lost or duplicated"
         );
         let current = complaints.current().unwrap();
