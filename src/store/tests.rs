@@ -628,3 +628,60 @@ mod model {
         }
     }
 }
+
+#[tokio::test]
+async fn retention_moves_old_service_events_out_even_when_current() {
+    let dir = tempfile::tempdir().unwrap();
+    let now = Utc::now();
+    let store = Store::open(
+        dir.path(),
+        StoreOptions {
+            retention: Some(std::time::Duration::from_secs(30 * 86_400)),
+            ..StoreOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    let event = |id: &str, days_ago: i64| ServiceEvent {
+        source: "emonev".into(),
+        event_id: id.into(),
+        service: "KTP-el".into(),
+        unit: "Dispendukcapil".into(),
+        region: None,
+        requested_at: now - Duration::days(days_ago),
+        completed_at: Some(now - Duration::days(days_ago) + Duration::minutes(30)),
+        sla_target_minutes: 60,
+        outcome: crate::domain::ServiceOutcome::Completed,
+    };
+    store
+        .append(Batch::ServiceEvents(vec![
+            event("old", 45),
+            event("new", 2),
+        ]))
+        .await
+        .unwrap();
+    store.checkpoint().await.unwrap();
+    let snap = store.snapshot();
+    let view = snap.table(Dataset::ServiceEvents);
+    assert_eq!(
+        (view.rows(), view.current_rows()),
+        (1, 1),
+        "the old event left memory"
+    );
+    let ids = |frame: DataFrame| {
+        let keys = frame.column(KEY_ID).unwrap().u32().unwrap().clone();
+        let mut ids: Vec<String> = keys
+            .into_iter()
+            .map(|k| view.key(k.unwrap())[1].1.clone())
+            .collect();
+        ids.sort();
+        ids
+    };
+    // Inside the hot window, reads cover the events requested inside it.
+    assert_eq!(ids(view.as_of(now).unwrap()), ["new"]);
+    assert_eq!(
+        ids(view.as_of(now - Duration::days(40)).unwrap()),
+        ["old"],
+        "before the hot window the history file answers"
+    );
+}
