@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use super::schema::Dataset;
 use super::table::{Dicts, KeyArena, Table, TableView};
-use super::{StoreError, StoreSnapshot};
+use super::{io_error as io, sync_dir, StoreError, StoreSnapshot};
 
 /// Version of the checkpoint layout.
 const FORMAT: u32 = 1;
@@ -44,15 +44,6 @@ pub(crate) struct DatasetManifest {
     pub history: Vec<String>,
 }
 
-fn io(path: &Path, action: &'static str) -> impl FnOnce(std::io::Error) -> StoreError {
-    let path = path.display().to_string();
-    move |source| StoreError::Io {
-        path,
-        action,
-        source,
-    }
-}
-
 fn polars_err(path: &Path, action: &'static str) -> impl FnOnce(PolarsError) -> StoreError {
     let path = path.display().to_string();
     move |e| StoreError::Io {
@@ -60,12 +51,6 @@ fn polars_err(path: &Path, action: &'static str) -> impl FnOnce(PolarsError) -> 
         action,
         source: std::io::Error::other(e.to_string()),
     }
-}
-
-fn sync_dir(dir: &Path) -> Result<(), StoreError> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io(dir, "sync directory"))
 }
 
 /// Reads a Parquet file whole.

@@ -12,7 +12,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
-use super::StoreError;
+use super::{io_error as io, sync_dir, StoreError};
 
 /// Bytes of a frame header: length, checksum, sequence number.
 const HEADER: usize = 16;
@@ -51,23 +51,8 @@ pub struct FileLog {
     size: u64,
 }
 
-fn io(path: &Path, action: &'static str) -> impl FnOnce(std::io::Error) -> StoreError {
-    let path = path.display().to_string();
-    move |source| StoreError::Io {
-        path,
-        action,
-        source,
-    }
-}
-
 fn segment_path(dir: &Path, first: u64) -> PathBuf {
     dir.join(format!("{first:020}.log"))
-}
-
-fn sync_dir(dir: &Path) -> Result<(), StoreError> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io(dir, "sync directory"))
 }
 
 /// A frame read from a segment, or why the bytes at an offset are not one.

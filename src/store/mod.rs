@@ -141,6 +141,23 @@ pub enum StoreError {
     Unavailable(String),
 }
 
+/// Maps an OS error on `path` while doing `action` to a store error.
+fn io_error(path: &Path, action: &'static str) -> impl FnOnce(std::io::Error) -> StoreError {
+    let path = path.display().to_string();
+    move |source| StoreError::Io {
+        path,
+        action,
+        source,
+    }
+}
+
+/// Makes a directory's entries (a created, renamed or removed file) durable.
+fn sync_dir(dir: &Path) -> Result<(), StoreError> {
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io_error(dir, "sync directory"))
+}
+
 fn summary(problems: &[RowProblem]) -> String {
     let mut out: Vec<String> = problems
         .iter()
@@ -398,11 +415,7 @@ impl Store {
         log: Option<Box<dyn BatchLog>>,
     ) -> Result<Store, StoreError> {
         let started = std::time::Instant::now();
-        std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
-            path: dir.display().to_string(),
-            action: "create directory",
-            source,
-        })?;
+        std::fs::create_dir_all(dir).map_err(io_error(dir, "create directory"))?;
         if dir.join("complaints.log").exists() {
             tracing::warn!(path = %dir.join("complaints.log").display(), "Ignoring a store log of an earlier Pantau version; its sources re-pull what it held.");
         }
@@ -662,11 +675,7 @@ impl Shared {
                 continue;
             };
             let dir = checkpoint::history_dir(&self.root, dataset);
-            std::fs::create_dir_all(&dir).map_err(|source| StoreError::Io {
-                path: dir.display().to_string(),
-                action: "create directory",
-                source,
-            })?;
+            std::fs::create_dir_all(&dir).map_err(io_error(&dir, "create directory"))?;
             let path = dir.join(format!("{seq:020}.parquet"));
             checkpoint::write_parquet_atomic(&path, &mut evicted.history)?;
             table

@@ -55,6 +55,14 @@ fn states(view: &TableView, frame: &DataFrame) -> Vec<(String, String, u32)> {
     out
 }
 
+/// Current complaints of `frame` as `id:status`, sorted.
+fn words(view: &TableView, frame: &DataFrame) -> Vec<String> {
+    states(view, frame)
+        .into_iter()
+        .map(|(id, s, _)| format!("{id}:{s}"))
+        .collect()
+}
+
 #[tokio::test]
 async fn newest_version_wins_and_applying_a_batch_twice_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
@@ -318,12 +326,7 @@ async fn as_of_answers_how_things_stood_at_a_past_moment() {
         .unwrap();
     let snap = store.snapshot();
     let view = snap.complaints();
-    let at_minute = |m: i64| {
-        states(view, &view.as_of(at(m)).unwrap())
-            .into_iter()
-            .map(|(id, s, _)| format!("{id}:{s}"))
-            .collect::<Vec<_>>()
-    };
+    let at_minute = |m: i64| words(view, &view.as_of(at(m)).unwrap());
     assert!(at_minute(-1).is_empty(), "nothing existed yet");
     assert_eq!(at_minute(0), ["A:received"]);
     assert_eq!(at_minute(7), ["A:received", "B:received"]);
@@ -380,19 +383,13 @@ async fn retention_moves_old_versions_to_history_and_as_of_still_reads_them() {
     assert_eq!(view.current_rows(), 2, "current versions stay hot");
     assert_eq!(view.history_files().len(), 1);
     assert!(view.hot_since().is_some());
-    let words = |frame: DataFrame| {
-        states(view, &frame)
-            .into_iter()
-            .map(|(id, s, _)| format!("{id}:{s}"))
-            .collect::<Vec<_>>()
-    };
     assert_eq!(
-        words(view.as_of(days_ago(80)).unwrap()),
+        words(view, &view.as_of(days_ago(80)).unwrap()),
         ["X:received", "Y:received"],
         "80 days ago is answered from history"
     );
     assert_eq!(
-        words(view.as_of(days_ago(20)).unwrap()),
+        words(view, &view.as_of(days_ago(20)).unwrap()),
         ["X:resolved", "Y:received"]
     );
     drop(store);
@@ -579,13 +576,6 @@ mod model {
                 })
                 .collect()
         }
-    }
-
-    fn words(view: &TableView, frame: &DataFrame) -> Vec<String> {
-        states(view, frame)
-            .into_iter()
-            .map(|(id, s, _)| format!("{id}:{s}"))
-            .collect()
     }
 
     proptest! {
