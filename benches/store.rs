@@ -262,6 +262,19 @@ async fn main() -> anyhow::Result<()> {
     );
 
     let t = Instant::now();
+    // Polars runs on a blocking thread, as in the engine (never on a tokio worker).
+    let shared = snapshot.clone();
+    let tally = tokio::task::spawn_blocking(move || {
+        pantau::engine::tally::ComplaintTally::of(shared.complaints())
+    })
+    .await??;
+    println!(
+        "overview tally:      {:>12.3} s  (the demo panel's counts over {} current complaints, polars)",
+        secs(t.elapsed()),
+        tally.total
+    );
+
+    let t = Instant::now();
     store.checkpoint().await?;
     println!("checkpoint:          {:>12.2} s", secs(t.elapsed()));
     drop(snapshot);

@@ -45,7 +45,16 @@ impl ComplaintTally {
     /// Tallies the current complaints of `view` (which must be the complaints dataset).
     pub fn of(view: &TableView) -> Result<ComplaintTally, TallyError> {
         debug_assert_eq!(view.dataset(), Dataset::Complaints);
-        let frame = view.current()?;
+        // Only the four grouped columns of the current versions are materialised.
+        let fields = Dataset::Complaints.schema().fields;
+        let grouped =
+            [c::STATUS, c::CATEGORY, c::KECAMATAN, c::KELURAHAN].map(|i| col(fields[i].name));
+        let frame = view
+            .frame()?
+            .lazy()
+            .filter(col(crate::store::CURRENT))
+            .select(grouped)
+            .collect()?;
         let label = |col: usize| {
             move |code: Option<i64>| match code {
                 Some(code) if col == c::STATUS => STATUS_WORDS
