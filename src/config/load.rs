@@ -557,6 +557,21 @@ mod tests {
     }
 
     #[test]
+    fn store_settings_are_checked_and_become_store_options() {
+        let err = load_text("[store]\ncheckpoint_interval_secs = 0\n", &[]).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("store.checkpoint_interval_secs: must be 1..=86400, got 0"),
+            "{err}"
+        );
+        let settings =
+            load_text("[store]\nretention_days = 0\ncheckpoint_log_mib = 8\n", &[]).unwrap();
+        let options = settings.store.options();
+        assert_eq!(options.retention, None, "0 keeps everything hot");
+        assert_eq!(options.checkpoint_log_bytes, 8 << 20);
+    }
+
+    #[test]
     fn every_problem_is_reported_with_origin_and_key() {
         let err = load_text(
             "[server]\nlistne = \"x\"\n[simulator]\nmax_batch = 0\n[deployment]\ntime_zone = \"Mars/Olympus\"\n",

@@ -272,13 +272,6 @@ impl Complaint {
         }
     }
 
-    /// The kecamatan, given or derived from the kelurahan code.
-    pub fn kecamatan_code(&self) -> Option<RegionCode> {
-        self.kecamatan
-            .clone()
-            .or_else(|| self.kelurahan.as_ref().and_then(RegionCode::parent))
-    }
-
     /// The kecamatan code as text, given or derived (no allocation).
     pub fn kecamatan_str(&self) -> Option<&str> {
         match (&self.kecamatan, &self.kelurahan) {

@@ -35,7 +35,7 @@ pub use codec::LogEntry;
 pub use log::{BatchLog, FileLog};
 use records::Record;
 pub use schema::{Dataset, Field, Schema, Storage};
-pub use table::{Applied, HeapUse, ReadError, TableView, CURRENT, KEY_ID};
+pub use table::{HeapUse, ReadError, TableView, CURRENT, KEY_ID};
 use table::{Prepared, Table};
 
 /// Batches from this many rows on are validated and logged on two threads.
@@ -295,10 +295,10 @@ impl Tables {
 
     fn apply(&mut self, entry: &LogEntry, rows: Prepared) -> Commit {
         let dataset = entry.batch.dataset();
-        let applied = self.tables[dataset.index()].apply(&rows, entry.committed_at);
+        let changed = self.tables[dataset.index()].apply(&rows, entry.committed_at);
         self.seq = entry.seq;
         self.committed_at = Some(entry.committed_at);
-        if applied.changed > 0 {
+        if changed > 0 {
             self.refresh(dataset);
         }
         Commit {
@@ -306,7 +306,7 @@ impl Tables {
             committed_at: entry.committed_at,
             dataset,
             rows: entry.batch.len(),
-            changed: applied.changed,
+            changed,
         }
     }
 }

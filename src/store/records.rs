@@ -27,6 +27,16 @@ pub(crate) fn time_value(at: DateTime<Utc>) -> Option<i64> {
     (0..=i64::from(u32::MAX)).contains(&secs).then_some(secs)
 }
 
+/// A reason for each given time that cannot be stored.
+fn times_out_of_range<const N: usize>(
+    times: [(&'static str, Option<DateTime<Utc>>); N],
+) -> impl Iterator<Item = String> {
+    times.into_iter().filter_map(|(name, at)| {
+        at.filter(|at| time_value(*at).is_none())
+            .map(|at| format!("{name} {at} is outside 1970..2106"))
+    })
+}
+
 fn time(at: DateTime<Utc>, name: &str) -> Result<Option<i64>, String> {
     time_value(at)
         .map(Some)
@@ -95,17 +105,13 @@ impl Record for Complaint {
 
     fn problems(&self) -> Vec<String> {
         let mut out = Complaint::problems(self);
-        for (name, at) in [
+        out.extend(times_out_of_range([
             ("created_at", Some(self.created_at)),
             ("updated_at", Some(self.updated_at)),
             ("first_response_at", self.first_response_at),
             ("resolved_at", self.resolved_at),
             ("sla_due_at", self.sla_due_at),
-        ] {
-            if let Some(at) = at.filter(|at| time_value(*at).is_none()) {
-                out.push(format!("{name} {at} is outside 1970..2106"));
-            }
-        }
+        ]));
         out
     }
 
@@ -194,14 +200,10 @@ impl Record for ServiceEvent {
 
     fn problems(&self) -> Vec<String> {
         let mut out = ServiceEvent::problems(self);
-        for (name, at) in [
+        out.extend(times_out_of_range([
             ("requested_at", Some(self.requested_at)),
             ("completed_at", self.completed_at),
-        ] {
-            if let Some(at) = at.filter(|at| time_value(*at).is_none()) {
-                out.push(format!("{name} {at} is outside 1970..2106"));
-            }
-        }
+        ]));
         out
     }
 

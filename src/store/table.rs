@@ -262,17 +262,6 @@ pub struct HeapUse {
     pub keys: usize,
 }
 
-/// What applying a batch did to a table.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct Applied {
-    /// Rows that became the current version of their key (new keys or newer versions).
-    pub changed: usize,
-    /// Rows of keys seen for the first time.
-    pub inserted: usize,
-    /// Rows ignored: identical to the current version, or older than it.
-    pub unchanged: usize,
-}
-
 /// The writer's side of one dataset.
 pub(crate) struct Table {
     pub(crate) dataset: Dataset,
@@ -361,9 +350,9 @@ impl Table {
 
     /// Applies prepared rows: newest version time wins, ties go to the later row, a row identical
     /// to the current version changes nothing. Deterministic, so a log replay rebuilds the same table.
-    pub(crate) fn apply(&mut self, batch: &Prepared, at: DateTime<Utc>) -> Applied {
+    /// Returns how many rows became the current version of their key.
+    pub(crate) fn apply(&mut self, batch: &Prepared, at: DateTime<Utc>) -> usize {
         let vcol = self.schema.version_column;
-        let mut applied = Applied::default();
         // (key id, position in `batch`) of each row that becomes a version.
         let mut kept: Vec<(u32, usize)> = Vec::with_capacity(batch.len());
         let mut superseded: Vec<u32> = Vec::new();
@@ -394,7 +383,6 @@ impl Table {
                             .get(&key_id)
                             .is_some_and(|rows| rows.iter().any(|r| same(*r))));
                 if new_t < old_t || repeat {
-                    applied.unchanged += 1;
                     continue;
                 }
                 if new_t == old_t {
@@ -405,15 +393,12 @@ impl Table {
                 if prev_row < base {
                     superseded.push(prev_row);
                 }
-            } else {
-                applied.inserted += 1;
             }
-            applied.changed += 1;
             self.current[key_id as usize] = base + kept.len() as u32;
             kept.push((key_id, i));
         }
-        if applied.changed == 0 {
-            return applied;
+        if kept.is_empty() {
+            return 0;
         }
         for row in superseded {
             let c = self.chunk_of(row);
@@ -433,7 +418,7 @@ impl Table {
         self.chunks.push(chunk);
         self.compact();
         self.updated_at = Some(at);
-        applied
+        kept.len()
     }
 
     fn build_chunk(&self, batch: &Prepared, rows: &[(u32, usize)], current: &[bool]) -> Chunk {
@@ -776,12 +761,6 @@ pub enum ReadError {
 }
 
 impl TableView {
-    /// An empty view of `dataset`.
-    pub fn empty(dataset: Dataset) -> TableView {
-        let mut table = Table::new(dataset);
-        table.view()
-    }
-
     /// Which dataset this is.
     pub fn dataset(&self) -> Dataset {
         self.dataset
