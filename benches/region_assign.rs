@@ -28,7 +28,7 @@ fn main() {
         let file = root.join("static/geo").join(format!("{name}.geojson"));
         let set = Boundaries::from_file(&file).expect("shipped boundaries load");
         let built = Instant::now();
-        let index = RegionIndex::new(&set);
+        let index = RegionIndex::new(std::sync::Arc::new(set.clone()));
         let build_ms = built.elapsed().as_secs_f64() * 1e3;
         let extent = index.extent();
         let mut rng = rand::rngs::StdRng::seed_from_u64(42);

@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 
 use crate::config::{ConfigError, LogFormat, Overrides, Settings};
 use crate::loadgen::LoadgenArgs;
+use crate::offline::Offline;
 use crate::startup::{self, Application};
 use crate::telemetry;
 
@@ -48,6 +49,34 @@ enum Command {
     /// Open many real WebSocket clients against a running server and report messages/s delivered,
     /// commit-to-client latency and server memory per connection (see docs/performance.md).
     Loadgen(LoadgenArgs),
+    /// Backfill files (CSV, NDJSON, JSON, Parquet, XLSX) through a mapping into the data dir, with
+    /// progress on stderr and a summary at the end. Needs the data dir free (no server running on it).
+    Import(ImportArgs),
+    /// Retry a source's quarantined records with its current mapping (after fixing the mapping).
+    /// Needs the data dir free (no server running on it).
+    Reprocess(ReprocessArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct ImportArgs {
+    /// The mapping file (see examples/mappings/).
+    #[arg(long, value_name = "FILE")]
+    mapping: PathBuf,
+    /// Source id the rows carry [default: the mapping file's name without extension].
+    #[arg(long, value_name = "ID")]
+    source: Option<String>,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    json: bool,
+    /// Files to import.
+    #[arg(required = true, value_name = "PATH")]
+    paths: Vec<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+struct ReprocessArgs {
+    /// Id of a configured source.
+    source: String,
 }
 
 #[derive(Debug, clap::Args)]
@@ -64,7 +93,7 @@ pub fn main() -> ExitCode {
         // The load generator is a client: it reads no server settings.
         Command::Loadgen(args) => return loadgen(args),
         Command::Demo(args) | Command::Serve(args) => args.listen,
-        Command::Check => None,
+        Command::Check | Command::Import(_) | Command::Reprocess(_) => None,
     };
     let overrides = Overrides {
         config: cli.config.clone(),
@@ -82,11 +111,97 @@ pub fn main() -> ExitCode {
         Ok(settings) => settings,
         Err(e) => return config_failure(&e),
     };
-    if matches!(cli.command, Command::Check) {
-        check(&settings)
-    } else {
-        run(settings)
+    match &cli.command {
+        Command::Check => check(&settings),
+        Command::Import(args) => offline(&settings, "import", |o| import(o, &settings, args)),
+        Command::Reprocess(args) => offline(&settings, "reprocess", |o| {
+            let settings = &settings;
+            async move { reprocess(o, settings, args).await }
+        }),
+        _ => run(settings),
     }
+}
+
+async fn reprocess(o: Offline, settings: &Settings, args: &ReprocessArgs) -> anyhow::Result<()> {
+    let summary = o.reprocess(settings, &args.source).await?;
+    println!(
+        "{}: retried {}, stored {}, still quarantined {}",
+        args.source, summary.retried, summary.stored, summary.still_quarantined
+    );
+    Ok(())
+}
+
+/// Runs a command on the data dir without serving it.
+fn offline<Job: std::future::Future<Output = anyhow::Result<()>>>(
+    settings: &Settings,
+    name: &str,
+    job: impl FnOnce(Offline) -> Job,
+) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("pantau {name}: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        let opened = Offline::open(settings).await?;
+        job(opened).await
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("pantau {name}: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn import(opened: Offline, settings: &Settings, args: &ImportArgs) -> anyhow::Result<()> {
+    let source = match &args.source {
+        Some(s) => s.clone(),
+        None => args
+            .mapping
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "import".to_owned()),
+    };
+    let started = std::time::Instant::now();
+    let mut progress = |file: &str, read: u64| {
+        let secs = started.elapsed().as_secs_f64().max(1e-3);
+        eprint!("\r{file}: {read} records ({:.0}/s)   ", read as f64 / secs);
+    };
+    let summary = opened
+        .import(settings, &args.mapping, &source, &args.paths, &mut progress)
+        .await?;
+    eprintln!();
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+        return Ok(());
+    }
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "{source}: read {}, stored {}, quarantined {}, outside every region {} ({:.1} s, {:.0} records/s)",
+        summary.read,
+        summary.stored,
+        summary.quarantined,
+        summary.outside,
+        secs,
+        summary.read as f64 / secs.max(1e-3)
+    );
+    for (reason, count) in &summary.reasons {
+        println!("  quarantined {count:>7}  {reason}");
+    }
+    for (file, reason) in &summary.failed_files {
+        println!("  file refused  {file}: {reason}");
+    }
+    if !summary.failed_files.is_empty() {
+        anyhow::bail!("{} file(s) could not be read", summary.failed_files.len());
+    }
+    Ok(())
 }
 
 fn loadgen(args: &LoadgenArgs) -> ExitCode {

@@ -8,15 +8,17 @@
 //!
 //! Dependencies point down this list; nothing imports `startup` or `cli`.
 //!
-//! - [`cli`]: the `pantau` command line (`demo`, `serve`, `check`); turns errors into one line and an exit code.
+//! - [`cli`]: the `pantau` command line (`demo`, `serve`, `check`, `import`, `reprocess`, `loadgen`); turns errors into one line and an exit code.
 //! - [`startup`]: the only place that wires concrete parts together: `Application::build` / `run_until_stopped`.
+//! - [`offline`]: `import` and `reprocess` on a data dir no server holds.
 //! - [`config`]: typed settings, layered file → environment (`PANTAU__SECTION__KEY`) → command line, validated.
 //! - [`loadgen`]: `pantau loadgen`, real WebSocket clients that measure delivery, latency and memory.
 //! - [`telemetry`]: log output (text or JSON lines) and the Prometheus metric families.
 //! - [`http`]: routes only; one JSON error type with stable codes; each area exposes `router()`.
 //! - [`live`]: topics with sequence numbers, the WebSocket protocol and sessions; knows nothing of the store.
 //! - [`engine`]: turns store commits into panel results and publishes them as topics.
-//! - [`ingest`]: pull workers behind one `Source` trait, one file per source kind (the simulator first).
+//! - [`ingest`]: pull workers behind one `Source` trait, one file per source kind (`open311`, `http_json`,
+//!   `files`, `sql`, `simulator`); declarative mappings, quarantine, geo-enrichment, imports.
 //! - [`store`]: the only owner of ingested data: columnar hot tables (polars), the durable log,
 //!   Parquet checkpoints and history, snapshots and as-of reads.
 //! - [`db`]: the metadata database (SQLite by default, PostgreSQL in production) through sqlx.
@@ -33,6 +35,7 @@ pub mod http;
 pub mod ingest;
 pub mod live;
 pub mod loadgen;
+pub mod offline;
 pub mod startup;
 pub mod store;
 pub mod telemetry;

@@ -21,7 +21,7 @@ use crate::db::MetaDb;
 use crate::engine::{self, Labels, MapSet, RegionNames};
 use crate::geo::{Boundaries, Catalog};
 use crate::http::{self, AppState, GeoService};
-use crate::ingest::{self, simulator::Simulator, Sinks, SourceHealth};
+use crate::ingest::{self, simulator::Simulator, Enricher, Sinks, SourceHealth};
 use crate::live::{AccessPolicy, Hub, Screens, SessionContext, SessionLimits};
 use crate::store::Store;
 use crate::telemetry::Metrics;
@@ -54,6 +54,17 @@ impl Application {
         let target = settings.database_target()?;
         let db = MetaDb::connect(&target, &settings.database).await?;
         tracing::info!(database = ?target, "Metadata database ready.");
+        let mut sources = ingest::build_sources(
+            &settings.sources,
+            &settings.config_dir(),
+            settings.deployment.tz(),
+            &db,
+        )
+        .map_err(|problems| anyhow::anyhow!("{}", problems.join("\n")))?;
+        let enricher = Enricher::new(Some(Arc::new(enrichment_boundaries(
+            &settings,
+            sim_boundaries.as_ref(),
+        )?)));
         let store = Store::open(&settings.data.dir.join("store"), settings.store.options()).await?;
         let metrics = Metrics::new();
         let health = SourceHealth::default();
@@ -120,13 +131,18 @@ impl Application {
                 sim.max_batch,
                 sim.seed,
             );
-            let sinks = Sinks {
-                store,
-                db,
-                metrics,
-                health: health.clone(),
-            };
-            tasks.spawn(ingest::worker(Box::new(source), sinks, shutdown.clone()));
+            sources.insert(0, Box::new(source));
+        }
+        let sinks = Sinks {
+            store,
+            db,
+            metrics,
+            health: health.clone(),
+            enricher,
+        };
+        for source in sources {
+            tracing::info!(source = %source.id(), kind = source.kind(), dataset = source.dataset().name(), "Source starting.");
+            tasks.spawn(ingest::worker(source, sinks.clone(), shutdown.clone()));
         }
         // Sources are registered above, so the first `source_status` already lists them all.
         hub.set_source_status(engine::source_status(&health.list(), chrono::Utc::now()));
@@ -230,6 +246,25 @@ pub fn check(settings: &Settings) -> Result<(), Vec<String>> {
             ));
         }
     }
+    let mut ids = std::collections::BTreeSet::new();
+    for source in &settings.sources {
+        if !ids.insert(&source.id) {
+            problems.push(format!(
+                "{}: sources.{}: the id is used twice",
+                settings.origin_label(),
+                source.id
+            ));
+        }
+        if let Err(e) = source.validate(&settings.config_dir(), settings.deployment.tz()) {
+            for line in e.lines() {
+                problems.push(format!(
+                    "{}: sources.{}: {line}",
+                    settings.origin_label(),
+                    source.id
+                ));
+            }
+        }
+    }
     if problems.is_empty() {
         Ok(())
     } else {
@@ -247,6 +282,19 @@ fn prepare_data_dir(dir: &Path) -> anyhow::Result<()> {
     // The probe did its job; failing to remove it is harmless.
     let _ = std::fs::remove_file(&probe);
     Ok(())
+}
+
+/// The set complaints are placed in by coordinates: `[ingest] boundaries`, else the simulator's.
+fn enrichment_boundaries(
+    settings: &Settings,
+    sim: Option<&Boundaries>,
+) -> anyhow::Result<Boundaries> {
+    match (&settings.ingest.boundaries, sim) {
+        (Some(path), _) => Boundaries::from_file(path)
+            .with_context(|| format!("ingest.boundaries {}", path.display())),
+        (None, Some(set)) => Ok(set.clone()),
+        (None, None) => simulator_boundaries(settings),
+    }
 }
 
 fn simulator_boundaries(settings: &Settings) -> anyhow::Result<Boundaries> {

@@ -35,9 +35,25 @@ pub struct Settings {
     pub simulator: SimulatorSettings,
     /// The columnar store: hot window and checkpoints.
     pub store: StoreSettings,
+    /// Ingest-wide settings: the boundary set for geo-enrichment.
+    pub ingest: IngestSettings,
+    /// `[[sources]]`: the sources to pull, each selected by its `type`.
+    pub sources: Vec<crate::ingest::SourceConfig>,
     /// Where the configuration came from, for messages; not a TOML key.
     #[serde(skip)]
     pub origin: Option<PathBuf>,
+}
+
+impl Settings {
+    /// The directory relative paths in the configuration are read from: the config file's, else
+    /// the working directory.
+    pub fn config_dir(&self) -> PathBuf {
+        self.origin
+            .as_deref()
+            .and_then(Path::parent)
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."))
+    }
 }
 
 /// `[server]`
@@ -132,6 +148,16 @@ impl StoreSettings {
             checkpoint_log_bytes: self.checkpoint_log_mib << 20,
         }
     }
+}
+
+/// `[ingest]`
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct IngestSettings {
+    /// Kelurahan/desa (or kecamatan) boundaries (GeoJSON) that complaints with coordinates but no
+    /// region codes are placed in; unset means the simulator's set (the shipped Kota Pasuruan
+    /// kelurahan by default).
+    pub boundaries: Option<PathBuf>,
 }
 
 /// `[deployment]`

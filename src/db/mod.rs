@@ -1,6 +1,7 @@
 //! The metadata database: SQLite by default, PostgreSQL in production, through sqlx.
 //!
-//! Owns connections, migrations and the small relational records (source cursors now; users,
+//! Owns connections, migrations and the small relational records (source cursors, quarantine,
+//! processed files; users,
 //! snapshots and the audit log later). Must not hold columnar data: that is the store's.
 //! Queries are checked at run time (`query_as`) and tested against both backends.
 
@@ -39,6 +40,70 @@ pub enum DbError {
     /// A query failed.
     #[error("database query failed: {0}")]
     Query(#[from] sqlx::Error),
+}
+
+/// Runs `$body` with `$pool` bound to whichever backend's pool `$db` holds (the body is the same
+/// text for both; sqlx checks it against each driver).
+macro_rules! with_pool {
+    ($db:expr, $pool:ident => $body:expr) => {
+        match $db {
+            MetaDb::Sqlite($pool) => $body,
+            MetaDb::Postgres($pool) => $body,
+        }
+    };
+}
+
+/// A record to quarantine: the source's payload (JSON) and why it was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuarantineEntry {
+    /// The record as the source delivered it, as JSON text.
+    pub payload: String,
+    /// Every reason it was refused, for a person to read.
+    pub reason: String,
+}
+
+/// A quarantined record as stored.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, sqlx::FromRow)]
+pub struct QuarantinedRecord {
+    /// Row id (pages and reprocessing refer to it).
+    pub id: i64,
+    /// The source that delivered it.
+    pub source_id: String,
+    /// The record as JSON text.
+    pub payload: String,
+    /// Why it was refused (the latest attempt's reasons).
+    pub reason: String,
+    /// When it was first refused.
+    pub first_seen: DateTime<Utc>,
+    /// When it was last refused (a re-pull or a reprocess).
+    pub last_seen: DateTime<Utc>,
+}
+
+/// A drop-folder file once settled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProcessedFile {
+    /// SHA-256 of the content, hex.
+    pub content_hash: String,
+    /// The name it arrived under.
+    pub file_name: String,
+    /// `done`, or `failed: reason`.
+    pub outcome: String,
+    /// Rows appended to the store.
+    pub rows_stored: u64,
+    /// Records quarantined.
+    pub rows_quarantined: u64,
+}
+
+/// SHA-256 of a text, hex: the identity of a quarantined payload or a dropped file.
+pub fn payload_hash(payload: &str) -> String {
+    content_hash(payload.as_bytes())
+}
+
+/// SHA-256 of bytes, hex.
+pub fn content_hash(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(bytes);
+    digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// A pool on one of the supported backends; cheap to clone.
@@ -175,6 +240,149 @@ impl MetaDb {
                     .await?;
             }
         }
+        Ok(())
+    }
+
+    /// Makes a pull's quarantined records and its new cursor durable together, after the pull's
+    /// batch is in the store. A record quarantined before (same source, same payload) is updated,
+    /// not added again, so a re-pull after a crash duplicates nothing.
+    pub async fn commit_pull(
+        &self,
+        source_id: &str,
+        cursor: Option<&str>,
+        quarantined: &[QuarantineEntry],
+        at: DateTime<Utc>,
+    ) -> Result<(), DbError> {
+        const QUARANTINE: &str = "INSERT INTO quarantine \
+             (source_id, payload_hash, payload, reason, first_seen, last_seen) \
+             VALUES ($1, $2, $3, $4, $5, $5) \
+             ON CONFLICT (source_id, payload_hash) DO UPDATE \
+             SET reason = excluded.reason, last_seen = excluded.last_seen";
+        const CURSOR: &str = "INSERT INTO source_cursors (source_id, cursor, updated_at) \
+             VALUES ($1, $2, $3) \
+             ON CONFLICT (source_id) DO UPDATE \
+             SET cursor = excluded.cursor, updated_at = excluded.updated_at";
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            for entry in quarantined {
+                sqlx::query(QUARANTINE)
+                    .bind(source_id)
+                    .bind(payload_hash(&entry.payload))
+                    .bind(&entry.payload)
+                    .bind(&entry.reason)
+                    .bind(at)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            if let Some(cursor) = cursor {
+                sqlx::query(CURSOR)
+                    .bind(source_id)
+                    .bind(cursor)
+                    .bind(at)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// A page of a source's quarantine, oldest first, after id `after` (0 for the first page).
+    pub async fn quarantine(
+        &self,
+        source_id: &str,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<QuarantinedRecord>, DbError> {
+        const SQL: &str = "SELECT id, source_id, payload, reason, first_seen, last_seen \
+             FROM quarantine WHERE source_id = $1 AND id > $2 ORDER BY id LIMIT $3";
+        let rows = with_pool!(self, pool => {
+            sqlx::query_as::<_, QuarantinedRecord>(SQL)
+                .bind(source_id)
+                .bind(after)
+                .bind(i64::from(limit))
+                .fetch_all(pool)
+                .await?
+        });
+        Ok(rows)
+    }
+
+    /// Records quarantined per source.
+    pub async fn quarantine_counts(&self) -> Result<Vec<(String, i64)>, DbError> {
+        const SQL: &str = "SELECT source_id, COUNT(*) FROM quarantine GROUP BY source_id";
+        let rows = with_pool!(self, pool => sqlx::query_as(SQL).fetch_all(pool).await?);
+        Ok(rows)
+    }
+
+    /// Settles reprocessed records: `stored` ids leave the quarantine, `still` ids get their new reason.
+    pub async fn settle_quarantine(
+        &self,
+        stored: &[i64],
+        still: &[(i64, String)],
+        at: DateTime<Utc>,
+    ) -> Result<(), DbError> {
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            for id in stored {
+                sqlx::query("DELETE FROM quarantine WHERE id = $1")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            for (id, reason) in still {
+                sqlx::query("UPDATE quarantine SET reason = $1, last_seen = $2 WHERE id = $3")
+                    .bind(reason)
+                    .bind(at)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// How a drop-folder source already settled a file with this content, if it did.
+    pub async fn processed_file(
+        &self,
+        source_id: &str,
+        content_hash: &str,
+    ) -> Result<Option<String>, DbError> {
+        const SQL: &str =
+            "SELECT outcome FROM processed_files WHERE source_id = $1 AND content_hash = $2";
+        let row: Option<(String,)> = with_pool!(self, pool => {
+            sqlx::query_as(SQL).bind(source_id).bind(content_hash).fetch_optional(pool).await?
+        });
+        Ok(row.map(|(o,)| o))
+    }
+
+    /// Records a settled file (`done` or `failed: reason`) with its quarantined records, together.
+    pub async fn record_file(
+        &self,
+        source_id: &str,
+        file: &ProcessedFile,
+        quarantined: &[QuarantineEntry],
+        at: DateTime<Utc>,
+    ) -> Result<(), DbError> {
+        self.commit_pull(source_id, None, quarantined, at).await?;
+        const SQL: &str = "INSERT INTO processed_files \
+             (source_id, content_hash, file_name, outcome, rows_stored, rows_quarantined, processed_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) \
+             ON CONFLICT (source_id, content_hash) DO UPDATE SET outcome = excluded.outcome, \
+             file_name = excluded.file_name, rows_stored = excluded.rows_stored, \
+             rows_quarantined = excluded.rows_quarantined, processed_at = excluded.processed_at";
+        with_pool!(self, pool => {
+            sqlx::query(SQL)
+                .bind(source_id)
+                .bind(&file.content_hash)
+                .bind(&file.file_name)
+                .bind(&file.outcome)
+                .bind(file.rows_stored as i64)
+                .bind(file.rows_quarantined as i64)
+                .bind(at)
+                .execute(pool)
+                .await?;
+        });
         Ok(())
     }
 

@@ -6,10 +6,12 @@
 //! only against the regions whose bounding boxes meet that cell, found with an R-tree. The answer is
 //! always the same as testing every polygon in file order (a test checks this on the shipped sets).
 
+use std::sync::Arc;
+
 use geo::{Contains, Coord, Point, Rect};
 use rstar::{RTree, RTreeObject, AABB};
 
-use super::Boundaries;
+use super::{Boundaries, Region};
 
 /// Grid cells along the longer side of the set's bounding box.
 const GRID_SIDE: usize = 512;
@@ -40,8 +42,8 @@ impl RTreeObject for Envelope {
 }
 
 /// The grid index of one boundary set.
-pub struct RegionIndex<'a> {
-    set: &'a Boundaries,
+pub struct RegionIndex {
+    set: Arc<Boundaries>,
     origin: Coord<f64>,
     cell_w: f64,
     cell_h: f64,
@@ -50,9 +52,9 @@ pub struct RegionIndex<'a> {
     cells: Vec<Cell>,
 }
 
-impl<'a> RegionIndex<'a> {
+impl RegionIndex {
     /// Builds the index (once per boundary set; milliseconds for a few hundred regions).
-    pub fn new(set: &'a Boundaries) -> Self {
+    pub fn new(set: Arc<Boundaries>) -> Self {
         let regions = set.regions();
         let extent = regions
             .iter()
@@ -159,6 +161,12 @@ impl<'a> RegionIndex<'a> {
         }
     }
 
+    /// The region holding the point, if any.
+    pub fn region_at(&self, lon: f64, lat: f64) -> Option<&Region> {
+        self.locate(lon, lat)
+            .map(|i| &self.set.regions()[i as usize])
+    }
+
     /// Index (into the set's regions) of the region holding the point, if any.
     #[inline]
     pub fn locate(&self, lon: f64, lat: f64) -> Option<u32> {
@@ -249,7 +257,7 @@ mod tests {
 
     /// The grid gives exactly the answer of testing every polygon in order.
     fn agrees_with_brute_force(set: &Boundaries, points: usize) {
-        let index = RegionIndex::new(set);
+        let index = RegionIndex::new(Arc::new(set.clone()));
         let extent = index.extent();
         let mut rng = rand::rngs::StdRng::seed_from_u64(3);
         let mut inside = 0;
@@ -281,7 +289,7 @@ mod tests {
     #[test]
     fn many_points_are_assigned_in_parallel_in_order() {
         let set = shipped("kota_pasuruan_desa_kelurahan.geojson");
-        let index = RegionIndex::new(&set);
+        let index = RegionIndex::new(Arc::new(set.clone()));
         let mut rng = rand::rngs::StdRng::seed_from_u64(5);
         let points: Vec<(f64, f64)> = (0..10_001)
             .map(|_| {

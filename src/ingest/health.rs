@@ -33,7 +33,7 @@ pub enum Freshness {
 pub struct SourceStatus {
     /// Source id.
     pub id: String,
-    /// Source kind (`simulator`, later `open311`, `http_json`, …).
+    /// Source kind (`simulator`, `open311`, `http_json`, `files`, `sql`).
     pub kind: &'static str,
     /// Dataset it feeds.
     pub dataset: &'static str,
@@ -49,6 +49,9 @@ pub struct SourceStatus {
     pub consecutive_failures: u32,
     /// Rows durably appended since the server started.
     pub rows_in: u64,
+    /// Records quarantined since the server started (the whole quarantine is at
+    /// `/api/sources/{id}/quarantine`).
+    pub rows_quarantined: u64,
     /// Newest record time seen (for lag).
     pub newest_record: Option<DateTime<Utc>>,
 }
@@ -66,6 +69,7 @@ impl SourceStatus {
             last_error_at: None,
             consecutive_failures: 0,
             rows_in: 0,
+            rows_quarantined: 0,
             newest_record: None,
         }
     }
@@ -129,13 +133,14 @@ impl SourceHealth {
     }
 
     /// Records a pull whose batch is durable.
-    pub fn succeeded(&self, id: &str, rows: u64, newest: Option<DateTime<Utc>>) {
+    pub fn succeeded(&self, id: &str, rows: u64, quarantined: u64, newest: Option<DateTime<Utc>>) {
         self.update(
             id,
             |s| {
                 s.last_success = Some(Utc::now());
                 s.consecutive_failures = 0;
                 s.rows_in += rows;
+                s.rows_quarantined += quarantined;
                 s.newest_record = s.newest_record.max(newest);
             },
             || unregistered(id),
@@ -201,7 +206,7 @@ mod tests {
         let now = Utc::now();
         assert_eq!(status(&health).freshness(now), Freshness::Starting);
 
-        health.succeeded("lapor", 10, None);
+        health.succeeded("lapor", 10, 2, None);
         let s = status(&health);
         assert_eq!(s.freshness(Utc::now()), Freshness::Fresh);
         assert_eq!(s.stale_after(), Duration::from_secs(180));
@@ -213,10 +218,11 @@ mod tests {
         assert_eq!(s.freshness(Utc::now()), Freshness::Failing);
         assert_eq!(s.consecutive_failures, 1);
 
-        health.succeeded("lapor", 5, None);
+        health.succeeded("lapor", 5, 0, None);
         let s = status(&health);
         assert_eq!(s.freshness(Utc::now()), Freshness::Fresh);
         assert_eq!(s.rows_in, 15);
+        assert_eq!(s.rows_quarantined, 2);
         assert!(
             s.last_error.is_some(),
             "the last error stays on record after recovery"

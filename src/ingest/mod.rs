@@ -1,28 +1,43 @@
 //! Ingest: pull workers that bring records from sources into the store.
 //!
-//! Owns the [`Source`] trait, one file per source kind, and the worker loop: pull from the stored
-//! cursor, append durably, only then advance the cursor; back off with jitter on failure. Must not
-//! know about panels, HTTP or WebSockets.
+//! Owns the [`Source`] trait, one file per source kind, the declarative [`mapping`] from a
+//! source's records to dataset rows, geo-enrichment, the quarantine of records that cannot be
+//! stored, and the worker loop: pull from the stored cursor, append durably, only then advance the
+//! cursor (together with the pull's quarantined records); back off with jitter on failure. Must
+//! not know about panels, HTTP or WebSockets.
 
+pub mod config;
+pub mod enrich;
+pub mod files;
 pub mod health;
+pub mod http_json;
+pub mod import;
+pub mod mapping;
+pub mod open311;
 pub mod simulator;
+pub mod sql;
 
+pub use config::{build_sources, SourceConfig};
+pub use enrich::Enricher;
 pub use health::{Freshness, SourceHealth, SourceStatus};
 
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use futures_util::future::BoxFuture;
 use rand::Rng;
 use tokio_util::sync::CancellationToken;
 
-use crate::db::MetaDb;
-use crate::domain::Complaint;
-use crate::store::Store;
+use crate::db::{MetaDb, QuarantineEntry};
+use crate::store::{Batch, Dataset, Store, StoreError};
 use crate::telemetry::Metrics;
+use mapping::Rows;
 
 /// Longest wait between two attempts of a failing source.
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
+
+/// Largest payload kept per quarantined record; longer ones are cut (and say so).
+const MAX_PAYLOAD_BYTES: usize = 64 * 1024;
 
 /// Why a pull failed; the worker logs it, counts it and backs off.
 #[derive(Debug, thiserror::Error)]
@@ -35,29 +50,70 @@ pub enum SourceError {
         /// Why it is refused.
         reason: String,
     },
+    /// The remote system did not answer (refused, reset, timed out).
+    #[error("{target}: {reason}")]
+    Unreachable {
+        /// URL or address (secrets removed).
+        target: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// The remote system answered with an error status.
+    #[error("{target}: HTTP {status}: {body}")]
+    Status {
+        /// URL (secrets removed).
+        target: String,
+        /// The status code.
+        status: u16,
+        /// The start of the response body.
+        body: String,
+    },
+    /// The answer could not be read as the expected format (truncated JSON, not a CSV, …).
+    #[error("{target}: {reason}")]
+    Malformed {
+        /// URL, file or table.
+        target: String,
+        /// What is wrong, where.
+        reason: String,
+    },
+    /// A local file or directory could not be read or moved.
+    #[error("{path}: {reason}")]
+    Io {
+        /// The path.
+        path: String,
+        /// The system's reason.
+        reason: String,
+    },
 }
 
 /// What one pull brought.
 #[derive(Debug)]
 pub struct Pulled {
-    /// Records, in any order; the store keeps the newest version per key.
-    pub complaints: Vec<Complaint>,
-    /// The cursor to store once these records are durable.
-    pub cursor: String,
-    /// Newest record time seen, for the lag metric.
-    pub newest: Option<DateTime<Utc>>,
+    /// Mapped rows, refused records and the newest record time.
+    pub rows: Rows,
+    /// The cursor to store once the rows are durable; `None` leaves it as it is.
+    pub cursor: Option<String>,
+    /// More records are waiting (another page): pull again without waiting for the interval.
+    pub more: bool,
 }
 
 /// A place records are pulled from.
 pub trait Source: Send {
-    /// Source id from the configuration; keys cursors, metrics and complaints.
+    /// Source id from the configuration; keys cursors, metrics and the rows' `source`.
     fn id(&self) -> &str;
     /// The kind, as the `type` tag names it in the configuration.
     fn kind(&self) -> &'static str;
+    /// The dataset its rows go to.
+    fn dataset(&self) -> Dataset;
     /// Time between two pulls when all is well.
     fn interval(&self) -> Duration;
     /// Pulls the records after `cursor` (`None` on the very first pull).
     fn pull(&mut self, cursor: Option<String>) -> BoxFuture<'_, Result<Pulled, SourceError>>;
+    /// Called once the pull's rows are durable and its cursor stored (a drop folder moves its
+    /// file to `done/` here). The default does nothing.
+    fn committed(&mut self) -> BoxFuture<'_, Result<(), SourceError>> {
+        Box::pin(std::future::ready(Ok(())))
+    }
 }
 
 /// What a source worker writes to.
@@ -65,12 +121,85 @@ pub trait Source: Send {
 pub struct Sinks {
     /// Where batches become durable.
     pub store: Store,
-    /// Where cursors are kept.
+    /// Where cursors and the quarantine are kept.
     pub db: MetaDb,
     /// Error and lag metrics.
     pub metrics: Metrics,
     /// Per-source status for operators and screens.
     pub health: SourceHealth,
+    /// Region codes from coordinates.
+    pub enricher: Enricher,
+}
+
+/// What a delivery stored and kept aside.
+#[derive(Debug, Default)]
+pub struct Delivered {
+    /// Rows appended to the store.
+    pub stored: u64,
+    /// Records for the quarantine (mapping refusals and rows the store refused).
+    pub quarantined: Vec<QuarantineEntry>,
+    /// Complaints placed outside every region (kept, flagged out of jurisdiction).
+    pub outside: u64,
+}
+
+/// Enriches and appends mapped rows. Rows the store refuses are moved to the quarantine list
+/// with its reasons and the rest is appended, so nothing is lost. The caller then makes the
+/// quarantine (and its cursor) durable with [`MetaDb::commit_pull`].
+pub async fn deliver(
+    store: &Store,
+    enricher: &Enricher,
+    rows: Rows,
+) -> Result<Delivered, StoreError> {
+    let Rows {
+        mut batch, refused, ..
+    } = rows;
+    let mut delivered = Delivered {
+        quarantined: refused
+            .into_iter()
+            .map(|(payload, reason)| quarantine_entry(&payload, reason))
+            .collect(),
+        ..Delivered::default()
+    };
+    if let Batch::Complaints(complaints) = &mut batch {
+        delivered.outside = enricher.apply(complaints) as u64;
+    }
+    while !batch.is_empty() {
+        match store.append(batch.clone()).await {
+            Ok(_) => {
+                delivered.stored = batch.len() as u64;
+                break;
+            }
+            Err(StoreError::Rejected { problems, .. }) if !problems.is_empty() => {
+                let positions: Vec<usize> = problems.iter().map(|p| p.row).collect();
+                let taken = batch.take_rows(&positions);
+                for (payload, problem) in taken.iter().zip(&problems) {
+                    let reason = format!("refused by the store: {}", problem.reasons.join("; "));
+                    delivered
+                        .quarantined
+                        .push(quarantine_entry(payload, reason));
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(delivered)
+}
+
+/// A quarantine entry with the payload cut to [`MAX_PAYLOAD_BYTES`].
+fn quarantine_entry(payload: &serde_json::Value, reason: String) -> QuarantineEntry {
+    let mut text = payload.to_string();
+    if text.len() > MAX_PAYLOAD_BYTES {
+        let mut cut = MAX_PAYLOAD_BYTES;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        text.truncate(cut);
+        text.push_str("… [cut]");
+    }
+    QuarantineEntry {
+        payload: text,
+        reason,
+    }
 }
 
 /// Registers a source in the health registry right away (so screens list it from the start) and
@@ -81,54 +210,66 @@ pub fn worker(
     sinks: Sinks,
     shutdown: CancellationToken,
 ) -> impl std::future::Future<Output = ()> + Send {
-    sinks
-        .health
-        .register(source.id(), source.kind(), "complaints", source.interval());
+    sinks.health.register(
+        source.id(),
+        source.kind(),
+        source.dataset().name(),
+        source.interval(),
+    );
     run_source(source, sinks, shutdown)
 }
 
 async fn run_source(mut source: Box<dyn Source>, sinks: Sinks, shutdown: CancellationToken) {
-    let Sinks {
-        store,
-        db,
-        metrics,
-        health,
-    } = sinks;
     let id = source.id().to_owned();
     let mut failures = 0u32;
     let mut cursor = None;
     let mut cursor_loaded = false;
     loop {
+        let mut more = false;
         if !cursor_loaded {
-            match db.load_cursor(&id).await {
+            match sinks.db.load_cursor(&id).await {
                 Ok(stored) => {
                     cursor = stored;
                     cursor_loaded = true;
                 }
                 Err(e) => {
                     failures += 1;
-                    metrics.source_error(&id);
-                    health.failed(&id, format!("cannot read the cursor: {e}"));
+                    sinks.metrics.source_error(&id);
+                    sinks
+                        .health
+                        .failed(&id, format!("cannot read the cursor: {e}"));
                     tracing::warn!(source = %id, error = %e, "Cannot read the source's cursor.");
                 }
             }
         }
         if cursor_loaded {
-            match pull_once(source.as_mut(), &cursor, &store, &db, &metrics).await {
-                Ok((next, rows, newest)) => {
-                    cursor = Some(next);
+            match pull_once(source.as_mut(), &cursor, &sinks).await {
+                Ok(outcome) => {
+                    if let Some(next) = outcome.cursor {
+                        cursor = Some(next);
+                    }
+                    more = outcome.more;
                     failures = 0;
-                    health.succeeded(&id, rows, newest);
+                    sinks.health.succeeded(
+                        &id,
+                        outcome.stored,
+                        outcome.quarantined,
+                        outcome.newest,
+                    );
                 }
                 Err(e) => {
                     failures += 1;
-                    metrics.source_error(&id);
-                    health.failed(&id, format!("{e:#}"));
-                    tracing::warn!(source = %id, failures, error = %e, "Pull failed; backing off.");
+                    sinks.metrics.source_error(&id);
+                    sinks.health.failed(&id, format!("{e:#}"));
+                    tracing::warn!(source = %id, failures, error = %format!("{e:#}"), "Pull failed; backing off.");
                 }
             }
         }
-        let wait = backoff(source.interval(), failures);
+        let wait = if more {
+            Duration::ZERO
+        } else {
+            backoff(source.interval(), failures)
+        };
         tokio::select! {
             _ = shutdown.cancelled() => break,
             _ = tokio::time::sleep(wait) => {}
@@ -137,29 +278,55 @@ async fn run_source(mut source: Box<dyn Source>, sinks: Sinks, shutdown: Cancell
     tracing::info!(source = %id, "Source stopped.");
 }
 
-/// One pull → durable append → cursor advance. Returns the new cursor, the rows appended and the
-/// newest record time.
+/// What one successful pull did.
+struct PullOutcome {
+    cursor: Option<String>,
+    more: bool,
+    stored: u64,
+    quarantined: u64,
+    newest: Option<chrono::DateTime<Utc>>,
+}
+
+/// One pull → durable append → quarantine and cursor together → the source's commit hook.
 async fn pull_once(
     source: &mut dyn Source,
     cursor: &Option<String>,
-    store: &Store,
-    db: &MetaDb,
-    metrics: &Metrics,
-) -> anyhow::Result<(String, u64, Option<DateTime<Utc>>)> {
+    sinks: &Sinks,
+) -> anyhow::Result<PullOutcome> {
     let pulled = source.pull(cursor.clone()).await?;
-    let rows = pulled.complaints.len() as u64;
-    if rows > 0 {
-        store.append_complaints(pulled.complaints).await?;
-        metrics.rows_ingested("complaints", rows);
-    }
+    let dataset = pulled.rows.batch.dataset();
+    let newest = pulled.rows.newest;
+    let delivered = deliver(&sinks.store, &sinks.enricher, pulled.rows).await?;
     // Only now is the batch durable, so only now may the cursor move.
-    db.save_cursor(source.id(), &pulled.cursor, Utc::now())
+    sinks
+        .db
+        .commit_pull(
+            source.id(),
+            pulled.cursor.as_deref(),
+            &delivered.quarantined,
+            Utc::now(),
+        )
         .await?;
-    if let Some(newest) = pulled.newest {
-        let lag = (Utc::now() - newest).num_milliseconds().max(0) as f64 / 1000.0;
-        metrics.source_lag(source.id(), lag);
+    source.committed().await?;
+    let quarantined = delivered.quarantined.len() as u64;
+    sinks
+        .metrics
+        .rows_ingested(dataset.name(), delivered.stored);
+    if quarantined > 0 {
+        sinks.metrics.rows_quarantined(source.id(), quarantined);
+        tracing::info!(source = %source.id(), quarantined, "Records quarantined.");
     }
-    Ok((pulled.cursor, rows, pulled.newest))
+    if let Some(newest) = newest {
+        let lag = (Utc::now() - newest).num_milliseconds().max(0) as f64 / 1000.0;
+        sinks.metrics.source_lag(source.id(), lag);
+    }
+    Ok(PullOutcome {
+        cursor: pulled.cursor,
+        more: pulled.more,
+        stored: delivered.stored,
+        quarantined,
+        newest,
+    })
 }
 
 /// The wait before the next attempt: the interval when healthy, else exponential with ±20 % jitter.
@@ -185,5 +352,13 @@ mod tests {
         let third = backoff(interval, 3);
         assert!(third >= Duration::from_millis(6400) && third <= Duration::from_millis(9600));
         assert!(backoff(interval, 30) <= MAX_BACKOFF.mul_f64(1.2));
+    }
+
+    #[test]
+    fn long_payloads_are_cut_on_a_character_boundary() {
+        let payload = serde_json::Value::String("é".repeat(MAX_PAYLOAD_BYTES));
+        let entry = quarantine_entry(&payload, "too long".into());
+        assert!(entry.payload.len() <= MAX_PAYLOAD_BYTES + 10);
+        assert!(entry.payload.ends_with("… [cut]"));
     }
 }

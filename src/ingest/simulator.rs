@@ -13,9 +13,11 @@ use futures_util::future::BoxFuture;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
+use super::mapping::Rows;
 use super::{Pulled, Source, SourceError};
 use crate::domain::{Complaint, Status};
 use crate::geo::Boundaries;
+use crate::store::{Batch, Dataset};
 
 /// Categories with the OPD that handles them and a relative frequency.
 const CATEGORIES: &[(&str, &str, u32)] = &[
@@ -155,6 +157,10 @@ impl Source for Simulator {
         "simulator"
     }
 
+    fn dataset(&self) -> Dataset {
+        Dataset::Complaints
+    }
+
     fn interval(&self) -> Duration {
         self.interval
     }
@@ -186,10 +192,13 @@ impl Source for Simulator {
                     complaints.push(update);
                 }
             }
+            let mut rows = Rows::new(Dataset::Complaints);
+            rows.newest = complaints.iter().map(|c| c.updated_at).max();
+            rows.batch = Batch::Complaints(complaints);
             Ok(Pulled {
-                newest: complaints.iter().map(|c| c.updated_at).max(),
-                complaints,
-                cursor: (filed + u64::from(count)).to_string(),
+                rows,
+                cursor: Some((filed + u64::from(count)).to_string()),
+                more: false,
             })
         })();
         Box::pin(std::future::ready(result))
@@ -211,15 +220,17 @@ mod tests {
             Some(1),
         );
         let first = sim.pull(Some("41".into())).await.unwrap();
-        let new: Vec<_> = first
-            .complaints
+        let Batch::Complaints(complaints) = &first.rows.batch else {
+            panic!("complaints")
+        };
+        let new: Vec<_> = complaints
             .iter()
             .filter(|c| c.status == Status::Received)
             .collect();
         assert!(!new.is_empty() && new.len() <= 3);
         assert_eq!(new[0].source_id, "SIM-00000042");
-        assert_eq!(first.cursor, (41 + new.len()).to_string());
-        for c in &first.complaints {
+        assert_eq!(first.cursor, Some((41 + new.len()).to_string()));
+        for c in complaints {
             let located = boundaries.locate(c.lon.unwrap(), c.lat.unwrap());
             assert_eq!(located.map(|r| &r.code), c.kelurahan.as_ref());
         }

@@ -78,6 +78,29 @@ impl Batch {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    /// Removes the rows at `positions` (as a [`StoreError::Rejected`] names them) and returns
+    /// them as JSON, so a caller can keep what the store refused and append the rest.
+    pub fn take_rows(&mut self, positions: &[usize]) -> Vec<serde_json::Value> {
+        fn take<T: Serialize>(rows: &mut Vec<T>, positions: &[usize]) -> Vec<serde_json::Value> {
+            let mut taken = Vec::new();
+            let mut index = 0;
+            rows.retain(|row| {
+                let keep = !positions.contains(&index);
+                if !keep {
+                    taken.push(serde_json::to_value(row).unwrap_or_default());
+                }
+                index += 1;
+                keep
+            });
+            taken
+        }
+        match self {
+            Batch::Complaints(r) => take(r, positions),
+            Batch::BudgetLines(r) => take(r, positions),
+            Batch::ServiceEvents(r) => take(r, positions),
+        }
+    }
 }
 
 /// Why one row of a batch cannot be stored.
@@ -139,6 +162,11 @@ pub enum StoreError {
     /// A failed write could not be undone; appends are refused until a restart.
     #[error("store refuses writes until restarted: {0}")]
     Unavailable(String),
+    /// Another process (a running server, an import) has the store open.
+    #[error(
+        "store {0} is in use by another Pantau process (a running server or import); stop it first"
+    )]
+    Locked(String),
 }
 
 /// Maps an OS error on `path` while doing `action` to a store error.
@@ -244,6 +272,8 @@ struct Shared {
     /// Held for a whole checkpoint so two never overlap.
     checkpointing: Mutex<()>,
     commits: watch::Sender<Arc<StoreSnapshot>>,
+    /// An exclusive lock on `LOCK`, held while the store is open: one writer per data dir.
+    _lock: std::fs::File,
 }
 
 struct State {
@@ -416,6 +446,20 @@ impl Store {
     ) -> Result<Store, StoreError> {
         let started = std::time::Instant::now();
         std::fs::create_dir_all(dir).map_err(io_error(dir, "create directory"))?;
+        let lock_path = dir.join("LOCK");
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(io_error(&lock_path, "open"))?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(StoreError::Locked(dir.display().to_string()))
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(io_error(&lock_path, "lock")(e)),
+        }
         if dir.join("complaints.log").exists() {
             tracing::warn!(path = %dir.join("complaints.log").display(), "Ignoring a store log of an earlier Pantau version; its sources re-pull what it held.");
         }
@@ -454,6 +498,7 @@ impl Store {
                 state: Mutex::new(state),
                 checkpointing: Mutex::new(()),
                 commits,
+                _lock: lock,
             }),
         })
     }

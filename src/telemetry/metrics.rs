@@ -79,6 +79,7 @@ struct Inner {
     rows_ingested: Family<DatasetLabels, Counter>,
     source_errors: Family<SourceLabels, Counter>,
     source_lag: Family<SourceLabels, Gauge<f64, AtomicU64>>,
+    rows_quarantined: Family<SourceLabels, Counter>,
     resident_memory: Gauge,
 }
 
@@ -164,6 +165,12 @@ impl Metrics {
             "Age of the newest record pulled from a source",
             source_lag.clone(),
         );
+        let rows_quarantined = Family::<SourceLabels, Counter>::default();
+        registry.register(
+            "rows_quarantined",
+            "Records a source delivered that were quarantined instead of stored",
+            rows_quarantined.clone(),
+        );
         let resident_memory = Gauge::default();
         registry.register(
             "process_resident_memory_bytes",
@@ -186,6 +193,7 @@ impl Metrics {
                 rows_ingested,
                 source_errors,
                 source_lag,
+                rows_quarantined,
             }),
         }
     }
@@ -264,6 +272,16 @@ impl Metrics {
                 source: source.to_owned(),
             })
             .inc();
+    }
+
+    /// Counts records a source delivered that went to the quarantine.
+    pub fn rows_quarantined(&self, source: &str, rows: u64) {
+        self.inner
+            .rows_quarantined
+            .get_or_create(&SourceLabels {
+                source: source.to_owned(),
+            })
+            .inc_by(rows);
     }
 
     /// Sets how old the newest record of a source is.

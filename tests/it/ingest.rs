@@ -8,8 +8,9 @@ use futures_util::future::BoxFuture;
 use pantau::config::{DatabaseSettings, DatabaseTarget};
 use pantau::db::MetaDb;
 use pantau::domain::Complaint;
-use pantau::ingest::{self, Freshness, Pulled, Sinks, Source, SourceError, SourceHealth};
-use pantau::store::Store;
+use pantau::ingest::mapping::Rows;
+use pantau::ingest::{self, Enricher, Freshness, Pulled, Sinks, Source, SourceError, SourceHealth};
+use pantau::store::{Batch, Dataset, Store};
 use pantau::telemetry::Metrics;
 use tokio_util::sync::CancellationToken;
 
@@ -28,6 +29,10 @@ impl Source for FlakySource {
         "test"
     }
 
+    fn dataset(&self) -> Dataset {
+        Dataset::Complaints
+    }
+
     fn interval(&self) -> Duration {
         Duration::from_millis(20)
     }
@@ -42,16 +47,19 @@ impl Source for FlakySource {
         } else {
             let n: u64 = cursor.as_deref().unwrap_or("0").parse().unwrap_or(0) + 1;
             let now = Utc::now();
+            let mut rows = Rows::new(Dataset::Complaints);
+            rows.batch = Batch::Complaints(vec![Complaint::new(
+                "flaky",
+                &n.to_string(),
+                "Sampah",
+                "DLH",
+                now,
+            )]);
+            rows.newest = Some(now);
             Ok(Pulled {
-                complaints: vec![Complaint::new(
-                    "flaky",
-                    &n.to_string(),
-                    "Sampah",
-                    "DLH",
-                    now,
-                )],
-                cursor: n.to_string(),
-                newest: Some(now),
+                rows,
+                cursor: Some(n.to_string()),
+                more: false,
             })
         };
         Box::pin(std::future::ready(result))
@@ -78,6 +86,7 @@ async fn a_failing_source_is_shown_failing_then_recovers_and_its_cursor_follows_
         db: db.clone(),
         metrics: metrics.clone(),
         health: health.clone(),
+        enricher: Enricher::none(),
     };
     let worker = tokio::spawn(ingest::worker(
         Box::new(FlakySource { pulls: 0 }),

@@ -11,4 +11,5 @@ mod helpers;
 mod ingest;
 mod live;
 mod live_access;
+mod sources;
 mod store_crash;

@@ -1,0 +1,176 @@
+//! Records as sources deliver them: CSV rows, JSON objects, typed rows (SQL, Parquet, XLSX); how a
+//! mapping finds a value in each, and the raw payload kept for quarantine.
+
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value};
+
+use super::convert::Cell;
+
+/// Where a value sits in a record, resolved once per file or per source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Locator {
+    /// A column position in a tabular record.
+    Column(usize),
+    /// A key (or a dotted path such as `address.lat`) in a JSON object.
+    Key(String),
+}
+
+/// A record a mapping can read.
+pub trait Fields {
+    /// The value at `at`; `None` when absent, null or blank text.
+    fn cell(&self, at: &Locator) -> Option<Cell<'_>>;
+    /// The record as JSON for the quarantine (`header` names the columns of tabular records).
+    fn payload(&self, header: &[String]) -> Value;
+}
+
+impl Fields for csv::StringRecord {
+    fn cell(&self, at: &Locator) -> Option<Cell<'_>> {
+        match at {
+            Locator::Column(i) => self
+                .get(*i)
+                .filter(|t| !t.trim().is_empty())
+                .map(Cell::Text),
+            Locator::Key(_) => None,
+        }
+    }
+
+    fn payload(&self, header: &[String]) -> Value {
+        let mut object = Map::new();
+        for (i, value) in self.iter().enumerate() {
+            let key = header
+                .get(i)
+                .cloned()
+                .unwrap_or_else(|| format!("column_{}", i + 1));
+            object.insert(key, Value::String(value.to_owned()));
+        }
+        Value::Object(object)
+    }
+}
+
+impl Fields for Value {
+    fn cell(&self, at: &Locator) -> Option<Cell<'_>> {
+        let Locator::Key(key) = at else {
+            return None;
+        };
+        let value = lookup(self, key)?;
+        json_cell(value)
+    }
+
+    fn payload(&self, _header: &[String]) -> Value {
+        self.clone()
+    }
+}
+
+/// A JSON value as a cell (objects and arrays are not single values).
+fn json_cell(value: &Value) -> Option<Cell<'_>> {
+    match value {
+        Value::String(s) if s.trim().is_empty() => None,
+        Value::String(s) => Some(Cell::Text(s)),
+        Value::Number(n) => Some(match n.as_i64() {
+            Some(i) => Cell::Int(i),
+            None => Cell::Float(n.as_f64().unwrap_or(f64::NAN)),
+        }),
+        Value::Bool(b) => Some(Cell::Bool(*b)),
+        Value::Null | Value::Array(_) | Value::Object(_) => None,
+    }
+}
+
+/// `key` in an object: exact, then as a dotted path, then ignoring case (CSV headers in a
+/// quarantined payload may differ in case from the mapping's column names).
+pub fn lookup<'v>(value: &'v Value, key: &str) -> Option<&'v Value> {
+    let object = value.as_object()?;
+    if let Some(v) = object.get(key) {
+        return Some(v);
+    }
+    if key.contains('.') {
+        let mut at = value;
+        for part in key.split('.') {
+            at = match at {
+                Value::Object(o) => o.get(part)?,
+                Value::Array(a) => a.get(part.parse::<usize>().ok()?)?,
+                _ => return None,
+            };
+        }
+        return Some(at);
+    }
+    object
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(key))
+        .map(|(_, v)| v)
+}
+
+/// An owned typed value, for rows read from SQL, Parquet or spreadsheets.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Owned {
+    /// Text.
+    Text(String),
+    /// Whole number.
+    Int(i64),
+    /// Floating-point number.
+    Float(f64),
+    /// Yes/no.
+    Bool(bool),
+    /// A typed point in time.
+    Time(DateTime<Utc>),
+}
+
+impl Owned {
+    fn cell(&self) -> Option<Cell<'_>> {
+        match self {
+            Owned::Text(t) if t.trim().is_empty() => None,
+            Owned::Text(t) => Some(Cell::Text(t)),
+            Owned::Int(i) => Some(Cell::Int(*i)),
+            Owned::Float(f) => Some(Cell::Float(*f)),
+            Owned::Bool(b) => Some(Cell::Bool(*b)),
+            Owned::Time(t) => Some(Cell::Time(*t)),
+        }
+    }
+
+    fn json(&self) -> Value {
+        match self {
+            Owned::Text(t) => Value::String(t.clone()),
+            Owned::Int(i) => Value::from(*i),
+            Owned::Float(f) => serde_json::Number::from_f64(*f).map_or(Value::Null, Value::Number),
+            Owned::Bool(b) => Value::Bool(*b),
+            Owned::Time(t) => Value::String(t.to_rfc3339()),
+        }
+    }
+}
+
+/// A typed row: one optional value per column.
+pub type TypedRow = Vec<Option<Owned>>;
+
+impl Fields for TypedRow {
+    fn cell(&self, at: &Locator) -> Option<Cell<'_>> {
+        match at {
+            Locator::Column(i) => self.get(*i)?.as_ref()?.cell(),
+            Locator::Key(_) => None,
+        }
+    }
+
+    fn payload(&self, header: &[String]) -> Value {
+        let mut object = Map::new();
+        for (i, value) in self.iter().enumerate() {
+            let key = header
+                .get(i)
+                .cloned()
+                .unwrap_or_else(|| format!("column_{}", i + 1));
+            object.insert(key, value.as_ref().map_or(Value::Null, Owned::json));
+        }
+        Value::Object(object)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_lookup_by_key_path_and_case() {
+        let v: Value = serde_json::json!({"a": {"b": [10, 20]}, "Status": "open", "x": ""});
+        assert_eq!(lookup(&v, "a.b.1"), Some(&Value::from(20)));
+        assert_eq!(lookup(&v, "status"), Some(&Value::from("open")));
+        assert_eq!(v.cell(&Locator::Key("x".into())), None, "blank is absent");
+        assert_eq!(v.cell(&Locator::Key("a.b.0".into())), Some(Cell::Int(10)));
+    }
+}

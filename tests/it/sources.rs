@@ -1,0 +1,629 @@
+//! The source kinds against real counterparts: the shipped mappings over the real files, an
+//! Open311 replay server serving the real LA GeoReport payloads (down, 500s, truncated JSON, then
+//! healthy), a drop folder with good, bad and non-CSV files, and SQL tables in the real PostgreSQL
+//! and a real SQLite file.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::{Query, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use chrono::{DateTime, Utc};
+use pantau::config::Settings;
+use pantau::ingest::SourceConfig;
+use pantau::offline::Offline;
+use pantau::store::Dataset;
+use serde_json::Value;
+
+use crate::helpers::{
+    postgres_available, postgres_url, spawn_app_with, AppOptions, Backend, TestApp,
+};
+
+fn shared(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/data")
+        .join(path)
+}
+
+fn mapping(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("examples/mappings")
+        .join(name)
+}
+
+fn source(toml_text: &str) -> SourceConfig {
+    toml::from_str(toml_text).expect("source config parses")
+}
+
+/// Polls `check` on `/api/sources`' entry for `id` until it holds (20 s at most).
+async fn wait_source(app: &TestApp, id: &str, what: &str, check: impl Fn(&Value) -> bool) -> Value {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let body: Value = app.get("/api/sources").await.json().await.unwrap();
+        let entry = body["sources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["id"] == id)
+            .cloned()
+            .unwrap_or(Value::Null);
+        if check(&entry) {
+            return entry;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}; last: {entry:#}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn current_rows(app: &TestApp, dataset: &str) -> u64 {
+    let body: Value = app.get("/api/datasets").await.json().await.unwrap();
+    body["datasets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["name"] == dataset)
+        .and_then(|d| d["rows"].as_u64())
+        .unwrap_or(0)
+}
+
+#[tokio::test]
+async fn shipped_mappings_import_the_real_files_and_every_record_is_accounted_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = Settings::default();
+    settings.data.dir = dir.path().to_path_buf();
+    let offline = Offline::open(&settings).await.unwrap();
+    let la: Vec<PathBuf> = [
+        "la311_2017-12_myla311_subset.csv",
+        "la311_2018-12_mini.csv",
+        "la311_2020-01_requests.csv",
+    ]
+    .iter()
+    .map(|f| shared(&format!("complaints/{f}")))
+    .collect();
+    let nyc = vec![
+        shared("complaints/nyc311_2011-03_subset.csv"),
+        shared("complaints/nyc311_2013-10_sample.csv"),
+    ];
+    let cases: [(&str, Vec<PathBuf>, u64, u64, u64); 4] = [
+        ("la311.toml", la.clone(), 29_999, 29_964, 35),
+        ("nyc311.toml", nyc, 2_199, 2_198, 1),
+        (
+            "open311.toml",
+            vec![shared(
+                "complaints/la311_derived_georeport_v2_requests.json",
+            )],
+            2_000,
+            2_000,
+            0,
+        ),
+        (
+            "apbd_realisasi.toml",
+            vec![shared("budget/diy_realisasi_apbd_2014_2015.csv")],
+            2_243,
+            2_069,
+            174,
+        ),
+    ];
+    for (file, paths, read, stored, quarantined) in cases {
+        let id = file.trim_end_matches(".toml");
+        let summary = offline
+            .import(&settings, &mapping(file), id, &paths, &mut |_, _| {})
+            .await
+            .unwrap();
+        assert!(
+            summary.failed_files.is_empty(),
+            "{file}: {:?}",
+            summary.failed_files
+        );
+        assert_eq!(
+            (summary.read, summary.stored, summary.quarantined),
+            (read, stored, quarantined),
+            "{file}: read/stored/quarantined; reasons {:?}",
+            summary.reasons
+        );
+        assert_eq!(
+            summary.read,
+            summary.stored + summary.quarantined,
+            "{file}: nothing lost"
+        );
+        // Byte-identical records are kept once (13 rows of the APBD file repeat another row exactly).
+        let kept = offline.db.quarantine(id, 0, 1000).await.unwrap();
+        let distinct = if id == "apbd_realisasi" {
+            quarantined - 13
+        } else {
+            quarantined
+        };
+        assert_eq!(
+            kept.len() as u64,
+            distinct,
+            "{file}: every refusal is in the quarantine"
+        );
+    }
+    // LA's refusals are real data errors, named field by field.
+    let la_refused = offline.db.quarantine("la311", 0, 10).await.unwrap();
+    assert!(la_refused
+        .iter()
+        .all(|r| r.reason.contains("resolved_at is before created_at")));
+    let payload: Value = serde_json::from_str(&la_refused[0].payload).unwrap();
+    assert!(
+        payload
+            .get("SRNumber")
+            .or(payload.get("srnumber"))
+            .is_some(),
+        "the raw row is kept: {payload}"
+    );
+    // Budget refusals say which column is missing or malformed.
+    let budget = offline
+        .db
+        .quarantine("apbd_realisasi", 0, 1000)
+        .await
+        .unwrap();
+    assert_eq!(
+        budget
+            .iter()
+            .filter(|r| r
+                .reason
+                .contains("account_code (column kode_rekening): no value"))
+            .count(),
+        98,
+        "111 rows, 13 of them repeats"
+    );
+    assert_eq!(
+        budget
+            .iter()
+            .filter(|r| r.reason.contains("has an empty segment"))
+            .count(),
+        1
+    );
+
+    let snapshot = offline.store.snapshot();
+    let complaints = snapshot.table(Dataset::Complaints).current_rows() as u64;
+    let budget_lines = snapshot.table(Dataset::BudgetLines).current_rows() as u64;
+    assert!(budget_lines > 0 && budget_lines <= 2_069, "{budget_lines}");
+
+    // Importing the same files again changes nothing and duplicates no quarantine entry.
+    let again = offline
+        .import(
+            &settings,
+            &mapping("la311.toml"),
+            "la311",
+            &la,
+            &mut |_, _| {},
+        )
+        .await
+        .unwrap();
+    assert_eq!(again.quarantined, 35);
+    assert_eq!(
+        offline
+            .store
+            .snapshot()
+            .table(Dataset::Complaints)
+            .current_rows() as u64,
+        complaints
+    );
+    assert_eq!(
+        offline.db.quarantine("la311", 0, 1000).await.unwrap().len(),
+        35
+    );
+}
+
+#[tokio::test]
+async fn a_second_process_cannot_open_a_data_dir_in_use() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = Settings::default();
+    settings.data.dir = dir.path().to_path_buf();
+    let first = Offline::open(&settings).await.unwrap();
+    let second = Offline::open(&settings)
+        .await
+        .err()
+        .expect("refused while the first holds it");
+    assert!(
+        format!("{second:#}").contains("in use by another Pantau process"),
+        "{second:#}"
+    );
+    drop(first);
+}
+
+/// How the replay server answers.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Mode {
+    Fail500,
+    Truncated,
+    Healthy,
+}
+
+#[derive(Clone)]
+struct Replay {
+    mode: Arc<Mutex<Mode>>,
+    requests: Arc<Vec<Value>>,
+    services: Arc<Value>,
+}
+
+/// GeoReport v2 `requests.json`: the real payloads filtered by `start_date`/`end_date` on
+/// `requested_datetime` and paged by `page`/`page_size`.
+async fn requests(
+    State(replay): State<Replay>,
+    Query(q): Query<std::collections::HashMap<String, String>>,
+) -> Response {
+    let mode = *replay.mode.lock().unwrap();
+    match mode {
+        Mode::Fail500 => {
+            return (
+                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                "upstream database timeout",
+            )
+                .into_response()
+        }
+        Mode::Truncated => {
+            return (
+                [("content-type", "application/json")],
+                "[{\"service_request_id\": \"1-15",
+            )
+                .into_response()
+        }
+        Mode::Healthy => {}
+    }
+    let time = |k: &str| {
+        q.get(k)
+            .map(|v| DateTime::parse_from_rfc3339(v).unwrap().with_timezone(&Utc))
+    };
+    let (start, end) = (time("start_date"), time("end_date"));
+    let matching: Vec<&Value> = replay
+        .requests
+        .iter()
+        .filter(|r| {
+            let at =
+                DateTime::parse_from_rfc3339(r["requested_datetime"].as_str().unwrap()).unwrap();
+            start.is_none_or(|s| at >= s) && end.is_none_or(|e| at < e)
+        })
+        .collect();
+    let size: usize = q.get("page_size").map_or(1000, |s| s.parse().unwrap());
+    let page: usize = q.get("page").map_or(1, |s| s.parse().unwrap());
+    let slice: Vec<&Value> = matching
+        .into_iter()
+        .skip((page - 1) * size)
+        .take(size)
+        .collect();
+    axum::Json(slice).into_response()
+}
+
+#[tokio::test]
+async fn open311_source_survives_a_down_failing_and_truncating_server_then_pulls_everything() {
+    let text = std::fs::read_to_string(shared(
+        "complaints/la311_derived_georeport_v2_requests.json",
+    ))
+    .unwrap();
+    let all: Vec<Value> = serde_json::from_str(&text).unwrap();
+    let services: Value = serde_json::from_str(
+        &std::fs::read_to_string(shared(
+            "complaints/la311_derived_georeport_v2_services.json",
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let replay = Replay {
+        mode: Arc::new(Mutex::new(Mode::Fail500)),
+        requests: Arc::new(all),
+        services: Arc::new(services),
+    };
+    // Reserve a port, then leave it closed: the source starts against a server that is down.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let config = source(&format!(
+        r#"
+id = "la311"
+type = "open311"
+interval_secs = 0.2
+base_url = "http://127.0.0.1:{port}/open311/v2"
+since = "2019-12-31T00:00:00Z"
+window_days = 400
+page_size = 500
+"#
+    ));
+    let app = spawn_app_with(
+        AppOptions {
+            backend: Backend::Sqlite,
+            simulator: false,
+        },
+        |s| s.sources = vec![config],
+    )
+    .await;
+    wait_source(&app, "la311", "a connection failure", |s| {
+        s["state"] == "failing"
+            && s["last_error"]
+                .as_str()
+                .is_some_and(|e| e.contains("cannot connect"))
+    })
+    .await;
+
+    let router = axum::Router::new()
+        .route(
+            "/open311/v2/services.json",
+            get(|State(r): State<Replay>| async move { axum::Json((*r.services).clone()) }),
+        )
+        .route("/open311/v2/requests.json", get(requests))
+        .with_state(replay.clone());
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let server = tokio::spawn(async move { axum::serve(listener, router).await });
+    wait_source(&app, "la311", "HTTP 500", |s| {
+        s["last_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("HTTP 500") && e.contains("upstream database timeout"))
+    })
+    .await;
+    *replay.mode.lock().unwrap() = Mode::Truncated;
+    wait_source(&app, "la311", "truncated JSON", |s| {
+        s["last_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("not valid JSON"))
+    })
+    .await;
+    assert_eq!(
+        current_rows(&app, "complaints").await,
+        0,
+        "failed pulls store nothing"
+    );
+    *replay.mode.lock().unwrap() = Mode::Healthy;
+    let status = wait_source(&app, "la311", "every request", |s| {
+        s["rows_in"].as_u64() >= Some(2_000) && s["state"] == "fresh"
+    })
+    .await;
+    assert_eq!(status["rows_quarantined"], 0);
+    assert_eq!(
+        current_rows(&app, "complaints").await,
+        2_000,
+        "each request once, however often re-pulled"
+    );
+    let body: Value = app
+        .get("/metrics")
+        .await
+        .text()
+        .await
+        .map(|t| Value::String(t))
+        .unwrap();
+    assert!(body
+        .as_str()
+        .unwrap()
+        .contains("source_errors_total{source=\"la311\"}"));
+    app.stop().await;
+    server.abort();
+}
+
+/// Sets a file's modification time into the past, so the drop folder takes it as complete.
+fn settled(path: &Path) {
+    let file = std::fs::File::options().write(true).open(path).unwrap();
+    file.set_modified(std::time::SystemTime::now() - Duration::from_secs(60))
+        .unwrap();
+}
+
+#[tokio::test]
+async fn drop_folder_stores_good_files_quarantines_bad_rows_and_refuses_non_csv() {
+    let drop = tempfile::tempdir().unwrap();
+    let la = std::fs::read_to_string(shared("complaints/la311_2020-01_requests.csv")).unwrap();
+    let mut lines = la.lines();
+    let header = lines.next().unwrap();
+    let mut csv = format!("{header}\n");
+    for line in lines.by_ref().take(300) {
+        csv.push_str(line);
+        csv.push('\n');
+    }
+    csv.push_str("\"1-bad-ragged\",\"2020-01-01 00:05:00\"\n");
+    let bad_date = la
+        .lines()
+        .nth(400)
+        .unwrap()
+        .replacen("2020-01-0", "2020-13-0", 1);
+    csv.push_str(&bad_date);
+    csv.push('\n');
+    let files = [
+        ("a_requests.csv", csv.clone().into_bytes()),
+        ("b_same_content.csv", csv.into_bytes()),
+        ("c_scan.csv", vec![0x89, b'P', b'N', b'G', 0, 0, 0, 13, 0, 1, 2, 3]),
+        ("d_events.ndjson", b"{\"SRNumber\":\"nd-1\",\"RequestType\":\"Bulky Items\",\"Owner\":\"BOS\",\"Status\":\"Open\",\"CreatedDate\":\"2020-01-05 10:00:00\"}\n{broken\n".to_vec()),
+    ];
+    for (name, bytes) in &files {
+        let path = drop.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        settled(&path);
+    }
+    let config = source(&format!(
+        r#"
+id = "drop"
+type = "files"
+interval_secs = 0.2
+dir = "{}"
+chunk_rows = 100
+mapping = "{}"
+"#,
+        drop.path().display(),
+        mapping("la311.toml").display()
+    ));
+    let app = spawn_app_with(
+        AppOptions {
+            backend: Backend::Sqlite,
+            simulator: false,
+        },
+        |s| s.sources = vec![config],
+    )
+    .await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while std::fs::read_dir(drop.path().join("done")).unwrap().count()
+        + std::fs::read_dir(drop.path().join("failed"))
+            .unwrap()
+            .count()
+        < 6
+    {
+        assert!(tokio::time::Instant::now() < deadline, "files not settled");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let done = |n: &str| drop.path().join("done").join(n);
+    assert!(done("a_requests.csv").is_file() && done("d_events.ndjson").is_file());
+    assert!(done("b_same_content.csv").is_file());
+    let dup = std::fs::read_to_string(done("b_same_content.csv.reason.txt")).unwrap();
+    assert!(dup.contains("same content was processed before"), "{dup}");
+    let reason = std::fs::read_to_string(drop.path().join("failed/c_scan.csv.reason.txt")).unwrap();
+    assert!(reason.contains("not a text file"), "{reason}");
+    assert_eq!(
+        current_rows(&app, "complaints").await,
+        301,
+        "300 good CSV rows and one NDJSON record"
+    );
+
+    let body: Value = app
+        .get("/api/sources/drop/quarantine")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let reasons: Vec<&str> = body["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["reason"].as_str().unwrap())
+        .collect();
+    assert_eq!(reasons.len(), 3, "{reasons:?}");
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.contains("has 2 fields, the header has 35")),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.contains("created_at (column CreatedDate): '2020-13-0")),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons.iter().any(|r| r.contains("line 2: not valid JSON")),
+        "{reasons:?}"
+    );
+    let unknown = app.get("/api/sources/nope/quarantine").await;
+    assert_eq!(unknown.status(), 404);
+    app.stop().await;
+}
+
+const SQL_MAPPING: &str = r#"
+[mapping]
+dataset = "complaints"
+time_zone = "Asia/Jakarta"
+[mapping.fields]
+source_id = "tiket"
+category = "kategori"
+opd = "dinas"
+created_at = "dibuat"
+updated_at = "diubah"
+status = { column = "status", vocabulary = "e_sambat" }
+"#;
+
+async fn sql_source_pulls(url: &str, table: &str, exec: impl AsyncFnMut(&str)) {
+    let mut exec = exec;
+    let insert = |from: u32, to: u32, changed: &str| {
+        (from..to)
+            .map(|i| {
+                format!(
+                    "('T-{i:03}', 'Sampah', 'DLH', 'proses', '2026-11-01 08:00:00', '{changed}')"
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    // 25 rows, many sharing one change time, read 10 at a time: ties must not be skipped.
+    exec(&format!(
+        "INSERT INTO {table} (tiket, kategori, dinas, status, dibuat, diubah) VALUES {}",
+        insert(0, 12, "2026-11-01 09:00:00")
+    ))
+    .await;
+    exec(&format!(
+        "INSERT INTO {table} (tiket, kategori, dinas, status, dibuat, diubah) VALUES {}",
+        insert(12, 25, "2026-11-01 10:00:00")
+    ))
+    .await;
+    let config = source(&format!(
+        "id = \"simda\"\ntype = \"sql\"\ninterval_secs = 0.2\nurl = \"{url}\"\nquery = \"{table}\"\ncursor_column = \"diubah\"\nbatch_rows = 10\n{SQL_MAPPING}"
+    ));
+    let app = spawn_app_with(
+        AppOptions {
+            backend: Backend::Sqlite,
+            simulator: false,
+        },
+        |s| s.sources = vec![config],
+    )
+    .await;
+    wait_source(&app, "simda", "25 rows", |s| {
+        s["rows_in"].as_u64() >= Some(25)
+    })
+    .await;
+    assert_eq!(current_rows(&app, "complaints").await, 25);
+    // Five new rows and a status change arrive later; the cursor picks up only those.
+    exec(&format!(
+        "INSERT INTO {table} (tiket, kategori, dinas, status, dibuat, diubah) VALUES {}",
+        insert(25, 30, "2026-11-01 11:00:00")
+    ))
+    .await;
+    exec(&format!("UPDATE {table} SET status = 'selesai', diubah = '2026-11-01 12:00:00' WHERE tiket = 'T-003'")).await;
+    let status = wait_source(&app, "simda", "the new rows", |s| {
+        s["rows_in"].as_u64() >= Some(31)
+    })
+    .await;
+    assert_eq!(
+        status["rows_in"], 31,
+        "only new and changed rows are pulled again"
+    );
+    assert_eq!(current_rows(&app, "complaints").await, 30);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn sql_source_pulls_incrementally_from_a_sqlite_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("simda.db");
+    let url = format!("sqlite://{}", path.display());
+    let options = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(&path)
+        .create_if_missing(true);
+    let pool = sqlx::SqlitePool::connect_with(options).await.unwrap();
+    sqlx::query("CREATE TABLE aduan (id INTEGER PRIMARY KEY, tiket TEXT, kategori TEXT, dinas TEXT, status TEXT, dibuat TEXT, diubah TEXT)")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let p = pool.clone();
+    sql_source_pulls(&url, "aduan", async move |sql: &str| {
+        sqlx::query(sql).execute(&p).await.unwrap();
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn sql_source_pulls_incrementally_from_postgres() {
+    if !postgres_available().await {
+        return;
+    }
+    let table = format!("aduan_{:08x}", rand::random::<u32>());
+    let pool = sqlx::PgPool::connect(&postgres_url()).await.unwrap();
+    sqlx::query(&format!(
+        "CREATE TABLE {table} (id BIGSERIAL PRIMARY KEY, tiket TEXT, kategori TEXT, dinas TEXT, status TEXT, dibuat TIMESTAMP, diubah TIMESTAMP)"
+    ))
+    .execute(&pool)
+    .await
+    .unwrap();
+    let p = pool.clone();
+    sql_source_pulls(&postgres_url(), &table, async move |sql: &str| {
+        sqlx::query(sql).execute(&p).await.unwrap();
+    })
+    .await;
+    sqlx::query(&format!("DROP TABLE {table}"))
+        .execute(&pool)
+        .await
+        .unwrap();
+}
