@@ -21,13 +21,18 @@ use crate::db::MetaDb;
 use crate::engine::{self, Labels, MapSet, RegionNames};
 use crate::geo::{Boundaries, Catalog};
 use crate::http::{self, AppState, GeoService};
-use crate::ingest::{self, simulator::Simulator, Enricher, Sinks, SourceHealth};
+use crate::ingest::simulator::{BudgetSimulator, ServiceSimulator, Simulator};
+use crate::ingest::{self, Enricher, Sinks, SourceHealth};
 use crate::live::{AccessPolicy, Hub, Screens, SessionContext, SessionLimits};
 use crate::store::Store;
 use crate::telemetry::Metrics;
 
 /// Id of the simulator source (keys its cursor and the complaints it files).
 pub const SIMULATOR_SOURCE_ID: &str = "simulator";
+/// Id of the demo's budget-execution simulator.
+pub const SIMULATOR_BUDGET_ID: &str = "simulator-apbd";
+/// Id of the demo's service-event simulator.
+pub const SIMULATOR_SERVICES_ID: &str = "simulator-layanan";
 
 /// Kecamatan of Kota Pasuruan, shipped for region names; see `static/geo/ATTRIBUTION.md`.
 const KOTA_PASURUAN_KECAMATAN: &str = include_str!("../static/geo/kota_pasuruan_kecamatan.geojson");
@@ -126,12 +131,33 @@ impl Application {
             let sim = &settings.simulator;
             let source = Simulator::new(
                 SIMULATOR_SOURCE_ID,
-                boundaries,
+                boundaries.clone(),
                 Duration::from_millis(sim.interval_ms),
                 sim.max_batch,
                 sim.seed,
             );
             sources.insert(0, Box::new(source));
+            // The demo's other two datasets move too: budget execution and service events.
+            let interval = Duration::from_millis(sim.interval_ms);
+            sources.insert(
+                1,
+                Box::new(BudgetSimulator::new(
+                    SIMULATOR_BUDGET_ID,
+                    interval.saturating_mul(5),
+                    settings.deployment.tz(),
+                    sim.seed,
+                )),
+            );
+            sources.insert(
+                2,
+                Box::new(ServiceSimulator::new(
+                    SIMULATOR_SERVICES_ID,
+                    boundaries,
+                    interval.saturating_mul(2),
+                    sim.max_batch,
+                    sim.seed,
+                )),
+            );
         }
         let sinks = Sinks {
             store,

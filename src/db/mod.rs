@@ -94,16 +94,15 @@ pub struct ProcessedFile {
     pub rows_quarantined: u64,
 }
 
-/// SHA-256 of a text, hex: the identity of a quarantined payload or a dropped file.
+/// SHA-256 of a text, hex: the identity of a quarantined payload.
 pub fn payload_hash(payload: &str) -> String {
-    content_hash(payload.as_bytes())
+    use sha2::Digest;
+    hex(&sha2::Sha256::digest(payload.as_bytes()))
 }
 
-/// SHA-256 of bytes, hex.
-pub fn content_hash(bytes: &[u8]) -> String {
-    use sha2::Digest;
-    let digest = sha2::Sha256::digest(bytes);
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+/// Bytes as lower-case hex (how content hashes are stored).
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// A pool on one of the supported backends; cheap to clone.

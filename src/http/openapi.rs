@@ -102,6 +102,28 @@ fn base() -> Value {
                     "type": "object", "required": ["sources"],
                     "properties": {"sources": {"type": "array", "items": {"$ref": "#/components/schemas/Source"}}}}}}}}
             }},
+            "/api/sources/{id}/quarantine": {"get": {
+                "summary": "A source's quarantined records (raw payload and every reason), oldest first",
+                "parameters": [
+                    {"name": "id", "in": "path", "required": true, "schema": {"type": "string"}, "example": "simulator"},
+                    {"name": "after", "in": "query", "required": false, "schema": {"type": "integer", "minimum": 0}},
+                    {"name": "limit", "in": "query", "required": false, "schema": {"type": "integer", "minimum": 1, "maximum": 1000}}
+                ],
+                "responses": {
+                    "200": {"description": "A page", "content": {"application/json": {"schema": {
+                        "type": "object", "required": ["source", "records"],
+                        "properties": {
+                            "source": {"type": "string"},
+                            "next_after": {"type": ["integer", "null"]},
+                            "records": {"type": "array", "items": {"type": "object",
+                                "required": ["id", "reason", "payload", "first_seen", "last_seen"],
+                                "properties": {"id": {"type": "integer"}, "reason": {"type": "string"}, "payload": {},
+                                    "first_seen": {"type": "string", "format": "date-time"},
+                                    "last_seen": {"type": "string", "format": "date-time"}}}}}}}}},
+                    "400": error_response("invalid_parameter"),
+                    "404": error_response("not_found")
+                }
+            }},
             "/api/screens": {"get": {
                 "summary": "Named wall screens and whether each is alive, stale or gone",
                 "responses": {"200": {"description": "Screens", "content": {"application/json": {"schema": {
@@ -171,6 +193,7 @@ fn base() -> Value {
                     "last_error": {"type": ["string", "null"]},
                     "last_error_at": {"type": ["string", "null"], "format": "date-time"},
                     "consecutive_failures": {"type": "integer"}, "rows_in": {"type": "integer"},
+                    "rows_quarantined": {"type": "integer"},
                     "newest_record": {"type": ["string", "null"], "format": "date-time"},
                     "lag_seconds": {"type": ["number", "null"]}
                 }

@@ -11,7 +11,7 @@ use super::files::{DropFolder, FilesConfig};
 use super::http_json::{HttpJson, HttpJsonConfig};
 use super::mapping::{Mapping, MappingSpec};
 use super::open311::{Open311, Open311Config};
-use super::simulator::Simulator;
+use super::simulator::{BudgetSimulator, ServiceSimulator, Simulator};
 use super::sql::{SqlConfig, SqlSource};
 use super::Source;
 use crate::db::MetaDb;
@@ -83,6 +83,13 @@ pub struct SimulatorConfig {
     /// Seed for reproducible runs.
     #[serde(default)]
     pub seed: Option<u64>,
+    /// Dataset to simulate: `complaints` (default), `budget_lines` or `service_events`.
+    #[serde(default = "default_sim_dataset")]
+    pub dataset: String,
+}
+
+fn default_sim_dataset() -> String {
+    "complaints".to_owned()
 }
 
 fn default_max_batch() -> u32 {
@@ -206,7 +213,24 @@ impl SourceConfig {
                     Some(p) => Boundaries::from_file(&base.join(p)).map_err(|e| e.to_string())?,
                     None => Boundaries::kota_pasuruan_kelurahan().map_err(|e| e.to_string())?,
                 };
-                Box::new(Simulator::new(&self.id, set, interval, c.max_batch, c.seed))
+                match c.dataset.as_str() {
+                    "complaints" => {
+                        Box::new(Simulator::new(&self.id, set, interval, c.max_batch, c.seed))
+                    }
+                    "budget_lines" => {
+                        Box::new(BudgetSimulator::new(&self.id, interval, zone, c.seed))
+                    }
+                    "service_events" => Box::new(ServiceSimulator::new(
+                        &self.id,
+                        set,
+                        interval,
+                        c.max_batch,
+                        c.seed,
+                    )),
+                    other => return Err(format!(
+                        "dataset '{other}' is not one of complaints, budget_lines, service_events"
+                    )),
+                }
             }
         })
     }

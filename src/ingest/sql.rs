@@ -1,4 +1,4 @@
-//! The `sql` source: rows of a PostgreSQL or SQLite table or query, pulled incrementally by a
+//! The `sql` source: rows of a PostgreSQL, MySQL/MariaDB or SQLite table or query, pulled incrementally by a
 //! cursor column (an id or an update time), read with a declarative mapping.
 //!
 //! Each pull asks for the rows whose cursor column is greater than the stored cursor, in cursor
@@ -46,6 +46,7 @@ fn default_batch_rows() -> u32 {
 enum Pool {
     Postgres(PgPool),
     Sqlite(SqlitePool),
+    MySql(sqlx::MySqlPool),
 }
 
 /// The SQL source.
@@ -75,13 +76,16 @@ impl SqlSource {
                 .map_err(|_| format!("url_env: environment variable {var} is not set"))?,
             _ => return Err("give exactly one of url or url_env".to_owned()),
         };
-        if !(url.starts_with("postgres://")
-            || url.starts_with("postgresql://")
-            || url.starts_with("sqlite:"))
+        let url = match url.strip_prefix("mariadb://") {
+            Some(rest) => format!("mysql://{rest}"),
+            None => url,
+        };
+        if !["postgres://", "postgresql://", "sqlite:", "mysql://"]
+            .iter()
+            .any(|p| url.starts_with(p))
         {
             return Err(
-                "url must start with postgres:// or sqlite: (MySQL is not supported yet)"
-                    .to_owned(),
+                "url must start with postgres://, mysql:// (or mariadb://) or sqlite:".to_owned(),
             );
         }
         if !is_identifier(&config.cursor_column) {
@@ -102,7 +106,7 @@ impl SqlSource {
     }
 
     /// The query as a subquery: a bare table name becomes `SELECT * FROM name`.
-    fn from_clause(&self) -> String {
+    fn subquery(&self) -> String {
         let q = self.config.query.trim().trim_end_matches(';');
         if q.split('.').all(is_identifier) {
             format!("(SELECT * FROM {q}) AS q")
@@ -137,6 +141,15 @@ impl SqlSource {
                         .max_connections(1)
                         .acquire_timeout(Duration::from_secs(10))
                         .connect_with(options)
+                        .await
+                        .map_err(unreachable)?,
+                )
+            } else if self.url.starts_with("mysql://") {
+                Pool::MySql(
+                    sqlx::mysql::MySqlPoolOptions::new()
+                        .max_connections(1)
+                        .acquire_timeout(Duration::from_secs(10))
+                        .connect(&self.url)
                         .await
                         .map_err(unreachable)?,
                 )
@@ -220,7 +233,7 @@ impl SqlSource {
         cursor: Option<&str>,
         limit: u32,
     ) -> Result<(Vec<String>, Vec<TypedRow>, Vec<String>), SourceError> {
-        let from = self.from_clause();
+        let from = self.subquery();
         let col = self.config.cursor_column.clone();
         let target = self.target();
         let failed = |e: sqlx::Error| match e {
@@ -296,46 +309,116 @@ impl SqlSource {
                 (header, rows, keys)
             }
             Pool::Sqlite(lite) => {
-                let filter = if cursor.is_some() {
-                    format!("WHERE q.{col} > ?")
-                } else {
-                    String::new()
-                };
-                let sql = format!("SELECT q.*, q.{col} AS pantau_cursor FROM {from} {filter} ORDER BY q.{col} LIMIT {limit}");
-                let mut query = sqlx::query(&sql);
-                if let Some(c) = cursor {
-                    query = match c.split_once(':') {
-                        Some(("i", v)) => query.bind(v.parse::<i64>().unwrap_or(i64::MIN)),
-                        Some(("f", v)) => query.bind(v.parse::<f64>().unwrap_or(f64::MIN)),
-                        Some((_, v)) => query.bind(v.to_owned()),
-                        None => query.bind(c.to_owned()),
-                    };
-                }
+                let sql = typed_query(&from, &col, cursor.is_some(), limit);
+                let query = bind_cursor(sqlx::query(&sql), cursor);
                 let fetched = query.fetch_all(lite).await.map_err(failed)?;
-                let mut header: Vec<String> = Vec::new();
-                let mut rows = Vec::with_capacity(fetched.len());
-                let mut keys = Vec::with_capacity(fetched.len());
-                for row in &fetched {
-                    let width = row.columns().len();
-                    if header.is_empty() {
-                        header = row.columns()[..width - 1]
-                            .iter()
-                            .map(|c| c.name().to_owned())
-                            .collect();
-                    }
-                    let mut typed: TypedRow = (0..width).map(|i| sqlite_owned(row, i)).collect();
-                    let key = typed.pop().flatten();
-                    keys.push(match key {
-                        Some(Owned::Int(i)) => format!("i:{i}"),
-                        Some(Owned::Float(f)) => format!("f:{f}"),
-                        Some(Owned::Text(t)) => format!("t:{t}"),
-                        _ => String::new(),
-                    });
-                    rows.push(typed);
-                }
-                (header, rows, keys)
+                typed_page(&fetched, sqlite_owned)
+            }
+            Pool::MySql(my) => {
+                let sql = typed_query(&from, &col, cursor.is_some(), limit);
+                let query = bind_cursor(sqlx::query(&sql), cursor);
+                let fetched = query.fetch_all(my).await.map_err(failed)?;
+                typed_page(&fetched, mysql_owned)
             }
         })
+    }
+}
+
+/// The page query for the drivers whose rows are read column by column (`?` placeholders).
+fn typed_query(from: &str, col: &str, after_cursor: bool, limit: u32) -> String {
+    let filter = if after_cursor {
+        format!("WHERE q.{col} > ?")
+    } else {
+        String::new()
+    };
+    format!(
+        "SELECT q.*, q.{col} AS pantau_cursor FROM {from} {filter} ORDER BY q.{col} LIMIT {limit}"
+    )
+}
+
+/// Binds a typed cursor (`i:42`, `f:1.5`, `t:2026-11-01 09:00:00`) as its own type, so the
+/// database compares numbers as numbers.
+fn bind_cursor<'q, DB: sqlx::Database>(
+    query: sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments<'q>>,
+    cursor: Option<&str>,
+) -> sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments<'q>>
+where
+    i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    f64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    let Some(c) = cursor else {
+        return query;
+    };
+    match c.split_once(':') {
+        Some(("i", v)) => query.bind(v.parse::<i64>().unwrap_or(i64::MIN)),
+        Some(("f", v)) => query.bind(v.parse::<f64>().unwrap_or(f64::MIN)),
+        Some((_, v)) => query.bind(v.to_owned()),
+        None => query.bind(c.to_owned()),
+    }
+}
+
+/// Header, typed rows and typed cursor values of a page whose last column is the cursor.
+fn typed_page<R: sqlx::Row>(
+    fetched: &[R],
+    owned: fn(&R, usize) -> Option<Owned>,
+) -> (Vec<String>, Vec<TypedRow>, Vec<String>) {
+    let mut header: Vec<String> = Vec::new();
+    let mut rows = Vec::with_capacity(fetched.len());
+    let mut keys = Vec::with_capacity(fetched.len());
+    for row in fetched {
+        let width = row.columns().len();
+        if header.is_empty() {
+            header = row.columns()[..width - 1]
+                .iter()
+                .map(|c| c.name().to_owned())
+                .collect();
+        }
+        let mut typed: TypedRow = (0..width).map(|i| owned(row, i)).collect();
+        keys.push(match typed.pop().flatten() {
+            Some(Owned::Int(i)) => format!("i:{i}"),
+            Some(Owned::Float(f)) => format!("f:{f}"),
+            Some(Owned::Text(t)) => format!("t:{t}"),
+            Some(Owned::Time(t)) => format!("t:{}", t.format("%Y-%m-%d %H:%M:%S%.f")),
+            _ => String::new(),
+        });
+        rows.push(typed);
+    }
+    (header, rows, keys)
+}
+
+/// A MySQL/MariaDB value: exact decimals as text, DATETIME as local wall-clock text (read in the
+/// mapping's zone), TIMESTAMP as an instant.
+fn mysql_owned(row: &sqlx::mysql::MySqlRow, i: usize) -> Option<Owned> {
+    let raw = row.try_get_raw(i).ok()?;
+    if raw.is_null() {
+        return None;
+    }
+    let kind = raw.type_info().name().to_owned();
+    let kind = kind.trim_end_matches(" UNSIGNED");
+    match kind {
+        "TINYINT" | "SMALLINT" | "MEDIUMINT" | "INT" | "BIGINT" | "YEAR" => {
+            row.try_get_unchecked::<i64, _>(i).ok().map(Owned::Int)
+        }
+        "BOOLEAN" => row.try_get::<bool, _>(i).ok().map(Owned::Bool),
+        "FLOAT" => row
+            .try_get::<f32, _>(i)
+            .ok()
+            .map(|f| Owned::Float(f.into())),
+        "DOUBLE" => row.try_get::<f64, _>(i).ok().map(Owned::Float),
+        "DATETIME" => row
+            .try_get::<chrono::NaiveDateTime, _>(i)
+            .ok()
+            .map(|t| Owned::Text(t.format("%Y-%m-%d %H:%M:%S%.f").to_string())),
+        "DATE" => row
+            .try_get::<chrono::NaiveDate, _>(i)
+            .ok()
+            .map(|d| Owned::Text(d.to_string())),
+        "TIMESTAMP" => row
+            .try_get::<chrono::DateTime<chrono::Utc>, _>(i)
+            .ok()
+            .map(Owned::Time),
+        _ => row.try_get_unchecked::<String, _>(i).ok().map(Owned::Text),
     }
 }
 

@@ -140,7 +140,7 @@ impl KeyArena {
     }
 
     pub(crate) fn push_key(&mut self, key: &[u8]) -> u32 {
-        if self.len as usize % KEY_BLOCK == 0 {
+        if (self.len as usize).is_multiple_of(KEY_BLOCK) {
             // Seal the full block at its exact size; the new one never reallocates its ends.
             if let Some(full) = self.blocks.last_mut() {
                 let full = Arc::make_mut(full);

@@ -378,3 +378,137 @@ fn check_loads_the_configured_boundaries_and_names_a_bad_feature() {
         "{text}"
     );
 }
+
+/// Rows of a dataset as `/api/datasets` reports them.
+async fn dataset_rows(port: u16, name: &str) -> u64 {
+    let body: serde_json::Value = reqwest::get(format!("http://127.0.0.1:{port}/api/datasets"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    body["datasets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["name"] == name)
+        .and_then(|d| d["rows"].as_u64())
+        .unwrap_or(0)
+}
+
+#[tokio::test]
+async fn sigkill_in_the_middle_of_a_file_loses_nothing_and_duplicates_nothing() {
+    // 20 copies of the real LA 2018 export (request numbers made unique per copy): a file large
+    // enough to be killed in the middle of, read in many chunks.
+    let copies = 20;
+    let dir = tempfile::tempdir().unwrap();
+    let drop = dir.path().join("drop");
+    std::fs::create_dir_all(&drop).unwrap();
+    let source = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../shared/data/complaints/la311_2018-12_mini.csv"),
+    )
+    .unwrap();
+    let mut lines = source.lines();
+    let mut big = format!("{}\n", lines.next().unwrap());
+    let body: Vec<&str> = lines.collect();
+    for copy in 0..copies {
+        for line in &body {
+            big.push_str(&line.replacen("1-", &format!("{copy}-"), 1));
+            big.push('\n');
+        }
+    }
+    let total = (body.len() * copies) as u64;
+    let file = drop.join("la_big.csv");
+    std::fs::write(&file, big).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&file)
+        .unwrap()
+        .set_modified(std::time::SystemTime::now() - Duration::from_secs(60))
+        .unwrap();
+    let port = free_port();
+    let config = dir.path().join("pantau.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\nlisten = \"127.0.0.1:{port}\"\n[live]\nanonymous = true\n\n[[sources]]\nid = \"drop\"\ntype = \"files\"\ninterval_secs = 0.2\ndir = \"{}\"\nchunk_rows = 2000\nmapping = \"{}\"\n",
+            drop.display(),
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("examples/mappings/la311.toml")
+                .display()
+        ),
+    )
+    .unwrap();
+    let data = dir.path().join("data");
+    let serve = || {
+        pantau()
+            .args(["serve", "--config"])
+            .arg(&config)
+            .arg("--data-dir")
+            .arg(&data)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let mut child = serve();
+    wait_ready(port, &mut child).await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let rows = dataset_rows(port, "complaints").await;
+        if rows > 0 {
+            assert!(
+                rows < total,
+                "the whole file went in before the kill; make it larger"
+            );
+            break;
+        }
+        assert!(Instant::now() < deadline, "nothing imported");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    child.kill().unwrap(); // SIGKILL, part-way through the file
+    child.wait().unwrap();
+
+    let mut child = serve();
+    wait_ready(port, &mut child).await;
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !drop.join("done/la_big.csv").is_file() {
+        assert!(
+            Instant::now() < deadline,
+            "the file was not finished after the restart"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let stored = dataset_rows(port, "complaints").await;
+    let mut quarantined = 0u64;
+    let mut after = 0i64;
+    loop {
+        let page: serde_json::Value = reqwest::get(format!(
+            "http://127.0.0.1:{port}/api/sources/drop/quarantine?limit=1000&after={after}"
+        ))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+        let records = page["records"].as_array().unwrap();
+        quarantined += records.len() as u64;
+        match page["next_after"].as_i64() {
+            Some(next) => after = next,
+            None => break,
+        }
+    }
+    assert!(
+        quarantined > 0,
+        "the real file has rows that must be quarantined"
+    );
+    assert_eq!(quarantined % copies as u64, 0, "each copy's bad rows once");
+    assert_eq!(
+        stored + quarantined,
+        total,
+        "every record stored or quarantined exactly once"
+    );
+    sigterm(&child);
+    assert!(wait_exit(&mut child, Duration::from_secs(15)).success());
+}

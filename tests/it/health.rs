@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use crate::helpers::{backends, spawn_app, spawn_quiet_app, AppOptions};
+use crate::helpers::{backends, spawn_app, spawn_quiet_app, AppOptions, Backend};
 
 #[tokio::test]
 async fn health_and_readiness_answer_on_every_backend() {
@@ -188,7 +188,12 @@ async fn readiness_turns_503_with_a_reason_when_the_database_goes_away() {
 
 #[tokio::test]
 async fn the_openapi_description_lists_exactly_what_is_served() {
-    let app = spawn_quiet_app().await;
+    // With the simulator on, a source exists for the templated source paths.
+    let app = spawn_app(AppOptions {
+        backend: Backend::Sqlite,
+        simulator: true,
+    })
+    .await;
     let doc: Value = app.get("/api/openapi.json").await.json().await.unwrap();
     assert_eq!(doc["openapi"], "3.1.0");
     let paths: Vec<&String> = doc["paths"].as_object().unwrap().keys().collect();
@@ -211,7 +216,8 @@ async fn the_openapi_description_lists_exactly_what_is_served() {
         // Templated paths are tried with their documented example.
         let path = path
             .replace("{set}", "kota_pasuruan_kecamatan")
-            .replace("{name}", "complaints");
+            .replace("{name}", "complaints")
+            .replace("{id}", "simulator");
         let status = app.get(&path).await.status().as_u16();
         // /ws answers a plain GET with a client error (no upgrade), never 404.
         assert_ne!(status, 404, "{path} is documented but not served");

@@ -218,9 +218,19 @@ async fn screens_and_operators_see_each_sources_freshness() {
         "right after hello: {status}"
     );
     let sources = status["sources"].as_array().unwrap();
-    assert_eq!(sources.len(), 1);
-    assert_eq!(sources[0]["id"], "simulator");
-    assert_eq!(sources[0]["dataset"], "complaints");
+    // The demo simulates all three datasets.
+    let listed_ids: Vec<(&str, &str)> = sources
+        .iter()
+        .map(|s| (s["id"].as_str().unwrap(), s["dataset"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        listed_ids,
+        [
+            ("simulator", "complaints"),
+            ("simulator-apbd", "budget_lines"),
+            ("simulator-layanan", "service_events")
+        ]
+    );
     assert!(["starting", "fresh"].contains(&sources[0]["state"].as_str().unwrap()));
 
     // Operators get the detail over HTTP once the simulator has pulled.

@@ -384,17 +384,8 @@ page_size = 500
         2_000,
         "each request once, however often re-pulled"
     );
-    let body: Value = app
-        .get("/metrics")
-        .await
-        .text()
-        .await
-        .map(|t| Value::String(t))
-        .unwrap();
-    assert!(body
-        .as_str()
-        .unwrap()
-        .contains("source_errors_total{source=\"la311\"}"));
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    assert!(metrics.contains("source_errors_total{source=\"la311\"}"), "{metrics}");
     app.stop().await;
     server.abort();
 }
@@ -626,4 +617,227 @@ async fn sql_source_pulls_incrementally_from_postgres() {
         .execute(&pool)
         .await
         .unwrap();
+}
+
+const SPREADSHEET_MAPPING: &str = r#"
+dataset = "complaints"
+time_zone = "Asia/Jakarta"
+sheet = "Aduan"
+[csv]
+skip_lines = 1
+[fields]
+source_id = "Tiket"
+category = "Kategori"
+opd = "Dinas"
+status = { column = "Status", vocabulary = "lapor" }
+created_at = { column = "Dibuat", format = ["%Y-%m-%d %H:%M:%S", "%d/%m/%Y %H:%M"] }
+lat = "Lat"
+lon = "Lon"
+"#;
+
+#[tokio::test]
+async fn workbooks_and_parquet_files_import_with_typed_cells() {
+    use polars::prelude::*;
+    let dir = tempfile::tempdir().unwrap();
+    let mapping_path = dir.path().join("aduan.toml");
+    std::fs::write(&mapping_path, SPREADSHEET_MAPPING).unwrap();
+
+    // An e-Budgeting-style workbook: a title row, then the header; a real date cell, a text date,
+    // numbers as numbers, and one row with an unknown status.
+    let xlsx = dir.path().join("aduan.xlsx");
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let sheet = book.add_worksheet().set_name("Aduan").unwrap();
+    sheet
+        .write_string(0, 0, "Rekap Aduan Kota Pasuruan, November 2026")
+        .unwrap();
+    for (col, name) in [
+        "Tiket", "Kategori", "Dinas", "Status", "Dibuat", "Lat", "Lon",
+    ]
+    .iter()
+    .enumerate()
+    {
+        sheet.write_string(1, col as u16, *name).unwrap();
+    }
+    let date = rust_xlsxwriter::ExcelDateTime::parse_from_str("2026-11-20 08:30:00").unwrap();
+    let format = rust_xlsxwriter::Format::new().set_num_format("dd/mm/yyyy hh:mm");
+    let rows: [(&str, &str, f64, f64); 3] = [
+        ("LPR-1", "selesai", -7.6453, 112.9075),
+        ("LPR-2", "Tindak Lanjut", -7.6400, 112.9000),
+        ("LPR-3", "hilang", -7.6453, 112.9075),
+    ];
+    for (i, (ticket, status, lat, lon)) in rows.iter().enumerate() {
+        let r = i as u32 + 2;
+        sheet.write_string(r, 0, *ticket).unwrap();
+        sheet.write_string(r, 1, "Sampah").unwrap();
+        sheet.write_string(r, 2, "Dinas Lingkungan Hidup").unwrap();
+        sheet.write_string(r, 3, *status).unwrap();
+        if i == 1 {
+            sheet.write_string(r, 4, "21/11/2026 09:15").unwrap();
+        } else {
+            sheet
+                .write_datetime_with_format(r, 4, &date, &format)
+                .unwrap();
+        }
+        sheet.write_number(r, 5, *lat).unwrap();
+        sheet.write_number(r, 6, *lon).unwrap();
+    }
+    book.save(&xlsx).unwrap();
+
+    // The same records as Parquet with typed columns (no title row there: its own mapping).
+    let parquet = dir.path().join("aduan.parquet");
+    let mut frame = df!(
+        "Tiket" => ["PQ-1", "PQ-2"],
+        "Kategori" => ["Jalan Rusak", "Sampah"],
+        "Dinas" => ["Dinas PUPR", "Dinas Lingkungan Hidup"],
+        "Status" => ["proses", "selesai"],
+        "Dibuat" => ["2026-11-20 08:30:00", "2026-11-20 09:00:00"],
+        "Lat" => [-7.6453f64, -7.6400],
+        "Lon" => [112.9075f64, 112.9000]
+    )
+    .unwrap();
+    ParquetWriter::new(std::fs::File::create(&parquet).unwrap())
+        .finish(&mut frame)
+        .unwrap();
+    let parquet_mapping = dir.path().join("aduan_pq.toml");
+    std::fs::write(
+        &parquet_mapping,
+        SPREADSHEET_MAPPING
+            .replace("[csv]\nskip_lines = 1\n", "")
+            .replace("sheet = \"Aduan\"\n", ""),
+    )
+    .unwrap();
+
+    let mut settings = Settings::default();
+    settings.data.dir = dir.path().join("data");
+    let offline = Offline::open(&settings).await.unwrap();
+    let summary = offline
+        .import(&settings, &mapping_path, "xlsx", &[xlsx], &mut |_, _| {})
+        .await
+        .unwrap();
+    assert_eq!(
+        (summary.read, summary.stored, summary.quarantined),
+        (3, 2, 1),
+        "{summary:?}"
+    );
+    let refused = offline.db.quarantine("xlsx", 0, 10).await.unwrap();
+    assert!(
+        refused[0]
+            .reason
+            .contains("status 'hilang' is not a known Lapor status"),
+        "{}",
+        refused[0].reason
+    );
+    let summary = offline
+        .import(
+            &settings,
+            &parquet_mapping,
+            "parquet",
+            &[parquet],
+            &mut |_, _| {},
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (summary.read, summary.stored, summary.quarantined),
+        (2, 2, 0),
+        "{summary:?}"
+    );
+
+    // Both the date cell (LPR-1) and the text date (LPR-2) were read; 2 + 2 rows are current.
+    let snapshot = offline.store.snapshot();
+    let frame = snapshot.table(Dataset::Complaints).current().unwrap();
+    assert_eq!(frame.height(), 4);
+    drop(offline);
+}
+
+/// The MariaDB/MySQL of the machine; `PANTAU_TEST_MYSQL_URL` overrides.
+fn mysql_url() -> String {
+    std::env::var("PANTAU_TEST_MYSQL_URL")
+        .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/test".to_owned())
+}
+
+#[tokio::test]
+async fn sql_source_pulls_incrementally_from_mariadb() {
+    let url = mysql_url();
+    let pool =
+        match tokio::time::timeout(Duration::from_secs(5), sqlx::MySqlPool::connect(&url)).await {
+            Ok(Ok(pool)) => pool,
+            failure if crate::helpers::in_ci() => {
+                panic!("CI=true but MariaDB/MySQL at {url} is unreachable: {failure:?}")
+            }
+            _ => {
+                eprintln!("SKIPPED MariaDB variant: {url} unreachable; set CI=true to require it");
+                return;
+            }
+        };
+    let table = format!("aduan_{:08x}", rand::random::<u32>());
+    sqlx::query(&format!(
+        "CREATE TABLE {table} (id BIGINT AUTO_INCREMENT PRIMARY KEY, tiket VARCHAR(20), kategori VARCHAR(50), dinas VARCHAR(50), status VARCHAR(20), dibuat DATETIME, diubah DATETIME)"
+    ))
+    .execute(&pool)
+    .await
+    .unwrap();
+    let p = pool.clone();
+    sql_source_pulls(&url, &table, async move |sql: &str| {
+        sqlx::query(sql).execute(&p).await.unwrap();
+    })
+    .await;
+    sqlx::query(&format!("DROP TABLE {table}"))
+        .execute(&pool)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn reprocess_stores_what_a_fixed_mapping_can_read_and_keeps_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    // A mapping that forgot LA's "Cancelled" and "Referred Out" statuses.
+    let original = std::fs::read_to_string(mapping("la311.toml")).unwrap();
+    let broken = original.replace(
+        ", Cancelled = \"rejected\", \"Referred Out\" = \"rejected\"",
+        "",
+    );
+    assert_ne!(
+        broken, original,
+        "the test edits the shipped mapping's status map"
+    );
+    let mapping_path = dir.path().join("la.toml");
+    std::fs::write(&mapping_path, &broken).unwrap();
+    let mut settings = Settings::default();
+    settings.data.dir = dir.path().join("data");
+    settings.origin = Some(dir.path().join("pantau.toml"));
+    settings.sources = vec![source(&format!(
+        "id = \"la\"\ntype = \"files\"\ndir = \"{}\"\nmapping = \"la.toml\"\n",
+        dir.path().join("drop").display()
+    ))];
+    let offline = Offline::open(&settings).await.unwrap();
+    let file = shared("complaints/la311_2020-01_requests.csv");
+    let first = offline
+        .import(&settings, &mapping_path, "la", &[file], &mut |_, _| {})
+        .await
+        .unwrap();
+    // 244 cancelled and 2 referred-out requests in the real file.
+    assert_eq!(first.quarantined, 246, "{:?}", first.reasons);
+    assert!(first
+        .reasons
+        .keys()
+        .any(|r| r.contains("is not a known status")));
+
+    std::fs::write(&mapping_path, &original).unwrap();
+    let summary = offline.reprocess(&settings, "la").await.unwrap();
+    assert_eq!(
+        (summary.retried, summary.stored, summary.still_quarantined),
+        (246, 246, 0)
+    );
+    assert!(offline.db.quarantine("la", 0, 10).await.unwrap().is_empty());
+    assert_eq!(
+        offline
+            .store
+            .snapshot()
+            .table(Dataset::Complaints)
+            .current_rows(),
+        10_000
+    );
+    let unknown = offline.reprocess(&settings, "nope").await.err().unwrap();
+    assert!(format!("{unknown:#}").contains("no source 'nope'"));
 }

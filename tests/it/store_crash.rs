@@ -16,7 +16,7 @@ use rand::Rng;
 const CHILD_DIR: &str = "PANTAU_CRASH_APPENDER_DIR";
 /// New complaints per batch; every fifth batch is large enough for the two-core append path.
 fn new_rows(seq: u64) -> u64 {
-    if seq % 5 == 0 {
+    if seq.is_multiple_of(5) {
         1_200
     } else {
         10

@@ -270,23 +270,16 @@ impl FileReader {
         Ok(Some(rows))
     }
 
-    /// Skips `n` records (resuming a file after a restart); they are read, not mapped.
+    /// Skips `n` records (resuming a file after a restart). They are read and mapped but not
+    /// kept: resuming is rare, and one code path reads every format.
     pub fn skip(&mut self, n: u64) -> Result<(), SourceError> {
         let mut left = n;
         while left > 0 {
-            let step = left.min(10_000) as usize;
-            let mut rows = Rows::new(self.bound.mapping().dataset());
-            // Reading and dropping keeps the code path single; resuming is rare.
             let before = self.records_read;
-            if let Some(chunk) = self.next_chunk("", step)? {
-                rows = chunk;
-            }
-            drop(rows);
-            let read = self.records_read - before;
-            if read == 0 {
+            if self.next_chunk("", left.min(10_000) as usize)?.is_none() {
                 break;
             }
-            left -= read;
+            left = left.saturating_sub(self.records_read - before);
         }
         Ok(())
     }

@@ -1,9 +1,16 @@
-//! The simulator source: plausible complaints over real kelurahan boundaries, for the demo.
+//! The simulator sources, for the demo: plausible complaints over real kelurahan boundaries (here),
+//! budget execution through the fiscal year (`budget`) and service events (`services`).
 //!
 //! Each pull files a few new complaints at random points inside the configured kelurahan and moves
 //! some earlier ones along the lifecycle (verified → assigned → in progress → resolved), so the
 //! whole path from ingest to wall screen carries live, changing data without any outside service.
 //! Its cursor is the number of complaints filed so far, so ids continue after a restart.
+
+pub mod budget;
+pub mod services;
+
+pub use budget::BudgetSimulator;
+pub use services::ServiceSimulator;
 
 use std::collections::VecDeque;
 use std::time::Duration;
