@@ -227,9 +227,11 @@ impl SourceConfig {
                         c.max_batch,
                         c.seed,
                     )),
-                    other => return Err(format!(
+                    other => {
+                        return Err(format!(
                         "dataset '{other}' is not one of complaints, budget_lines, service_events"
-                    )),
+                    ))
+                    }
                 }
             }
         })

@@ -1,0 +1,69 @@
+//! Shared by the source tests: the real data files, the shipped mappings, and polling the
+//! running app's `/api/sources` and `/api/datasets`.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use pantau::ingest::SourceConfig;
+use serde_json::Value;
+
+use crate::helpers::TestApp;
+
+pub fn shared(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/data")
+        .join(path)
+}
+
+pub fn mapping(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("examples/mappings")
+        .join(name)
+}
+
+pub fn source(toml_text: &str) -> SourceConfig {
+    toml::from_str(toml_text).expect("source config parses")
+}
+
+/// Polls `check` on `/api/sources`' entry for `id` until it holds (20 s at most).
+pub async fn wait_source(
+    app: &TestApp,
+    id: &str,
+    what: &str,
+    check: impl Fn(&Value) -> bool,
+) -> Value {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let body: Value = app.get("/api/sources").await.json().await.unwrap();
+        let entry = body["sources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["id"] == id)
+            .cloned()
+            .unwrap_or(Value::Null);
+        if check(&entry) {
+            return entry;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}; last: {entry:#}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+pub async fn current_rows(app: &TestApp, dataset: &str) -> u64 {
+    let body: Value = app.get("/api/datasets").await.json().await.unwrap();
+    body["datasets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["name"] == dataset)
+        .and_then(|d| d["rows"].as_u64())
+        .unwrap_or(0)
+}
+
+mod files;
+mod remote;
+mod sql;

@@ -1,0 +1,388 @@
+//! Remote APIs replayed by local servers from the real LA GeoReport payloads: an Open311 endpoint
+//! that is down, fails, truncates and then recovers; LAPOR!-style JSON APIs paged by number and by
+//! token, behind a bearer token.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::{Query, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+use super::{current_rows, shared, source, wait_source};
+use crate::helpers::{spawn_app_with, AppOptions, Backend};
+
+/// How the replay server answers.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Mode {
+    Fail500,
+    Truncated,
+    Healthy,
+}
+
+#[derive(Clone)]
+struct Replay {
+    mode: Arc<Mutex<Mode>>,
+    requests: Arc<Vec<Value>>,
+    services: Arc<Value>,
+}
+
+/// GeoReport v2 `requests.json`: the real payloads filtered by `start_date`/`end_date` on
+/// `requested_datetime` and paged by `page`/`page_size`.
+async fn requests(
+    State(replay): State<Replay>,
+    Query(q): Query<std::collections::HashMap<String, String>>,
+) -> Response {
+    let mode = *replay.mode.lock().unwrap();
+    match mode {
+        Mode::Fail500 => {
+            return (
+                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                "upstream database timeout",
+            )
+                .into_response()
+        }
+        Mode::Truncated => {
+            return (
+                [("content-type", "application/json")],
+                "[{\"service_request_id\": \"1-15",
+            )
+                .into_response()
+        }
+        Mode::Healthy => {}
+    }
+    let time = |k: &str| {
+        q.get(k)
+            .map(|v| DateTime::parse_from_rfc3339(v).unwrap().with_timezone(&Utc))
+    };
+    let (start, end) = (time("start_date"), time("end_date"));
+    let matching: Vec<&Value> = replay
+        .requests
+        .iter()
+        .filter(|r| {
+            let at =
+                DateTime::parse_from_rfc3339(r["requested_datetime"].as_str().unwrap()).unwrap();
+            start.is_none_or(|s| at >= s) && end.is_none_or(|e| at < e)
+        })
+        .collect();
+    let size: usize = q.get("page_size").map_or(1000, |s| s.parse().unwrap());
+    let page: usize = q.get("page").map_or(1, |s| s.parse().unwrap());
+    let slice: Vec<&Value> = matching
+        .into_iter()
+        .skip((page - 1) * size)
+        .take(size)
+        .collect();
+    axum::Json(slice).into_response()
+}
+
+#[tokio::test]
+async fn open311_source_survives_a_down_failing_and_truncating_server_then_pulls_everything() {
+    let text = std::fs::read_to_string(shared(
+        "complaints/la311_derived_georeport_v2_requests.json",
+    ))
+    .unwrap();
+    let all: Vec<Value> = serde_json::from_str(&text).unwrap();
+    let services: Value = serde_json::from_str(
+        &std::fs::read_to_string(shared(
+            "complaints/la311_derived_georeport_v2_services.json",
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let replay = Replay {
+        mode: Arc::new(Mutex::new(Mode::Fail500)),
+        requests: Arc::new(all),
+        services: Arc::new(services),
+    };
+    // Reserve a port, then leave it closed: the source starts against a server that is down.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let config = source(&format!(
+        r#"
+id = "la311"
+type = "open311"
+interval_secs = 0.2
+base_url = "http://127.0.0.1:{port}/open311/v2"
+since = "2019-12-31T00:00:00Z"
+window_days = 400
+page_size = 500
+"#
+    ));
+    let app = spawn_app_with(
+        AppOptions {
+            backend: Backend::Sqlite,
+            simulator: false,
+        },
+        |s| s.sources = vec![config],
+    )
+    .await;
+    wait_source(&app, "la311", "a connection failure", |s| {
+        s["state"] == "failing"
+            && s["last_error"]
+                .as_str()
+                .is_some_and(|e| e.contains("cannot connect"))
+    })
+    .await;
+
+    let router = axum::Router::new()
+        .route(
+            "/open311/v2/services.json",
+            get(|State(r): State<Replay>| async move { axum::Json((*r.services).clone()) }),
+        )
+        .route("/open311/v2/requests.json", get(requests))
+        .with_state(replay.clone());
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let server = tokio::spawn(async move { axum::serve(listener, router).await });
+    wait_source(&app, "la311", "HTTP 500", |s| {
+        s["last_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("HTTP 500") && e.contains("upstream database timeout"))
+    })
+    .await;
+    *replay.mode.lock().unwrap() = Mode::Truncated;
+    wait_source(&app, "la311", "truncated JSON", |s| {
+        s["last_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("not valid JSON"))
+    })
+    .await;
+    assert_eq!(
+        current_rows(&app, "complaints").await,
+        0,
+        "failed pulls store nothing"
+    );
+    *replay.mode.lock().unwrap() = Mode::Healthy;
+    let status = wait_source(&app, "la311", "every request", |s| {
+        s["rows_in"].as_u64() >= Some(2_000) && s["state"] == "fresh"
+    })
+    .await;
+    assert_eq!(status["rows_quarantined"], 0);
+    assert_eq!(
+        current_rows(&app, "complaints").await,
+        2_000,
+        "each request once, however often re-pulled"
+    );
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    assert!(
+        metrics.contains("source_errors_total{source=\"la311\"}"),
+        "{metrics}"
+    );
+    app.stop().await;
+    server.abort();
+}
+
+/// A LAPOR!-style API over the real LA GeoReport records, reshaped: Indonesian keys, e-Sambat
+/// status words, a `%z` time format, decimal-comma coordinates; `updated_since` filters, pages by
+/// number (`/v1`) or by token (`/v2`), and a bearer token is required.
+#[derive(Clone)]
+struct Lapor {
+    items: Arc<Mutex<Vec<Value>>>,
+    /// The `updated_since` of the latest request: the source's cursor as the API sees it.
+    last_since: Arc<Mutex<String>>,
+}
+
+const PAGE: usize = 300;
+
+fn reshape(r: &Value) -> Value {
+    let time = |k: &str| {
+        DateTime::parse_from_rfc3339(r[k].as_str().unwrap())
+            .unwrap()
+            .format("%Y-%m-%d %H:%M:%S %z")
+            .to_string()
+    };
+    let comma = |k: &str| r[k].as_f64().map(|v| v.to_string().replace('.', ","));
+    serde_json::json!({
+        "no_tiket": r["service_request_id"],
+        "kategori": r["service_name"],
+        "instansi": r["agency_responsible"],
+        "status": if r["status"] == "closed" { "selesai" } else { "proses" },
+        "tgl_lapor": time("requested_datetime"),
+        "tgl_update": time("updated_datetime"),
+        "lokasi": { "lat": comma("lat"), "lng": comma("long") },
+    })
+}
+
+fn since(items: &[Value], q: &std::collections::HashMap<String, String>) -> Vec<Value> {
+    let from = q
+        .get("updated_since")
+        .filter(|s| !s.is_empty())
+        .map(|s| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc));
+    let mut out: Vec<(DateTime<Utc>, Value)> = items
+        .iter()
+        .map(|i| {
+            let at =
+                DateTime::parse_from_str(i["tgl_update"].as_str().unwrap(), "%Y-%m-%d %H:%M:%S %z")
+                    .unwrap();
+            (at.with_timezone(&Utc), i.clone())
+        })
+        .filter(|(at, _)| from.is_none_or(|f| *at >= f))
+        .collect();
+    out.sort_by_key(|(at, _)| *at);
+    out.into_iter().map(|(_, v)| v).collect()
+}
+
+fn authorised(headers: &axum::http::HeaderMap) -> bool {
+    headers.get("authorization").and_then(|v| v.to_str().ok()) == Some("Bearer rahasia-lapor-0001")
+}
+
+async fn lapor_v1(
+    State(api): State<Lapor>,
+    headers: axum::http::HeaderMap,
+    Query(q): Query<std::collections::HashMap<String, String>>,
+) -> Response {
+    if !authorised(&headers) {
+        return (axum::http::StatusCode::UNAUTHORIZED, "token tidak valid").into_response();
+    }
+    *api.last_since.lock().unwrap() = q.get("updated_since").cloned().unwrap_or_default();
+    let page: usize = q["page"].parse().unwrap();
+    let items: Vec<Value> = since(&api.items.lock().unwrap(), &q)
+        .into_iter()
+        .skip((page - 1) * PAGE)
+        .take(PAGE)
+        .collect();
+    axum::Json(serde_json::json!({ "status": "ok", "data": { "items": items } })).into_response()
+}
+
+async fn lapor_v2(
+    State(api): State<Lapor>,
+    headers: axum::http::HeaderMap,
+    Query(q): Query<std::collections::HashMap<String, String>>,
+) -> Response {
+    if !authorised(&headers) {
+        return (axum::http::StatusCode::UNAUTHORIZED, "token tidak valid").into_response();
+    }
+    let offset: usize = q
+        .get("token")
+        .filter(|t| !t.is_empty())
+        .map_or(0, |t| t.parse().unwrap());
+    let all = since(&api.items.lock().unwrap(), &q);
+    let items: Vec<Value> = all.iter().skip(offset).take(PAGE).cloned().collect();
+    let next = (offset + PAGE < all.len()).then(|| (offset + PAGE).to_string());
+    axum::Json(serde_json::json!({ "data": { "items": items }, "meta": { "next": next } }))
+        .into_response()
+}
+
+#[tokio::test]
+async fn http_json_sources_page_by_number_and_token_with_auth_and_follow_updates() {
+    let text = std::fs::read_to_string(shared(
+        "complaints/la311_derived_georeport_v2_requests.json",
+    ))
+    .unwrap();
+    let records: Vec<Value> = serde_json::from_str(&text).unwrap();
+    let api = Lapor {
+        items: Arc::new(Mutex::new(records.iter().map(reshape).collect())),
+        last_since: Arc::default(),
+    };
+    let router = axum::Router::new()
+        .route("/api/v1/aduan", get(lapor_v1))
+        .route("/api/v2/aduan", get(lapor_v2))
+        .with_state(api.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = tokio::spawn(async move { axum::serve(listener, router).await });
+    // SAFETY of the environment: the names are unique to this test.
+    std::env::set_var("PANTAU_TEST_LAPOR_TOKEN", "Bearer rahasia-lapor-0001");
+    std::env::set_var("PANTAU_TEST_LAPOR_WRONG", "Bearer salah");
+    let mapping = r#"
+[mapping]
+dataset = "complaints"
+[mapping.fields]
+source_id = "no_tiket"
+category = "kategori"
+opd = "instansi"
+status = { column = "status", vocabulary = "e_sambat" }
+created_at = { column = "tgl_lapor", format = "%Y-%m-%d %H:%M:%S %z" }
+updated_at = { column = "tgl_update", format = "%Y-%m-%d %H:%M:%S %z" }
+lat = { column = "lokasi.lat", number_style = "indonesian" }
+lon = { column = "lokasi.lng", number_style = "indonesian" }
+"#;
+    let common = |id: &str, path: &str, env: &str, pagination: &str| {
+        source(&format!(
+            "id = \"{id}\"\ntype = \"http_json\"\ninterval_secs = 0.2\nurl = \"http://127.0.0.1:{port}{path}\"\nrecords = \"data.items\"\npagination = {pagination}\nauth_header = \"Authorization\"\nauth_env = \"{env}\"\nmax_pages = 3\n{mapping}"
+        ))
+    };
+    let sources = vec![
+        common(
+            "lapor",
+            "/api/v1/aduan?updated_since={cursor}&page={page}",
+            "PANTAU_TEST_LAPOR_TOKEN",
+            "{ kind = \"page\" }",
+        ),
+        common(
+            "qlue",
+            "/api/v2/aduan?updated_since={cursor}&token={token}",
+            "PANTAU_TEST_LAPOR_TOKEN",
+            "{ kind = \"token\", path = \"meta.next\" }",
+        ),
+        common(
+            "lapor-bad",
+            "/api/v1/aduan?updated_since={cursor}&page={page}",
+            "PANTAU_TEST_LAPOR_WRONG",
+            "{ kind = \"page\" }",
+        ),
+    ];
+    let app = spawn_app_with(
+        AppOptions {
+            backend: Backend::Sqlite,
+            simulator: false,
+        },
+        |s| s.sources = sources,
+    )
+    .await;
+    let bad = wait_source(&app, "lapor-bad", "a refused token", |s| {
+        s["last_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("HTTP 401") && e.contains("token tidak valid"))
+    })
+    .await;
+    assert_eq!(bad["state"], "failing");
+    // max_pages = 3 of 300: the 2,000 records take several pulls, each continuing at once.
+    for id in ["lapor", "qlue"] {
+        let s = wait_source(&app, id, "every record", |s| {
+            s["rows_in"].as_u64() >= Some(2_000)
+        })
+        .await;
+        assert_eq!(s["rows_quarantined"], 0, "{s}");
+    }
+    assert_eq!(
+        current_rows(&app, "complaints").await,
+        4_000,
+        "2,000 per source, none twice"
+    );
+
+    // Five complaints are resolved upstream later: the source picks them up and its cursor
+    // (the newest record time, RFC 3339) moves to their update time.
+    let before = wait_source(&app, "lapor", "steady", |_| true).await["rows_in"]
+        .as_u64()
+        .unwrap();
+    {
+        let mut items = api.items.lock().unwrap();
+        for item in items.iter_mut().take(5) {
+            item["status"] = Value::from("selesai");
+            item["tgl_update"] = Value::from("2030-01-01 10:00:00 +0700");
+        }
+    }
+    let after = wait_source(&app, "lapor", "the updates", |s| {
+        s["rows_in"].as_u64().unwrap() >= before + 5
+    })
+    .await;
+    assert_eq!(after["newest_record"], "2030-01-01T03:00:00Z");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while *api.last_since.lock().unwrap() != "2030-01-01T03:00:00Z" {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the cursor did not follow the updates"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(current_rows(&app, "complaints").await, 4_000);
+    app.stop().await;
+    server.abort();
+}

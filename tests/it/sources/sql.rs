@@ -1,0 +1,160 @@
+//! The `sql` source against a real SQLite file, the machine's PostgreSQL and its MariaDB: pages
+//! that keep equal cursor values together, and only new or changed rows pulled again.
+
+use std::time::Duration;
+
+use super::{current_rows, source, wait_source};
+use crate::helpers::{postgres_available, postgres_url, spawn_app_with, AppOptions, Backend};
+
+const SQL_MAPPING: &str = r#"
+[mapping]
+dataset = "complaints"
+time_zone = "Asia/Jakarta"
+[mapping.fields]
+source_id = "tiket"
+category = "kategori"
+opd = "dinas"
+created_at = "dibuat"
+updated_at = "diubah"
+status = { column = "status", vocabulary = "e_sambat" }
+"#;
+
+async fn sql_source_pulls(url: &str, table: &str, exec: impl AsyncFnMut(&str)) {
+    let mut exec = exec;
+    let insert = |from: u32, to: u32, changed: &str| {
+        (from..to)
+            .map(|i| {
+                format!(
+                    "('T-{i:03}', 'Sampah', 'DLH', 'proses', '2026-11-01 08:00:00', '{changed}')"
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    // 25 rows, many sharing one change time, read 10 at a time: ties must not be skipped.
+    exec(&format!(
+        "INSERT INTO {table} (tiket, kategori, dinas, status, dibuat, diubah) VALUES {}",
+        insert(0, 12, "2026-11-01 09:00:00")
+    ))
+    .await;
+    exec(&format!(
+        "INSERT INTO {table} (tiket, kategori, dinas, status, dibuat, diubah) VALUES {}",
+        insert(12, 25, "2026-11-01 10:00:00")
+    ))
+    .await;
+    let config = source(&format!(
+        "id = \"simda\"\ntype = \"sql\"\ninterval_secs = 0.2\nurl = \"{url}\"\nquery = \"{table}\"\ncursor_column = \"diubah\"\nbatch_rows = 10\n{SQL_MAPPING}"
+    ));
+    let app = spawn_app_with(
+        AppOptions {
+            backend: Backend::Sqlite,
+            simulator: false,
+        },
+        |s| s.sources = vec![config],
+    )
+    .await;
+    wait_source(&app, "simda", "25 rows", |s| {
+        s["rows_in"].as_u64() >= Some(25)
+    })
+    .await;
+    assert_eq!(current_rows(&app, "complaints").await, 25);
+    // Five new rows and a status change arrive later; the cursor picks up only those.
+    exec(&format!(
+        "INSERT INTO {table} (tiket, kategori, dinas, status, dibuat, diubah) VALUES {}",
+        insert(25, 30, "2026-11-01 11:00:00")
+    ))
+    .await;
+    exec(&format!("UPDATE {table} SET status = 'selesai', diubah = '2026-11-01 12:00:00' WHERE tiket = 'T-003'")).await;
+    let status = wait_source(&app, "simda", "the new rows", |s| {
+        s["rows_in"].as_u64() >= Some(31)
+    })
+    .await;
+    assert_eq!(
+        status["rows_in"], 31,
+        "only new and changed rows are pulled again"
+    );
+    assert_eq!(current_rows(&app, "complaints").await, 30);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn sql_source_pulls_incrementally_from_a_sqlite_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("simda.db");
+    let url = format!("sqlite://{}", path.display());
+    let options = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(&path)
+        .create_if_missing(true);
+    let pool = sqlx::SqlitePool::connect_with(options).await.unwrap();
+    sqlx::query("CREATE TABLE aduan (id INTEGER PRIMARY KEY, tiket TEXT, kategori TEXT, dinas TEXT, status TEXT, dibuat TEXT, diubah TEXT)")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let p = pool.clone();
+    sql_source_pulls(&url, "aduan", async move |sql: &str| {
+        sqlx::query(sql).execute(&p).await.unwrap();
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn sql_source_pulls_incrementally_from_postgres() {
+    if !postgres_available().await {
+        return;
+    }
+    let table = format!("aduan_{:08x}", rand::random::<u32>());
+    let pool = sqlx::PgPool::connect(&postgres_url()).await.unwrap();
+    sqlx::query(&format!(
+        "CREATE TABLE {table} (id BIGSERIAL PRIMARY KEY, tiket TEXT, kategori TEXT, dinas TEXT, status TEXT, dibuat TIMESTAMP, diubah TIMESTAMP)"
+    ))
+    .execute(&pool)
+    .await
+    .unwrap();
+    let p = pool.clone();
+    sql_source_pulls(&postgres_url(), &table, async move |sql: &str| {
+        sqlx::query(sql).execute(&p).await.unwrap();
+    })
+    .await;
+    sqlx::query(&format!("DROP TABLE {table}"))
+        .execute(&pool)
+        .await
+        .unwrap();
+}
+
+/// The MariaDB/MySQL of the machine; `PANTAU_TEST_MYSQL_URL` overrides.
+fn mysql_url() -> String {
+    std::env::var("PANTAU_TEST_MYSQL_URL")
+        .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/test".to_owned())
+}
+
+#[tokio::test]
+async fn sql_source_pulls_incrementally_from_mariadb() {
+    let url = mysql_url();
+    let pool =
+        match tokio::time::timeout(Duration::from_secs(5), sqlx::MySqlPool::connect(&url)).await {
+            Ok(Ok(pool)) => pool,
+            failure if crate::helpers::in_ci() => {
+                panic!("CI=true but MariaDB/MySQL at {url} is unreachable: {failure:?}")
+            }
+            _ => {
+                eprintln!("SKIPPED MariaDB variant: {url} unreachable; set CI=true to require it");
+                return;
+            }
+        };
+    let table = format!("aduan_{:08x}", rand::random::<u32>());
+    sqlx::query(&format!(
+        "CREATE TABLE {table} (id BIGINT AUTO_INCREMENT PRIMARY KEY, tiket VARCHAR(20), kategori VARCHAR(50), dinas VARCHAR(50), status VARCHAR(20), dibuat DATETIME, diubah DATETIME)"
+    ))
+    .execute(&pool)
+    .await
+    .unwrap();
+    let p = pool.clone();
+    sql_source_pulls(&url, &table, async move |sql: &str| {
+        sqlx::query(sql).execute(&p).await.unwrap();
+    })
+    .await;
+    sqlx::query(&format!("DROP TABLE {table}"))
+        .execute(&pool)
+        .await
+        .unwrap();
+}
