@@ -120,13 +120,10 @@ impl SourceConfig {
                 };
                 Mapping::from_file(&path, zone).map_err(|e| e.to_string())
             }
-            Some(MappingRef::Inline(spec)) => Mapping::new(
-                (**spec).clone(),
-                &format!("sources.{}.mapping", self.id),
-                zone,
-            )
-            .map(Arc::new)
-            .map_err(|e| e.to_string()),
+            // Problems are prefixed with `sources.ID` by the caller.
+            Some(MappingRef::Inline(spec)) => Mapping::new((**spec).clone(), "mapping", zone)
+                .map(Arc::new)
+                .map_err(|e| e.to_string()),
         }
     }
 

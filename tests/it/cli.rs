@@ -512,3 +512,58 @@ async fn sigkill_in_the_middle_of_a_file_loses_nothing_and_duplicates_nothing() 
     sigterm(&child);
     assert!(wait_exit(&mut child, Duration::from_secs(15)).success());
 }
+
+#[test]
+fn check_names_each_bad_source_with_its_key_and_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sources.toml");
+    std::fs::write(
+        &path,
+        r#"
+[[sources]]
+id = "lapor"
+type = "http_json"
+url = "https://lapor.example/api?since={cursor}"
+auth_header = "Authorization"
+auth_env = "PANTAU_TEST_UNSET_TOKEN"
+[sources.mapping]
+dataset = "complaints"
+[sources.mapping.fields]
+source_id = "id"
+category = "kategori"
+opd = "instansi"
+status = { column = "status", vocabulary = "lapor" }
+created_at = "dibuat"
+
+[[sources]]
+id = "simda"
+type = "sql"
+url = "postgres://pantau@127.0.0.1/simda"
+query = "aduan"
+cursor_column = "diubah"
+mapping = "missing.toml"
+
+[[sources]]
+id = "sipd"
+type = "files"
+dir = "drop"
+[sources.mapping]
+dataset = "budget_lines"
+[sources.mapping.fields]
+fiscal_year = "tahun"
+"#,
+    )
+    .unwrap();
+    let output = run(pantau().args(["check", "--config"]).arg(&path));
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let text = stderr(&output);
+    let file = path.display().to_string();
+    for expected in [
+        format!("{file}: sources.lapor: auth_env: environment variable PANTAU_TEST_UNSET_TOKEN is not set"),
+        format!("{file}: sources.simda: {}: cannot read", dir.path().join("missing.toml").display()),
+        format!("{file}: sources.sipd: mapping: fields.account_code: required, but not mapped"),
+    ] {
+        assert!(text.contains(&expected), "missing '{expected}' in:\n{text}");
+    }
+    assert!(!dir.path().join("drop").exists(), "check creates nothing");
+}
