@@ -17,8 +17,7 @@ use serde_json::Value;
 
 use super::files::records_at;
 use super::mapping::{lookup, Bound, Layout, Mapping, Rows};
-use super::{Pulled, Source, SourceError};
-use crate::store::Dataset;
+use super::{Pulled, Source, SourceError, SourceIdentity};
 
 /// Largest answer read (a misconfigured endpoint must not exhaust memory).
 const MAX_BODY_BYTES: usize = 256 << 20;
@@ -202,8 +201,7 @@ pub fn encode(value: &str) -> String {
 
 /// The generic JSON API source.
 pub struct HttpJson {
-    id: String,
-    interval: Duration,
+    identity: SourceIdentity,
     config: HttpJsonConfig,
     client: HttpClient,
     headers: Vec<(String, String)>,
@@ -245,8 +243,12 @@ impl HttpJson {
             .or_else(|| mapping.spec.records.clone());
         let bound = mapping.bind(Layout::Json).map_err(|e| e.to_string())?;
         Ok(HttpJson {
-            id: id.to_owned(),
-            interval,
+            identity: SourceIdentity {
+                id: id.to_owned(),
+                kind: "http_json",
+                dataset: mapping.dataset(),
+                interval,
+            },
             client: HttpClient::new(Duration::from_secs(config.timeout_secs))?,
             config,
             headers,
@@ -281,7 +283,7 @@ impl HttpJson {
                 }
             })?;
             for record in &records {
-                self.bound.collect(record, &self.id, &mut rows);
+                self.bound.collect(record, &self.identity.id, &mut rows);
             }
             let next = match &self.config.pagination {
                 Pagination::None => None,
@@ -323,20 +325,8 @@ impl HttpJson {
 }
 
 impl Source for HttpJson {
-    fn id(&self) -> &str {
-        &self.id
-    }
-
-    fn kind(&self) -> &'static str {
-        "http_json"
-    }
-
-    fn dataset(&self) -> Dataset {
-        self.bound.mapping().dataset()
-    }
-
-    fn interval(&self) -> Duration {
-        self.interval
+    fn identity(&self) -> &SourceIdentity {
+        &self.identity
     }
 
     fn pull(&mut self, cursor: Option<String>) -> BoxFuture<'_, Result<Pulled, SourceError>> {

@@ -97,16 +97,39 @@ pub struct Pulled {
     pub more: bool,
 }
 
+/// What names a source and paces it, the same for every kind.
+#[derive(Debug, Clone)]
+pub struct SourceIdentity {
+    /// Source id from the configuration; keys cursors, metrics and the rows' `source`.
+    pub id: String,
+    /// The kind, as the `type` tag names it in the configuration.
+    pub kind: &'static str,
+    /// The dataset its rows go to.
+    pub dataset: Dataset,
+    /// Time between two pulls when all is well.
+    pub interval: Duration,
+}
+
 /// A place records are pulled from.
 pub trait Source: Send {
-    /// Source id from the configuration; keys cursors, metrics and the rows' `source`.
-    fn id(&self) -> &str;
-    /// The kind, as the `type` tag names it in the configuration.
-    fn kind(&self) -> &'static str;
+    /// Its id, kind, dataset and interval.
+    fn identity(&self) -> &SourceIdentity;
+    /// Source id from the configuration.
+    fn id(&self) -> &str {
+        &self.identity().id
+    }
+    /// The kind (`open311`, `http_json`, `files`, `sql`, `simulator`).
+    fn kind(&self) -> &'static str {
+        self.identity().kind
+    }
     /// The dataset its rows go to.
-    fn dataset(&self) -> Dataset;
+    fn dataset(&self) -> Dataset {
+        self.identity().dataset
+    }
     /// Time between two pulls when all is well.
-    fn interval(&self) -> Duration;
+    fn interval(&self) -> Duration {
+        self.identity().interval
+    }
     /// Pulls the records after `cursor` (`None` on the very first pull).
     fn pull(&mut self, cursor: Option<String>) -> BoxFuture<'_, Result<Pulled, SourceError>>;
     /// Called once the pull's rows are durable and its cursor stored (a drop folder moves its

@@ -18,7 +18,7 @@ use serde_json::Value;
 
 use super::http_json::{get_json, redact, HttpClient};
 use super::mapping::{Bound, Layout, Mapping, MappingSpec, Rows};
-use super::{Pulled, Source, SourceError};
+use super::{Pulled, Source, SourceError, SourceIdentity};
 use crate::store::Dataset;
 
 /// How the fields of a GeoReport v2 request map onto a complaint.
@@ -77,8 +77,7 @@ pub(super) fn default_timeout_secs() -> u64 {
 
 /// The Open311 source.
 pub struct Open311 {
-    id: String,
-    interval: Duration,
+    identity: SourceIdentity,
     config: Open311Config,
     client: HttpClient,
     api_key: Option<String>,
@@ -114,8 +113,12 @@ impl Open311 {
             ));
         }
         Ok(Open311 {
-            id: id.to_owned(),
-            interval,
+            identity: SourceIdentity {
+                id: id.to_owned(),
+                kind: "open311",
+                dataset: Dataset::Complaints,
+                interval,
+            },
             client: HttpClient::new(Duration::from_secs(config.timeout_secs))?,
             config,
             api_key,
@@ -202,7 +205,7 @@ impl Open311 {
                     object.insert("service_name".to_owned(), Value::String(name));
                 }
             }
-            self.bound.collect(&request, &self.id, &mut rows);
+            self.bound.collect(&request, &self.identity.id, &mut rows);
         }
         let full_page = self
             .config
@@ -254,20 +257,8 @@ fn parse_cursor(
 }
 
 impl Source for Open311 {
-    fn id(&self) -> &str {
-        &self.id
-    }
-
-    fn kind(&self) -> &'static str {
-        "open311"
-    }
-
-    fn dataset(&self) -> Dataset {
-        Dataset::Complaints
-    }
-
-    fn interval(&self) -> Duration {
-        self.interval
+    fn identity(&self) -> &SourceIdentity {
+        &self.identity
     }
 
     fn pull(&mut self, cursor: Option<String>) -> BoxFuture<'_, Result<Pulled, SourceError>> {

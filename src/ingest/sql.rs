@@ -17,8 +17,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 use sqlx::{Column, PgPool, Row as _, SqlitePool, TypeInfo, ValueRef};
 
 use super::mapping::{Layout, Mapping, Owned, Rows, TypedRow};
-use super::{Pulled, Source, SourceError};
-use crate::store::Dataset;
+use super::{Pulled, Source, SourceError, SourceIdentity};
 
 /// `type = "sql"` settings.
 #[derive(Debug, Clone, Deserialize)]
@@ -51,8 +50,7 @@ enum Pool {
 
 /// The SQL source.
 pub struct SqlSource {
-    id: String,
-    interval: Duration,
+    identity: SourceIdentity,
     config: SqlConfig,
     mapping: Arc<Mapping>,
     url: String,
@@ -95,8 +93,12 @@ impl SqlSource {
             ));
         }
         Ok(SqlSource {
-            id: id.to_owned(),
-            interval,
+            identity: SourceIdentity {
+                id: id.to_owned(),
+                kind: "sql",
+                dataset: mapping.dataset(),
+                interval,
+            },
             config,
             mapping,
             url,
@@ -119,7 +121,7 @@ impl SqlSource {
         // Never the URL (it may hold a password): the source id and the query.
         format!(
             "sql source {} ({})",
-            self.id,
+            self.identity.id,
             super::mapping::quote(&self.config.query)
         )
     }
@@ -192,7 +194,7 @@ impl SqlSource {
                     reason: e.problems.join("; "),
                 })?;
         for record in &records {
-            bound.collect(record, &self.id, &mut rows);
+            bound.collect(record, &self.identity.id, &mut rows);
         }
         bound.finish(&mut rows);
         Ok(Pulled {
@@ -455,20 +457,8 @@ fn is_identifier(s: &str) -> bool {
 }
 
 impl Source for SqlSource {
-    fn id(&self) -> &str {
-        &self.id
-    }
-
-    fn kind(&self) -> &'static str {
-        "sql"
-    }
-
-    fn dataset(&self) -> Dataset {
-        self.mapping.dataset()
-    }
-
-    fn interval(&self) -> Duration {
-        self.interval
+    fn identity(&self) -> &SourceIdentity {
+        &self.identity
     }
 
     fn pull(&mut self, cursor: Option<String>) -> BoxFuture<'_, Result<Pulled, SourceError>> {

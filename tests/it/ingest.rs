@@ -9,7 +9,9 @@ use pantau::config::{DatabaseSettings, DatabaseTarget};
 use pantau::db::MetaDb;
 use pantau::domain::Complaint;
 use pantau::ingest::mapping::Rows;
-use pantau::ingest::{self, Enricher, Freshness, Pulled, Sinks, Source, SourceError, SourceHealth};
+use pantau::ingest::{
+    self, Enricher, Freshness, Pulled, Sinks, Source, SourceError, SourceHealth, SourceIdentity,
+};
 use pantau::store::{Batch, Dataset, Store};
 use pantau::telemetry::Metrics;
 use tokio_util::sync::CancellationToken;
@@ -17,24 +19,27 @@ use tokio_util::sync::CancellationToken;
 /// Fails its first pull the way a source with a bad stored cursor would, then files one
 /// complaint per pull.
 struct FlakySource {
+    identity: SourceIdentity,
     pulls: u32,
 }
 
+impl FlakySource {
+    fn new() -> Self {
+        FlakySource {
+            identity: SourceIdentity {
+                id: "flaky".to_owned(),
+                kind: "test",
+                dataset: Dataset::Complaints,
+                interval: Duration::from_millis(20),
+            },
+            pulls: 0,
+        }
+    }
+}
+
 impl Source for FlakySource {
-    fn id(&self) -> &str {
-        "flaky"
-    }
-
-    fn kind(&self) -> &'static str {
-        "test"
-    }
-
-    fn dataset(&self) -> Dataset {
-        Dataset::Complaints
-    }
-
-    fn interval(&self) -> Duration {
-        Duration::from_millis(20)
+    fn identity(&self) -> &SourceIdentity {
+        &self.identity
     }
 
     fn pull(&mut self, cursor: Option<String>) -> BoxFuture<'_, Result<Pulled, SourceError>> {
@@ -89,7 +94,7 @@ async fn a_failing_source_is_shown_failing_then_recovers_and_its_cursor_follows_
         enricher: Enricher::none(),
     };
     let worker = tokio::spawn(ingest::worker(
-        Box::new(FlakySource { pulls: 0 }),
+        Box::new(FlakySource::new()),
         sinks,
         shutdown.clone(),
     ));

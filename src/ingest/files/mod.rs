@@ -21,9 +21,8 @@ use futures_util::future::BoxFuture;
 use serde::Deserialize;
 
 use super::mapping::{Mapping, Rows};
-use super::{Pulled, Source, SourceError};
+use super::{Pulled, Source, SourceError, SourceIdentity};
 use crate::db::{MetaDb, ProcessedFile};
-use crate::store::Dataset;
 
 /// A file changed more recently than this is assumed to be still arriving.
 const SETTLE_TIME: Duration = Duration::from_secs(2);
@@ -61,8 +60,7 @@ struct Settle {
 
 /// The drop-folder source.
 pub struct DropFolder {
-    id: String,
-    interval: Duration,
+    identity: SourceIdentity,
     config: FilesConfig,
     mapping: Arc<Mapping>,
     db: MetaDb,
@@ -88,8 +86,12 @@ impl DropFolder {
                 .map_err(|e| format!("{}: cannot create: {e}", dir.display()))?;
         }
         Ok(DropFolder {
-            id: id.to_owned(),
-            interval,
+            identity: SourceIdentity {
+                id: id.to_owned(),
+                kind: "files",
+                dataset: mapping.dataset(),
+                interval,
+            },
             config,
             mapping,
             db,
@@ -135,14 +137,14 @@ impl DropFolder {
                 return Ok(empty(false));
             };
             let hash = hash_file(&path).await?;
-            if let Some(outcome) =
-                self.db
-                    .processed_file(&self.id, &hash)
-                    .await
-                    .map_err(|e| SourceError::Io {
-                        path: path.display().to_string(),
-                        reason: e.to_string(),
-                    })?
+            if let Some(outcome) = self
+                .db
+                .processed_file(&self.identity.id, &hash)
+                .await
+                .map_err(|e| SourceError::Io {
+                    path: path.display().to_string(),
+                    reason: e.to_string(),
+                })?
             {
                 self.settle = Some(Settle {
                     record: ProcessedFile {
@@ -190,7 +192,7 @@ impl DropFolder {
                 .and_then(|n| n.parse().ok())
                 .unwrap_or(0);
             if done > 0 && !reader.needs_whole_file() {
-                tracing::info!(source = %self.id, file = %path.display(), records = done, "Resuming a file part-way through.");
+                tracing::info!(source = %self.identity.id, file = %path.display(), records = done, "Resuming a file part-way through.");
                 reader = run_blocking(move || reader.skip(done).map(|_| reader)).await??;
             }
             self.open = Some(Open {
@@ -204,7 +206,7 @@ impl DropFolder {
         let Some(mut open) = self.open.take() else {
             return Ok(empty(false));
         };
-        let source = self.id.clone();
+        let source = self.identity.id.clone();
         let chunk = self.config.chunk_rows.max(1);
         let (open_back, result) = run_blocking(move || {
             let result = if open.reader.needs_whole_file() {
@@ -260,7 +262,7 @@ impl DropFolder {
     }
 
     fn fail(&mut self, path: PathBuf, hash: String, reason: String, stored: u64) {
-        tracing::warn!(source = %self.id, file = %path.display(), %reason, "File refused.");
+        tracing::warn!(source = %self.identity.id, file = %path.display(), %reason, "File refused.");
         self.settle = Some(Settle {
             record: ProcessedFile {
                 content_hash: hash,
@@ -283,7 +285,7 @@ impl DropFolder {
             reason: e,
         };
         self.db
-            .record_file(&self.id, &settle.record, &[], Utc::now())
+            .record_file(&self.identity.id, &settle.record, &[], Utc::now())
             .await
             .map_err(|e| io(e.to_string()))?;
         let folder = if settle.failed { "failed" } else { "done" };
@@ -296,7 +298,7 @@ impl DropFolder {
             std::fs::write(&reason, format!("{}\n", settle.record.outcome))
                 .map_err(|e| io(format!("cannot write the reason file: {e}")))?;
         }
-        tracing::info!(source = %self.id, file = %target.display(), outcome = %settle.record.outcome, stored = settle.record.rows_stored, quarantined = settle.record.rows_quarantined, "File settled.");
+        tracing::info!(source = %self.identity.id, file = %target.display(), outcome = %settle.record.outcome, stored = settle.record.rows_stored, quarantined = settle.record.rows_quarantined, "File settled.");
         Ok(())
     }
 }
@@ -321,20 +323,8 @@ fn read_whole(
 }
 
 impl Source for DropFolder {
-    fn id(&self) -> &str {
-        &self.id
-    }
-
-    fn kind(&self) -> &'static str {
-        "files"
-    }
-
-    fn dataset(&self) -> Dataset {
-        self.mapping.dataset()
-    }
-
-    fn interval(&self) -> Duration {
-        self.interval
+    fn identity(&self) -> &SourceIdentity {
+        &self.identity
     }
 
     fn pull(&mut self, cursor: Option<String>) -> BoxFuture<'_, Result<Pulled, SourceError>> {

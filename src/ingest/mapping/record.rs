@@ -35,15 +35,7 @@ impl Fields for csv::StringRecord {
     }
 
     fn payload(&self, header: &[String]) -> Value {
-        let mut object = Map::new();
-        for (i, value) in self.iter().enumerate() {
-            let key = header
-                .get(i)
-                .cloned()
-                .unwrap_or_else(|| format!("column_{}", i + 1));
-            object.insert(key, Value::String(value.to_owned()));
-        }
-        Value::Object(object)
+        by_column(header, self.iter().map(|v| Value::String(v.to_owned())))
     }
 }
 
@@ -59,6 +51,19 @@ impl Fields for Value {
     fn payload(&self, _header: &[String]) -> Value {
         self.clone()
     }
+}
+
+/// A tabular record as a JSON object by column name (`column_N` past the header's end).
+fn by_column(header: &[String], values: impl Iterator<Item = Value>) -> Value {
+    let mut object = Map::new();
+    for (i, value) in values.enumerate() {
+        let key = header
+            .get(i)
+            .cloned()
+            .unwrap_or_else(|| format!("column_{}", i + 1));
+        object.insert(key, value);
+    }
+    Value::Object(object)
 }
 
 /// A JSON value as a cell (objects and arrays are not single values).
@@ -149,15 +154,11 @@ impl Fields for TypedRow {
     }
 
     fn payload(&self, header: &[String]) -> Value {
-        let mut object = Map::new();
-        for (i, value) in self.iter().enumerate() {
-            let key = header
-                .get(i)
-                .cloned()
-                .unwrap_or_else(|| format!("column_{}", i + 1));
-            object.insert(key, value.as_ref().map_or(Value::Null, Owned::json));
-        }
-        Value::Object(object)
+        by_column(
+            header,
+            self.iter()
+                .map(|v| v.as_ref().map_or(Value::Null, Owned::json)),
+        )
     }
 }
 

@@ -122,6 +122,21 @@ impl Rows {
         }
     }
 
+    /// Rows made elsewhere (a simulator), with their newest time.
+    pub fn of(batch: Batch) -> Rows {
+        let newest = match &batch {
+            Batch::Complaints(v) => v.iter().map(|c| c.updated_at).max(),
+            Batch::BudgetLines(v) => v.iter().map(|b| b.updated_at).max(),
+            Batch::ServiceEvents(v) => v.iter().map(ServiceEvent::updated_at).max(),
+        };
+        Rows {
+            batch,
+            refused: Vec::new(),
+            newest,
+            pending_budget: Vec::new(),
+        }
+    }
+
     /// Rows plus refusals.
     pub fn len(&self) -> usize {
         self.batch.len() + self.refused.len() + self.pending_budget.len()

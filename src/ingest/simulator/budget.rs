@@ -14,7 +14,7 @@ use rand::{Rng, SeedableRng};
 
 use crate::domain::{BudgetLine, BudgetVersion, Rupiah};
 use crate::ingest::mapping::Rows;
-use crate::ingest::{Pulled, Source, SourceError};
+use crate::ingest::{Pulled, Source, SourceError, SourceIdentity};
 use crate::store::{Batch, Dataset};
 
 /// OPD code (prefix of its account codes), name (the OPD as dashboards show it), pagu in million
@@ -48,8 +48,7 @@ const ACCOUNTS: &[(&str, &str, i64, f64)] = &[
 
 /// Simulated budget execution source.
 pub struct BudgetSimulator {
-    id: String,
-    interval: Duration,
+    identity: SourceIdentity,
     zone: Tz,
     rng: StdRng,
 }
@@ -58,8 +57,12 @@ impl BudgetSimulator {
     /// A budget simulator reporting every `interval`, months counted in `zone`.
     pub fn new(id: &str, interval: Duration, zone: Tz, seed: Option<u64>) -> Self {
         Self {
-            id: id.to_owned(),
-            interval,
+            identity: SourceIdentity {
+                id: id.to_owned(),
+                kind: "simulator",
+                dataset: Dataset::BudgetLines,
+                interval,
+            },
             zone,
             rng: seed.map_or_else(StdRng::from_os_rng, StdRng::seed_from_u64),
         }
@@ -85,7 +88,7 @@ impl BudgetSimulator {
                 let spent =
                     pagu.sen() as f64 * speed * t.powf(1.7) * self.rng.random_range(0.995..1.0);
                 children.push(BudgetLine {
-                    source: self.id.clone(),
+                    source: self.identity.id.clone(),
                     fiscal_year: year,
                     version: BudgetVersion::Murni,
                     opd: (*opd).to_owned(),
@@ -104,7 +107,7 @@ impl BudgetSimulator {
                 Rupiah::checked_sum(children.iter().map(f)).unwrap_or_default()
             };
             lines.push(BudgetLine {
-                source: self.id.clone(),
+                source: self.identity.id.clone(),
                 fiscal_year: year,
                 version: BudgetVersion::Murni,
                 opd: (*opd).to_owned(),
@@ -125,27 +128,13 @@ impl BudgetSimulator {
 }
 
 impl Source for BudgetSimulator {
-    fn id(&self) -> &str {
-        &self.id
-    }
-
-    fn kind(&self) -> &'static str {
-        "simulator"
-    }
-
-    fn dataset(&self) -> Dataset {
-        Dataset::BudgetLines
-    }
-
-    fn interval(&self) -> Duration {
-        self.interval
+    fn identity(&self) -> &SourceIdentity {
+        &self.identity
     }
 
     fn pull(&mut self, _cursor: Option<String>) -> BoxFuture<'_, Result<Pulled, SourceError>> {
         let lines = self.report();
-        let mut rows = Rows::new(Dataset::BudgetLines);
-        rows.newest = lines.iter().map(|l| l.updated_at).max();
-        rows.batch = Batch::BudgetLines(lines);
+        let rows = Rows::of(Batch::BudgetLines(lines));
         Box::pin(std::future::ready(Ok(Pulled {
             rows,
             cursor: None,

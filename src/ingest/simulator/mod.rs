@@ -21,7 +21,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use super::mapping::Rows;
-use super::{Pulled, Source, SourceError};
+use super::{Pulled, Source, SourceError, SourceIdentity};
 use crate::domain::{Complaint, Status};
 use crate::geo::Boundaries;
 use crate::store::{Batch, Dataset};
@@ -50,9 +50,8 @@ const OPEN_KEPT: usize = 500;
 
 /// Simulated complaints source.
 pub struct Simulator {
-    id: String,
+    identity: SourceIdentity,
     boundaries: Boundaries,
-    interval: Duration,
     max_batch: u32,
     rng: StdRng,
     open: VecDeque<Complaint>,
@@ -72,9 +71,13 @@ impl Simulator {
             None => StdRng::from_os_rng(),
         };
         Self {
-            id: id.into(),
+            identity: SourceIdentity {
+                id: id.into(),
+                kind: "simulator",
+                dataset: Dataset::Complaints,
+                interval,
+            },
             boundaries,
-            interval,
             max_batch: max_batch.max(1),
             rng,
             open: VecDeque::new(),
@@ -101,7 +104,7 @@ impl Simulator {
         let now = Utc::now();
         let channel = CHANNELS[self.rng.random_range(0..CHANNELS.len())];
         Complaint {
-            source: self.id.clone(),
+            source: self.identity.id.clone(),
             source_id: format!("SIM-{number:08}"),
             category: (*category).to_owned(),
             subcategory: None,
@@ -155,35 +158,27 @@ impl Simulator {
     }
 }
 
+/// A simulator's cursor: how many records it has filed so far (none before the first pull).
+fn filed_count(cursor: Option<String>) -> Result<u64, SourceError> {
+    match cursor {
+        None => Ok(0),
+        Some(c) => c
+            .parse()
+            .map_err(|e: std::num::ParseIntError| SourceError::BadCursor {
+                reason: e.to_string(),
+                cursor: c,
+            }),
+    }
+}
+
 impl Source for Simulator {
-    fn id(&self) -> &str {
-        &self.id
-    }
-
-    fn kind(&self) -> &'static str {
-        "simulator"
-    }
-
-    fn dataset(&self) -> Dataset {
-        Dataset::Complaints
-    }
-
-    fn interval(&self) -> Duration {
-        self.interval
+    fn identity(&self) -> &SourceIdentity {
+        &self.identity
     }
 
     fn pull(&mut self, cursor: Option<String>) -> BoxFuture<'_, Result<Pulled, SourceError>> {
         let result = (|| {
-            let filed: u64 = match cursor {
-                None => 0,
-                Some(c) => {
-                    c.parse()
-                        .map_err(|e: std::num::ParseIntError| SourceError::BadCursor {
-                            cursor: c.clone(),
-                            reason: e.to_string(),
-                        })?
-                }
-            };
+            let filed = filed_count(cursor)?;
             let count = self.rng.random_range(1..=self.max_batch);
             let mut complaints = Vec::with_capacity(count as usize * 2);
             for i in 0..u64::from(count) {
@@ -199,9 +194,7 @@ impl Source for Simulator {
                     complaints.push(update);
                 }
             }
-            let mut rows = Rows::new(Dataset::Complaints);
-            rows.newest = complaints.iter().map(|c| c.updated_at).max();
-            rows.batch = Batch::Complaints(complaints);
+            let rows = Rows::of(Batch::Complaints(complaints));
             Ok(Pulled {
                 rows,
                 cursor: Some((filed + u64::from(count)).to_string()),

@@ -13,7 +13,7 @@ use rand::{Rng, SeedableRng};
 use crate::domain::{ServiceEvent, ServiceOutcome};
 use crate::geo::Boundaries;
 use crate::ingest::mapping::Rows;
-use crate::ingest::{Pulled, Source, SourceError};
+use crate::ingest::{Pulled, Source, SourceError, SourceIdentity};
 use crate::store::{Batch, Dataset};
 
 /// Unit, service, SLA in minutes, relative frequency.
@@ -42,9 +42,8 @@ const PENDING_KEPT: usize = 400;
 
 /// Simulated service-event source.
 pub struct ServiceSimulator {
-    id: String,
+    identity: SourceIdentity,
     boundaries: Boundaries,
-    interval: Duration,
     max_batch: u32,
     rng: StdRng,
     pending: VecDeque<ServiceEvent>,
@@ -60,9 +59,13 @@ impl ServiceSimulator {
         seed: Option<u64>,
     ) -> Self {
         Self {
-            id: id.to_owned(),
+            identity: SourceIdentity {
+                id: id.to_owned(),
+                kind: "simulator",
+                dataset: Dataset::ServiceEvents,
+                interval,
+            },
             boundaries,
-            interval,
             max_batch: max_batch.max(1),
             rng: seed.map_or_else(StdRng::from_os_rng, StdRng::seed_from_u64),
             pending: VecDeque::new(),
@@ -88,7 +91,7 @@ impl ServiceSimulator {
             .code
             .clone();
         ServiceEvent {
-            source: self.id.clone(),
+            source: self.identity.id.clone(),
             event_id: format!("LYN-{number:08}"),
             service: (*service).to_owned(),
             unit: (*unit).to_owned(),
@@ -102,34 +105,13 @@ impl ServiceSimulator {
 }
 
 impl Source for ServiceSimulator {
-    fn id(&self) -> &str {
-        &self.id
-    }
-
-    fn kind(&self) -> &'static str {
-        "simulator"
-    }
-
-    fn dataset(&self) -> Dataset {
-        Dataset::ServiceEvents
-    }
-
-    fn interval(&self) -> Duration {
-        self.interval
+    fn identity(&self) -> &SourceIdentity {
+        &self.identity
     }
 
     fn pull(&mut self, cursor: Option<String>) -> BoxFuture<'_, Result<Pulled, SourceError>> {
         let result = (|| {
-            let filed: u64 = match cursor {
-                None => 0,
-                Some(c) => {
-                    c.parse()
-                        .map_err(|e: std::num::ParseIntError| SourceError::BadCursor {
-                            cursor: c.clone(),
-                            reason: e.to_string(),
-                        })?
-                }
-            };
+            let filed = super::filed_count(cursor)?;
             let count = self.rng.random_range(1..=self.max_batch);
             let mut events = Vec::new();
             for i in 0..u64::from(count) {
@@ -154,9 +136,7 @@ impl Source for ServiceSimulator {
                 event.completed_at = Some(Utc::now().max(event.requested_at));
                 events.push(event);
             }
-            let mut rows = Rows::new(Dataset::ServiceEvents);
-            rows.newest = events.iter().map(ServiceEvent::updated_at).max();
-            rows.batch = Batch::ServiceEvents(events);
+            let rows = Rows::of(Batch::ServiceEvents(events));
             Ok(Pulled {
                 rows,
                 cursor: Some((filed + u64::from(count)).to_string()),

@@ -10,8 +10,7 @@ use pantau::offline::Offline;
 use pantau::store::Dataset;
 use serde_json::Value;
 
-use super::{current_rows, mapping, shared, source};
-use crate::helpers::{spawn_app_with, AppOptions, Backend};
+use super::{current_rows, mapping, shared, source, spawn_with_sources};
 
 #[tokio::test]
 async fn shipped_mappings_import_the_real_files_and_every_record_is_accounted_for() {
@@ -220,14 +219,7 @@ mapping = "{}"
         drop.path().display(),
         mapping("la311.toml").display()
     ));
-    let app = spawn_app_with(
-        AppOptions {
-            backend: Backend::Sqlite,
-            simulator: false,
-        },
-        |s| s.sources = vec![config],
-    )
-    .await;
+    let app = spawn_with_sources(vec![config]).await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     while std::fs::read_dir(drop.path().join("done")).unwrap().count()
         + std::fs::read_dir(drop.path().join("failed"))

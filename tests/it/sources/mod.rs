@@ -7,7 +7,7 @@ use std::time::Duration;
 use pantau::ingest::SourceConfig;
 use serde_json::Value;
 
-use crate::helpers::TestApp;
+use crate::helpers::{spawn_app_with, AppOptions, Backend, TestApp};
 
 pub fn shared(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -62,6 +62,18 @@ pub async fn current_rows(app: &TestApp, dataset: &str) -> u64 {
         .find(|d| d["name"] == dataset)
         .and_then(|d| d["rows"].as_u64())
         .unwrap_or(0)
+}
+
+/// A quiet app (SQLite, no simulator) running `sources`.
+pub async fn spawn_with_sources(sources: Vec<SourceConfig>) -> TestApp {
+    spawn_app_with(
+        AppOptions {
+            backend: Backend::Sqlite,
+            simulator: false,
+        },
+        |s| s.sources = sources,
+    )
+    .await
 }
 
 mod files;

@@ -11,8 +11,7 @@ use axum::routing::get;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use super::{current_rows, shared, source, wait_source};
-use crate::helpers::{spawn_app_with, AppOptions, Backend};
+use super::{current_rows, shared, source, spawn_with_sources, wait_source};
 
 /// How the replay server answers.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -113,14 +112,7 @@ window_days = 400
 page_size = 500
 "#
     ));
-    let app = spawn_app_with(
-        AppOptions {
-            backend: Backend::Sqlite,
-            simulator: false,
-        },
-        |s| s.sources = vec![config],
-    )
-    .await;
+    let app = spawn_with_sources(vec![config]).await;
     wait_source(&app, "la311", "a connection failure", |s| {
         s["state"] == "failing"
             && s["last_error"]
@@ -328,14 +320,7 @@ lon = { column = "lokasi.lng", number_style = "indonesian" }
             "{ kind = \"page\" }",
         ),
     ];
-    let app = spawn_app_with(
-        AppOptions {
-            backend: Backend::Sqlite,
-            simulator: false,
-        },
-        |s| s.sources = sources,
-    )
-    .await;
+    let app = spawn_with_sources(sources).await;
     let bad = wait_source(&app, "lapor-bad", "a refused token", |s| {
         s["last_error"]
             .as_str()

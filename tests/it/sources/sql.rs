@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use super::{current_rows, source, wait_source};
-use crate::helpers::{postgres_available, postgres_url, spawn_app_with, AppOptions, Backend};
+use super::{current_rows, source, spawn_with_sources, wait_source};
+use crate::helpers::{postgres_available, postgres_url};
 
 const SQL_MAPPING: &str = r#"
 [mapping]
@@ -45,14 +45,7 @@ async fn sql_source_pulls(url: &str, table: &str, exec: impl AsyncFnMut(&str)) {
     let config = source(&format!(
         "id = \"simda\"\ntype = \"sql\"\ninterval_secs = 0.2\nurl = \"{url}\"\nquery = \"{table}\"\ncursor_column = \"diubah\"\nbatch_rows = 10\n{SQL_MAPPING}"
     ));
-    let app = spawn_app_with(
-        AppOptions {
-            backend: Backend::Sqlite,
-            simulator: false,
-        },
-        |s| s.sources = vec![config],
-    )
-    .await;
+    let app = spawn_with_sources(vec![config]).await;
     wait_source(&app, "simda", "25 rows", |s| {
         s["rows_in"].as_u64() >= Some(25)
     })
