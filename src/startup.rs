@@ -171,7 +171,7 @@ impl Application {
             tasks.spawn(ingest::worker(source, sinks.clone(), shutdown.clone()));
         }
         // Sources are registered above, so the first `source_status` already lists them all.
-        hub.set_source_status(engine::source_status(&health.list(), chrono::Utc::now()));
+        engine::publish_source_health(&health, &hub);
         tasks.spawn(engine::run_source_status(
             health.clone(),
             hub,

@@ -2,9 +2,10 @@
 //!
 //! Owns what each panel shows. Knows the store and the hub, nothing of HTTP or sockets.
 //!
-//! This first version publishes one fixed panel, `overview/complaints` (totals, status mix,
+//! This first version publishes two fixed panels: `overview/complaints` (totals, status mix,
 //! categories, kecamatan and the newest complaints), recomputed with polars from the store's
-//! snapshot on every commit (coalesced). Dashboards from `dashboards/*.toml` compiled to queries
+//! snapshot on every commit (coalesced), and `sources/health` (the source-health table, from the
+//! ingest health registry). Dashboards from `dashboards/*.toml` compiled to queries
 //! replace the fixed panel.
 
 pub mod classes;
@@ -25,6 +26,8 @@ use tally::ComplaintTally;
 
 /// Topic of the complaints overview panel.
 pub const OVERVIEW_TOPIC: &str = "overview/complaints";
+/// Topic of the source-health table.
+pub const SOURCES_TOPIC: &str = "sources/health";
 
 /// Names of regions by Kemendagri code, to label panels.
 pub type RegionNames = HashMap<String, String>;
@@ -68,13 +71,47 @@ pub async fn run_source_status(health: SourceHealth, hub: Hub, shutdown: Cancell
     let mut changes = health.changes();
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
     loop {
-        hub.set_source_status(source_status(&health.list(), Utc::now()));
+        publish_source_health(&health, &hub);
         tokio::select! {
             _ = shutdown.cancelled() => break,
             _ = tick.tick() => {}
             changed = changes.changed() => if changed.is_err() { break },
         }
     }
+}
+
+/// Sends every screen the sources' states (`source_status`) and updates the `sources/health`
+/// topic, the table a source-health panel shows.
+pub fn publish_source_health(health: &SourceHealth, hub: &Hub) {
+    let now = Utc::now();
+    let list = health.list();
+    hub.set_source_status(source_status(&list, now));
+    let committed_at = list.iter().filter_map(|s| s.last_success).max();
+    hub.publish(SOURCES_TOPIC, committed_at, source_health_table(&list, now));
+}
+
+/// The `sources/health` value: per source id, its state and history (times, not ages, so the
+/// value changes only when a pull ends or a state turns).
+pub fn source_health_table(sources: &[SourceStatus], now: DateTime<Utc>) -> Value {
+    let rows: serde_json::Map<String, Value> = sources
+        .iter()
+        .map(|s| {
+            let row = json!({
+                "kind": s.kind,
+                "dataset": s.dataset,
+                "state": s.freshness(now),
+                "last_success": s.last_success,
+                "last_error": s.last_error,
+                "last_error_at": s.last_error_at,
+                "consecutive_failures": s.consecutive_failures,
+                "rows_in": s.rows_in,
+                "rows_quarantined": s.rows_quarantined,
+                "newest_record": s.newest_record,
+            });
+            (s.id.clone(), row)
+        })
+        .collect();
+    json!({ "sources": rows })
 }
 
 /// The `source_status` value: what a screen needs to mark panels, nothing that changes every pull.

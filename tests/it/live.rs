@@ -251,3 +251,39 @@ async fn screens_and_operators_see_each_sources_freshness() {
     assert_eq!(simulator["stale_after_secs"], 30);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_source_health_table_is_a_topic_that_moves_with_each_pull() {
+    let app = spawn_app(AppOptions {
+        backend: crate::helpers::Backend::Sqlite,
+        simulator: true,
+    })
+    .await;
+    let mut ws = app.ws_after_hello().await;
+    ws.subscribe("sources/health", None).await;
+    let snapshot = ws.next_of("snapshot").await;
+    assert_eq!(snapshot["topic"], "sources/health");
+    let sources = &snapshot["data"]["sources"];
+    for (id, dataset) in [
+        ("simulator", "complaints"),
+        ("simulator-apbd", "budget_lines"),
+        ("simulator-layanan", "service_events"),
+    ] {
+        assert_eq!(sources[id]["dataset"], dataset, "{sources}");
+        assert_eq!(sources[id]["kind"], "simulator");
+    }
+    let first_rows = sources["simulator"]["rows_in"].as_u64().unwrap();
+    // Each pull changes the table; a patch carries only what changed, with its commit time.
+    let mut rows = first_rows;
+    for _ in 0..50 {
+        let patch = ws.next_of("patch").await;
+        assert_eq!(patch["topic"], "sources/health");
+        assert!(patch["committed_at"].is_string(), "{patch}");
+        if let Some(n) = patch["merge"]["sources"]["simulator"]["rows_in"].as_u64() {
+            rows = n;
+            break;
+        }
+    }
+    assert!(rows > first_rows, "rows_in grew from {first_rows}");
+    app.stop().await;
+}
