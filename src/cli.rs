@@ -170,9 +170,19 @@ async fn import(opened: Offline, settings: &Settings, args: &ImportArgs) -> anyh
             .unwrap_or_else(|| "import".to_owned()),
     };
     let started = std::time::Instant::now();
+    let mut current = String::new();
     let mut progress = |file: &str, read: u64| {
+        if current != file {
+            if !current.is_empty() {
+                eprintln!();
+            }
+            current = file.to_owned();
+        }
         let secs = started.elapsed().as_secs_f64().max(1e-3);
-        eprint!("\r{file}: {read} records ({:.0}/s)   ", read as f64 / secs);
+        eprint!(
+            "\r{file}: {read} records ({:.0} records/s)   ",
+            read as f64 / secs
+        );
     };
     let summary = opened
         .import(settings, &args.mapping, &source, &args.paths, &mut progress)

@@ -461,3 +461,65 @@ async fn reprocess_stores_what_a_fixed_mapping_can_read_and_keeps_the_rest() {
     let unknown = offline.reprocess(&settings, "nope").await.err().unwrap();
     assert!(format!("{unknown:#}").contains("no source 'nope'"));
 }
+
+#[tokio::test]
+async fn csv_options_read_legacy_exports_semicolons_titles_and_windows_1252() {
+    let dir = tempfile::tempdir().unwrap();
+    // A legacy e-Sambat export: two title lines, `;` separators, Windows-1252 text (é, –, ’)
+    // and Indonesian decimal commas.
+    let text = "Rekap Pengaduan e-Sambat\nPeriode: November 2026\nNo;Kategori;Dinas;Status;Tanggal;Lintang;Bujur\nES-1;Penerangan Jalan Umum – Lampu mati;Dinas Perhubungan;proses;21/11/2026 08:15;-7,6453;112,9075\nES-2;Café liar di trotoar;Satpol PP;selesai;21/11/2026 09:40;-7,6400;112,9000\n";
+    let (bytes, _, unmappable) = encoding_rs::WINDOWS_1252.encode(text);
+    assert!(!unmappable);
+    let path = dir.path().join("esambat.csv");
+    std::fs::write(&path, &bytes).unwrap();
+    let mapping_path = dir.path().join("esambat.toml");
+    std::fs::write(
+        &mapping_path,
+        r#"
+dataset = "complaints"
+number_style = "indonesian"
+[csv]
+delimiter = ";"
+encoding = "windows-1252"
+skip_lines = 2
+[fields]
+source_id = "No"
+category = "Kategori"
+opd = "Dinas"
+status = { column = "Status", vocabulary = "e_sambat" }
+created_at = { column = "Tanggal", format = "%d/%m/%Y %H:%M" }
+lat = "Lintang"
+lon = "Bujur"
+"#,
+    )
+    .unwrap();
+    let mut settings = Settings::default();
+    settings.data.dir = dir.path().join("data");
+    let offline = Offline::open(&settings).await.unwrap();
+    let summary = offline
+        .import(&settings, &mapping_path, "esambat", &[path], &mut |_, _| {})
+        .await
+        .unwrap();
+    assert_eq!(
+        (summary.read, summary.stored, summary.quarantined),
+        (2, 2, 0),
+        "{summary:?}"
+    );
+    // Both points are in Kota Pasuruan: placed in a kelurahan, not out of jurisdiction.
+    assert_eq!(summary.outside, 0);
+    let snapshot = offline.store.snapshot();
+    let view = snapshot.table(Dataset::Complaints);
+    let categories: Vec<&str> = view
+        .labels(pantau::store::schema::complaint_col::CATEGORY)
+        .iter()
+        .map(|s| s.as_ref())
+        .collect();
+    assert!(
+        categories.contains(&"Penerangan Jalan Umum – Lampu mati"),
+        "{categories:?}"
+    );
+    assert!(
+        categories.contains(&"Café liar di trotoar"),
+        "{categories:?}"
+    );
+}
