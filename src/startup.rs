@@ -153,7 +153,7 @@ impl Application {
                 Box::new(ServiceSimulator::new(
                     SIMULATOR_SERVICES_ID,
                     boundaries,
-                    interval.saturating_mul(2),
+                    interval.saturating_mul(5),
                     sim.max_batch,
                     sim.seed,
                 )),

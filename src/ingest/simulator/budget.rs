@@ -1,12 +1,13 @@
 //! Simulated APBD execution: per OPD of Kota Pasuruan, a pagu split into belanja operasi and
 //! belanja modal, an anggaran kas plan, and a realisasi that follows a slow-start S-curve through
-//! the fiscal year (modal later than operasi, some OPDs slower than others). Every pull reports
-//! the current month's cumulative figures, a little higher than the last time; parents are the
-//! exact sum of their children, so serapan adds up on every level.
+//! the fiscal year (modal later than operasi, some OPDs slower than others). The figures move by
+//! the hour of the year; a pull reports the current month's cumulative lines only when they moved
+//! (so a long demo stores a few hundred versions a day, not one per pull). Parents are the exact
+//! sum of their children, so serapan adds up on every level. Deterministic with a seed.
 
 use std::time::Duration;
 
-use chrono::{Datelike, Utc};
+use chrono::{Datelike, Timelike, Utc};
 use chrono_tz::Tz;
 use futures_util::future::BoxFuture;
 use rand::rngs::StdRng;
@@ -50,7 +51,10 @@ const ACCOUNTS: &[(&str, &str, i64, f64)] = &[
 pub struct BudgetSimulator {
     identity: SourceIdentity,
     zone: Tz,
-    rng: StdRng,
+    /// Each OPD's spending speed: its base speed, varied by the seed.
+    speeds: Vec<f64>,
+    /// The figures last reported (account code, anggaran kas, realisasi), to skip repeats.
+    last: Vec<(String, i64, i64)>,
 }
 
 impl BudgetSimulator {
@@ -64,7 +68,13 @@ impl BudgetSimulator {
                 interval,
             },
             zone,
-            rng: seed.map_or_else(StdRng::from_os_rng, StdRng::seed_from_u64),
+            speeds: {
+                let mut rng = seed.map_or_else(StdRng::from_os_rng, StdRng::seed_from_u64);
+                OPDS.iter()
+                    .map(|o| o.3 * rng.random_range(0.95..1.0))
+                    .collect()
+            },
+            last: Vec::new(),
         }
     }
 
@@ -74,10 +84,10 @@ impl BudgetSimulator {
         let local = now.with_timezone(&self.zone);
         let year = local.year() as u16;
         let month = local.month() as u8;
-        // Share of the year gone, 0..=1, to the day.
-        let elapsed = f64::from(local.ordinal0()) / 365.0;
+        // Share of the year gone, 0..=1, to the hour.
+        let elapsed = f64::from(local.ordinal0() * 24 + local.hour()) / (365.0 * 24.0);
         let mut lines = Vec::new();
-        for (code_opd, opd, pagu_million, speed) in OPDS {
+        for ((code_opd, opd, pagu_million, _), speed) in OPDS.iter().zip(&self.speeds) {
             let mut children = Vec::new();
             for (code, account, share, delay_months) in ACCOUNTS {
                 let pagu =
@@ -85,8 +95,7 @@ impl BudgetSimulator {
                 let t = ((elapsed * 12.0 - delay_months) / (12.0 - delay_months)).clamp(0.0, 1.0);
                 let plan = pagu.sen() as f64 * (f64::from(month) / 12.0).min(1.0);
                 // Slow start, spending catches up late in the year; a little noise per report.
-                let spent =
-                    pagu.sen() as f64 * speed * t.powf(1.7) * self.rng.random_range(0.995..1.0);
+                let spent = pagu.sen() as f64 * speed * t.powf(1.7);
                 children.push(BudgetLine {
                     source: self.identity.id.clone(),
                     fiscal_year: year,
@@ -133,7 +142,22 @@ impl Source for BudgetSimulator {
     }
 
     fn pull(&mut self, _cursor: Option<String>) -> BoxFuture<'_, Result<Pulled, SourceError>> {
-        let lines = self.report();
+        let mut lines = self.report();
+        let figures: Vec<(String, i64, i64)> = lines
+            .iter()
+            .map(|l| {
+                (
+                    l.account_code.clone(),
+                    l.anggaran_kas.sen(),
+                    l.realisasi.sen(),
+                )
+            })
+            .collect();
+        if figures == self.last {
+            lines.clear();
+        } else {
+            self.last = figures;
+        }
         let rows = Rows::of(Batch::BudgetLines(lines));
         Box::pin(std::future::ready(Ok(Pulled {
             rows,
@@ -156,6 +180,11 @@ mod tests {
             Some(3),
         );
         let pulled = sim.pull(None).await.unwrap();
+        let again = sim.pull(None).await.unwrap();
+        assert!(
+            again.rows.batch.is_empty(),
+            "unchanged figures are not reported again"
+        );
         let Batch::BudgetLines(lines) = pulled.rows.batch else {
             panic!("budget lines")
         };
