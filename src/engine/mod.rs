@@ -95,21 +95,7 @@ pub fn publish_source_health(health: &SourceHealth, hub: &Hub) {
 pub fn source_health_table(sources: &[SourceStatus], now: DateTime<Utc>) -> Value {
     let rows: serde_json::Map<String, Value> = sources
         .iter()
-        .map(|s| {
-            let row = json!({
-                "kind": s.kind,
-                "dataset": s.dataset,
-                "state": s.freshness(now),
-                "last_success": s.last_success,
-                "last_error": s.last_error,
-                "last_error_at": s.last_error_at,
-                "consecutive_failures": s.consecutive_failures,
-                "rows_in": s.rows_in,
-                "rows_quarantined": s.rows_quarantined,
-                "newest_record": s.newest_record,
-            });
-            (s.id.clone(), row)
-        })
+        .map(|s| (s.id.clone(), s.report(now)))
         .collect();
     json!({ "sources": rows })
 }

@@ -83,22 +83,9 @@ async fn list(State(state): State<AppState>) -> Json<Value> {
             let lag = s
                 .newest_record
                 .map(|newest| (now - newest).num_milliseconds().max(0) as f64 / 1000.0);
-            json!({
-                "id": s.id,
-                "kind": s.kind,
-                "dataset": s.dataset,
-                "state": s.freshness(now),
-                "interval_ms": s.interval_ms,
-                "stale_after_secs": s.stale_after().as_secs(),
-                "last_success": s.last_success,
-                "last_error": s.last_error,
-                "last_error_at": s.last_error_at,
-                "consecutive_failures": s.consecutive_failures,
-                "rows_in": s.rows_in,
-                "rows_quarantined": s.rows_quarantined,
-                "newest_record": s.newest_record,
-                "lag_seconds": lag,
-            })
+            let mut entry = s.report(now);
+            entry["lag_seconds"] = json!(lag);
+            entry
         })
         .collect();
     Json(json!({ "sources": sources }))

@@ -81,6 +81,14 @@ impl SourceStatus {
             .max(MIN_STALE_AFTER)
     }
 
+    /// The record as operators and panels see it: every field, plus `state` and `stale_after_secs` at `now`.
+    pub fn report(&self, now: DateTime<Utc>) -> serde_json::Value {
+        let mut value = serde_json::to_value(self).unwrap_or_default();
+        value["state"] = serde_json::json!(self.freshness(now));
+        value["stale_after_secs"] = self.stale_after().as_secs().into();
+        value
+    }
+
     /// The source's freshness at `now`.
     pub fn freshness(&self, now: DateTime<Utc>) -> Freshness {
         if self.consecutive_failures > 0 {
