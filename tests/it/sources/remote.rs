@@ -261,8 +261,33 @@ async fn lapor_v2(
         .into_response()
 }
 
+/// Pages by an absolute next link in `links.next` (null on the last page).
+async fn lapor_v3(
+    State(api): State<Lapor>,
+    headers: axum::http::HeaderMap,
+    Query(q): Query<std::collections::HashMap<String, String>>,
+) -> Response {
+    if !authorised(&headers) {
+        return (axum::http::StatusCode::UNAUTHORIZED, "token tidak valid").into_response();
+    }
+    let offset: usize = q.get("offset").map_or(0, |t| t.parse().unwrap());
+    let all = since(&api.items.lock().unwrap(), &q);
+    let items: Vec<Value> = all.iter().skip(offset).take(PAGE).cloned().collect();
+    let host = headers["host"].to_str().unwrap();
+    let since = q.get("updated_since").cloned().unwrap_or_default();
+    let next = (offset + PAGE < all.len()).then(|| {
+        format!(
+            "http://{host}/api/v3/aduan?updated_since={}&offset={}",
+            pantau::ingest::http_json::encode(&since),
+            offset + PAGE
+        )
+    });
+    axum::Json(serde_json::json!({ "data": { "items": items }, "links": { "next": next } }))
+        .into_response()
+}
+
 #[tokio::test]
-async fn http_json_sources_page_by_number_and_token_with_auth_and_follow_updates() {
+async fn http_json_sources_page_by_number_token_and_next_link_with_auth_and_follow_updates() {
     let text = std::fs::read_to_string(shared(
         "complaints/la311_derived_georeport_v2_requests.json",
     ))
@@ -275,6 +300,7 @@ async fn http_json_sources_page_by_number_and_token_with_auth_and_follow_updates
     let router = axum::Router::new()
         .route("/api/v1/aduan", get(lapor_v1))
         .route("/api/v2/aduan", get(lapor_v2))
+        .route("/api/v3/aduan", get(lapor_v3))
         .with_state(api.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -314,6 +340,12 @@ lon = { column = "lokasi.lng", number_style = "indonesian" }
             "{ kind = \"token\", path = \"meta.next\" }",
         ),
         common(
+            "sipd",
+            "/api/v3/aduan?updated_since={cursor}",
+            "PANTAU_TEST_LAPOR_TOKEN",
+            "{ kind = \"next_link\", path = \"links.next\" }",
+        ),
+        common(
             "lapor-bad",
             "/api/v1/aduan?updated_since={cursor}&page={page}",
             "PANTAU_TEST_LAPOR_WRONG",
@@ -329,7 +361,7 @@ lon = { column = "lokasi.lng", number_style = "indonesian" }
     .await;
     assert_eq!(bad["state"], "failing");
     // max_pages = 3 of 300: the 2,000 records take several pulls, each continuing at once.
-    for id in ["lapor", "qlue"] {
+    for id in ["lapor", "qlue", "sipd"] {
         let s = wait_source(&app, id, "every record", |s| {
             s["rows_in"].as_u64() >= Some(2_000)
         })
@@ -338,7 +370,7 @@ lon = { column = "lokasi.lng", number_style = "indonesian" }
     }
     assert_eq!(
         current_rows(&app, "complaints").await,
-        4_000,
+        6_000,
         "2,000 per source, none twice"
     );
 
@@ -367,7 +399,7 @@ lon = { column = "lokasi.lng", number_style = "indonesian" }
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert_eq!(current_rows(&app, "complaints").await, 4_000);
+    assert_eq!(current_rows(&app, "complaints").await, 6_000);
     app.stop().await;
     server.abort();
 }
