@@ -187,12 +187,14 @@ pub async fn deliver(
         delivered.outside = enricher.apply(complaints) as u64;
     }
     while !batch.is_empty() {
-        match store.append(batch.clone()).await {
+        let len = batch.len() as u64;
+        match store.append_or_return(batch).await {
             Ok(_) => {
-                delivered.stored = batch.len() as u64;
+                delivered.stored = len;
                 break;
             }
-            Err(StoreError::Rejected { problems, .. }) if !problems.is_empty() => {
+            Err((StoreError::Rejected { problems, .. }, Some(refused))) if !problems.is_empty() => {
+                batch = refused;
                 let positions: Vec<usize> = problems.iter().map(|p| p.row).collect();
                 let taken = batch.take_rows(&positions);
                 for (payload, problem) in taken.iter().zip(&problems) {
@@ -202,7 +204,7 @@ pub async fn deliver(
                         .push(quarantine_entry(payload, reason));
                 }
             }
-            Err(e) => return Err(e),
+            Err((e, _)) => return Err(e),
         }
     }
     Ok(delivered)

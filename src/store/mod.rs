@@ -506,27 +506,46 @@ impl Store {
     /// Appends a batch; returns once it is fsynced in the log, then announces the new snapshot.
     /// A batch that breaks the dataset's rules is refused whole with every bad row's reasons.
     pub async fn append(&self, batch: Batch) -> Result<Commit, StoreError> {
+        self.append_or_return(batch).await.map_err(|(e, _)| e)
+    }
+
+    /// [`Store::append`], handing a refused batch back with the error (`Rejected` only), so a
+    /// caller can set the bad rows aside and append the rest without copying every batch first.
+    pub async fn append_or_return(
+        &self,
+        batch: Batch,
+    ) -> Result<Commit, (StoreError, Option<Batch>)> {
         let shared = self.shared.clone();
         let (commit, snapshot) = tokio::task::spawn_blocking(move || {
             let mut state = shared.lock();
             let state = &mut *state;
             if let Some(reason) = &state.broken {
-                return Err(StoreError::Unavailable(reason.clone()));
+                return Err((StoreError::Unavailable(reason.clone()), None));
             }
             let entry = LogEntry {
                 seq: state.data.seq + 1,
                 committed_at: Utc::now(),
                 batch,
             };
+            let give_back = |e: StoreError, entry: LogEntry| match e {
+                StoreError::Rejected { .. } => (e, Some(entry.batch)),
+                e => (e, None),
+            };
             let commit = if entry.batch.len() >= PARALLEL_ROWS {
-                shared.append_parallel(state, &entry)?
+                match shared.append_parallel(state, &entry) {
+                    Ok(commit) => commit,
+                    Err(e) => return Err(give_back(e, entry)),
+                }
             } else {
-                let rows = state.data.prepare(&entry.batch)?;
+                let rows = match state.data.prepare(&entry.batch) {
+                    Ok(rows) => rows,
+                    Err(e) => return Err(give_back(e, entry)),
+                };
                 let payload = codec::encode(&entry);
                 if let Err(e) = state.log.append(entry.seq, &payload) {
                     state.last_error = Some(e.to_string());
                     tracing::error!(error = %e, "Store append failed; nothing of the batch was applied.");
-                    return Err(e);
+                    return Err((e, None));
                 }
                 state.data.apply(&entry, rows)
             };
@@ -534,7 +553,7 @@ impl Store {
             Ok((commit, Arc::new(state.data.snapshot())))
         })
         .await
-        .map_err(|_| StoreError::Closed)??;
+        .map_err(|_| (StoreError::Closed, None))??;
         self.shared.commits.send_replace(snapshot);
         Ok(commit)
     }

@@ -153,3 +153,37 @@ async fn a_failing_source_is_shown_failing_then_recovers_and_its_cursor_follows_
         .render()
         .contains("pantau_source_errors_total{source=\"flaky\"} 1"));
 }
+
+#[tokio::test]
+async fn rows_the_store_refuses_are_quarantined_and_the_rest_is_appended() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), Default::default()).await.unwrap();
+    let now = Utc::now();
+    let old = chrono::DateTime::parse_from_rfc3339("1965-08-17T08:00:00+07:00")
+        .unwrap()
+        .with_timezone(&Utc);
+    // A complaint dated before 1970 is valid as a complaint but outside what the store keeps.
+    let rows = Rows::of(Batch::Complaints(vec![
+        Complaint::new("t", "1", "Sampah", "DLH", now),
+        Complaint::new("t", "2", "Sampah", "DLH", old),
+        Complaint::new("t", "3", "Jalan Rusak", "Dinas PUPR", now),
+    ]));
+    let delivered = ingest::deliver(&store, &Enricher::none(), rows)
+        .await
+        .unwrap();
+    assert_eq!(delivered.stored, 2);
+    assert_eq!(delivered.quarantined.len(), 1);
+    let refused = &delivered.quarantined[0];
+    assert!(
+        refused.reason.starts_with("refused by the store: ")
+            && refused.reason.contains("1970..2106"),
+        "{}",
+        refused.reason
+    );
+    assert!(
+        refused.payload.contains("\"source_id\":\"2\""),
+        "{}",
+        refused.payload
+    );
+    assert_eq!(store.snapshot().complaints().current_rows(), 2);
+}
