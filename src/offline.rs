@@ -49,10 +49,7 @@ impl Offline {
         let target = settings.database_target()?;
         let db = MetaDb::connect(&target, &settings.database).await?;
         let store = Store::open(&settings.data.dir.join("store"), settings.store.options()).await?;
-        let set = match (&settings.ingest.boundaries, &settings.simulator.boundaries) {
-            (Some(p), _) | (None, Some(p)) => Boundaries::from_file(p)?,
-            (None, None) => Boundaries::kota_pasuruan_kelurahan()?,
-        };
+        let set = Boundaries::from_file_or_shipped(settings.enrichment_boundaries())?;
         Ok(Offline {
             store,
             db,

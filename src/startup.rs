@@ -272,25 +272,16 @@ pub fn check(settings: &Settings) -> Result<(), Vec<String>> {
             ));
         }
     }
-    let mut ids = std::collections::BTreeSet::new();
-    for source in &settings.sources {
-        if !ids.insert(&source.id) {
-            problems.push(format!(
-                "{}: sources.{}: the id is used twice",
-                settings.origin_label(),
-                source.id
-            ));
-        }
-        if let Err(e) = source.validate(&settings.config_dir(), settings.deployment.tz()) {
-            for line in e.lines() {
-                problems.push(format!(
-                    "{}: sources.{}: {line}",
-                    settings.origin_label(),
-                    source.id
-                ));
-            }
-        }
-    }
+    let sources = ingest::check_sources(
+        &settings.sources,
+        &settings.config_dir(),
+        settings.deployment.tz(),
+    );
+    problems.extend(
+        sources
+            .into_iter()
+            .map(|line| format!("{}: {line}", settings.origin_label())),
+    );
     if problems.is_empty() {
         Ok(())
     } else {
@@ -316,18 +307,16 @@ fn enrichment_boundaries(
     sim: Option<&Boundaries>,
 ) -> anyhow::Result<Boundaries> {
     match (&settings.ingest.boundaries, sim) {
-        (Some(path), _) => Boundaries::from_file(path)
-            .with_context(|| format!("ingest.boundaries {}", path.display())),
+        // The simulator's set is already loaded.
         (None, Some(set)) => Ok(set.clone()),
-        (None, None) => simulator_boundaries(settings),
+        _ => Ok(Boundaries::from_file_or_shipped(
+            settings.enrichment_boundaries(),
+        )?),
     }
 }
 
 fn simulator_boundaries(settings: &Settings) -> anyhow::Result<Boundaries> {
-    let set = match &settings.simulator.boundaries {
-        Some(path) => Boundaries::from_file(path)?,
-        None => Boundaries::kota_pasuruan_kelurahan()?,
-    };
+    let set = Boundaries::from_file_or_shipped(settings.simulator.boundaries.as_deref())?;
     for repair in set.repairs() {
         tracing::warn!(%repair, "Repaired an invalid boundary.");
     }

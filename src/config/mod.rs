@@ -45,6 +45,15 @@ pub struct Settings {
 }
 
 impl Settings {
+    /// The boundary set complaints are placed in by coordinates: `ingest.boundaries`, else the
+    /// simulator's; `None` means the shipped Kota Pasuruan kelurahan.
+    pub fn enrichment_boundaries(&self) -> Option<&Path> {
+        self.ingest
+            .boundaries
+            .as_deref()
+            .or(self.simulator.boundaries.as_deref())
+    }
+
     /// The directory relative paths in the configuration are read from: the config file's, else
     /// the working directory.
     pub fn config_dir(&self) -> PathBuf {

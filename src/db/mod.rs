@@ -306,13 +306,6 @@ impl MetaDb {
         Ok(rows)
     }
 
-    /// Records quarantined per source.
-    pub async fn quarantine_counts(&self) -> Result<Vec<(String, i64)>, DbError> {
-        const SQL: &str = "SELECT source_id, COUNT(*) FROM quarantine GROUP BY source_id";
-        let rows = with_pool!(self, pool => sqlx::query_as(SQL).fetch_all(pool).await?);
-        Ok(rows)
-    }
-
     /// Settles reprocessed records: `stored` ids leave the quarantine, `still` ids get their new reason.
     pub async fn settle_quarantine(
         &self,
@@ -355,15 +348,14 @@ impl MetaDb {
         Ok(row.map(|(o,)| o))
     }
 
-    /// Records a settled file (`done` or `failed: reason`) with its quarantined records, together.
+    /// Records a settled file (`done`, `skipped: …` or `failed: reason`); its records' quarantine
+    /// was committed with each chunk.
     pub async fn record_file(
         &self,
         source_id: &str,
         file: &ProcessedFile,
-        quarantined: &[QuarantineEntry],
         at: DateTime<Utc>,
     ) -> Result<(), DbError> {
-        self.commit_pull(source_id, None, quarantined, at).await?;
         const SQL: &str = "INSERT INTO processed_files \
              (source_id, content_hash, file_name, outcome, rows_stored, rows_quarantined, processed_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7) \

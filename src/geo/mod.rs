@@ -86,6 +86,14 @@ impl Boundaries {
         )
     }
 
+    /// The set in `path`, or the shipped Kota Pasuruan kelurahan when there is none.
+    pub fn from_file_or_shipped(path: Option<&std::path::Path>) -> Result<Self, GeoError> {
+        match path {
+            Some(path) => Self::from_file(path),
+            None => Self::kota_pasuruan_kelurahan(),
+        }
+    }
+
     /// Reads a GeoJSON file of regions.
     pub fn from_file(path: &std::path::Path) -> Result<Self, GeoError> {
         let origin = path.display().to_string();

@@ -97,17 +97,6 @@ fn default_max_batch() -> u32 {
 }
 
 impl SourceConfig {
-    /// The `type` tag.
-    pub fn kind_name(&self) -> &'static str {
-        match self.kind {
-            SourceKind::Open311(_) => "open311",
-            SourceKind::HttpJson(_) => "http_json",
-            SourceKind::Files(_) => "files",
-            SourceKind::Sql(_) => "sql",
-            SourceKind::Simulator(_) => "simulator",
-        }
-    }
-
     /// The source's mapping, resolved against the config file's directory.
     pub fn load_mapping(&self, base: &Path, zone: Tz) -> Result<Arc<Mapping>, String> {
         match &self.mapping {
@@ -242,24 +231,44 @@ pub fn build_sources(
     zone: Tz,
     db: &MetaDb,
 ) -> Result<Vec<Box<dyn Source>>, Vec<String>> {
-    let mut built = Vec::new();
+    each_source(sources, |source| {
+        source
+            .enabled
+            .then(|| source.build(base, zone, db))
+            .transpose()
+    })
+}
+
+/// Checks every source, enabled or not, as `pantau check` does: lines `sources.ID: reason`.
+pub fn check_sources(sources: &[SourceConfig], base: &Path, zone: Tz) -> Vec<String> {
+    each_source(sources, |source| {
+        source.validate(base, zone).map(|()| None::<()>)
+    })
+    .err()
+    .unwrap_or_default()
+}
+
+/// Applies `f` to each source with a unique id, collecting what it gives and every problem
+/// (a repeated id, or `f`'s reasons line by line), prefixed `sources.ID: `.
+fn each_source<T>(
+    sources: &[SourceConfig],
+    mut f: impl FnMut(&SourceConfig) -> Result<Option<T>, String>,
+) -> Result<Vec<T>, Vec<String>> {
+    let mut out = Vec::new();
     let mut problems = Vec::new();
     let mut seen = std::collections::BTreeSet::new();
     for source in sources {
-        if !seen.insert(source.id.clone()) {
+        if !seen.insert(source.id.as_str()) {
             problems.push(format!("sources.{}: the id is used twice", source.id));
             continue;
         }
-        if !source.enabled {
-            continue;
-        }
-        match source.build(base, zone, db) {
-            Ok(s) => built.push(s),
+        match f(source) {
+            Ok(item) => out.extend(item),
             Err(e) => problems.extend(e.lines().map(|l| format!("sources.{}: {l}", source.id))),
         }
     }
     if problems.is_empty() {
-        Ok(built)
+        Ok(out)
     } else {
         Err(problems)
     }

@@ -70,14 +70,8 @@ pub async fn import(
                     return;
                 }
             };
-            let whole = reader.needs_whole_file();
-            let mut all: Option<Rows> = None;
             loop {
-                match reader.next_chunk(&source_owned, CHUNK_ROWS) {
-                    Ok(Some(rows)) if whole => match &mut all {
-                        None => all = Some(rows),
-                        Some(all) => all.extend(rows),
-                    },
+                match reader.next_batch(&source_owned, CHUNK_ROWS) {
                     Ok(Some(rows)) => {
                         if sender.blocking_send(Ok(rows)).is_err() {
                             return;
@@ -89,10 +83,6 @@ pub async fn import(
                         return;
                     }
                 }
-            }
-            if let Some(mut all) = all {
-                reader.finish(&mut all);
-                let _ = sender.blocking_send(Ok(all));
             }
         });
         let mut read_in_file = 0u64;

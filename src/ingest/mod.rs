@@ -17,7 +17,7 @@ pub mod open311;
 pub mod simulator;
 pub mod sql;
 
-pub use config::{build_sources, SourceConfig};
+pub use config::{build_sources, check_sources, SourceConfig};
 pub use enrich::Enricher;
 pub use health::{Freshness, SourceHealth, SourceStatus};
 

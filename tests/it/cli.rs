@@ -566,4 +566,18 @@ fiscal_year = "tahun"
         assert!(text.contains(&expected), "missing '{expected}' in:\n{text}");
     }
     assert!(!dir.path().join("drop").exists(), "check creates nothing");
+
+    // A misspelt key of a source kind is named with the keys it allows.
+    std::fs::write(
+        &path,
+        "[[sources]]\nid = \"la\"\ntype = \"open311\"\nbase_url = \"http://x\"\nwindow_dayz = 3\n",
+    )
+    .unwrap();
+    let output = run(pantau().args(["check", "--config"]).arg(&path));
+    assert_eq!(output.status.code(), Some(2));
+    let text = stderr(&output);
+    assert!(
+        text.contains("unknown field `window_dayz`") && text.contains("`window_days`"),
+        "{text}"
+    );
 }

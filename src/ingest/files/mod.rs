@@ -177,9 +177,8 @@ impl DropFolder {
             };
             let mut reader = match opened {
                 Ok(reader) => reader,
-                Err(SourceError::Io { path: p, reason }) => {
-                    return Err(SourceError::Io { path: p, reason })
-                }
+                // The folder itself cannot be read: the source fails and retries, the file stays.
+                Err(e @ SourceError::Io { .. }) => return Err(e),
                 Err(e) => {
                     self.fail(path, hash, e.to_string(), 0);
                     return Ok(empty(true));
@@ -209,11 +208,7 @@ impl DropFolder {
         let source = self.identity.id.clone();
         let chunk = self.config.chunk_rows.max(1);
         let (open_back, result) = run_blocking(move || {
-            let result = if open.reader.needs_whole_file() {
-                read_whole(&mut open.reader, &source, chunk)
-            } else {
-                open.reader.next_chunk(&source, chunk)
-            };
+            let result = open.reader.next_batch(&source, chunk);
             (open, result)
         })
         .await?;
@@ -248,7 +243,7 @@ impl DropFolder {
                     more: true,
                 })
             }
-            Err(SourceError::Io { path, reason }) => Err(SourceError::Io { path, reason }),
+            Err(e @ SourceError::Io { .. }) => Err(e),
             Err(e) => {
                 let reason = format!("{e} (records before this point were stored)");
                 self.fail(open.path, open.hash, reason, open.stored);
@@ -285,7 +280,7 @@ impl DropFolder {
             reason: e,
         };
         self.db
-            .record_file(&self.identity.id, &settle.record, &[], Utc::now())
+            .record_file(&self.identity.id, &settle.record, Utc::now())
             .await
             .map_err(|e| io(e.to_string()))?;
         let folder = if settle.failed { "failed" } else { "done" };
@@ -301,25 +296,6 @@ impl DropFolder {
         tracing::info!(source = %self.identity.id, file = %target.display(), outcome = %settle.record.outcome, stored = settle.record.rows_stored, quarantined = settle.record.rows_quarantined, "File settled.");
         Ok(())
     }
-}
-
-/// Reads a whole file into one batch (budget hierarchies need every line of a report).
-fn read_whole(
-    reader: &mut FileReader,
-    source: &str,
-    chunk: usize,
-) -> Result<Option<Rows>, SourceError> {
-    let mut all: Option<Rows> = None;
-    while let Some(rows) = reader.next_chunk(source, chunk)? {
-        match &mut all {
-            None => all = Some(rows),
-            Some(all) => all.extend(rows),
-        }
-    }
-    if let Some(all) = &mut all {
-        reader.finish(all);
-    }
-    Ok(all)
 }
 
 impl Source for DropFolder {

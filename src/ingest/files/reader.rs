@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use crate::ingest::mapping::{lookup, Bound, Layout, Mapping, Owned, Rows, TypedRow};
+use crate::ingest::mapping::{lookup, Bound, Layout, Mapping, Rows, TypedRow};
 use crate::ingest::SourceError;
 
 /// Bytes looked at to tell a text file from a binary one.
@@ -284,9 +284,24 @@ impl FileReader {
         Ok(())
     }
 
-    /// Ends the file: budget lines get their hierarchy once every line of the report is known.
-    pub fn finish(&self, rows: &mut Rows) {
-        self.bound.finish(rows);
+    /// The next batch to append: the next `max` records, or — when the mapping needs the whole
+    /// report (budget hierarchy) — every remaining record, with the hierarchy applied. `None` at
+    /// the end of the file.
+    pub fn next_batch(&mut self, source: &str, max: usize) -> Result<Option<Rows>, SourceError> {
+        if !self.needs_whole_file() {
+            return self.next_chunk(source, max);
+        }
+        let mut all: Option<Rows> = None;
+        while let Some(rows) = self.next_chunk(source, max)? {
+            match &mut all {
+                None => all = Some(rows),
+                Some(all) => all.extend(rows),
+            }
+        }
+        if let Some(all) = &mut all {
+            self.bound.finish(all);
+        }
+        Ok(all)
     }
 
     /// True when the mapping needs the whole file before rows can be validated (budget hierarchy).
@@ -356,9 +371,4 @@ fn read_up_to(file: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {
         }
     }
     Ok(filled)
-}
-
-/// An owned cell from any typed reader (kept here so both tabular readers share it).
-pub(super) fn text_or_null(value: &str) -> Option<Owned> {
-    (!value.trim().is_empty()).then(|| Owned::Text(value.to_owned()))
 }

@@ -101,7 +101,8 @@ fn cell(data: &Data) -> Option<Owned> {
         Data::Float(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => Owned::Int(*f as i64),
         Data::Float(f) => Owned::Float(*f),
         Data::Bool(b) => Owned::Bool(*b),
-        Data::String(s) => return super::reader::text_or_null(s),
+        Data::String(s) if s.trim().is_empty() => return None,
+        Data::String(s) => Owned::Text(s.clone()),
         Data::DateTime(excel) => match excel.as_datetime() {
             Some(local) => Owned::Text(local.format("%Y-%m-%d %H:%M:%S").to_string()),
             None => Owned::Text(data.to_string()),

@@ -405,19 +405,14 @@ impl<'b, R: Fields + ?Sized> Reader<'b, R> {
         let notes_at: Option<&Locator> = self.bound.slots[i].notes.as_ref();
         let notes: Option<String> = notes_at.and_then(|l| self.record.cell(l)).map(|c| c.text());
         self.read(i, |c, rule| {
+            // The field's map has already been applied: `word` is a vocabulary word or, when the
+            // map named one, a canonical status.
             let word = c.text();
             if let Some(vocabulary) = rule.vocabulary {
-                if let Some(status) = rule
-                    .map
-                    .contains_key(&normalise(&word))
-                    .then(|| parse_status(&word))
-                    .flatten()
-                {
-                    return Ok((status, false));
-                }
-                return Status::from_source(vocabulary, &word, notes.as_deref())
-                    .map(|m| (m.status, m.out_of_jurisdiction))
-                    .map_err(|e| e.to_string());
+                return match Status::from_source(vocabulary, &word, notes.as_deref()) {
+                    Ok(m) => Ok((m.status, m.out_of_jurisdiction)),
+                    Err(e) => parse_status(&word).map(|s| (s, false)).ok_or(e.to_string()),
+                };
             }
             parse_status(&word).map(|s| (s, false)).ok_or_else(|| {
                 format!(

@@ -263,3 +263,39 @@ updated_at = { column = "berkas", digits = 2, format = "unix" }
         .unwrap();
     assert_eq!(payload["kode_rekening"], "1.01.1.01.01.02.10.5.2..3");
 }
+
+#[test]
+fn a_map_beside_a_vocabulary_can_name_canonical_statuses() {
+    let m = mapping(
+        r#"
+dataset = "complaints"
+[fields]
+source_id = "id"
+category = "cat"
+opd = "opd"
+created_at = "at"
+status = { column = "status", vocabulary = "lapor", map = { "Sudah Ditangani" = "resolved" } }
+"#,
+    )
+    .unwrap();
+    let bound = m.bind(Layout::Json).unwrap();
+    let record = |status: &str| serde_json::json!({"id": "1", "cat": "Sampah", "opd": "DLH", "at": "2026-11-01T08:00:00+07:00", "status": status});
+    let status = |status: &str| match bound.map(&record(status), "t") {
+        Ok(Row::Complaint(c)) => Ok(c.status),
+        Ok(_) => panic!("a complaint"),
+        Err(e) => Err(e),
+    };
+    assert_eq!(
+        status("Sudah Ditangani"),
+        Ok(Status::Resolved),
+        "mapped to a canonical status"
+    );
+    assert_eq!(
+        status("Tunda"),
+        Ok(Status::OnHold),
+        "the vocabulary still reads its words"
+    );
+    assert!(status("Hilang")
+        .unwrap_err()
+        .contains("not a known Lapor status"));
+}

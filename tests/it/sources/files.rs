@@ -10,14 +10,12 @@ use pantau::offline::Offline;
 use pantau::store::Dataset;
 use serde_json::Value;
 
-use super::{current_rows, mapping, shared, source, spawn_with_sources};
+use super::{current_rows, mapping, offline_at, shared, source, spawn_with_sources};
 
 #[tokio::test]
 async fn shipped_mappings_import_the_real_files_and_every_record_is_accounted_for() {
     let dir = tempfile::tempdir().unwrap();
-    let mut settings = Settings::default();
-    settings.data.dir = dir.path().to_path_buf();
-    let offline = Offline::open(&settings).await.unwrap();
+    let (settings, offline) = offline_at(dir.path()).await;
     let la: Vec<PathBuf> = [
         "la311_2017-12_myla311_subset.csv",
         "la311_2018-12_mini.csv",
@@ -123,8 +121,8 @@ async fn shipped_mappings_import_the_real_files_and_every_record_is_accounted_fo
     );
 
     let snapshot = offline.store.snapshot();
-    let complaints = snapshot.table(Dataset::Complaints).current_rows() as u64;
-    let budget_lines = snapshot.table(Dataset::BudgetLines).current_rows() as u64;
+    let complaints = snapshot.table(Dataset::Complaints).current_rows();
+    let budget_lines = snapshot.table(Dataset::BudgetLines).current_rows();
     assert!(budget_lines > 0 && budget_lines <= 2_069, "{budget_lines}");
 
     // Importing the same files again changes nothing and duplicates no quarantine entry.
@@ -144,7 +142,7 @@ async fn shipped_mappings_import_the_real_files_and_every_record_is_accounted_fo
             .store
             .snapshot()
             .table(Dataset::Complaints)
-            .current_rows() as u64,
+            .current_rows(),
         complaints
     );
     assert_eq!(
@@ -365,9 +363,7 @@ async fn workbooks_and_parquet_files_import_with_typed_cells() {
     )
     .unwrap();
 
-    let mut settings = Settings::default();
-    settings.data.dir = dir.path().join("data");
-    let offline = Offline::open(&settings).await.unwrap();
+    let (settings, offline) = offline_at(&dir.path().join("data")).await;
     let summary = offline
         .import(&settings, &mapping_path, "xlsx", &[xlsx], &mut |_, _| {})
         .await
@@ -493,9 +489,7 @@ lon = "Bujur"
 "#,
     )
     .unwrap();
-    let mut settings = Settings::default();
-    settings.data.dir = dir.path().join("data");
-    let offline = Offline::open(&settings).await.unwrap();
+    let (settings, offline) = offline_at(&dir.path().join("data")).await;
     let summary = offline
         .import(&settings, &mapping_path, "esambat", &[path], &mut |_, _| {})
         .await

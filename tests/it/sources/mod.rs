@@ -4,7 +4,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use pantau::config::Settings;
 use pantau::ingest::SourceConfig;
+use pantau::offline::Offline;
 use serde_json::Value;
 
 use crate::helpers::{spawn_app_with, AppOptions, Backend, TestApp};
@@ -62,6 +64,14 @@ pub async fn current_rows(app: &TestApp, dataset: &str) -> u64 {
         .find(|d| d["name"] == dataset)
         .and_then(|d| d["rows"].as_u64())
         .unwrap_or(0)
+}
+
+/// Default settings on the data dir `data`, and the store and database opened there.
+pub async fn offline_at(data: &Path) -> (Settings, Offline) {
+    let mut settings = Settings::default();
+    settings.data.dir = data.to_path_buf();
+    let offline = Offline::open(&settings).await.unwrap();
+    (settings, offline)
 }
 
 /// A quiet app (SQLite, no simulator) running `sources`.
