@@ -43,9 +43,10 @@ enum Command {
     Demo(RunArgs),
     /// Run in production from a configuration file (sources as configured, simulator off unless enabled).
     Serve(RunArgs),
-    /// Validate the configuration and the files it names; prints `file: key: reason` lines and
-    /// exits 2 on any problem, 0 when all is valid.
-    Check,
+    /// Validate the configuration, the files it names and every dashboard; prints
+    /// `file: key: reason` and `file:line:col: reason` lines and exits 2 on any problem, 0 when
+    /// all is valid.
+    Check(CheckArgs),
     /// Open many real WebSocket clients against a running server and report messages/s delivered,
     /// commit-to-client latency and server memory per connection (see docs/performance.md).
     Loadgen(LoadgenArgs),
@@ -55,6 +56,13 @@ enum Command {
     /// Retry a source's quarantined records with its current mapping (after fixing the mapping).
     /// Needs the data dir free (no server running on it).
     Reprocess(ReprocessArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct CheckArgs {
+    /// Print the JSON Schema of dashboard files (for editors) instead of checking.
+    #[arg(long)]
+    dashboard_schema: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -93,7 +101,15 @@ pub fn main() -> ExitCode {
         // The load generator is a client: it reads no server settings.
         Command::Loadgen(args) => return loadgen(args),
         Command::Demo(args) | Command::Serve(args) => args.listen,
-        Command::Check | Command::Import(_) | Command::Reprocess(_) => None,
+        Command::Check(args) if args.dashboard_schema => {
+            let schema = crate::dashboards::json_schema();
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&schema).unwrap_or_default()
+            );
+            return ExitCode::SUCCESS;
+        }
+        Command::Check(_) | Command::Import(_) | Command::Reprocess(_) => None,
     };
     let overrides = Overrides {
         config: cli.config.clone(),
@@ -112,7 +128,7 @@ pub fn main() -> ExitCode {
         Err(e) => return config_failure(&e),
     };
     match &cli.command {
-        Command::Check => check(&settings),
+        Command::Check(_) => check(&settings),
         Command::Import(args) => offline(&settings, "import", |o| import(o, &settings, args)),
         Command::Reprocess(args) => offline(&settings, "reprocess", |o| {
             let settings = &settings;
@@ -255,6 +271,11 @@ fn check(settings: &Settings) -> ExitCode {
     match startup::check(settings) {
         Ok(()) => {
             println!("{}: configuration is valid", settings.origin_label());
+            let dir = settings.dashboards.resolved_dir();
+            let n = crate::dashboards::Catalog::open(&dir, settings.deployment.tz())
+                .dashboards()
+                .len();
+            println!("{}: {n} dashboard(s) valid", dir.display());
             ExitCode::SUCCESS
         }
         Err(problems) => {

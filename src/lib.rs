@@ -16,7 +16,10 @@
 //! - [`telemetry`]: log output (text or JSON lines) and the Prometheus metric families.
 //! - [`http`]: routes only; one JSON error type with stable codes; each area exposes `router()`.
 //! - [`live`]: topics with sequence numbers, the WebSocket protocol and sessions; knows nothing of the store.
-//! - [`engine`]: turns store commits into panel results and publishes them as topics.
+//! - [`engine`]: turns dashboard panels into polars plans over store snapshots and publishes
+//!   their results as topics, recomputing only what a commit, a file change or the clock moved.
+//! - [`dashboards`]: the dashboard file format (`dashboards/*.toml`), its validation with
+//!   `file:line:col` errors, and the hot-reloading catalog.
 //! - [`ingest`]: pull workers behind one `Source` trait, one file per source kind (`open311`, `http_json`,
 //!   `files`, `sql`, `simulator`); declarative mappings, quarantine, geo-enrichment, imports.
 //! - [`store`]: the only owner of ingested data: columnar hot tables (polars), the durable log,
@@ -27,6 +30,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod dashboards;
 pub mod db;
 pub mod domain;
 pub mod engine;

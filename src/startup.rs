@@ -17,7 +17,10 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::config::Settings;
+use crate::dashboards::Catalog as DashboardCatalog;
 use crate::db::MetaDb;
+use crate::engine::board::Board;
+use crate::engine::panel::PanelContext;
 use crate::engine::{self, Labels, MapSet, RegionNames};
 use crate::geo::{Boundaries, Catalog};
 use crate::http::{self, AppState, GeoService};
@@ -105,7 +108,25 @@ impl Application {
             tracing::warn!(dir = %static_dir.display(), "No index.html in the static directory; pages will answer 404.");
         }
         let geo = Arc::new(GeoService::new(Catalog::open(&static_dir.join("geo"))));
+        let dashboards = DashboardCatalog::open(
+            &settings.dashboards.resolved_dir(),
+            settings.deployment.tz(),
+        );
+        for e in dashboards.errors() {
+            tracing::warn!(error = %e, "Dashboard file invalid; it is not served until fixed.");
+        }
+        let board = Board {
+            catalog: dashboards.clone(),
+            hub: hub.clone(),
+            health: health.clone(),
+            context: Arc::new(PanelContext {
+                geo: Some(Arc::new(Catalog::open(&static_dir.join("geo")))),
+            }),
+            clock: Duration::from_millis(settings.dashboards.clock_ms),
+        };
+        board.publish_all(store.snapshot()).await;
         let state = AppState {
+            dashboards: dashboards.clone(),
             db: db.clone(),
             store: store.clone(),
             metrics: metrics.clone(),
@@ -125,6 +146,11 @@ impl Application {
             store.clone(),
             hub.clone(),
             labels,
+            shutdown.clone(),
+        ));
+        tasks.spawn(board.run(store.clone(), shutdown.clone()));
+        tasks.spawn(dashboards.watch(
+            Duration::from_millis(settings.dashboards.reload_ms),
             shutdown.clone(),
         ));
         if let Some(boundaries) = sim_boundaries {
@@ -272,6 +298,14 @@ pub fn check(settings: &Settings) -> Result<(), Vec<String>> {
             ));
         }
     }
+    problems.extend(
+        crate::dashboards::check_dir(
+            &settings.dashboards.resolved_dir(),
+            settings.deployment.tz(),
+        )
+        .into_iter()
+        .map(|e| e.to_string()),
+    );
     let sources = ingest::check_sources(
         &settings.sources,
         &settings.config_dir(),

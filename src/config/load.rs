@@ -490,6 +490,17 @@ fn validate(settings: &Settings, origin_of: &dyn Fn(&str) -> String) -> Vec<Conf
         "simulator.max_batch",
         format!("must be 1..=10000, got {}", sim.max_batch),
     );
+    let boards = &settings.dashboards;
+    check(
+        (50..=60_000).contains(&boards.reload_ms),
+        "dashboards.reload_ms",
+        format!("must be 50..=60000, got {}", boards.reload_ms),
+    );
+    check(
+        (100..=3_600_000).contains(&boards.clock_ms),
+        "dashboards.clock_ms",
+        format!("must be 100..=3600000, got {}", boards.clock_ms),
+    );
     issues
 }
 

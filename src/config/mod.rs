@@ -37,6 +37,8 @@ pub struct Settings {
     pub store: StoreSettings,
     /// Ingest-wide settings: the boundary set for geo-enrichment.
     pub ingest: IngestSettings,
+    /// Dashboards as code: where the files are and how often they and the clock are looked at.
+    pub dashboards: DashboardSettings,
     /// `[[sources]]`: the sources to pull, each selected by its `type`.
     pub sources: Vec<crate::ingest::SourceConfig>,
     /// Where the configuration came from, for messages; not a TOML key.
@@ -167,6 +169,44 @@ pub struct IngestSettings {
     /// region codes are placed in; unset means the simulator's set (the shipped Kota Pasuruan
     /// kelurahan by default).
     pub boundaries: Option<PathBuf>,
+}
+
+/// `[dashboards]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct DashboardSettings {
+    /// Directory of `*.toml` dashboard files; unset: `./dashboards`, else the shipped ones.
+    pub dir: Option<PathBuf>,
+    /// How often the directory is re-read for changed files, milliseconds.
+    pub reload_ms: u64,
+    /// How often panels that move with the clock (windows, SLA deadlines, comparisons) are
+    /// recomputed, milliseconds.
+    pub clock_ms: u64,
+}
+
+impl Default for DashboardSettings {
+    fn default() -> Self {
+        Self {
+            dir: None,
+            reload_ms: 250,
+            clock_ms: 5_000,
+        }
+    }
+}
+
+impl DashboardSettings {
+    /// The dashboards directory: configured, else `./dashboards` when there is one, else the
+    /// dashboards shipped with the source.
+    pub fn resolved_dir(&self) -> PathBuf {
+        if let Some(dir) = &self.dir {
+            return dir.clone();
+        }
+        let local = PathBuf::from("dashboards");
+        if local.is_dir() {
+            return local;
+        }
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("dashboards")
+    }
 }
 
 /// `[deployment]`

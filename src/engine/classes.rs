@@ -1,16 +1,6 @@
 //! Class breaks for choropleth maps, computed on the server so every screen shows the same legend.
 
-use serde::Serialize;
-
-/// How values are split into classes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Method {
-    /// Each class holds about the same number of regions.
-    Quantile,
-    /// Each class spans the same range of values.
-    EqualInterval,
-}
+pub use crate::dashboards::model::Method;
 
 /// Upper bounds of the classes but the last: a value `v` is in the first class whose break is
 /// `>= v`, or in the last class. Fewer classes come back when the values do not support them

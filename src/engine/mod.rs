@@ -5,10 +5,13 @@
 //! This first version publishes two fixed panels: `overview/complaints` (totals, status mix,
 //! categories, kecamatan and the newest complaints), recomputed with polars from the store's
 //! snapshot on every commit (coalesced), and `sources/health` (the source-health table, from the
-//! ingest health registry). Dashboards from `dashboards/*.toml` compiled to queries
-//! replace the fixed panel.
+//! ingest health registry). Dashboards from `dashboards/*.toml` are computed by [`board`]:
+//! each panel's query ([`query`], a polars lazy plan) shaped by its kind ([`panel`]).
 
+pub mod board;
 pub mod classes;
+pub mod panel;
+pub mod query;
 pub mod tally;
 
 use std::collections::HashMap;
@@ -210,7 +213,10 @@ fn choropleth(by_kelurahan: &std::collections::BTreeMap<String, u64>, map: &MapS
 }
 
 #[cfg(test)]
-mod tests {
+mod tests;
+
+#[cfg(test)]
+mod overview_tests {
     use super::*;
     use crate::live::Hub;
 

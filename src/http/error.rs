@@ -25,6 +25,9 @@ pub enum ApiError {
     /// `too_many_connections`).
     #[error("{0}")]
     Denied(#[from] crate::live::Denied),
+    /// The resource exists but has no value yet (`not_ready`), e.g. a panel not yet computed.
+    #[error("{0}")]
+    NotReady(String),
     /// Something failed inside; the client sees only that (`internal`).
     #[error("internal error")]
     Internal(#[from] anyhow::Error),
@@ -35,6 +38,7 @@ impl ApiError {
         match self {
             ApiError::BadRequest { code, .. } => code,
             ApiError::NotFound(_) => "not_found",
+            ApiError::NotReady(_) => "not_ready",
             ApiError::Denied(denied) => denied.code(),
             ApiError::Internal(_) => "internal",
         }
@@ -44,6 +48,7 @@ impl ApiError {
         match self {
             ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::NotReady(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Denied(crate::live::Denied::MissingToken | crate::live::Denied::BadToken) => {
                 StatusCode::UNAUTHORIZED
             }

@@ -3,6 +3,7 @@
 //!
 //! Must not hold business logic: handlers ask the store, hub or database and shape the answer.
 
+mod dashboards;
 mod datasets;
 mod error;
 mod geo;
@@ -48,6 +49,8 @@ pub struct AppState {
     pub metrics: Metrics,
     /// Per-source status.
     pub health: SourceHealth,
+    /// The loaded dashboards and their files' problems.
+    pub dashboards: crate::dashboards::Catalog,
     /// Boundary sets for maps.
     pub geo: Arc<GeoService>,
     /// Everything a WebSocket session needs (hub, limits, shutdown signal).
@@ -65,6 +68,7 @@ pub fn router(state: AppState, static_dir: PathBuf, request_timeout: Duration) -
             "/api",
             sources::router()
                 .merge(datasets::router())
+                .merge(dashboards::router())
                 .merge(geo::router())
                 .merge(screens::router())
                 .merge(openapi::router())

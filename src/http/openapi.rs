@@ -25,7 +25,57 @@ pub fn document() -> Value {
     {
         paths.extend(datasets);
     }
+    if let (Some(paths), Value::Object(boards)) = (doc["paths"].as_object_mut(), dashboard_paths())
+    {
+        paths.extend(boards);
+    }
     doc
+}
+
+/// `/api/dashboards` paths.
+fn dashboard_paths() -> Value {
+    let dashboard = json!({"name": "dashboard", "in": "path", "required": true, "schema": {"type": "string"}, "example": "kota-pasuruan-wall"});
+    let text = json!({"type": "object", "properties": {"id": {"type": "string"}, "en": {"type": "string"}}});
+    json!({
+        "/api/dashboards": {"get": {
+            "summary": "The loaded dashboards (valid files), how many files have problems, when a file last changed",
+            "responses": {"200": {"description": "Dashboards", "content": {"application/json": {"schema": {
+                "type": "object", "properties": {
+                    "dashboards": {"type": "array", "items": {"type": "object", "properties": {
+                        "id": {"type": "string"}, "title": text, "audience": {"enum": ["wall", "tablet", "board"]},
+                        "panels": {"type": "array", "items": {"type": "string"}}}}},
+                    "errors": {"type": "integer"},
+                    "loaded_at": {"type": ["string", "null"], "format": "date-time"}}}}}}}
+        }},
+        "/api/dashboards/errors": {"get": {
+            "summary": "Problems of dashboard files that do not validate (their previous versions keep serving)",
+            "responses": {"200": {"description": "Problems", "content": {"application/json": {"schema": {
+                "type": "object", "properties": {"errors": {"type": "array", "items": {"type": "object", "properties": {
+                    "file": {"type": "string"}, "line": {"type": "integer"}, "col": {"type": "integer"},
+                    "message": {"type": "string"}, "text": {"type": "string", "description": "file:line:col: message"}}}}}}}}}}
+        }},
+        "/api/dashboards/schema": {"get": {
+            "summary": "The JSON Schema of dashboard files (docs/dashboard.schema.json)",
+            "responses": {"200": {"description": "JSON Schema", "content": {"application/json": {"schema": {"type": "object"}}}}}
+        }},
+        "/api/dashboards/{dashboard}": {"get": {
+            "summary": "A validated dashboard: layout, staleness thresholds, panels with their queries and live topics",
+            "parameters": [dashboard],
+            "responses": {"200": {"description": "Dashboard", "content": {"application/json": {"schema": {"type": "object"}}}}, "404": error_response("not_found")}
+        }},
+        "/api/dashboards/{dashboard}/panels/{panel}": {"get": {
+            "summary": "A panel's current value (the same value its live topic carries)",
+            "parameters": [dashboard, {"name": "panel", "in": "path", "required": true, "schema": {"type": "string"}, "example": "open"}],
+            "responses": {
+                "200": {"description": "Panel value", "content": {"application/json": {"schema": {"type": "object", "properties": {
+                    "dashboard": {"type": "string"}, "panel": {"type": "string"}, "kind": {"type": "string"}, "title": text,
+                    "topic": {"type": "string"}, "seq": {"type": "integer"},
+                    "committed_at": {"type": ["string", "null"], "format": "date-time"}, "value": {}}}}}},
+                "404": error_response("not_found"),
+                "503": error_response("not_ready: not computed yet")
+            }
+        }}
+    })
 }
 
 /// `/api/datasets` paths (kept apart: one `json!` of the whole document exceeds macro recursion).

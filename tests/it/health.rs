@@ -205,6 +205,9 @@ async fn the_openapi_description_lists_exactly_what_is_served() {
         "/api/sources",
         "/api/datasets",
         "/api/datasets/{name}/schema",
+        "/api/dashboards",
+        "/api/dashboards/errors",
+        "/api/dashboards/{dashboard}/panels/{panel}",
         "/api/openapi.json",
     ] {
         assert!(
@@ -217,7 +220,9 @@ async fn the_openapi_description_lists_exactly_what_is_served() {
         let path = path
             .replace("{set}", "kota_pasuruan_kecamatan")
             .replace("{name}", "complaints")
-            .replace("{id}", "simulator");
+            .replace("{id}", "simulator")
+            .replace("{dashboard}", "kota-pasuruan-wall")
+            .replace("{panel}", "open");
         let status = app.get(&path).await.status().as_u16();
         // /ws answers a plain GET with a client error (no upgrade), never 404.
         assert_ne!(status, 404, "{path} is documented but not served");

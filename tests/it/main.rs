@@ -3,6 +3,7 @@
 
 mod browser;
 mod cli;
+mod dashboards;
 mod datasets;
 mod db;
 mod geo;
