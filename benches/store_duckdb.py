@@ -27,7 +27,7 @@ def main() -> None:
     con.execute(
         """CREATE TABLE complaints (
             source VARCHAR, source_id VARCHAR, category VARCHAR, channel VARCHAR, opd VARCHAR,
-            status VARCHAR, kelurahan VARCHAR, lat DOUBLE, lon DOUBLE, created_at BIGINT,
+            status VARCHAR, kecamatan VARCHAR, kelurahan VARCHAR, lat DOUBLE, lon DOUBLE, created_at BIGINT,
             updated_at BIGINT, resolved_at BIGINT, sla_due_at BIGINT, rating INTEGER,
             PRIMARY KEY (source, source_id))"""
     )

@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use tokio_util::sync::CancellationToken;
 
 use super::panel::{self, PanelContext};
+use super::query::Frames;
 use crate::dashboards::{Catalog, Dashboard, PanelKind};
 use crate::ingest::SourceHealth;
 use crate::live::Hub;
@@ -155,11 +156,12 @@ impl Board {
         let context = self.context.clone();
         let computed = tokio::task::spawn_blocking(move || {
             let now = Utc::now();
+            let frames = Frames::new(&snapshot);
             work.into_iter()
                 .map(|(d, i)| {
                     let started = Instant::now();
                     let p = &d.panels[i];
-                    let value = panel::evaluate(&d, p, &snapshot, &sources, &context, now);
+                    let value = panel::evaluate(&d, p, &frames, &sources, &context, now);
                     let committed_at = match p.dataset() {
                         Some(ds) => snapshot.table(ds).updated_at(),
                         None => sources.iter().filter_map(|s| s.last_success).max(),

@@ -10,11 +10,10 @@ use chrono::{DateTime, Duration, Utc};
 use serde_json::{json, Map, Value};
 
 use super::classes;
-use super::query::{self, Group, Key, Moment, QueryError};
+use super::query::{self, Frames, Group, Key, Moment, QueryError};
 use crate::dashboards::model::{Dashboard, Func, Panel, PanelKind, Query, Test};
 use crate::dashboards::window::BucketSize;
 use crate::ingest::SourceStatus;
-use crate::store::StoreSnapshot;
 
 /// What panels need besides the data.
 #[derive(Clone, Default)]
@@ -42,11 +41,11 @@ fn moment(d: &Dashboard, now: DateTime<Utc>, as_of: bool) -> Moment {
     }
 }
 
-/// The value of `panel` of `dashboard` over `snapshot` at `now`.
+/// The value of `panel` of `dashboard` over a snapshot's `Frames` at `now`.
 pub fn evaluate(
     dashboard: &Dashboard,
     panel: &Panel,
-    snapshot: &StoreSnapshot,
+    frames: &Frames,
     sources: &[SourceStatus],
     context: &PanelContext,
     now: DateTime<Utc>,
@@ -54,11 +53,10 @@ pub fn evaluate(
     let Some(q) = &panel.query else {
         return Ok(source_health(panel, sources, now));
     };
-    let view = snapshot.table(q.dataset);
     let at = moment(dashboard, now, false);
     match panel.kind {
         PanelKind::Kpi => {
-            let value = single(&query::groups(q, view, &at)?);
+            let value = single(&query::groups(q, frames, &at)?);
             let headline = |v: &[Value]| v.get(panel.value_measure).cloned().unwrap_or(Value::Null);
             let mut out = json!({ "value": headline(&value) });
             let ids: Map<String, Value> = q
@@ -70,7 +68,7 @@ pub fn evaluate(
             out["measures"] = Value::Object(ids);
             if let Some(back) = panel.compare_secs {
                 let then = moment(dashboard, now - Duration::seconds(back), true);
-                let previous = single(&query::groups(q, view, &then)?);
+                let previous = single(&query::groups(q, frames, &then)?);
                 let previous = headline(&previous);
                 let (now_v, then_v) = (number(out["value"].clone()), number(previous.clone()));
                 out["previous"] = previous;
@@ -91,21 +89,29 @@ pub fn evaluate(
             dashboard,
             panel,
             q,
-            &query::groups(q, view, &at)?,
+            &query::groups(q, frames, &at)?,
             now,
         )),
-        PanelKind::Breakdown | PanelKind::Progress => {
-            Ok(breakdown(dashboard, panel, q, query::groups(q, view, &at)?))
-        }
-        PanelKind::Funnel => Ok(funnel(panel, q, &query::groups(q, view, &at)?)),
-        PanelKind::Map => Ok(choropleth(panel, q, &query::groups(q, view, &at)?, context)),
+        PanelKind::Breakdown | PanelKind::Progress => Ok(breakdown(
+            dashboard,
+            panel,
+            q,
+            query::groups(q, frames, &at)?,
+        )),
+        PanelKind::Funnel => Ok(funnel(panel, q, &query::groups(q, frames, &at)?)),
+        PanelKind::Map => Ok(choropleth(
+            panel,
+            q,
+            &query::groups(q, frames, &at)?,
+            context,
+        )),
         PanelKind::Table => {
             let rows = query::table(
                 q,
                 &panel.columns,
                 panel.sort.as_ref(),
                 panel.top.unwrap_or(10),
-                view,
+                frames,
                 &at,
             )?;
             let order: Vec<Value> = rows.iter().map(|(k, _)| json!(k)).collect();

@@ -13,7 +13,7 @@ use crate::dashboards::model::{Func, Literal, Measure, Query, Test};
 use crate::dashboards::window::{fixed_offset, BucketSize};
 use crate::domain::Rupiah;
 use crate::store::schema::{budget_col, STATUS_WORDS};
-use crate::store::{Dataset, ReadError, TableView, CURRENT, KEY_ID};
+use crate::store::{Dataset, ReadError, StoreSnapshot, TableView, CURRENT, KEY_ID};
 
 /// Why a query could not be answered.
 #[derive(Debug, thiserror::Error)]
@@ -220,13 +220,56 @@ fn predicate(query: &Query, view: &TableView, at: &Moment) -> Expr {
     all
 }
 
+/// The data of one snapshot as the panels computed from it read it: each dataset's frame is
+/// built once (its columns are shared with the store, not copied) and reused by every panel.
+pub struct Frames<'a> {
+    snapshot: &'a StoreSnapshot,
+    built: std::sync::Mutex<[Option<DataFrame>; 3]>,
+}
+
+impl<'a> Frames<'a> {
+    /// Frames over `snapshot`, built on first use.
+    pub fn new(snapshot: &'a StoreSnapshot) -> Frames<'a> {
+        Frames {
+            snapshot,
+            built: std::sync::Mutex::new([None, None, None]),
+        }
+    }
+
+    /// The view of `dataset`.
+    pub fn view(&self, dataset: Dataset) -> &'a TableView {
+        self.snapshot.table(dataset)
+    }
+
+    /// Every hot row of `dataset` with the `current` flag (a cheap clone of the cached frame).
+    fn frame(&self, dataset: Dataset) -> Result<DataFrame, QueryError> {
+        let mut built = self.built.lock().unwrap_or_else(|e| e.into_inner());
+        let slot = &mut built[Dataset::ALL.iter().position(|d| *d == dataset).unwrap_or(0)];
+        if let Some(frame) = slot {
+            return Ok(frame.clone());
+        }
+        let frame = self.view(dataset).frame()?;
+        *slot = Some(frame.clone());
+        Ok(frame)
+    }
+}
+
 /// The rows a query reads: current (or as-of) versions, filtered; budget lines reduced to the
 /// figures to date of each line.
-pub fn rows(query: &Query, view: &TableView, at: &Moment) -> Result<LazyFrame, QueryError> {
+pub fn rows(query: &Query, frames: &Frames, at: &Moment) -> Result<LazyFrame, QueryError> {
+    let view = frames.view(query.dataset);
     let frame = if at.as_of {
-        view.as_of(at.now)?.lazy()
+        match view.as_of_mask(at.now) {
+            // Inside the hot window: a mask over the shared frame, nothing copied.
+            Some(mask) => {
+                let mut frame = frames.frame(query.dataset)?;
+                frame.with_column(mask.into_series())?;
+                frame.lazy().filter(col("as_of"))
+            }
+            None => view.as_of(at.now)?.lazy(),
+        }
     } else {
-        view.frame()?.lazy().filter(col(CURRENT))
+        frames.frame(query.dataset)?.lazy().filter(col(CURRENT))
     };
     let mut lf = frame.filter(predicate(query, view, at));
     if query.dataset == Dataset::BudgetLines {
@@ -417,9 +460,10 @@ fn finish(m: &Measure, parts: &[AnyValue], rows: u64, total: u64, window_hours: 
 }
 
 /// Runs a grouped query: one [`Group`] per group (one group when nothing is grouped).
-pub fn groups(query: &Query, view: &TableView, at: &Moment) -> Result<Vec<Group>, QueryError> {
+pub fn groups(query: &Query, frames: &Frames, at: &Moment) -> Result<Vec<Group>, QueryError> {
     let now = at.now.timestamp();
-    let lf = rows(query, view, at)?;
+    let view = frames.view(query.dataset);
+    let lf = rows(query, frames, at)?;
     let mut keys: Vec<Expr> = query
         .group_by
         .iter()
@@ -517,11 +561,12 @@ pub fn table(
     columns: &[QueryField],
     sort: Option<&(String, bool)>,
     top: usize,
-    view: &TableView,
+    frames: &Frames,
     at: &Moment,
 ) -> Result<Vec<TableRow>, QueryError> {
     let now = at.now.timestamp();
-    let mut lf = rows(query, view, at)?;
+    let view = frames.view(query.dataset);
+    let mut lf = rows(query, frames, at)?;
     let mut select: Vec<Expr> = vec![col(KEY_ID)];
     select.extend(
         columns
@@ -530,6 +575,12 @@ pub fn table(
     );
     if let Some((by, descending)) = sort {
         if let Some(f) = crate::dashboards::fields::field(query.dataset, by) {
+            if matches!(
+                f.ty,
+                FieldType::Time | FieldType::Number | FieldType::Hours | FieldType::Money
+            ) {
+                lf = beyond_top(lf, value(query.dataset, &f, now), *descending, top)?;
+            }
             lf = lf.sort_by_exprs(
                 [value(query.dataset, &f, now)],
                 SortMultipleOptions::default()
@@ -560,6 +611,36 @@ pub fn table(
         out.push((key, values));
     }
     Ok(out)
+}
+
+/// Keeps only the rows whose sort value is at least as good as the `top`-th best, so the sort
+/// that follows orders a handful of rows instead of the whole table (ties are all kept).
+fn beyond_top(
+    lf: LazyFrame,
+    key: Expr,
+    descending: bool,
+    top: usize,
+) -> Result<LazyFrame, QueryError> {
+    let keys = lf
+        .clone()
+        .select([key.clone().cast(DataType::Float64).alias("_sort")])
+        .collect()?;
+    let mut values: Vec<f64> = keys.column("_sort")?.f64()?.into_iter().flatten().collect();
+    if top == 0 || values.len() <= top {
+        return Ok(lf);
+    }
+    let nth = top - 1;
+    let threshold = if descending {
+        *values.select_nth_unstable_by(nth, |a, b| b.total_cmp(a)).1
+    } else {
+        *values.select_nth_unstable_by(nth, f64::total_cmp).1
+    };
+    let key = key.cast(DataType::Float64);
+    Ok(lf.filter(if descending {
+        key.gt_eq(lit(threshold))
+    } else {
+        key.lt_eq(lit(threshold))
+    }))
 }
 
 /// One table cell as JSON: labels as text, times in the dashboard's zone, money exact.

@@ -8,6 +8,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde_json::{json, Value};
 
 use super::panel::{evaluate, PanelContext};
+use super::query::Frames;
 use crate::dashboards::{self, Dashboard};
 use crate::domain::{BudgetLine, BudgetVersion, Complaint, Rupiah, Status, DEFAULT_TIME_ZONE};
 use crate::store::{Batch, Store, StoreSnapshot};
@@ -26,9 +27,12 @@ fn board(text: &str) -> Dashboard {
 fn value(d: &Dashboard, panel: &str, snap: &StoreSnapshot, now: DateTime<Utc>) -> Value {
     let p = d.panels.iter().find(|p| p.id == panel).unwrap();
     std::thread::scope(|s| {
-        s.spawn(|| evaluate(d, p, snap, &[], &PanelContext::default(), now).unwrap())
-            .join()
-            .unwrap()
+        s.spawn(|| {
+            let frames = Frames::new(snap);
+            evaluate(d, p, &frames, &[], &PanelContext::default(), now).unwrap()
+        })
+        .join()
+        .unwrap()
     })
 }
 
@@ -250,6 +254,26 @@ async fn la_311_panels_match_a_plain_computation_over_the_stored_rows() {
             "{bucket}"
         );
     }
+    // The ten oldest open requests, oldest first (times in Pacific time).
+    let table = value(&d, "longest-open", &snap, now);
+    let mut open: Vec<DateTime<Utc>> = rows
+        .iter()
+        .filter(|c| !c.status.is_closed())
+        .map(|c| c.created_at)
+        .collect();
+    open.sort();
+    let shown: Vec<String> = table["order"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| table["rows"][k.as_str().unwrap()]["created_at"].as_str().unwrap().to_owned())
+        .collect();
+    let expected: Vec<String> = open
+        .iter()
+        .take(10)
+        .map(|t| crate::domain::format_local(*t, la))
+        .collect();
+    assert_eq!(shown, expected);
     let per_month = value(&d, "per-month", &snap, now);
     let months: u64 = per_month["points"]
         .as_object()

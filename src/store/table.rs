@@ -882,6 +882,49 @@ impl TableView {
         frame.take(&idx).map_err(|e| self.error(e))
     }
 
+    /// For each hot row (in [`TableView::frame`] order), whether it is its key's version at
+    /// `at`: the same rows [`TableView::as_of`] returns, as a mask over the shared frame rather
+    /// than a copy. `None` when `at` is before the hot window (history files are needed: use
+    /// `as_of`).
+    pub fn as_of_mask(&self, at: DateTime<Utc>) -> Option<BooleanChunked> {
+        let limit = at.timestamp();
+        if self.hot_since.is_some_and(|since| limit < since) {
+            return None;
+        }
+        let schema = self.dataset.schema();
+        let time_col = schema.version_column;
+        let key_col = schema.fields.len();
+        let mut latest = vec![NONE; self.keys.len() as usize];
+        for chunk in &self.chunks {
+            let (Ok(times), Ok(keys)) =
+                (chunk.columns[time_col].u32(), chunk.columns[key_col].u32())
+            else {
+                return None;
+            };
+            // Versions of a key are accepted in non-decreasing time order, so the last row of a
+            // key at or before `at` is its version then.
+            for (i, (t, key)) in times.into_iter().zip(keys).enumerate() {
+                if let (Some(t), Some(key)) = (t, key) {
+                    if i64::from(t) <= limit {
+                        if let Some(slot) = latest.get_mut(key as usize) {
+                            *slot = chunk.start + i as u32;
+                        }
+                    }
+                }
+            }
+        }
+        let mut bits = vec![false; self.rows as usize];
+        for row in latest.into_iter().filter(|r| *r != NONE) {
+            if let Some(b) = bits.get_mut(row as usize) {
+                *b = true;
+            }
+        }
+        Some(BooleanChunked::from_iter_values(
+            "as_of".into(),
+            bits.into_iter(),
+        ))
+    }
+
     fn read_history(&self) -> Result<DataFrame, ReadError> {
         let schema = self.dataset.schema();
         let mut out: Option<DataFrame> = None;

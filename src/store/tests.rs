@@ -392,6 +392,13 @@ async fn retention_moves_old_versions_to_history_and_as_of_still_reads_them() {
         words(view, &view.as_of(days_ago(20)).unwrap()),
         ["X:resolved", "Y:received"]
     );
+    // Before the hot window only `as_of` can answer (it reads history); the mask says so.
+    assert!(view.as_of_mask(days_ago(80)).is_none());
+    let mask = view.as_of_mask(days_ago(20)).unwrap();
+    assert_eq!(
+        words(view, &view.frame().unwrap().filter(&mask).unwrap()),
+        ["X:resolved", "Y:received"]
+    );
     drop(store);
     // The history survives a restart through the checkpoint that lists it.
     let reopened = open(dir.path()).await;
@@ -612,6 +619,10 @@ mod model {
                 prop_assert_eq!(words(view, &view.current().unwrap()), model.as_of(i64::MAX));
                 for minute in [-1, 0, 3, 6, 11] {
                     prop_assert_eq!(words(view, &view.as_of(at(minute)).unwrap()), model.as_of(minute));
+                    // The mask over the shared frame selects the same versions.
+                    let mask = view.as_of_mask(at(minute)).unwrap();
+                    let masked = view.frame().unwrap().filter(&mask).unwrap();
+                    prop_assert_eq!(words(view, &masked), model.as_of(minute));
                 }
                 Ok(())
             })?;

@@ -1,0 +1,143 @@
+//! Engine benchmark: a full recompute of every panel of the shipped Kota Pasuruan wall dashboard
+//! over N complaints (10M by default), with DuckDB running the equivalent SQL over the same rows
+//! in the same run.
+//!
+//! `cargo bench --bench engine` (`-- --rows N --runs R` for another size). Needs `pip install
+//! duckdb pyarrow` for the comparison; without it the DuckDB line says so.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use chrono::DateTime;
+use common::*;
+use pantau::dashboards;
+use pantau::engine::panel::{evaluate, PanelContext};
+use pantau::engine::query::Frames;
+use pantau::store::{Store, StoreOptions};
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let rows = arg("--rows", 10_000_000);
+    let runs = arg("--runs", 5) as usize;
+    let work = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("bench-engine");
+    let _ = std::fs::remove_dir_all(&work);
+    std::fs::create_dir_all(&work)?;
+    let start = 1_767_200_000; // 2025-12-31T16:53:20Z; the rows cover the year after
+                               // "Now" is the end of the data, so the day and 24-hour windows hold rows.
+    let now = DateTime::from_timestamp(start + 31_536_000, 0).unwrap_or_default();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let board = dashboards::load_file(
+        &root.join("dashboards/kota-pasuruan-wall.toml"),
+        pantau::domain::DEFAULT_TIME_ZONE,
+    )
+    .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+
+    let options = StoreOptions {
+        retention: None,
+        checkpoint_interval: Duration::from_secs(86_400),
+        checkpoint_log_bytes: u64::MAX,
+    };
+    let store = Store::open(&work.join("store"), options).await?;
+    for first in (0..rows).step_by(BATCH) {
+        let batch = (first..(first + BATCH as u64).min(rows))
+            .map(|i| complaint(i, start))
+            .collect();
+        store.append_complaints(batch).await?;
+    }
+    let snapshot = store.snapshot();
+    println!(
+        "engine bench: wall dashboard `{}` ({} panels) over {rows} complaints, {runs} runs",
+        board.id,
+        board.panels.len()
+    );
+
+    let context = PanelContext {
+        geo: Some(std::sync::Arc::new(pantau::geo::Catalog::open(
+            &root.join("static/geo"),
+        ))),
+    };
+    // Warm the boundary set (loaded once per process in the server).
+    let _ = context.regions("kota_pasuruan_desa_kelurahan");
+    let (totals, per_panel) = tokio::task::spawn_blocking(move || {
+        let mut totals = Vec::new();
+        let mut per_panel = vec![Vec::new(); board.panels.len()];
+        for _ in 0..runs {
+            let all = Instant::now();
+            // What the engine does per recomputation: one set of frames for all panels.
+            let frames = Frames::new(&snapshot);
+            for (i, panel) in board.panels.iter().enumerate() {
+                let t = Instant::now();
+                let value = evaluate(&board, panel, &frames, &[], &context, now);
+                per_panel[i].push((panel.id.clone(), t.elapsed()));
+                if let Err(e) = value {
+                    eprintln!("panel {}: {e}", panel.id);
+                }
+            }
+            totals.push(all.elapsed());
+        }
+        (totals, per_panel)
+    })
+    .await?;
+    let best = totals.iter().min().copied().unwrap_or_default();
+    let pantau = median(totals);
+    println!(
+        "pantau full recompute: {:>8.1} ms median, {:.1} ms best",
+        ms(pantau),
+        ms(best)
+    );
+    for runs in &per_panel {
+        let id = runs[0].0.clone();
+        let m = median(runs.iter().map(|r| r.1).collect());
+        println!("  {id:<16} {:>8.1} ms", ms(m));
+    }
+    println!("pantau_full_recompute_ms {:.1}", ms(pantau));
+
+    let parquet = work.join("complaints.parquet");
+    write_parquet(&parquet, rows, start)?;
+    let script = root.join("benches/engine_duckdb.py");
+    let out = std::process::Command::new("python3")
+        .arg(&script)
+        .arg(&parquet)
+        .arg(now.timestamp().to_string())
+        .arg(runs.to_string())
+        .output();
+    match out {
+        Ok(out) if out.status.success() => {
+            let text = String::from_utf8_lossy(&out.stdout);
+            print!("{text}");
+            let duck = text
+                .lines()
+                .find_map(|l| l.strip_prefix("duckdb_wall_ms "))
+                .and_then(|v| v.trim().parse::<f64>().ok());
+            if let Some(duck) = duck {
+                println!(
+                    "ratio: pantau is {:.2}× DuckDB's time ({})",
+                    ms(pantau) / duck,
+                    if ms(pantau) <= duck {
+                        "faster"
+                    } else {
+                        "slower"
+                    }
+                );
+            }
+        }
+        Ok(out) => println!(
+            "duckdb: not measured ({})",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ),
+        Err(e) => println!("duckdb: not measured (python3: {e})"),
+    }
+    let _ = std::fs::remove_dir_all(&work);
+    Ok(())
+}
