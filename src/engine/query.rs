@@ -133,6 +133,16 @@ fn value(dataset: Dataset, f: &QueryField, now: i64) -> Expr {
     }
 }
 
+/// The stored column of a time field, when it is one (not derived).
+fn stored_time(dataset: Dataset, f: &QueryField) -> Option<&'static str> {
+    match f.origin {
+        Origin::Column(c) if dataset.schema().fields[c].storage == crate::store::Storage::Time => {
+            Some(stored_name(dataset, c))
+        }
+        _ => None,
+    }
+}
+
 fn service_due() -> Expr {
     seconds("requested_at") + col("sla_target_minutes").cast(DataType::Int64) * lit(60i64)
 }
@@ -211,7 +221,14 @@ fn predicate(query: &Query, view: &TableView, at: &Moment) -> Expr {
             }
             Test::Window(w) => {
                 let (start, end) = w.range(at.now, at.tz, at.fiscal_start);
-                v.clone().gt_eq(lit(start)).and(v.lt(lit(end)))
+                match stored_time(query.dataset, &f.field) {
+                    // Compared as stored (u32 seconds): no 64-bit copy of the column.
+                    Some(name) => {
+                        let secs = |t: i64| lit(t.clamp(0, i64::from(u32::MAX)) as u32);
+                        col(name).gt_eq(secs(start)).and(col(name).lt(secs(end)))
+                    }
+                    None => v.clone().gt_eq(lit(start)).and(v.lt(lit(end))),
+                }
             }
         };
         // A missing value never passes a filter.

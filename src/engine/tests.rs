@@ -266,7 +266,12 @@ async fn la_311_panels_match_a_plain_computation_over_the_stored_rows() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|k| table["rows"][k.as_str().unwrap()]["created_at"].as_str().unwrap().to_owned())
+        .map(|k| {
+            table["rows"][k.as_str().unwrap()]["created_at"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
         .collect();
     let expected: Vec<String> = open
         .iter()

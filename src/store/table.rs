@@ -919,10 +919,19 @@ impl TableView {
                 *b = true;
             }
         }
-        Some(BooleanChunked::from_iter_values(
-            "as_of".into(),
-            bits.into_iter(),
-        ))
+        // Cut like the frame's columns, so polars can filter them without re-chunking (copying)
+        // every column to match the mask.
+        let mut at = 0usize;
+        let mut mask = BooleanChunked::from_slice("as_of".into(), &[]);
+        for chunk in &self.chunks {
+            for array in chunk.columns[time_col].chunks() {
+                let len = array.len();
+                let part = BooleanChunked::from_slice("as_of".into(), &bits[at..at + len]);
+                mask.append(&part).ok()?;
+                at += len;
+            }
+        }
+        Some(mask)
     }
 
     fn read_history(&self) -> Result<DataFrame, ReadError> {
