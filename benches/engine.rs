@@ -39,7 +39,7 @@ async fn main() -> anyhow::Result<()> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let board = dashboards::load_file(
         &root.join("dashboards/kota-pasuruan-wall.toml"),
-        pantau::domain::DEFAULT_TIME_ZONE,
+        &dashboards::Rules::zone(pantau::domain::DEFAULT_TIME_ZONE),
     )
     .map_err(|e| anyhow::anyhow!("{e:?}"))?;
 

@@ -272,7 +272,8 @@ fn check(settings: &Settings) -> ExitCode {
         Ok(()) => {
             println!("{}: configuration is valid", settings.origin_label());
             let dir = settings.dashboards.resolved_dir();
-            let n = crate::dashboards::Catalog::open(&dir, settings.deployment.tz())
+            let rules = startup::dashboard_rules(settings, &settings.server.resolved_static_dir());
+            let n = crate::dashboards::Catalog::open(&dir, rules)
                 .dashboards()
                 .len();
             println!("{}: {n} dashboard(s) valid", dir.display());

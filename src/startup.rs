@@ -110,7 +110,7 @@ impl Application {
         let geo = Arc::new(GeoService::new(Catalog::open(&static_dir.join("geo"))));
         let dashboards = DashboardCatalog::open(
             &settings.dashboards.resolved_dir(),
-            settings.deployment.tz(),
+            dashboard_rules(&settings, &static_dir),
         );
         for e in dashboards.errors() {
             tracing::warn!(error = %e, "Dashboard file invalid; it is not served until fixed.");
@@ -301,7 +301,7 @@ pub fn check(settings: &Settings) -> Result<(), Vec<String>> {
     problems.extend(
         crate::dashboards::check_dir(
             &settings.dashboards.resolved_dir(),
-            settings.deployment.tz(),
+            &dashboard_rules(settings, &settings.server.resolved_static_dir()),
         )
         .into_iter()
         .map(|e| e.to_string()),
@@ -320,6 +320,14 @@ pub fn check(settings: &Settings) -> Result<(), Vec<String>> {
         Ok(())
     } else {
         Err(problems)
+    }
+}
+
+/// What dashboards are validated against: the deployment's zone and the served boundary sets.
+pub fn dashboard_rules(settings: &Settings, static_dir: &Path) -> crate::dashboards::Rules {
+    crate::dashboards::Rules {
+        zone: settings.deployment.tz(),
+        boundary_sets: Some(Catalog::open(&static_dir.join("geo")).names()),
     }
 }
 

@@ -49,6 +49,25 @@ impl std::fmt::Display for FileError {
     }
 }
 
+/// What validation checks names against besides the format itself.
+#[derive(Debug, Clone)]
+pub struct Rules {
+    /// Time zone of dashboards that name none (the deployment's).
+    pub zone: Tz,
+    /// Boundary sets a map layer may name (`/api/geo/{set}`); `None`: not checked.
+    pub boundary_sets: Option<Vec<String>>,
+}
+
+impl Rules {
+    /// Rules with `zone` as the default zone and no boundary-set check.
+    pub fn zone(zone: Tz) -> Rules {
+        Rules {
+            zone,
+            boundary_sets: None,
+        }
+    }
+}
+
 /// Line and column (from 1) of byte `offset` in `text`; columns count characters.
 fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let mut offset = offset.min(text.len());
@@ -62,7 +81,7 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
 }
 
 /// Parses and validates one dashboard file's text; `file` names it in errors.
-pub fn parse(text: &str, file: &Path, zone: Tz) -> Result<Dashboard, Vec<FileError>> {
+pub fn parse(text: &str, file: &Path, rules: &Rules) -> Result<Dashboard, Vec<FileError>> {
     let name = file.display().to_string();
     let at = |span: Option<std::ops::Range<usize>>, message: String| {
         let (line, col) = span.map_or((0, 0), |s| line_col(text, s.start));
@@ -79,7 +98,7 @@ pub fn parse(text: &str, file: &Path, zone: Tz) -> Result<Dashboard, Vec<FileErr
         .file_stem()
         .and_then(|s| s.to_str())
         .unwrap_or_default();
-    model::validate(spec, stem, zone).map_err(|problems| {
+    model::validate(spec, stem, rules).map_err(|problems| {
         problems
             .into_iter()
             .map(|p| at(p.span, p.message))
@@ -88,7 +107,7 @@ pub fn parse(text: &str, file: &Path, zone: Tz) -> Result<Dashboard, Vec<FileErr
 }
 
 /// Reads and validates one dashboard file.
-pub fn load_file(path: &Path, zone: Tz) -> Result<Dashboard, Vec<FileError>> {
+pub fn load_file(path: &Path, rules: &Rules) -> Result<Dashboard, Vec<FileError>> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         vec![FileError {
             file: path.display().to_string(),
@@ -97,7 +116,7 @@ pub fn load_file(path: &Path, zone: Tz) -> Result<Dashboard, Vec<FileError>> {
             message: format!("cannot read: {e}"),
         }]
     })?;
-    parse(&text, path, zone)
+    parse(&text, path, rules)
 }
 
 /// The `*.toml` files directly in `dir`, sorted; a missing directory holds none.
@@ -119,8 +138,8 @@ fn dashboard_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
 }
 
 /// Validates every dashboard in `dir` (for `pantau check`): the problems, each `file:line:col`.
-pub fn check_dir(dir: &Path, zone: Tz) -> Vec<FileError> {
-    let mut catalog = State::new(dir.to_path_buf(), zone);
+pub fn check_dir(dir: &Path, rules: &Rules) -> Vec<FileError> {
+    let mut catalog = State::new(dir.to_path_buf(), rules.clone());
     catalog.rescan();
     catalog.errors()
 }
@@ -137,7 +156,7 @@ struct FileState {
 
 struct State {
     dir: PathBuf,
-    zone: Tz,
+    rules: Rules,
     files: BTreeMap<PathBuf, FileState>,
     /// A directory-level problem (cannot list it).
     dir_error: Option<FileError>,
@@ -145,10 +164,10 @@ struct State {
 }
 
 impl State {
-    fn new(dir: PathBuf, zone: Tz) -> State {
+    fn new(dir: PathBuf, rules: Rules) -> State {
         State {
             dir,
-            zone,
+            rules,
             files: BTreeMap::new(),
             dir_error: None,
             loaded_at: None,
@@ -189,7 +208,7 @@ impl State {
             }
             changed = true;
             let result = match std::str::from_utf8(&content) {
-                Ok(text) => parse(text, &path, self.zone),
+                Ok(text) => parse(text, &path, &self.rules),
                 Err(e) => Err(vec![FileError {
                     file: path.display().to_string(),
                     line: 0,
@@ -260,9 +279,9 @@ pub struct Catalog {
 }
 
 impl Catalog {
-    /// Loads every dashboard in `dir` (missing: none) with `zone` as the default time zone.
-    pub fn open(dir: &Path, zone: Tz) -> Catalog {
-        let mut state = State::new(dir.to_path_buf(), zone);
+    /// Loads every dashboard in `dir` (missing: none), validated with `rules`.
+    pub fn open(dir: &Path, rules: Rules) -> Catalog {
+        let mut state = State::new(dir.to_path_buf(), rules);
         state.rescan();
         let (version, _) = watch::channel(0);
         Catalog {

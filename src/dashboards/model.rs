@@ -490,12 +490,13 @@ fn valid_id(id: &str, extra: &str) -> bool {
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || extra.contains(c))
 }
 
-/// Validates a parsed file; `default_id` is the file stem, `zone` the deployment's.
+/// Validates a parsed file; `default_id` is the file stem.
 pub fn validate(
     spec: DashboardSpec,
     default_id: &str,
-    zone: Tz,
+    rules: &super::Rules,
 ) -> Result<Dashboard, Vec<Problem>> {
+    let zone = rules.zone;
     let mut p = Problems::default();
     let id = match &spec.id {
         Some(id) => {
@@ -588,7 +589,7 @@ pub fn validate(
                 format!("panel id `{}` is used twice", panel.id.get_ref()),
             );
         }
-        if let Some(panel) = validate_panel(panel, audience, layout, &mut placed, &mut p) {
+        if let Some(panel) = validate_panel(panel, audience, layout, rules, &mut placed, &mut p) {
             panels.push((panel_order(&spec.panels[i], i), panel));
         }
     }
@@ -618,6 +619,7 @@ fn validate_panel(
     spec: &PanelSpec,
     audience: Audience,
     layout: Option<Layout>,
+    rules: &super::Rules,
     placed: &mut Vec<(Area, Range<usize>)>,
     p: &mut Problems,
 ) -> Option<Panel> {
@@ -747,7 +749,7 @@ fn validate_panel(
     let layer = spec
         .layer
         .as_ref()
-        .and_then(|l| validate_layer(l, &query, p));
+        .and_then(|l| validate_layer(l, &query, rules, p));
     let value_measure = match (&spec.value, &query) {
         (Some(v), Some(q)) => match q.measures.iter().position(|m| &m.id == v.get_ref()) {
             Some(i) => i,
@@ -1196,8 +1198,22 @@ fn validate_measure(
 fn validate_layer(
     spec: &spec::LayerSpec,
     query: &Option<Query>,
+    rules: &super::Rules,
     p: &mut Problems,
 ) -> Option<Layer> {
+    if let Some(sets) = &rules.boundary_sets {
+        if !sets.contains(spec.set.get_ref()) {
+            p.at(
+                &spec.set,
+                format!(
+                    "unknown boundary set `{}`: one of {}",
+                    spec.set.get_ref(),
+                    sets.join(", ")
+                ),
+            );
+            return None;
+        }
+    }
     if spec.kind.get_ref() != "choropleth" {
         p.at(
             &spec.kind,
@@ -1241,7 +1257,7 @@ fn validate_layer(
         None => 5,
     };
     Some(Layer {
-        set: spec.set.clone(),
+        set: spec.set.get_ref().clone(),
         measure,
         method,
         classes,

@@ -189,7 +189,8 @@ pub struct LayerSpec {
     #[schemars(with = "String")]
     pub kind: Spanned<String>,
     /// Boundary set whose shapes are drawn (`/api/geo/{set}`).
-    pub set: String,
+    #[schemars(with = "String")]
+    pub set: Spanned<String>,
     /// The measure coloured (a measure id of the query; default its first).
     #[serde(default)]
     #[schemars(with = "Option<String>")]

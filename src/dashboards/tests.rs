@@ -4,9 +4,24 @@ use super::*;
 use crate::domain::DEFAULT_TIME_ZONE;
 
 fn errors(text: &str) -> Vec<String> {
-    match parse(text, Path::new("dashboards/x.toml"), DEFAULT_TIME_ZONE) {
+    match parse(
+        text,
+        Path::new("dashboards/x.toml"),
+        &Rules::zone(DEFAULT_TIME_ZONE),
+    ) {
         Ok(_) => Vec::new(),
         Err(e) => e.into_iter().map(|e| e.to_string()).collect(),
+    }
+}
+
+/// The rules of a server with the shipped boundary sets.
+fn shipped_rules() -> Rules {
+    Rules {
+        zone: DEFAULT_TIME_ZONE,
+        boundary_sets: Some(
+            crate::geo::Catalog::open(&Path::new(env!("CARGO_MANIFEST_DIR")).join("static/geo"))
+                .names(),
+        ),
     }
 }
 
@@ -21,9 +36,9 @@ fn panel(body: &str) -> String {
 #[test]
 fn the_shipped_dashboards_are_valid() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("dashboards");
-    let problems = check_dir(&dir, DEFAULT_TIME_ZONE);
+    let problems = check_dir(&dir, &shipped_rules());
     assert!(problems.is_empty(), "{problems:#?}");
-    let catalog = Catalog::open(&dir, DEFAULT_TIME_ZONE);
+    let catalog = Catalog::open(&dir, shipped_rules());
     let ids: Vec<String> = catalog.dashboards().into_keys().collect();
     assert_eq!(
         ids,
@@ -137,7 +152,7 @@ fn a_broken_file_keeps_its_previous_version_and_reports_the_problem() {
     let path = dir.path().join("ops.toml");
     let good = panel("kind = \"kpi\"\nquery.dataset = \"complaints\"\nquery.measures = [{ id = \"n\", fn = \"count\" }]\n");
     std::fs::write(&path, &good).unwrap();
-    let catalog = Catalog::open(dir.path(), DEFAULT_TIME_ZONE);
+    let catalog = Catalog::open(dir.path(), Rules::zone(DEFAULT_TIME_ZONE));
     let first = catalog.get("ops").unwrap();
     assert!(catalog.errors().is_empty());
 
@@ -172,12 +187,25 @@ fn a_broken_file_keeps_its_previous_version_and_reports_the_problem() {
 }
 
 #[test]
+fn a_map_must_name_a_boundary_set_the_server_has() {
+    let text = panel(
+        "kind = \"map\"\nquery.dataset = \"complaints\"\nquery.group_by = [\"kelurahan\"]\n\
+         query.measures = [{ id = \"n\", fn = \"count\" }]\n\
+         layer = { kind = \"choropleth\", set = \"kota_pasuruan_kelurahan\" }\n",
+    );
+    let e = parse(&text, Path::new("x.toml"), &shipped_rules()).unwrap_err();
+    assert!(e[0].to_string().starts_with("x.toml:11:38: unknown boundary set `kota_pasuruan_kelurahan`: one of kab_gresik_desa_kelurahan"), "{e:?}");
+    let fixed = text.replace("kota_pasuruan_kelurahan", "kota_pasuruan_desa_kelurahan");
+    assert!(parse(&fixed, Path::new("x.toml"), &shipped_rules()).is_ok());
+}
+
+#[test]
 fn two_files_may_not_claim_one_id() {
     let dir = tempfile::tempdir().unwrap();
     let body = panel("kind = \"kpi\"\nquery.dataset = \"complaints\"\nquery.measures = [{ id = \"n\", fn = \"count\" }]\n");
     std::fs::write(dir.path().join("a.toml"), format!("id = \"same\"\n{body}")).unwrap();
     std::fs::write(dir.path().join("b.toml"), format!("id = \"same\"\n{body}")).unwrap();
-    let e = check_dir(dir.path(), DEFAULT_TIME_ZONE);
+    let e = check_dir(dir.path(), &Rules::zone(DEFAULT_TIME_ZONE));
     assert_eq!(e.len(), 1);
     assert!(e[0].message.contains("already used"), "{e:?}");
 }

@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 
 use super::panel::{evaluate, PanelContext};
 use super::query::Frames;
-use crate::dashboards::{self, Dashboard};
+use crate::dashboards::{self, Dashboard, Rules};
 use crate::domain::{BudgetLine, BudgetVersion, Complaint, Rupiah, Status, DEFAULT_TIME_ZONE};
 use crate::store::{Batch, Store, StoreSnapshot};
 
@@ -18,8 +18,12 @@ fn repo(path: &str) -> PathBuf {
 }
 
 fn board(text: &str) -> Dashboard {
-    dashboards::parse(text, Path::new("test.toml"), DEFAULT_TIME_ZONE)
-        .unwrap_or_else(|e| panic!("{e:#?}"))
+    dashboards::parse(
+        text,
+        Path::new("test.toml"),
+        &Rules::zone(DEFAULT_TIME_ZONE),
+    )
+    .unwrap_or_else(|e| panic!("{e:#?}"))
 }
 
 /// A panel's value, computed on a thread of its own as the engine does on the blocking pool
@@ -135,7 +139,11 @@ async fn la_311_panels_match_a_plain_computation_over_the_stored_rows() {
     let store = la_store(dir.path()).await;
     let snap = store.snapshot();
     let rows = current_complaints(&snap);
-    let d = dashboards::load_file(&repo("dashboards/la-311.toml"), DEFAULT_TIME_ZONE).unwrap();
+    let d = dashboards::load_file(
+        &repo("dashboards/la-311.toml"),
+        &Rules::zone(DEFAULT_TIME_ZONE),
+    )
+    .unwrap();
     let now = Utc::now();
 
     let total = value(&d, "total", &snap, now);
