@@ -354,12 +354,30 @@ fn rows_len() -> Expr {
     col(KEY_ID).len()
 }
 
+/// One aggregation of a measure.
+enum Agg {
+    /// An aggregation over the rows.
+    Plain(Expr),
+    /// A per-row column computed first, and the aggregation over it.
+    Counted(Expr, Expr),
+}
+
 /// Aggregations of a measure (named `m{i}_{j}`); the final value is made from them by
 /// [`finish`].
-fn aggs(i: usize, m: &Measure, dataset: Dataset, now: i64) -> Vec<Expr> {
-    let a = |j: usize, e: Expr| e.alias(format!("m{i}_{j}"));
+fn aggs(i: usize, m: &Measure, dataset: Dataset, now: i64) -> Vec<Agg> {
+    let a = |j: usize, e: Expr| Agg::Plain(e.alias(format!("m{i}_{j}")));
+    // A condition counted per group: computed as a 0/1 column first, then summed (a plain
+    // column sum is polars' fast path; a summed expression is evaluated per group).
+    let flag = |j: usize, cond: Expr| {
+        let name = format!("_p{i}_{j}");
+        Agg::Counted(
+            cond.fill_null(lit(false))
+                .cast(DataType::UInt32)
+                .alias(name.clone()),
+            col(name).sum().alias(format!("m{i}_{j}")),
+        )
+    };
     let of = m.of.map(|f| value(dataset, &f, now));
-    let count_if = |cond: Expr| cond.fill_null(lit(false)).cast(DataType::UInt32).sum();
     let money = |c: usize| col(stored_name(Dataset::BudgetLines, c)).sum();
     match m.func {
         Func::Count | Func::RatePerHour | Func::Share => vec![a(0, rows_len())],
@@ -395,17 +413,15 @@ fn aggs(i: usize, m: &Measure, dataset: Dataset, now: i64) -> Vec<Expr> {
         )],
         Func::SlaBreached => {
             let (due, open, _, at) = sla_parts(dataset);
-            vec![a(0, count_if(open.and(due.lt(at(now)))))]
+            vec![flag(0, open.and(due.lt(at(now))))]
         }
         Func::SlaAtRisk => {
             let (due, open, _, at) = sla_parts(dataset);
             let within = m.within_secs.unwrap_or(0);
-            vec![a(
+            vec![flag(
                 0,
-                count_if(
-                    open.and(due.clone().gt_eq(at(now)))
-                        .and(due.lt(at(now + within))),
-                ),
+                open.and(due.clone().gt_eq(at(now)))
+                    .and(due.lt(at(now + within))),
             )]
         }
         Func::SlaWithinPct => {
@@ -415,8 +431,8 @@ fn aggs(i: usize, m: &Measure, dataset: Dataset, now: i64) -> Vec<Expr> {
                 .and(closed_at.clone().is_not_null())
                 .and(due.clone().is_not_null());
             vec![
-                a(0, count_if(closed.clone().and(closed_at.lt_eq(due)))),
-                a(1, count_if(closed)),
+                flag(0, closed.clone().and(closed_at.lt_eq(due))),
+                flag(1, closed),
             ]
         }
         Func::Serapan => vec![
@@ -499,9 +515,23 @@ pub fn groups(query: &Query, frames: &Frames, at: &Moment) -> Result<Vec<Group>,
         keys.push(bucket_expr(value(query.dataset, &b.field, now), b.size, at.tz).alias("_bucket"));
     }
     let mut aggregations = vec![rows_len().alias("_rows")];
+    let mut columns = Vec::new();
     for (i, m) in query.measures.iter().enumerate() {
-        aggregations.extend(aggs(i, m, query.dataset, now));
+        for agg in aggs(i, m, query.dataset, now) {
+            match agg {
+                Agg::Plain(e) => aggregations.push(e),
+                Agg::Counted(column, e) => {
+                    columns.push(column);
+                    aggregations.push(e);
+                }
+            }
+        }
     }
+    let lf = if columns.is_empty() {
+        lf
+    } else {
+        lf.with_columns(columns)
+    };
     let frame = if keys.is_empty() {
         lf.select(aggregations).collect()?
     } else {
