@@ -105,38 +105,22 @@ async fn main() -> anyhow::Result<()> {
 
     let parquet = work.join("complaints.parquet");
     write_parquet(&parquet, rows, start)?;
-    let script = root.join("benches/engine_duckdb.py");
-    let out = std::process::Command::new("python3")
-        .arg(&script)
-        .arg(&parquet)
-        .arg(now.timestamp().to_string())
-        .arg(runs.to_string())
-        .output();
-    match out {
-        Ok(out) if out.status.success() => {
-            let text = String::from_utf8_lossy(&out.stdout);
-            print!("{text}");
-            let duck = text
-                .lines()
-                .find_map(|l| l.strip_prefix("duckdb_wall_ms "))
-                .and_then(|v| v.trim().parse::<f64>().ok());
-            if let Some(duck) = duck {
-                println!(
-                    "ratio: pantau is {:.2}× DuckDB's time ({})",
-                    ms(pantau) / duck,
-                    if ms(pantau) <= duck {
-                        "faster"
-                    } else {
-                        "slower"
-                    }
-                );
-            }
-        }
-        Ok(out) => println!(
-            "duckdb: not measured ({})",
-            String::from_utf8_lossy(&out.stderr).trim()
-        ),
-        Err(e) => println!("duckdb: not measured (python3: {e})"),
+    let args = [
+        parquet.into_os_string(),
+        now.timestamp().to_string().into(),
+        runs.to_string().into(),
+    ];
+    let text = run_duckdb(&root.join("benches/engine_duckdb.py"), &args);
+    if let Some(duck) = text.and_then(|t| metric(&t, "duckdb_wall_ms")) {
+        let verdict = if ms(pantau) <= duck {
+            "faster"
+        } else {
+            "slower"
+        };
+        println!(
+            "ratio: pantau is {:.2}× DuckDB's time ({verdict})",
+            ms(pantau) / duck
+        );
     }
     let _ = std::fs::remove_dir_all(&work);
     Ok(())

@@ -8,7 +8,9 @@
 //! the real ones, so the quarantine and enrichment work is the real mix). Needs `pip install
 //! duckdb` for the comparison; without it the DuckDB line says so.
 
-use std::io::Write;
+mod common;
+
+use common::run_duckdb;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -106,21 +108,6 @@ fn main() {
     rates.sort_by(f64::total_cmp);
     println!("pantau import median: {:.0} rows/s", rates[1]);
 
-    let script = root.join("benches/import_duckdb.py");
-    let mut command = std::process::Command::new("python3");
-    command.arg(&script);
-    command.args(&paths);
-    match command.output() {
-        Ok(out) if out.status.success() => {
-            std::io::stdout().write_all(&out.stdout).expect("stdout");
-        }
-        Ok(out) => println!(
-            "duckdb: not measured ({})",
-            String::from_utf8_lossy(&out.stderr)
-                .lines()
-                .last()
-                .unwrap_or("failed")
-        ),
-        Err(e) => println!("duckdb: not measured (python3: {e})"),
-    }
+    let args: Vec<std::ffi::OsString> = paths.iter().map(|p| p.clone().into_os_string()).collect();
+    run_duckdb(&root.join("benches/import_duckdb.py"), &args);
 }

@@ -129,36 +129,20 @@ async fn main() -> anyhow::Result<()> {
     }
     let parquet = work.join("complaints.parquet");
     write_parquet(&parquet, rows, start)?;
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/store_duckdb.py");
-    let out = std::process::Command::new("python3")
-        .arg(&script)
-        .arg(&parquet)
-        .arg(BATCH.to_string())
-        .arg(work.join("duck.db"))
-        .output();
-    match out {
-        Ok(out) if out.status.success() => {
-            let text = String::from_utf8_lossy(&out.stdout);
-            print!("{text}");
-            let rate = text
-                .lines()
-                .find_map(|l| l.strip_prefix("duckdb_batched_rows_per_s "))
-                .and_then(|v| v.trim().parse::<f64>().ok());
-            if let Some(rate) = rate {
-                println!(
-                    "ratio:               {:>12.2}× DuckDB's batched upsert rate",
-                    insert_rate / rate
-                );
-            }
-        }
-        Ok(out) => println!(
-            "duckdb: not run ({})",
-            String::from_utf8_lossy(&out.stderr)
-                .lines()
-                .last()
-                .unwrap_or("failed")
-        ),
-        Err(e) => println!("duckdb: not run ({e})"),
+    let args = [
+        parquet.into_os_string(),
+        BATCH.to_string().into(),
+        work.join("duck.db").into_os_string(),
+    ];
+    let text = run_duckdb(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/store_duckdb.py"),
+        &args,
+    );
+    if let Some(rate) = text.and_then(|t| metric(&t, "duckdb_batched_rows_per_s")) {
+        println!(
+            "ratio:               {:>12.2}× DuckDB's batched upsert rate",
+            insert_rate / rate
+        );
     }
     let _ = std::fs::remove_dir_all(&work);
     Ok(())

@@ -185,3 +185,38 @@ pub fn arg(name: &str, default: u64) -> u64 {
 pub fn secs(d: Duration) -> f64 {
     d.as_secs_f64()
 }
+
+/// Runs the Python side of a comparison (`python3 script args…`), prints its output and returns
+/// it; when Python or its packages are missing, prints why the comparison was not measured.
+pub fn run_duckdb(script: &Path, args: &[std::ffi::OsString]) -> Option<String> {
+    match std::process::Command::new("python3")
+        .arg(script)
+        .args(args)
+        .output()
+    {
+        Ok(out) if out.status.success() => {
+            let text = String::from_utf8_lossy(&out.stdout).into_owned();
+            print!("{text}");
+            Some(text)
+        }
+        Ok(out) => {
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            println!(
+                "duckdb: not measured ({})",
+                stderr.lines().last().unwrap_or("failed")
+            );
+            None
+        }
+        Err(e) => {
+            println!("duckdb: not measured (python3: {e})");
+            None
+        }
+    }
+}
+
+/// The number on the line `name value` of a comparison's output.
+pub fn metric(text: &str, name: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+        .and_then(|v| v.trim().parse().ok())
+}
