@@ -83,13 +83,13 @@ fn seconds(c: &str) -> Expr {
 }
 
 /// Status codes that close a complaint.
+/// Compared as stored (u8 codes): no wider copy of the column.
 fn closed_status(status: Expr) -> Expr {
-    let code = |w: &str| STATUS_WORDS.iter().position(|s| *s == w).unwrap_or(0) as u32;
+    let code = |w: &str| STATUS_WORDS.iter().position(|s| *s == w).unwrap_or(0) as u8;
     status
         .clone()
-        .cast(DataType::UInt32)
         .eq(lit(code("resolved")))
-        .or(status.cast(DataType::UInt32).eq(lit(code("rejected"))))
+        .or(status.eq(lit(code("rejected"))))
 }
 
 fn stored_name(dataset: Dataset, column: usize) -> &'static str {
@@ -120,9 +120,7 @@ fn value(dataset: Dataset, f: &QueryField, now: i64) -> Expr {
             (Dataset::Complaints, Derived::AgeHours) => {
                 (lit(now) - seconds("created_at")).cast(DataType::Float64) / lit(3600.0)
             }
-            (Dataset::ServiceEvents, Derived::IsOpen) => {
-                col("outcome").cast(DataType::UInt32).eq(lit(0u32))
-            }
+            (Dataset::ServiceEvents, Derived::IsOpen) => col("outcome").eq(lit(0u8)),
             (Dataset::ServiceEvents, Derived::DurationHours) => {
                 hours("requested_at", "completed_at")
             }
@@ -153,7 +151,7 @@ fn sla_parts(dataset: Dataset) -> (Expr, Expr, Expr, fn(i64) -> Expr) {
     match dataset {
         Dataset::ServiceEvents => (
             service_due(),
-            col("outcome").cast(DataType::UInt32).eq(lit(0u32)),
+            col("outcome").eq(lit(0u8)),
             seconds("completed_at"),
             lit,
         ),

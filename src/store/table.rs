@@ -902,13 +902,30 @@ impl TableView {
                 return None;
             };
             // Versions of a key are accepted in non-decreasing time order, so the last row of a
-            // key at or before `at` is its version then.
-            for (i, (t, key)) in times.into_iter().zip(keys).enumerate() {
-                if let (Some(t), Some(key)) = (t, key) {
-                    if i64::from(t) <= limit {
-                        if let Some(slot) = latest.get_mut(key as usize) {
-                            *slot = chunk.start + i as u32;
-                        }
+            // key at or before `at` is its version then. Both columns are never null: read them
+            // as plain slices, array by array.
+            let mut mark = |row: u32, t: u32, key: u32| {
+                if i64::from(t) <= limit {
+                    if let Some(slot) = latest.get_mut(key as usize) {
+                        *slot = row;
+                    }
+                }
+            };
+            let aligned = times.null_count() == 0
+                && keys.null_count() == 0
+                && times.chunk_lengths().eq(keys.chunk_lengths());
+            if aligned {
+                let mut row = chunk.start;
+                for (times, keys) in times.downcast_iter().zip(keys.downcast_iter()) {
+                    for (t, key) in times.values().iter().zip(keys.values().iter()) {
+                        mark(row, *t, *key);
+                        row += 1;
+                    }
+                }
+            } else {
+                for (i, (t, key)) in times.into_iter().zip(keys).enumerate() {
+                    if let (Some(t), Some(key)) = (t, key) {
+                        mark(chunk.start + i as u32, t, key);
                     }
                 }
             }
