@@ -7,6 +7,10 @@
 
 mod common;
 
+/// The allocator the `pantau` binary uses, so the bench measures what the server does.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
