@@ -83,6 +83,15 @@ impl Board {
                     work.extend((0..d.panels.len()).map(|i| (d.clone(), i, Reason::Loaded)));
                 }
             }
+            // Panels gone with their file or from it: their topics go too.
+            for (id, old) in &loaded {
+                let kept = current.get(id);
+                for p in &old.panels {
+                    if kept.is_none_or(|d| !d.panels.iter().any(|n| n.id == p.id)) {
+                        self.hub.remove(&topic(id, &p.id));
+                    }
+                }
+            }
             loaded = current;
             // Datasets that changed: their panels.
             for d in Dataset::ALL {

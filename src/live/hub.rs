@@ -40,6 +40,9 @@ struct Inner {
     history: usize,
     /// The current `source_status` message: seq, value, frame.
     source_status: RwLock<(u64, Value, Option<Utf8Bytes>)>,
+    /// Last sequence number of each removed topic, so a topic that comes back (a dashboard file
+    /// restored) continues its numbering and a resuming client never mistakes new values for old.
+    retired: RwLock<HashMap<String, u64>>,
     /// Bumped after every change so sessions wake and look at the topics they follow.
     changed: watch::Sender<u64>,
 }
@@ -65,6 +68,7 @@ impl Hub {
                 topics: RwLock::new(HashMap::new()),
                 history,
                 source_status: RwLock::new((0, Value::Null, None)),
+                retired: RwLock::new(HashMap::new()),
                 changed,
             }),
         }
@@ -83,7 +87,13 @@ impl Hub {
         if previous.is_some_and(|p| p.data == data) {
             return None;
         }
-        let seq = previous.map_or(1, |p| p.seq + 1);
+        let seq = match previous {
+            Some(p) => p.seq + 1,
+            None => {
+                let retired = self.inner.retired.read().unwrap_or_else(|p| p.into_inner());
+                retired.get(topic).map_or(1, |last| last + 1)
+            }
+        };
         let patch_frame = previous.map(|p| {
             frame(&ServerMessage::Patch {
                 topic,
@@ -162,6 +172,21 @@ impl Hub {
                 .cloned()
                 .collect(),
         )
+    }
+
+    /// Removes a topic (its dashboard panel is gone); clients following it receive nothing more
+    /// from it and new subscriptions are refused as unknown. Returns whether it existed.
+    pub fn remove(&self, topic: &str) -> bool {
+        let mut topics = self.inner.topics.write().unwrap_or_else(|p| p.into_inner());
+        let Some(entry) = topics.remove(topic) else {
+            return false;
+        };
+        self.inner
+            .retired
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(topic.to_owned(), entry.state.seq);
+        true
     }
 
     /// Names of all topics, sorted.
@@ -268,6 +293,22 @@ mod tests {
             }
             (t, p) => *t = p.clone(),
         }
+    }
+
+    #[test]
+    fn a_removed_topic_that_returns_continues_its_sequence() {
+        let hub = Hub::new(4);
+        hub.publish("dashboards/a/p", None, json!({"n": 1}));
+        hub.publish("dashboards/a/p", None, json!({"n": 2}));
+        assert!(hub.remove("dashboards/a/p"));
+        assert!(hub.get("dashboards/a/p").is_none());
+        assert!(hub.topic_names().is_empty());
+        assert!(!hub.remove("dashboards/a/p"));
+        // Back again: seq 3, never 1, so a client holding seq 2 takes it as new.
+        assert_eq!(
+            hub.publish("dashboards/a/p", None, json!({"n": 0})),
+            Some(3)
+        );
     }
 
     #[test]

@@ -186,7 +186,7 @@ async fn a_saved_file_goes_live_and_a_broken_one_keeps_the_previous_version() {
     let (status, _) = json(&app, "/api/dashboards/ops/panels/open").await;
     assert_eq!(status, 200);
 
-    // Fixed again: the error clears.
+    // Fixed again, without the third panel: the error clears.
     std::fs::write(&path, OPS).unwrap();
     until(&app, "/api/dashboards/errors", |b| {
         b["errors"] == serde_json::json!([])
@@ -194,6 +194,22 @@ async fn a_saved_file_goes_live_and_a_broken_one_keeps_the_previous_version() {
     .await;
     let (_, one) = json(&app, "/api/dashboards/ops").await;
     assert_eq!(one["panels"].as_array().unwrap().len(), 2);
+    // The removed panel's topic is gone too: subscribing to it is refused as unknown.
+    let mut ws = app.ws_after_hello().await;
+    let started = Instant::now();
+    loop {
+        ws.subscribe("dashboards/ops/open", None).await;
+        let answer = ws.next_json().await;
+        if answer["type"] == "error" {
+            assert_eq!(answer["code"], "unknown_topic", "{answer}");
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "topic still served: {answer}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     app.stop().await;
 }
 
