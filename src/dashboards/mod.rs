@@ -1,12 +1,13 @@
 //! Dashboards as code: the files in `dashboards/*.toml`, parsed, validated and kept current.
 //!
-//! Owns the format ([`spec`]), its validated form ([`model`]), the queryable fields of each
+//! Owns the format ([`spec`]), its validation ([`validate`]) into a typed form ([`model`]), the queryable fields of each
 //! dataset ([`fields`]), time windows and buckets ([`window`]) and the [`Catalog`] of loaded
 //! dashboards with hot reload. Computes nothing: the engine turns a [`Dashboard`] into results.
 
 pub mod fields;
 pub mod model;
 pub mod spec;
+pub mod validate;
 pub mod window;
 
 use std::collections::BTreeMap;
@@ -98,7 +99,7 @@ pub fn parse(text: &str, file: &Path, rules: &Rules) -> Result<Dashboard, Vec<Fi
         .file_stem()
         .and_then(|s| s.to_str())
         .unwrap_or_default();
-    model::validate(spec, stem, rules).map_err(|problems| {
+    validate::validate(spec, stem, rules).map_err(|problems| {
         problems
             .into_iter()
             .map(|p| at(p.span, p.message))
