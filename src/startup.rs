@@ -124,7 +124,7 @@ impl Application {
             }),
             clock: Duration::from_millis(settings.dashboards.clock_ms),
         };
-        board.publish_all(store.snapshot()).await;
+        let computed = board.publish_all(store.snapshot()).await;
         let state = AppState {
             dashboards: dashboards.clone(),
             db: db.clone(),
@@ -148,7 +148,7 @@ impl Application {
             labels,
             shutdown.clone(),
         ));
-        tasks.spawn(board.run(store.clone(), shutdown.clone()));
+        tasks.spawn(board.run(store.clone(), computed, shutdown.clone()));
         tasks.spawn(dashboards.watch(
             Duration::from_millis(settings.dashboards.reload_ms),
             shutdown.clone(),

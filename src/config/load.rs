@@ -583,6 +583,25 @@ mod tests {
     }
 
     #[test]
+    fn dashboard_settings_are_checked() {
+        let err = load_text("[dashboards]\nreload_ms = 10\nclock_ms = 0\n", &[]).unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("dashboards.reload_ms: must be 50..=60000, got 10"),
+            "{text}"
+        );
+        assert!(
+            text.contains("dashboards.clock_ms: must be 100..=3600000, got 0"),
+            "{text}"
+        );
+        let settings = load_text("[dashboards]\ndir = \"boards\"\n", &[]).unwrap();
+        assert_eq!(
+            settings.dashboards.resolved_dir(),
+            std::path::PathBuf::from("boards")
+        );
+    }
+
+    #[test]
     fn every_problem_is_reported_with_origin_and_key() {
         let err = load_text(
             "[server]\nlistne = \"x\"\n[simulator]\nmax_batch = 0\n[deployment]\ntime_zone = \"Mars/Olympus\"\n",

@@ -2,7 +2,7 @@
 //! datasets that changed), after a dashboard file changes (only that dashboard), as the clock
 //! moves (panels with windows, SLA deadlines or comparisons), and after source-health changes.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -36,146 +36,143 @@ pub struct Board {
     pub clock: Duration,
 }
 
-/// Why a panel is recomputed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Reason {
-    Loaded,
-    Data,
-    Clock,
-    Health,
-}
-
 /// A dataset's identity at a snapshot: it changed when this did.
-fn stamp(snapshot: &StoreSnapshot, d: Dataset) -> (u64, u64, Option<DateTime<Utc>>) {
+type Stamp = (u64, u64, Option<DateTime<Utc>>);
+
+fn stamp(snapshot: &StoreSnapshot, d: Dataset) -> Stamp {
     let v = snapshot.table(d);
     (v.rows(), v.current_rows(), v.updated_at())
 }
 
+/// What has been computed: the dashboards and each dataset's state the panels reflect.
+pub struct Computed {
+    loaded: BTreeMap<String, Arc<Dashboard>>,
+    seen: [Stamp; 3],
+}
+
+/// A panel to compute: its dashboard and its index there.
+type Work = Vec<(Arc<Dashboard>, usize)>;
+
 impl Board {
-    /// Computes and publishes every panel of every dashboard once (at start and in tests).
-    pub async fn publish_all(&self, snapshot: Arc<StoreSnapshot>) {
-        let work: Vec<(Arc<Dashboard>, usize)> = self
-            .catalog
-            .dashboards()
-            .into_values()
+    /// Computes and publishes every panel of every dashboard over `snapshot` (at start, so the
+    /// first clients find values); [`Board::run`] continues from what this computed.
+    pub async fn publish_all(&self, snapshot: Arc<StoreSnapshot>) -> Computed {
+        let loaded = self.catalog.dashboards();
+        let work = loaded
+            .values()
             .flat_map(|d| (0..d.panels.len()).map(move |i| (d.clone(), i)))
             .collect();
-        self.evaluate(snapshot, work, Reason::Loaded).await;
+        let seen = Dataset::ALL.map(|d| stamp(&snapshot, d));
+        self.evaluate(snapshot, work).await;
+        Computed { loaded, seen }
     }
 
-    /// Runs until `shutdown`.
-    pub async fn run(self, store: Store, shutdown: CancellationToken) {
+    /// Keeps the panels current until `shutdown`, starting from what `publish_all` computed.
+    pub async fn run(self, store: Store, mut computed: Computed, shutdown: CancellationToken) {
         let mut commits = store.subscribe();
         let mut catalog_changes = self.catalog.changes();
         let mut health_changes = self.health.changes();
-        let mut tick = tokio::time::interval(self.clock);
+        let mut tick =
+            tokio::time::interval_at(tokio::time::Instant::now() + self.clock, self.clock);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut loaded: BTreeMap<String, Arc<Dashboard>> = BTreeMap::new();
-        let mut seen = Dataset::ALL.map(|_| (0, 0, None));
-        let mut first = true;
         loop {
             let snapshot = commits.borrow_and_update().clone();
-            let mut work = Vec::new();
-            // Dashboards added or changed: all their panels.
-            let current = self.catalog.dashboards();
-            for (id, d) in &current {
-                if first || loaded.get(id).is_none_or(|old| !Arc::ptr_eq(old, d)) {
-                    work.extend((0..d.panels.len()).map(|i| (d.clone(), i, Reason::Loaded)));
-                }
-            }
-            // Panels gone with their file or from it: their topics go too.
-            for (id, old) in &loaded {
-                let kept = current.get(id);
-                for p in &old.panels {
-                    if kept.is_none_or(|d| !d.panels.iter().any(|n| n.id == p.id)) {
-                        self.hub.remove(&topic(id, &p.id));
-                    }
-                }
-            }
-            loaded = current;
-            // Datasets that changed: their panels.
-            for d in Dataset::ALL {
-                let now = stamp(&snapshot, d);
-                if now != seen[d.index()] {
-                    seen[d.index()] = now;
-                    for board in loaded.values() {
-                        for (i, p) in board.panels.iter().enumerate() {
-                            if p.dataset() == Some(d) {
-                                work.push((board.clone(), i, Reason::Data));
-                            }
-                        }
-                    }
-                }
-            }
-            first = false;
-            self.run_work(snapshot, work).await;
-            let reason = tokio::select! {
+            let work = self.changed(&mut computed, &snapshot);
+            self.evaluate(snapshot, work).await;
+            let clock = tokio::select! {
                 _ = shutdown.cancelled() => break,
-                changed = commits.changed() => { if changed.is_err() { break } None }
-                changed = catalog_changes.changed() => { if changed.is_err() { break } None }
-                changed = health_changes.changed() => { if changed.is_err() { break } Some(Reason::Health) }
-                _ = tick.tick() => Some(Reason::Clock),
+                changed = commits.changed() => { if changed.is_err() { break } continue }
+                changed = catalog_changes.changed() => { if changed.is_err() { break } continue }
+                changed = health_changes.changed() => { if changed.is_err() { break } false }
+                _ = tick.tick() => true,
             };
-            if let Some(reason) = reason {
-                let snapshot = commits.borrow().clone();
-                let work: Vec<_> = loaded
-                    .values()
-                    .flat_map(|d| {
-                        d.panels
-                            .iter()
-                            .enumerate()
-                            .filter(|(_, p)| match reason {
-                                Reason::Health => p.kind == PanelKind::SourceHealth,
-                                _ => moves_with_clock(p),
-                            })
-                            .map(|(i, _)| (d.clone(), i, reason))
-                            .collect::<Vec<_>>()
-                    })
-                    .collect();
-                self.run_work(snapshot, work).await;
-            }
+            // Panels moved by the clock, or by a source's health.
+            let work = computed
+                .loaded
+                .values()
+                .flat_map(|d| {
+                    let picked: Vec<usize> = (0..d.panels.len())
+                        .filter(|i| {
+                            let p = &d.panels[*i];
+                            if clock {
+                                moves_with_clock(p)
+                            } else {
+                                p.kind == PanelKind::SourceHealth
+                            }
+                        })
+                        .collect();
+                    picked.into_iter().map(move |i| (d.clone(), i))
+                })
+                .collect();
+            let snapshot = commits.borrow().clone();
+            self.evaluate(snapshot, work).await;
         }
     }
 
-    async fn run_work(
-        &self,
-        snapshot: Arc<StoreSnapshot>,
-        mut work: Vec<(Arc<Dashboard>, usize, Reason)>,
-    ) {
-        // One computation per panel even when several reasons name it.
-        let mut seen = std::collections::HashSet::new();
-        work.retain(|(d, i, _)| seen.insert((d.id.clone(), *i)));
-        let reason = work.first().map_or(Reason::Data, |w| w.2);
-        let work = work.into_iter().map(|(d, i, _)| (d, i)).collect();
-        self.evaluate(snapshot, work, reason).await;
+    /// The panels a new catalog or snapshot changed: every panel of an added or changed
+    /// dashboard, every panel over a dataset that changed. Topics of panels that are gone are
+    /// removed.
+    fn changed(&self, computed: &mut Computed, snapshot: &StoreSnapshot) -> Work {
+        let current = self.catalog.dashboards();
+        let mut work: Work = Vec::new();
+        for (id, d) in &current {
+            if computed
+                .loaded
+                .get(id)
+                .is_none_or(|old| !Arc::ptr_eq(old, d))
+            {
+                work.extend((0..d.panels.len()).map(|i| (d.clone(), i)));
+            }
+        }
+        for (id, old) in &computed.loaded {
+            let kept = current.get(id);
+            for p in &old.panels {
+                if kept.is_none_or(|d| !d.panels.iter().any(|n| n.id == p.id)) {
+                    self.hub.remove(&topic(id, &p.id));
+                }
+            }
+        }
+        computed.loaded = current;
+        for d in Dataset::ALL {
+            let now = stamp(snapshot, d);
+            if now == computed.seen[d.index()] {
+                continue;
+            }
+            computed.seen[d.index()] = now;
+            for board in computed.loaded.values() {
+                for (i, p) in board.panels.iter().enumerate() {
+                    let listed = work.iter().any(|(w, j)| Arc::ptr_eq(w, board) && *j == i);
+                    if p.dataset() == Some(d) && !listed {
+                        work.push((board.clone(), i));
+                    }
+                }
+            }
+        }
+        work
     }
 
     /// Computes the panels on the blocking pool (polars must not run on the sockets' workers)
     /// and publishes each; the hub sends nothing for a value that did not change.
-    async fn evaluate(
-        &self,
-        snapshot: Arc<StoreSnapshot>,
-        work: Vec<(Arc<Dashboard>, usize)>,
-        reason: Reason,
-    ) {
+    async fn evaluate(&self, snapshot: Arc<StoreSnapshot>, work: Work) {
         if work.is_empty() {
             return;
         }
         let sources = self.health.list();
         let context = self.context.clone();
+        let panels = work.len();
+        let started = Instant::now();
         let computed = tokio::task::spawn_blocking(move || {
             let now = Utc::now();
             let frames = Frames::new(&snapshot);
             work.into_iter()
                 .map(|(d, i)| {
-                    let started = Instant::now();
                     let p = &d.panels[i];
                     let value = panel::evaluate(&d, p, &frames, &sources, &context, now);
                     let committed_at = match p.dataset() {
                         Some(ds) => snapshot.table(ds).updated_at(),
                         None => sources.iter().filter_map(|s| s.last_success).max(),
                     };
-                    (topic(&d.id, &p.id), committed_at, value, started.elapsed())
+                    (topic(&d.id, &p.id), committed_at, value)
                 })
                 .collect::<Vec<_>>()
         })
@@ -184,9 +181,7 @@ impl Board {
             tracing::error!("Panel computation stopped.");
             return;
         };
-        let mut timings: HashMap<&'static str, Duration> = HashMap::new();
-        for (topic, committed_at, value, took) in computed {
-            *timings.entry(reason_name(reason)).or_default() += took;
+        for (topic, committed_at, value) in computed {
             match value {
                 Ok(value) => {
                     self.hub.publish(&topic, committed_at, value);
@@ -196,22 +191,11 @@ impl Board {
                 }
             }
         }
-        for (reason, took) in timings {
-            tracing::debug!(
-                reason,
-                elapsed_ms = took.as_millis() as u64,
-                "Panels computed."
-            );
-        }
-    }
-}
-
-fn reason_name(r: Reason) -> &'static str {
-    match r {
-        Reason::Loaded => "loaded",
-        Reason::Data => "data",
-        Reason::Clock => "clock",
-        Reason::Health => "health",
+        tracing::debug!(
+            panels,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "Panels computed."
+        );
     }
 }
 

@@ -10,7 +10,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde_json::{json, Map, Value};
 
 use super::classes;
-use super::query::{self, Frames, Group, Key, Moment, QueryError};
+use super::query::{self, round, Frames, Group, Key, Moment, QueryError};
 use crate::dashboards::model::{Dashboard, Func, Panel, PanelKind, Query, Test};
 use crate::dashboards::window::BucketSize;
 use crate::ingest::SourceStatus;
@@ -132,14 +132,6 @@ fn number(v: Value) -> Option<f64> {
         // Money travels as an exact decimal string.
         Value::String(s) => s.parse().ok(),
         _ => None,
-    }
-}
-
-fn round(v: f64) -> Value {
-    if v.is_finite() {
-        json!((v * 10_000.0).round() / 10_000.0)
-    } else {
-        Value::Null
     }
 }
 

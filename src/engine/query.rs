@@ -450,7 +450,7 @@ fn aggs(i: usize, m: &Measure, dataset: Dataset, now: i64) -> Vec<Agg> {
 }
 
 /// Rounds a float for display and stable diffs (4 decimals).
-fn round(v: f64) -> Value {
+pub(crate) fn round(v: f64) -> Value {
     if v.is_finite() {
         json!((v * 10_000.0).round() / 10_000.0)
     } else {

@@ -559,3 +559,72 @@ query.measures = [{ id = "open", fn = "count" }]
     assert_eq!(v["change"], 0.0);
     assert_eq!(v["status"], "amber");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rolling_window_rolls_with_the_clock_alone_and_a_commit_moves_its_panels() {
+    use super::board::{topic, Board};
+    let dir = tempfile::tempdir().unwrap();
+    let boards = tempfile::tempdir().unwrap();
+    std::fs::write(
+        boards.path().join("roll.toml"),
+        r#"title = { id = "t", en = "t" }
+audience = "board"
+[[panels]]
+id = "recent"
+kind = "kpi"
+title = { id = "t", en = "t" }
+query.dataset = "complaints"
+query.filter = [{ field = "created_at", window = "last 2s" }]
+query.measures = [{ id = "n", fn = "count" }]
+[[panels]]
+id = "all"
+kind = "kpi"
+title = { id = "t", en = "t" }
+query.dataset = "complaints"
+query.measures = [{ id = "n", fn = "count" }]
+"#,
+    )
+    .unwrap();
+    let store = Store::open(dir.path(), Default::default()).await.unwrap();
+    store
+        .append_complaints(vec![complaint("1", Utc::now())])
+        .await
+        .unwrap();
+    let hub = crate::live::Hub::new(8);
+    let board = Board {
+        catalog: dashboards::Catalog::open(boards.path(), Rules::zone(DEFAULT_TIME_ZONE)),
+        hub: hub.clone(),
+        health: Default::default(),
+        context: Default::default(),
+        clock: std::time::Duration::from_millis(200),
+    };
+    let value = |panel: &str| hub.get(&topic("roll", panel)).unwrap().data["value"].clone();
+    let computed = board.publish_all(store.snapshot()).await;
+    assert_eq!(value("recent"), 1);
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let running = tokio::spawn(board.run(store.clone(), computed, shutdown.clone()));
+
+    // No data arrives; the window rolls past the complaint.
+    let waited = std::time::Instant::now();
+    while value("recent") != 0 {
+        assert!(
+            waited.elapsed() < std::time::Duration::from_secs(10),
+            "the window never rolled"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    // A commit moves the panels of its dataset.
+    store
+        .append_complaints(vec![complaint("2", Utc::now())])
+        .await
+        .unwrap();
+    while value("all") != 2 {
+        assert!(
+            waited.elapsed() < std::time::Duration::from_secs(10),
+            "the commit was not seen"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    shutdown.cancel();
+    running.await.unwrap();
+}
