@@ -56,6 +56,37 @@ enum Command {
     /// Retry a source's quarantined records with its current mapping (after fixing the mapping).
     /// Needs the data dir free (no server running on it).
     Reprocess(ReprocessArgs),
+    /// Write a dataset's rows (current, or as of a time; filtered) to a CSV, XLSX, Parquet,
+    /// GeoJSON or JSON file, with progress on stderr. Reads the data dir (no server may run on it),
+    /// or downloads from a running server with --url.
+    Export(ExportArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct ExportArgs {
+    /// complaints, budget_lines or service_events.
+    dataset: String,
+    /// The file to write (written as FILE.partial, renamed when complete).
+    #[arg(long, short, value_name = "FILE")]
+    output: PathBuf,
+    /// csv, xlsx, parquet, geojson or json [default: the output file's extension].
+    #[arg(long)]
+    format: Option<String>,
+    /// The state at this moment: 2026-11-27T08:00:00+07:00, or 2026-11-27T08:00 in the deployment's zone.
+    #[arg(long, value_name = "TIME")]
+    as_of: Option<String>,
+    /// FIELD=VALUE (repeat for one of several), FIELD.min=VALUE, FIELD.max=VALUE or FIELD.window=WINDOW.
+    #[arg(long = "filter", value_name = "FIELD[.TEST]=VALUE")]
+    filters: Vec<String>,
+    /// Only these columns, in this order (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    columns: Option<Vec<String>>,
+    /// Write at most this many rows.
+    #[arg(long)]
+    limit: Option<u64>,
+    /// Download from this running server (http://HOST:PORT) instead of reading the data dir.
+    #[arg(long, value_name = "URL")]
+    url: Option<String>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -109,7 +140,7 @@ pub fn main() -> ExitCode {
             );
             return ExitCode::SUCCESS;
         }
-        Command::Check(_) | Command::Import(_) | Command::Reprocess(_) => None,
+        Command::Check(_) | Command::Import(_) | Command::Reprocess(_) | Command::Export(_) => None,
     };
     let overrides = Overrides {
         config: cli.config.clone(),
@@ -134,6 +165,7 @@ pub fn main() -> ExitCode {
             let settings = &settings;
             async move { reprocess(o, settings, args).await }
         }),
+        Command::Export(args) => export(&settings, args),
         _ => run(settings),
     }
 }
@@ -228,6 +260,204 @@ async fn import(opened: Offline, settings: &Settings, args: &ImportArgs) -> anyh
         anyhow::bail!("{} file(s) could not be read", summary.failed_files.len());
     }
     Ok(())
+}
+
+/// What `pantau export` was asked for, checked: the dataset, format, filters (as `FIELD[.TEST]`
+/// and value) and as-of time.
+struct ExportPlan {
+    dataset: crate::store::Dataset,
+    format: crate::export::Format,
+    pairs: Vec<(String, String)>,
+    as_of: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+fn export_plan(settings: &Settings, args: &ExportArgs) -> anyhow::Result<ExportPlan> {
+    use crate::export::Format;
+    let dataset = crate::store::Dataset::from_name(&args.dataset).ok_or_else(|| {
+        anyhow::anyhow!(
+            "no dataset '{}': use complaints, budget_lines or service_events",
+            args.dataset
+        )
+    })?;
+    let format = match (
+        &args.format,
+        args.output.extension().and_then(|e| e.to_str()),
+    ) {
+        (Some(name), _) => Format::parse(name)?,
+        (None, Some(ext)) => Format::parse(ext).map_err(|_| {
+            anyhow::anyhow!(
+                "cannot tell the format from '.{ext}': give --format csv|xlsx|parquet|geojson|json"
+            )
+        })?,
+        (None, None) => Format::Csv,
+    };
+    let pairs = args
+        .filters
+        .iter()
+        .map(|f| {
+            f.split_once('=')
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .ok_or_else(|| anyhow::anyhow!("--filter {f}: use FIELD=VALUE or FIELD.min=VALUE"))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let as_of = args
+        .as_of
+        .as_deref()
+        .map(|t| crate::domain::parse_instant(t, settings.deployment.tz()))
+        .transpose()
+        .map_err(|e| anyhow::anyhow!("--as-of: {e}"))?;
+    Ok(ExportPlan {
+        dataset,
+        format,
+        pairs,
+        as_of,
+    })
+}
+
+fn export(settings: &Settings, args: &ExportArgs) -> ExitCode {
+    let plan = match export_plan(settings, args) {
+        Ok(plan) => plan,
+        Err(e) => {
+            eprintln!("pantau export: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    let started = std::time::Instant::now();
+    let mut progress = |done: u64, total: u64| {
+        let secs = started.elapsed().as_secs_f64().max(1e-3);
+        eprint!(
+            "\r{}: {done} of {total} rows ({:.0} rows/s)   ",
+            args.dataset,
+            done as f64 / secs
+        );
+    };
+    if let Some(url) = &args.url {
+        let runtime = match tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(runtime) => runtime,
+            Err(e) => {
+                eprintln!("pantau export: cannot start the async runtime: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        return match runtime.block_on(download(url, &plan, args)) {
+            Ok(rows) => {
+                eprintln!();
+                println!(
+                    "{}: {rows} rows to {} ({:.1} s)",
+                    args.dataset,
+                    args.output.display(),
+                    started.elapsed().as_secs_f64()
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("pantau export: {e:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    offline(settings, "export", |o| async move {
+        let filters = crate::dashboards::FilterInput::from_pairs(plan.dataset, &plan.pairs)
+            .map_err(|p| anyhow::anyhow!("{}", p.join("; ")))?;
+        let request = crate::export::DatasetRequest {
+            dataset: plan.dataset,
+            filters: crate::export::check_filters(plan.dataset, &filters)?,
+            columns: args.columns.clone(),
+            as_of: plan.as_of,
+            limit: args.limit,
+            time_zone: settings.deployment.tz(),
+            to_date: false,
+        };
+        let rows = o
+            .export(settings, request, plan.format, &args.output, &mut progress)
+            .await?;
+        eprintln!();
+        println!(
+            "{}: {rows} rows to {} ({:.1} s)",
+            args.dataset,
+            args.output.display(),
+            started.elapsed().as_secs_f64()
+        );
+        Ok(())
+    })
+}
+
+/// `pantau export --url`: the same export from a running server, streamed to the file.
+async fn download(url: &str, plan: &ExportPlan, args: &ExportArgs) -> anyhow::Result<u64> {
+    use std::io::Write;
+    let mut query: Vec<(String, String)> = vec![("format".into(), plan.format.extension().into())];
+    if let Some(at) = plan.as_of {
+        query.push(("as_of".into(), at.to_rfc3339()));
+    }
+    if let Some(columns) = &args.columns {
+        query.push(("columns".into(), columns.join(",")));
+    }
+    if let Some(limit) = args.limit {
+        query.push(("limit".into(), limit.to_string()));
+    }
+    for (k, v) in &plan.pairs {
+        query.push((format!("filter.{k}"), v.clone()));
+    }
+    let endpoint = format!(
+        "{}/api/datasets/{}/export",
+        url.trim_end_matches('/'),
+        plan.dataset.name()
+    );
+    let mut response = reqwest::Client::new()
+        .get(&endpoint)
+        .query(&query)
+        .send()
+        .await
+        .map_err(|e| anyhow::anyhow!("{endpoint}: {e}"))?;
+    if !response.status().is_success() {
+        let status = response.status();
+        let body: serde_json::Value = response.json().await.unwrap_or_default();
+        let message = body["error"]["message"]
+            .as_str()
+            .unwrap_or("no reason given");
+        anyhow::bail!("{endpoint}: {status}: {message}");
+    }
+    let total: u64 = response
+        .headers()
+        .get("x-pantau-rows")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let partial = args
+        .output
+        .with_extension(format!("{}.partial", plan.format.extension()));
+    let mut file = std::io::BufWriter::new(std::fs::File::create(&partial)?);
+    let started = std::time::Instant::now();
+    let mut bytes = 0u64;
+    let result: anyhow::Result<()> = async {
+        while let Some(chunk) = response.chunk().await? {
+            file.write_all(&chunk)?;
+            bytes += chunk.len() as u64;
+            let secs = started.elapsed().as_secs_f64().max(1e-3);
+            eprint!(
+                "\r{}: {:.1} MB of {total} rows ({:.1} MB/s)   ",
+                plan.dataset.name(),
+                bytes as f64 / 1e6,
+                bytes as f64 / 1e6 / secs
+            );
+        }
+        file.flush()?;
+        Ok(())
+    }
+    .await;
+    match result {
+        Ok(()) => {
+            std::fs::rename(&partial, &args.output)?;
+            Ok(total)
+        }
+        Err(e) => {
+            let _ = std::fs::remove_file(&partial);
+            Err(e.context("the download broke off; nothing was written"))
+        }
+    }
 }
 
 fn loadgen(args: &LoadgenArgs) -> ExitCode {

@@ -16,6 +16,8 @@
 //! - [`telemetry`]: log output (text or JSON lines) and the Prometheus metric families.
 //! - [`http`]: routes only; one JSON error type with stable codes; each area exposes `router()`.
 //! - [`live`]: topics with sequence numbers, the WebSocket protocol and sessions; knows nothing of the store.
+//! - [`export`]: the exact data behind a dataset or panel, as of any moment, as CSV, XLSX,
+//!   Parquet, GeoJSON or JSON, streamed with bounded memory; snapshots that freeze it.
 //! - [`engine`]: turns dashboard panels into polars plans over store snapshots and publishes
 //!   their results as topics, recomputing only what a commit, a file change or the clock moved.
 //! - [`dashboards`]: the dashboard file format (`dashboards/*.toml`), its validation with
@@ -34,6 +36,7 @@ pub mod dashboards;
 pub mod db;
 pub mod domain;
 pub mod engine;
+pub mod export;
 pub mod geo;
 pub mod http;
 pub mod ingest;

@@ -1,6 +1,6 @@
-//! Commands that work on a data dir while no server runs on it: `pantau import` (backfill files)
-//! and `pantau reprocess` (retry a source's quarantine after a mapping fix). The store's lock
-//! refuses them while a server holds the data dir.
+//! Commands that work on a data dir while no server runs on it: `pantau import` (backfill files),
+//! `pantau reprocess` (retry a source's quarantine after a mapping fix) and `pantau export` (a
+//! dataset's rows to a file). The store's lock refuses them while a server holds the data dir.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -10,6 +10,9 @@ use chrono::Utc;
 
 use crate::config::Settings;
 use crate::db::MetaDb;
+use crate::export::{
+    write_reporting, DatasetExport, DatasetRequest, Format, Meta, Rows as ExportRows,
+};
 use crate::geo::Boundaries;
 use crate::ingest::config::SourceKind;
 use crate::ingest::import::{import, ImportSummary};
@@ -80,6 +83,53 @@ impl Offline {
         // Leave a checkpoint so the next start does not replay the whole import.
         self.store.checkpoint().await?;
         Ok(summary)
+    }
+
+    /// Writes a dataset's rows (`request`) to `output` as `format`, through `output.partial`
+    /// renamed at the end (a failed export leaves no file under the final name); `progress`
+    /// hears the rows written and the total. Returns the rows written.
+    pub async fn export(
+        &self,
+        settings: &Settings,
+        request: DatasetRequest,
+        format: Format,
+        output: &std::path::Path,
+        progress: &mut (dyn FnMut(u64, u64) + Send),
+    ) -> anyhow::Result<u64> {
+        let snapshot = self.store.snapshot();
+        let max_rows = settings.export.max_rows;
+        let tmp = settings.data.dir.join("snapshots").join(".work");
+        let dataset = request.dataset;
+        let rows = tokio::task::spawn_blocking(move || {
+            DatasetExport::prepare(snapshot, &request, max_rows, Utc::now())
+        })
+        .await??;
+        let total = rows.total();
+        let meta = Meta::new(dataset.name(), settings.deployment.tz(), tmp)
+            .with("dataset", dataset.name())
+            .with("store_seq", rows.seq());
+        let partial = output.with_extension(format!("{}.partial", format.extension()));
+        let file = std::fs::File::create(&partial)
+            .with_context(|| format!("cannot create {}", partial.display()))?;
+        let written = tokio::task::block_in_place(|| -> anyhow::Result<u64> {
+            let mut out = std::io::BufWriter::new(file);
+            let written = write_reporting(&rows, format, &meta, Box::new(&mut out), &mut |n| {
+                progress(n, total)
+            })?;
+            out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+            Ok(written)
+        });
+        match written {
+            Ok(written) => {
+                std::fs::rename(&partial, output)
+                    .with_context(|| format!("cannot rename to {}", output.display()))?;
+                Ok(written)
+            }
+            Err(e) => {
+                let _ = std::fs::remove_file(&partial);
+                Err(e)
+            }
+        }
     }
 
     /// Retries the quarantine of a configured source with its current mapping.

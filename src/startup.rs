@@ -22,6 +22,9 @@ use crate::db::MetaDb;
 use crate::engine::board::Board;
 use crate::engine::panel::PanelContext;
 use crate::engine::{self, Labels, MapSet, RegionNames};
+use crate::export::regions::Regions;
+use crate::export::snapshot::Snapshots;
+use crate::export::Exports;
 use crate::geo::{Boundaries, Catalog};
 use crate::http::{self, AppState, GeoService};
 use crate::ingest::simulator::{BudgetSimulator, ServiceSimulator, Simulator};
@@ -107,7 +110,8 @@ impl Application {
         if !static_dir.join("index.html").is_file() {
             tracing::warn!(dir = %static_dir.display(), "No index.html in the static directory; pages will answer 404.");
         }
-        let geo = Arc::new(GeoService::new(Catalog::open(&static_dir.join("geo"))));
+        let boundary_sets = Arc::new(Catalog::open(&static_dir.join("geo")));
+        let geo = Arc::new(GeoService::new(boundary_sets.clone()));
         let dashboards = DashboardCatalog::open(
             &settings.dashboards.resolved_dir(),
             dashboard_rules(&settings, &static_dir),
@@ -115,15 +119,29 @@ impl Application {
         for e in dashboards.errors() {
             tracing::warn!(error = %e, "Dashboard file invalid; it is not served until fixed.");
         }
+        let panel_context = Arc::new(PanelContext {
+            geo: Some(boundary_sets.clone()),
+        });
         let board = Board {
             catalog: dashboards.clone(),
             hub: hub.clone(),
             health: health.clone(),
-            context: Arc::new(PanelContext {
-                geo: Some(Arc::new(Catalog::open(&static_dir.join("geo")))),
-            }),
+            context: panel_context.clone(),
             clock: Duration::from_millis(settings.dashboards.clock_ms),
         };
+        let snapshots = Snapshots::open(&settings.data.dir, db.clone()).with_context(|| {
+            format!(
+                "data dir {}: cannot prepare snapshots/",
+                settings.data.dir.display()
+            )
+        })?;
+        let exports = Arc::new(Exports::new(
+            &settings.export,
+            snapshots,
+            Regions::new(boundary_sets),
+            panel_context,
+            settings.deployment.tz(),
+        ));
         let computed = board.publish_all(store.snapshot()).await;
         let state = AppState {
             dashboards: dashboards.clone(),
@@ -133,6 +151,7 @@ impl Application {
             health: health.clone(),
             geo,
             live,
+            exports,
         };
         let router = http::router(
             state.clone(),

@@ -501,6 +501,22 @@ fn validate(settings: &Settings, origin_of: &dyn Fn(&str) -> String) -> Vec<Conf
         "dashboards.clock_ms",
         format!("must be 100..=3600000, got {}", boards.clock_ms),
     );
+    let export = &settings.export;
+    check(
+        (1..=1_000_000_000).contains(&export.max_rows),
+        "export.max_rows",
+        format!("must be 1..=1000000000, got {}", export.max_rows),
+    );
+    check(
+        (1..=64).contains(&export.max_concurrent),
+        "export.max_concurrent",
+        format!("must be 1..=64, got {}", export.max_concurrent),
+    );
+    check(
+        (1..=64).contains(&export.max_per_client),
+        "export.max_per_client",
+        format!("must be 1..=64, got {}", export.max_per_client),
+    );
     issues
 }
 
@@ -584,6 +600,16 @@ mod tests {
 
     #[test]
     fn dashboard_settings_are_checked() {
+        let err = load_text("[export]\nmax_rows = 0\nmax_concurrent = 65\n", &[]).unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("export.max_rows: must be 1..=1000000000, got 0"),
+            "{text}"
+        );
+        assert!(
+            text.contains("export.max_concurrent: must be 1..=64, got 65"),
+            "{text}"
+        );
         let err = load_text("[dashboards]\nreload_ms = 10\nclock_ms = 0\n", &[]).unwrap_err();
         let text = err.to_string();
         assert!(

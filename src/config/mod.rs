@@ -39,6 +39,8 @@ pub struct Settings {
     pub ingest: IngestSettings,
     /// Dashboards as code: where the files are and how often they and the clock are looked at.
     pub dashboards: DashboardSettings,
+    /// Exports and snapshots: how large and how many at once.
+    pub export: ExportSettings,
     /// `[[sources]]`: the sources to pull, each selected by its `type`.
     pub sources: Vec<crate::ingest::SourceConfig>,
     /// Where the configuration came from, for messages; not a TOML key.
@@ -206,6 +208,29 @@ impl DashboardSettings {
             return local;
         }
         Path::new(env!("CARGO_MANIFEST_DIR")).join("dashboards")
+    }
+}
+
+/// `[export]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct ExportSettings {
+    /// Most rows one export or snapshot may hold (a request for more is refused before anything
+    /// is written).
+    pub max_rows: u64,
+    /// Exports and snapshots running at once on this server.
+    pub max_concurrent: usize,
+    /// Exports and snapshots one client (token, else address) may run at once.
+    pub max_per_client: usize,
+}
+
+impl Default for ExportSettings {
+    fn default() -> Self {
+        Self {
+            max_rows: 20_000_000,
+            max_concurrent: 4,
+            max_per_client: 2,
+        }
     }
 }
 

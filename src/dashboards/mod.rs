@@ -5,6 +5,7 @@
 //! dashboards with hot reload. Computes nothing: the engine turns a [`Dashboard`] into results.
 
 pub mod fields;
+pub mod filter;
 pub mod model;
 pub mod spec;
 pub mod validate;
@@ -21,6 +22,7 @@ use serde::Serialize;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
+pub use filter::FilterInput;
 pub use model::{Dashboard, Panel, PanelKind, Query};
 
 /// A problem in a dashboard file, placed at `file:line:col`.

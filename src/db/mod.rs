@@ -1,8 +1,7 @@
 //! The metadata database: SQLite by default, PostgreSQL in production, through sqlx.
 //!
 //! Owns connections, migrations and the small relational records (source cursors, quarantine,
-//! processed files; users,
-//! snapshots and the audit log later). Must not hold columnar data: that is the store's.
+//! processed files, snapshot records; users and the audit log later). Must not hold columnar data: that is the store's.
 //! Queries are checked at run time (`query_as`) and tested against both backends.
 
 use std::path::Path;
@@ -92,6 +91,35 @@ pub struct ProcessedFile {
     pub rows_stored: u64,
     /// Records quarantined.
     pub rows_quarantined: u64,
+}
+
+/// A snapshot's record: what was frozen, when, by whom, and the checksum of its files.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, sqlx::FromRow)]
+pub struct SnapshotRecord {
+    /// Citable id (`20261127-215003-a1b2c3`).
+    pub id: String,
+    /// `dashboard` or `dataset`.
+    pub kind: String,
+    /// The dashboard id or dataset name.
+    pub target: String,
+    /// The request as JSON (filters, columns, panels).
+    pub request: String,
+    /// The moment the data is as of.
+    pub as_of: DateTime<Utc>,
+    /// When it was taken.
+    pub created_at: DateTime<Utc>,
+    /// Who took it (as they gave it).
+    pub created_by: String,
+    /// What it is for.
+    pub description: String,
+    /// The store commit read.
+    pub store_seq: i64,
+    /// Rows frozen (dataset rows, or panel rows).
+    pub rows: i64,
+    /// Bytes of its files.
+    pub bytes: i64,
+    /// SHA-256 of its data file, hex.
+    pub sha256: String,
 }
 
 /// SHA-256 of a text, hex: the identity of a quarantined payload.
@@ -375,6 +403,76 @@ impl MetaDb {
                 .await?;
         });
         Ok(())
+    }
+
+    /// Records a snapshot whose files are in place.
+    pub async fn insert_snapshot(&self, record: &SnapshotRecord) -> Result<(), DbError> {
+        const SQL: &str = "INSERT INTO snapshots (id, kind, target, request, as_of, created_at, \
+             created_by, description, store_seq, rows, bytes, sha256) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
+        with_pool!(self, pool => {
+            sqlx::query(SQL)
+                .bind(&record.id)
+                .bind(&record.kind)
+                .bind(&record.target)
+                .bind(&record.request)
+                .bind(record.as_of)
+                .bind(record.created_at)
+                .bind(&record.created_by)
+                .bind(&record.description)
+                .bind(record.store_seq)
+                .bind(record.rows)
+                .bind(record.bytes)
+                .bind(&record.sha256)
+                .execute(pool)
+                .await?;
+        });
+        Ok(())
+    }
+
+    /// A snapshot's record by id.
+    pub async fn snapshot(&self, id: &str) -> Result<Option<SnapshotRecord>, DbError> {
+        const SQL: &str = "SELECT id, kind, target, request, as_of, created_at, created_by, \
+             description, store_seq, rows, bytes, sha256 FROM snapshots WHERE id = $1";
+        let row = with_pool!(self, pool => {
+            sqlx::query_as::<_, SnapshotRecord>(SQL).bind(id).fetch_optional(pool).await?
+        });
+        Ok(row)
+    }
+
+    /// Snapshots newest first, `limit` of them, those taken before `before` (a previous page's
+    /// last id) when given.
+    pub async fn snapshots(
+        &self,
+        before: Option<&SnapshotRecord>,
+        limit: u32,
+    ) -> Result<Vec<SnapshotRecord>, DbError> {
+        const COLUMNS: &str = "SELECT id, kind, target, request, as_of, created_at, created_by, \
+             description, store_seq, rows, bytes, sha256 FROM snapshots";
+        let rows = with_pool!(self, pool => {
+            match before {
+                Some(b) => {
+                    sqlx::query_as::<_, SnapshotRecord>(&format!(
+                        "{COLUMNS} WHERE created_at < $1 OR (created_at = $1 AND id < $2) \
+                         ORDER BY created_at DESC, id DESC LIMIT $3"
+                    ))
+                    .bind(b.created_at)
+                    .bind(&b.id)
+                    .bind(i64::from(limit))
+                    .fetch_all(pool)
+                    .await?
+                }
+                None => {
+                    sqlx::query_as::<_, SnapshotRecord>(&format!(
+                        "{COLUMNS} ORDER BY created_at DESC, id DESC LIMIT $1"
+                    ))
+                    .bind(i64::from(limit))
+                    .fetch_all(pool)
+                    .await?
+                }
+            }
+        });
+        Ok(rows)
     }
 
     /// Waits for in-flight queries and closes every connection (SQLite checkpoints its WAL).

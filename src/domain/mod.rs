@@ -23,4 +23,4 @@ pub use complaint::{Complaint, MappedStatus, Status, StatusVocabulary, UnknownSt
 pub use money::{MoneyError, NumberStyle, Rupiah};
 pub use region::{RegionCode, RegionCodeError, RegionLevel};
 pub use service::{ServiceEvent, ServiceOutcome};
-pub use time::{format_local, DEFAULT_TIME_ZONE};
+pub use time::{format_local, parse_instant, LocalClock, DEFAULT_TIME_ZONE};

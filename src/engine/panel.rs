@@ -50,10 +50,28 @@ pub fn evaluate(
     context: &PanelContext,
     now: DateTime<Utc>,
 ) -> Result<Value, QueryError> {
+    evaluate_at(dashboard, panel, frames, sources, context, now, false)
+}
+
+/// [`evaluate`], reading the data as it was at `now` when `as_of` is set (a snapshot of a past
+/// moment): the versions current then, windows and SLA deadlines at that clock. A source-health
+/// panel has no past: its value as of a past moment is null.
+pub fn evaluate_at(
+    dashboard: &Dashboard,
+    panel: &Panel,
+    frames: &Frames,
+    sources: &[SourceStatus],
+    context: &PanelContext,
+    now: DateTime<Utc>,
+    as_of: bool,
+) -> Result<Value, QueryError> {
     let Some(q) = &panel.query else {
+        if as_of {
+            return Ok(Value::Null);
+        }
         return Ok(source_health(panel, sources, now));
     };
-    let at = moment(dashboard, now, false);
+    let at = moment(dashboard, now, as_of);
     match panel.kind {
         PanelKind::Kpi => {
             let value = single(&query::groups(q, frames, &at)?);

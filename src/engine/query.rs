@@ -296,6 +296,65 @@ pub fn rows(query: &Query, frames: &Frames, at: &Moment) -> Result<LazyFrame, Qu
     Ok(lf)
 }
 
+/// The rows `query` reads at `at` — current (or as-of) versions, filtered, and with `to_date`
+/// budget lines reduced to their figures to date, i.e. the rows [`rows`] aggregates — as a mask
+/// over a frame of the dataset. The frame is the view's shared frame, or, when `at` is before the
+/// hot window, the as-of frame read with the history files. Nothing of the rows is copied.
+pub fn selection(
+    query: &Query,
+    frames: &Frames,
+    at: &Moment,
+    to_date: bool,
+) -> Result<(DataFrame, BooleanChunked), QueryError> {
+    let view = frames.view(query.dataset);
+    let (frame, versions) = if at.as_of {
+        match view.as_of_mask(at.now) {
+            Some(mask) => {
+                let mut frame = frames.frame(query.dataset)?;
+                frame.with_column(mask.into_series())?;
+                (frame, col("as_of"))
+            }
+            None => (view.as_of(at.now)?, lit(true)),
+        }
+    } else {
+        (frames.frame(query.dataset)?, col(CURRENT))
+    };
+    let keep = versions.and(predicate(query, view, at));
+    let height = frame.height();
+    let mask = if to_date && query.dataset == Dataset::BudgetLines {
+        let picked = budget_to_date(
+            frame
+                .clone()
+                .lazy()
+                .with_row_index("_row", None)
+                .filter(keep),
+        )
+        .select([col("_row")])
+        .collect()?;
+        let mut bits = vec![false; height];
+        for row in picked.column("_row")?.idx()?.into_no_null_iter() {
+            if let Some(b) = bits.get_mut(row as usize) {
+                *b = true;
+            }
+        }
+        BooleanChunked::from_slice("_keep".into(), &bits)
+    } else {
+        let out = frame
+            .clone()
+            .lazy()
+            .select([keep.fill_null(lit(false)).alias("_keep")])
+            .collect()?;
+        let mask = out.column("_keep")?.bool()?.clone();
+        if mask.len() == height {
+            mask
+        } else {
+            // A condition without columns (no filters over an as-of frame) is one value.
+            BooleanChunked::full("_keep".into(), mask.get(0).unwrap_or(false), height)
+        }
+    };
+    Ok((frame, mask))
+}
+
 /// Budget figures are cumulative per period and a revised budget (perubahan) replaces the
 /// original (murni): each line counts once, at its latest version and period.
 fn budget_to_date(lf: LazyFrame) -> LazyFrame {

@@ -30,7 +30,11 @@ async fn list(State(state): State<AppState>) -> Json<Value> {
             })
         })
         .collect();
-    Json(json!({ "seq": snapshot.seq, "datasets": datasets }))
+    Json(json!({
+        "seq": snapshot.seq,
+        "time_zone": state.exports.time_zone.name(),
+        "datasets": datasets,
+    }))
 }
 
 async fn schema(Path(name): Path<String>) -> Result<Json<Value>, ApiError> {

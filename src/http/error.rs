@@ -25,6 +25,14 @@ pub enum ApiError {
     /// `too_many_connections`).
     #[error("{0}")]
     Denied(#[from] crate::live::Denied),
+    /// Too many of something at once (`too_many_exports`): try again later.
+    #[error("{message}")]
+    TooMany {
+        /// Stable code.
+        code: &'static str,
+        /// For a person.
+        message: String,
+    },
     /// The resource exists but has no value yet (`not_ready`), e.g. a panel not yet computed.
     #[error("{0}")]
     NotReady(String),
@@ -36,7 +44,7 @@ pub enum ApiError {
 impl ApiError {
     fn code(&self) -> &'static str {
         match self {
-            ApiError::BadRequest { code, .. } => code,
+            ApiError::BadRequest { code, .. } | ApiError::TooMany { code, .. } => code,
             ApiError::NotFound(_) => "not_found",
             ApiError::NotReady(_) => "not_ready",
             ApiError::Denied(denied) => denied.code(),
@@ -48,6 +56,7 @@ impl ApiError {
         match self {
             ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::TooMany { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::NotReady(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Denied(crate::live::Denied::MissingToken | crate::live::Denied::BadToken) => {
                 StatusCode::UNAUTHORIZED

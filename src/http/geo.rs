@@ -22,7 +22,7 @@ type RenderCache = HashMap<(String, Option<u8>), Arc<Rendered>>;
 
 /// Boundary sets and their rendered GeoJSON, kept per (set, zoom) once made.
 pub struct GeoService {
-    catalog: Catalog,
+    catalog: Arc<Catalog>,
     rendered: Mutex<RenderCache>,
 }
 
@@ -34,7 +34,7 @@ struct Rendered {
 
 impl GeoService {
     /// Serves the sets found in `catalog`.
-    pub fn new(catalog: Catalog) -> Self {
+    pub fn new(catalog: Arc<Catalog>) -> Self {
         Self {
             catalog,
             rendered: Mutex::default(),

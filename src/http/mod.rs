@@ -6,6 +6,7 @@
 mod dashboards;
 mod datasets;
 mod error;
+mod export;
 mod geo;
 mod health;
 mod metrics;
@@ -55,6 +56,8 @@ pub struct AppState {
     pub geo: Arc<GeoService>,
     /// Everything a WebSocket session needs (hub, limits, shutdown signal).
     pub live: Arc<SessionContext>,
+    /// Exports and snapshots: limits, the running-exports gate, snapshot files.
+    pub exports: Arc<crate::export::Exports>,
 }
 
 /// The whole HTTP surface of an instance.
@@ -69,6 +72,7 @@ pub fn router(state: AppState, static_dir: PathBuf, request_timeout: Duration) -
             sources::router()
                 .merge(datasets::router())
                 .merge(dashboards::router())
+                .merge(export::router())
                 .merge(geo::router())
                 .merge(screens::router())
                 .merge(openapi::router())

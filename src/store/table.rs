@@ -809,6 +809,53 @@ impl TableView {
         key_parts(self.dataset, self.keys.get(key_id))
     }
 
+    /// The record's id within its source (`source_id` of a complaint, `event_id` of a service
+    /// event) for key id `key_id`, borrowed from the key index; `None` for budget lines, whose
+    /// key parts are all columns.
+    pub fn local_id(&self, key_id: u32) -> Option<&str> {
+        if self.dataset == Dataset::BudgetLines {
+            return None;
+        }
+        let key = self.keys.get(key_id);
+        let at = key.iter().position(|b| *b == 0)?;
+        std::str::from_utf8(&key[at + 1..]).ok()
+    }
+
+    /// The oldest version time the store holds for this dataset, hot or in history (`None` when
+    /// it holds nothing): as-of reads before it have nothing to show.
+    pub fn earliest(&self) -> Result<Option<DateTime<Utc>>, ReadError> {
+        let schema = self.dataset.schema();
+        let col = schema.version_column;
+        let mut earliest: Option<u32> = None;
+        for chunk in &self.chunks {
+            if let Ok(Some(min)) = chunk.columns[col].min::<u32>() {
+                earliest = Some(earliest.map_or(min, |e| e.min(min)));
+            }
+        }
+        for path in self.history.iter() {
+            let name = schema.fields[col].name;
+            let min = std::fs::File::open(path)
+                .map_err(|e| PolarsError::IO {
+                    error: std::sync::Arc::new(e),
+                    msg: None,
+                })
+                .and_then(|file| {
+                    ParquetReader::new(file)
+                        .with_columns(Some(vec![name.to_owned()]))
+                        .finish()
+                })
+                .and_then(|df| df.column(name)?.cast(&DataType::UInt32))
+                .map_err(|e| self.error(e))?
+                .u32()
+                .map_err(|e| self.error(e))?
+                .min();
+            if let Some(min) = min {
+                earliest = Some(earliest.map_or(min, |e| e.min(min)));
+            }
+        }
+        Ok(earliest.and_then(|secs| DateTime::from_timestamp(secs.into(), 0)))
+    }
+
     /// Every hot row (all versions) with `key_id` and `current` columns; shares the columns' memory.
     pub fn frame(&self) -> Result<DataFrame, ReadError> {
         let schema = self.dataset.schema();

@@ -52,6 +52,15 @@ pub struct ReasonLabels {
     pub reason: String,
 }
 
+/// Labels of exports: the format and how it ended (`ok`, `refused`, `failed`).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ExportLabels {
+    /// `csv`, `xlsx`, `parquet`, `geojson`, `json` or `snapshot`.
+    pub format: String,
+    /// `ok`, `refused` (a client error or too many at once) or `failed`.
+    pub outcome: String,
+}
+
 type LatencyFamily = Family<RouteLabels, Histogram, fn() -> Histogram>;
 
 fn latency_histogram() -> Histogram {
@@ -80,6 +89,8 @@ struct Inner {
     source_errors: Family<SourceLabels, Counter>,
     source_lag: Family<SourceLabels, Gauge<f64, AtomicU64>>,
     rows_quarantined: Family<SourceLabels, Counter>,
+    exports: Family<ExportLabels, Counter>,
+    export_rows: Counter,
     resident_memory: Gauge,
 }
 
@@ -171,6 +182,18 @@ impl Metrics {
             "Records a source delivered that were quarantined instead of stored",
             rows_quarantined.clone(),
         );
+        let exports = Family::<ExportLabels, Counter>::default();
+        registry.register(
+            "exports",
+            "Exports and snapshots, by format and outcome",
+            exports.clone(),
+        );
+        let export_rows = Counter::default();
+        registry.register(
+            "export_rows",
+            "Rows written by exports and snapshots",
+            export_rows.clone(),
+        );
         let resident_memory = Gauge::default();
         registry.register(
             "process_resident_memory_bytes",
@@ -194,8 +217,22 @@ impl Metrics {
                 source_errors,
                 source_lag,
                 rows_quarantined,
+                exports,
+                export_rows,
             }),
         }
+    }
+
+    /// Counts an export or snapshot that ended with `outcome`, and the rows it wrote.
+    pub fn export(&self, format: &str, outcome: &str, rows: u64) {
+        self.inner
+            .exports
+            .get_or_create(&ExportLabels {
+                format: format.to_owned(),
+                outcome: outcome.to_owned(),
+            })
+            .inc();
+        self.inner.export_rows.inc_by(rows);
     }
 
     /// Records one answered HTTP request.

@@ -14,6 +14,7 @@ use super::fields::{self, QueryField};
 use super::model::*;
 use super::spec::{self, Area, DashboardSpec, PanelSpec};
 use super::window::parse_duration;
+pub(crate) use query::check_filter;
 use query::{unknown_field, validate_query};
 
 /// A problem in a dashboard file, at a byte range of its text when known.

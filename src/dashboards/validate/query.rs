@@ -121,6 +121,18 @@ fn check_budget_levels(spec: &QuerySpec, q: &Query, p: &mut Problems) {
     }
 }
 
+/// A filter checked outside a file: its problems as messages.
+pub(crate) fn check_filter(
+    dataset: Dataset,
+    spec: &spec::FilterSpec,
+) -> Result<Filter, Vec<String>> {
+    let mut p = Problems::default();
+    match validate_filter(dataset, spec, &mut p) {
+        Some(f) if p.0.is_empty() => Ok(f),
+        _ => Err(p.0.into_iter().map(|problem| problem.message).collect()),
+    }
+}
+
 fn validate_filter(dataset: Dataset, spec: &spec::FilterSpec, p: &mut Problems) -> Option<Filter> {
     let field = fields::field(dataset, spec.field.get_ref());
     let Some(field) = field else {

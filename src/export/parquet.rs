@@ -1,0 +1,111 @@
+//! Parquet: one row group per block, typed columns — text as UTF-8 strings, timestamps as UTC
+//! microseconds, Rupiah as decimal(38,2) (exact), coordinates as float degrees — with the export's
+//! facts as file key-value metadata (`pantau`). Compressed with zstd.
+
+use std::io::Write;
+
+use polars::prelude::*;
+
+use super::{Block, ColType, Column, ExportError, Meta, Sink, Values};
+
+fn encode(e: PolarsError) -> ExportError {
+    ExportError::Encode(e.to_string())
+}
+
+pub(super) struct ParquetSink<'w> {
+    columns: Vec<Column>,
+    writer: polars::io::parquet::write::BatchedWriter<Box<dyn Write + Send + 'w>>,
+}
+
+fn dtype(ty: ColType) -> DataType {
+    match ty {
+        ColType::Text => DataType::String,
+        ColType::Integer => DataType::Int64,
+        ColType::Float | ColType::Coord => DataType::Float64,
+        ColType::Bool => DataType::Boolean,
+        ColType::Time => DataType::Datetime(TimeUnit::Microseconds, Some(TimeZone::UTC)),
+        ColType::Money => DataType::Decimal(38, 2),
+    }
+}
+
+impl<'w> ParquetSink<'w> {
+    pub(super) fn new(
+        columns: &[Column],
+        meta: &Meta,
+        out: Box<dyn Write + Send + 'w>,
+    ) -> Result<ParquetSink<'w>, ExportError> {
+        let schema: Schema = columns
+            .iter()
+            .map(|c| Field::new(c.name.as_str().into(), dtype(c.ty)))
+            .collect();
+        let info =
+            serde_json::to_string(&meta.info).map_err(|e| ExportError::Encode(e.to_string()))?;
+        let writer = ParquetWriter::new(out)
+            .with_compression(ParquetCompression::Zstd(None))
+            .with_key_value_metadata(Some(KeyValueMetadata::from_static(vec![(
+                "pantau".to_owned(),
+                info,
+            )])))
+            .batched(&schema)
+            .map_err(encode)?;
+        Ok(ParquetSink {
+            columns: columns.to_vec(),
+            writer,
+        })
+    }
+}
+
+/// One block column as a polars column of the export's type.
+fn series(column: &Column, values: &Values<'_>) -> Result<polars::prelude::Column, ExportError> {
+    let name: PlSmallStr = column.name.as_str().into();
+    let series = match (column.ty, values) {
+        (_, Values::Text(v)) => {
+            StringChunked::from_iter_options(name, v.iter().copied()).into_series()
+        }
+        (_, Values::Float(v)) => {
+            Float64Chunked::from_iter_options(name, v.iter().copied()).into_series()
+        }
+        (ColType::Bool, Values::Int(v)) => {
+            BooleanChunked::from_iter_options(name, v.iter().map(|x| x.map(|n| n != 0)))
+                .into_series()
+        }
+        (ColType::Time, Values::Int(v)) => {
+            Int64Chunked::from_iter_options(name, v.iter().map(|x| x.map(|secs| secs * 1_000_000)))
+                .into_datetime(TimeUnit::Microseconds, Some(TimeZone::UTC))
+                .into_series()
+        }
+        (ColType::Money, Values::Int(v)) => {
+            Int128Chunked::from_iter_options(name, v.iter().map(|x| x.map(i128::from)))
+                .into_decimal(38, 2)
+                .map_err(encode)?
+                .into_series()
+        }
+        (ColType::Coord, Values::Int(v)) => Float64Chunked::from_iter_options(
+            name,
+            v.iter().map(|x| x.map(|micro| micro as f64 / 1e6)),
+        )
+        .into_series(),
+        (_, Values::Int(v)) => {
+            Int64Chunked::from_iter_options(name, v.iter().copied()).into_series()
+        }
+    };
+    Ok(series.into_column())
+}
+
+impl Sink for ParquetSink<'_> {
+    fn block(&mut self, block: &Block<'_>) -> Result<(), ExportError> {
+        let columns = self
+            .columns
+            .iter()
+            .zip(&block.columns)
+            .map(|(c, v)| series(c, v))
+            .collect::<Result<Vec<_>, _>>()?;
+        let frame = DataFrame::new(columns).map_err(encode)?;
+        self.writer.write_batch(&frame).map_err(encode)
+    }
+
+    fn finish(self: Box<Self>) -> Result<(), ExportError> {
+        self.writer.finish().map_err(encode)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,403 @@
+// Pantau analyst page: export any dataset (now or as of a time, filtered) or panel, preview rows,
+// take snapshots and view one by its citable URL (/analyst/?snapshot=ID). API: docs/exports.md.
+"use strict";
+
+(function () {
+  const ZONE_NAMES = { "Asia/Jakarta": "WIB", "Asia/Makassar": "WITA", "Asia/Jayapura": "WIT" };
+  const FORMATS = ["csv", "xlsx", "parquet", "geojson", "json"];
+  const TEXT = {
+    id: {
+      title: "Analis data", export_title: "Ekspor data", dataset: "Dataset", as_of: "Per waktu (kosong = sekarang)",
+      limit: "Batas baris", format: "Format", filters: "Filter", add_filter: "+ Tambah filter", columns: "Kolom",
+      preview: "Pratinjau", download: "Unduh", description: "Keterangan snapshot", created_by: "Nama Anda",
+      snapshot: "Simpan snapshot", dashboards_title: "Dasbor dan panel", snapshots_title: "Snapshot",
+      snap_id: "Id", snap_what: "Isi", as_of_short: "Per waktu", created_by_short: "Oleh",
+      description_short: "Keterangan", rows: "Baris", more: "Lainnya…", back: "← Kembali",
+      snapshot_heading: "Snapshot", copy_link: "Salin tautan", copied: "Tautan disalin.",
+      footer: "Waktu ditampilkan dalam zona penerapan; uang dalam Rupiah, tepat.",
+      remove: "Hapus", equals: "sama dengan", min: "minimal", max: "kurang dari", window: "rentang waktu",
+      result: "nilai panel", rows_behind: "baris data", snapshot_dashboard: "Snapshot dasbor",
+      taken: "Snapshot {id} tersimpan.", no_rows: "Tidak ada baris.", showing: "{n} dari {total} baris",
+      kind_dashboard: "dasbor", kind_dataset: "dataset", created_at: "Dibuat", sha256: "SHA-256",
+      target: "Isi", request: "Permintaan", store_seq: "Commit penyimpanan", loading: "Memuat…",
+      not_found: "Snapshot tidak ditemukan.", panel_empty: "Panel tanpa nilai pada waktu itu.",
+    },
+    en: {
+      title: "Data analyst", export_title: "Export data", dataset: "Dataset", as_of: "As of (empty = now)",
+      limit: "Row limit", format: "Format", filters: "Filters", add_filter: "+ Add filter", columns: "Columns",
+      preview: "Preview", download: "Download", description: "Snapshot description", created_by: "Your name",
+      snapshot: "Save snapshot", dashboards_title: "Dashboards and panels", snapshots_title: "Snapshots",
+      snap_id: "Id", snap_what: "Contents", as_of_short: "As of", created_by_short: "By",
+      description_short: "Description", rows: "Rows", more: "More…", back: "← Back",
+      snapshot_heading: "Snapshot", copy_link: "Copy link", copied: "Link copied.",
+      footer: "Times are shown in the deployment's zone; money in Rupiah, exact.",
+      remove: "Remove", equals: "equals", min: "at least", max: "below", window: "window",
+      result: "panel values", rows_behind: "rows behind", snapshot_dashboard: "Snapshot dashboard",
+      taken: "Snapshot {id} saved.", no_rows: "No rows.", showing: "{n} of {total} rows",
+      kind_dashboard: "dashboard", kind_dataset: "dataset", created_at: "Taken", sha256: "SHA-256",
+      target: "Contents", request: "Request", store_seq: "Store commit", loading: "Loading…",
+      not_found: "No such snapshot.", panel_empty: "The panel had no value at that moment.",
+    },
+  };
+  const WINDOWS = ["last 24h", "last 7d", "today", "yesterday", "this week", "this month", "this year", "this fiscal year"];
+
+  const state = {
+    lang: localStorage.getItem("pantau.lang") === "en" ? "en" : "id",
+    timeZone: "Asia/Jakarta",
+    schemas: {},
+    snapshotsBefore: null,
+  };
+  window.pantauAnalyst = state; // read by browser tests
+
+  const $ = (id) => document.getElementById(id);
+  const t = (key) => TEXT[state.lang][key] || key;
+  const el = (tag, attrs, ...children) => {
+    const node = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (k === "class") node.className = v;
+      else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
+      else node.setAttribute(k, v);
+    }
+    for (const c of children) node.append(c instanceof Node ? c : document.createTextNode(c ?? ""));
+    return node;
+  };
+  const locale = () => (state.lang === "id" ? "id-ID" : "en-GB");
+  const number = (n) => new Intl.NumberFormat(locale(), { maximumFractionDigits: 4 }).format(n);
+
+  function whenText(iso) {
+    if (!iso) return "—";
+    const date = new Date(iso);
+    if (Number.isNaN(date.getTime())) return iso;
+    const text = new Intl.DateTimeFormat(locale(), {
+      year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", second: "2-digit",
+      hour12: false, timeZone: state.timeZone,
+    }).format(date);
+    return text + " " + (ZONE_NAMES[state.timeZone] || state.timeZone);
+  }
+
+  // A cell as people read it: Rupiah with id-ID grouping, times in the zone, numbers grouped.
+  function cellText(value, type) {
+    if (value === null || value === undefined || value === "") return "";
+    if (type === "rupiah") {
+      const [whole, frac] = String(value).split(".");
+      const grouped = new Intl.NumberFormat(locale()).format(BigInt(whole.replace("-", ""))); // exact
+      const sign = whole.startsWith("-") ? "-" : "";
+      const sep = state.lang === "id" ? "," : ".";
+      return `${sign}Rp ${grouped}${frac && frac !== "00" ? sep + frac : ""}`;
+    }
+    if (type === "timestamp") return whenText(value);
+    if (type === "boolean") return value ? "✓" : "✗";
+    if (typeof value === "number") return number(value);
+    return String(value);
+  }
+
+  async function api(path, options) {
+    const response = await fetch(path, options);
+    const body = await response.json().catch(() => null);
+    if (!response.ok) {
+      const message = body && body.error ? body.error.message : `HTTP ${response.status}`;
+      throw new Error(message);
+    }
+    return body;
+  }
+
+  function say(id, text, bad) {
+    const node = $(id);
+    node.textContent = text || "";
+    node.classList.toggle("bad", !!bad);
+  }
+
+  function applyLanguage() {
+    document.documentElement.lang = state.lang;
+    for (const node of document.querySelectorAll("[data-i18n]")) node.textContent = t(node.dataset.i18n);
+    for (const node of document.querySelectorAll("[data-i18n-placeholder]")) node.placeholder = t(node.dataset.i18nPlaceholder);
+    $("lang").textContent = state.lang === "id" ? "EN" : "ID";
+  }
+
+  function tick() {
+    const text = new Intl.DateTimeFormat("id-ID", { hour: "2-digit", minute: "2-digit", hour12: false, timeZone: state.timeZone })
+      .format(new Date()).replace(/\./g, ":");
+    $("clock").textContent = `${text} ${ZONE_NAMES[state.timeZone] || state.timeZone}`;
+  }
+
+  // ---- exports of a dataset -------------------------------------------------------------
+
+  function currentSchema() {
+    return state.schemas[$("dataset").value];
+  }
+
+  function addFilter() {
+    const schema = currentSchema();
+    if (!schema) return;
+    const field = el("select", { class: "f-field" }, ...schema.fields.map((f) => el("option", { value: f.name }, f.name)));
+    const test = el("select", { class: "f-test" }, ...["equals", "min", "max", "window"].map((x) => el("option", { value: x }, t(x))));
+    const value = el("input", { class: "f-value", type: "text", maxlength: "200", list: "windows" });
+    const row = el("div", { class: "filter" }, field, test, value,
+      el("button", { type: "button", onclick: () => { row.remove(); refreshLink(); } }, t("remove")));
+    for (const input of [field, test, value]) input.addEventListener("input", refreshLink);
+    $("filters").append(row);
+  }
+
+  function renderColumns() {
+    const schema = currentSchema();
+    const box = $("columns");
+    box.replaceChildren();
+    if (!schema) return;
+    const names = ["source", ...schema.fields.map((f) => f.name)].filter((v, i, a) => a.indexOf(v) === i);
+    for (const name of names) {
+      const input = el("input", { type: "checkbox", value: name, checked: "" });
+      input.addEventListener("change", refreshLink);
+      box.append(el("label", {}, input, " " + name));
+    }
+  }
+
+  // The export URL the form describes (also the preview's, with format=json and a limit).
+  function exportUrl(format, limit) {
+    const dataset = $("dataset").value;
+    const params = new URLSearchParams({ format });
+    const asOf = $("as-of").value;
+    if (asOf) params.set("as_of", asOf);
+    const lim = limit || $("limit").value;
+    if (lim) params.set("limit", lim);
+    const boxes = [...$("columns").querySelectorAll("input")];
+    const chosen = boxes.filter((b) => b.checked).map((b) => b.value);
+    if (chosen.length && chosen.length < boxes.length) params.set("columns", chosen.join(","));
+    for (const row of $("filters").querySelectorAll(".filter")) {
+      const field = row.querySelector(".f-field").value;
+      const test = row.querySelector(".f-test").value;
+      const value = row.querySelector(".f-value").value;
+      if (value === "") continue;
+      params.append(test === "equals" ? `filter.${field}` : `filter.${field}.${test}`, value);
+    }
+    return `/api/datasets/${encodeURIComponent(dataset)}/export?${params}`;
+  }
+
+  function refreshLink() {
+    $("download").href = exportUrl($("format").value);
+  }
+
+  function renderTable(columns, rows, into) {
+    const head = el("tr", {}, ...columns.map((c) => el("th", { title: c.type }, c.name)));
+    const body = rows.map((row) => el("tr", {}, ...columns.map((c) => {
+      const value = Array.isArray(row) ? row[columns.indexOf(c)] : row[c.name];
+      return el("td", { class: c.type === "string" ? "" : "num" }, cellText(value, c.type));
+    })));
+    const table = el("table", { class: "data" }, el("thead", {}, head), el("tbody", {}, ...body));
+    into.replaceChildren(table);
+  }
+
+  async function preview() {
+    say("export-message", t("loading"));
+    try {
+      const response = await fetch(exportUrl("json", Math.min(Number($("limit").value) || 50, 200)));
+      if (!response.ok) {
+        const body = await response.json().catch(() => null);
+        throw new Error(body && body.error ? body.error.message : `HTTP ${response.status}`);
+      }
+      const total = response.headers.get("x-pantau-rows");
+      const doc = await response.json();
+      renderTable(doc.columns, doc.rows, $("preview-out"));
+      say("export-message", doc.rows.length ? t("showing").replace("{n}", doc.rows.length).replace("{total}", total) : t("no_rows"));
+    } catch (e) {
+      $("preview-out").replaceChildren();
+      say("export-message", e.message, true);
+    }
+  }
+
+  async function snapshotDataset() {
+    const filter = [];
+    for (const row of $("filters").querySelectorAll(".filter")) {
+      const field = row.querySelector(".f-field").value;
+      const test = row.querySelector(".f-test").value;
+      let value = row.querySelector(".f-value").value;
+      if (value === "") continue;
+      const type = (currentSchema().fields.find((f) => f.name === field) || {}).type;
+      if (type === "integer" || type === "float") value = Number(value);
+      if (type === "boolean") value = value === "true";
+      filter.push({ field, [test === "equals" ? "equals" : test]: value });
+    }
+    const boxes = [...$("columns").querySelectorAll("input")];
+    const chosen = boxes.filter((b) => b.checked).map((b) => b.value);
+    const body = {
+      dataset: $("dataset").value,
+      filter,
+      description: $("snap-description").value,
+      created_by: $("snap-by").value || undefined,
+    };
+    if ($("as-of").value) body.as_of = $("as-of").value;
+    if (chosen.length < boxes.length) body.columns = chosen;
+    await takeSnapshot(body, "export-message");
+  }
+
+  async function takeSnapshot(body, messageId) {
+    try {
+      const record = await api("/api/snapshots", {
+        method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body),
+      });
+      say(messageId, t("taken").replace("{id}", record.id));
+      const link = el("a", { href: record.view }, record.id);
+      $(messageId).append(" ", link);
+      state.snapshotsBefore = null;
+      await loadSnapshots(false);
+    } catch (e) {
+      say(messageId, e.message, true);
+    }
+  }
+
+  // ---- dashboards and panels --------------------------------------------------------------
+
+  function formatLinks(base, extra) {
+    return el("span", { class: "links" }, ...FORMATS.map((f) => el("a", { href: `${base}?format=${f}${extra || ""}` }, f)));
+  }
+
+  async function loadDashboards() {
+    const { dashboards } = await api("/api/dashboards");
+    const box = $("dashboards");
+    box.replaceChildren();
+    for (const d of dashboards) {
+      const full = await api(`/api/dashboards/${encodeURIComponent(d.id)}`);
+      const message = el("span", { class: "message" });
+      message.id = `msg-${d.id}`;
+      const list = el("ul", { class: "panels" }, ...full.panels.map((p) => {
+        const base = `/api/dashboards/${encodeURIComponent(d.id)}/panels/${encodeURIComponent(p.id)}/export`;
+        return el("li", {},
+          el("strong", {}, p.title[state.lang] || p.id), ` (${p.kind}) `,
+          el("span", { class: "muted" }, t("result") + ": "), formatLinks(base),
+          p.query ? el("span", {}, el("span", { class: "muted" }, " · " + t("rows_behind") + ": "), formatLinks(base, "&scope=rows")) : "");
+      }));
+      const button = el("button", { type: "button", onclick: () => takeSnapshot({ dashboard: d.id, description: $("snap-description").value, created_by: $("snap-by").value || undefined }, message.id) }, t("snapshot_dashboard"));
+      box.append(el("details", {}, el("summary", {}, d.title[state.lang] || d.id, " ", el("code", {}, d.id)), button, " ", message, list));
+    }
+  }
+
+  // ---- snapshots --------------------------------------------------------------------------
+
+  async function loadSnapshots(more) {
+    const params = new URLSearchParams({ limit: "20" });
+    if (more && state.snapshotsBefore) params.set("before", state.snapshotsBefore);
+    const page = await api(`/api/snapshots?${params}`);
+    const body = $("snapshots").querySelector("tbody");
+    if (!more) body.replaceChildren();
+    for (const s of page.snapshots) {
+      body.append(el("tr", {},
+        el("td", {}, el("a", { href: s.view }, s.id)),
+        el("td", {}, `${t("kind_" + s.kind)}: ${s.target}`),
+        el("td", {}, whenText(s.as_of)),
+        el("td", {}, s.created_by),
+        el("td", {}, s.description),
+        el("td", { class: "num" }, number(s.rows))));
+    }
+    state.snapshotsBefore = page.next_before;
+    $("more-snapshots").hidden = !page.next_before;
+  }
+
+  async function showSnapshot(id) {
+    $("home").hidden = true;
+    $("snapshot-view").hidden = false;
+    $("snap-id").textContent = id;
+    let s;
+    try {
+      s = await api(`/api/snapshots/${encodeURIComponent(id)}`);
+    } catch (e) {
+      say("snap-message", `${t("not_found")} ${e.message}`, true);
+      return;
+    }
+    state.snapshot = s;
+    if (s.time_zone) state.timeZone = s.time_zone;
+    const meta = $("snap-meta");
+    meta.replaceChildren();
+    const fact = (key, value) => meta.append(el("dt", {}, t(key)), el("dd", {}, value));
+    fact("target", `${t("kind_" + s.kind)}: ${s.target}`);
+    fact("as_of_short", whenText(s.as_of));
+    fact("created_at", whenText(s.created_at));
+    fact("created_by_short", s.created_by);
+    fact("description_short", s.description || "—");
+    fact("rows", number(s.rows));
+    fact("store_seq", String(s.store_seq));
+    fact("sha256", s.sha256);
+    if (s.kind === "dataset") {
+      fact("request", JSON.stringify(s.request.filter || []));
+      $("snap-exports").replaceChildren(formatLinks(`/api/snapshots/${encodeURIComponent(s.id)}/export`));
+      try {
+        const doc = await api(`/api/snapshots/${encodeURIComponent(s.id)}/export?format=json&limit=200`);
+        const wrap = el("div", { class: "table-wrap" });
+        $("snap-body").replaceChildren(el("section", { class: "card" }, wrap));
+        renderTable(doc.columns, doc.rows, wrap);
+      } catch (e) {
+        say("snap-message", e.message, true);
+      }
+      return;
+    }
+    $("snap-exports").replaceChildren();
+    const sections = s.panels.map((p) => {
+      const wrap = el("div", { class: "table-wrap" });
+      const rows = p.table.rows.map((row) => row.map((v, i) => toShown(v, p.table.columns[i].type)));
+      if (p.value === null) wrap.append(el("p", { class: "muted" }, t("panel_empty")));
+      else renderTable(p.table.columns, rows, wrap);
+      const base = `/api/snapshots/${encodeURIComponent(s.id)}/export`;
+      return el("section", { class: "card panel", id: `panel-${p.id}` },
+        el("h3", {}, p.title[state.lang] || p.id, " ", el("small", { class: "muted" }, p.kind)),
+        formatLinks(base, `&panel=${encodeURIComponent(p.id)}`), wrap);
+    });
+    $("snap-body").replaceChildren(...sections);
+  }
+
+  // A frozen table cell (seconds, sen, micro-degrees as stored) in the form cellText reads.
+  function toShown(value, type) {
+    if (value === null) return null;
+    if (type === "timestamp") return new Date(value * 1000).toISOString();
+    if (type === "rupiah") {
+      const sen = BigInt(value);
+      const abs = sen < 0n ? -sen : sen;
+      return `${sen < 0n ? "-" : ""}${abs / 100n}.${String(abs % 100n).padStart(2, "0")}`;
+    }
+    if (type === "boolean") return value !== 0;
+    if (type === "coordinate") return value / 1e6;
+    return value;
+  }
+
+  // ---- start ------------------------------------------------------------------------------
+
+  async function start() {
+    applyLanguage();
+    $("lang").addEventListener("click", () => {
+      state.lang = state.lang === "id" ? "en" : "id";
+      localStorage.setItem("pantau.lang", state.lang);
+      location.reload();
+    });
+    $("copy-link").addEventListener("click", async () => {
+      try {
+        await navigator.clipboard.writeText(location.href);
+      } catch (_) { /* the URL bar holds it too */ }
+      say("snap-message", t("copied"));
+    });
+    const datalist = el("datalist", { id: "windows" }, ...WINDOWS.map((w) => el("option", { value: w })));
+    document.body.append(datalist);
+    const info = await api("/api/datasets");
+    if (info.time_zone) state.timeZone = info.time_zone;
+    tick();
+    setInterval(tick, 10000);
+    const id = new URLSearchParams(location.search).get("snapshot");
+    if (id) {
+      await showSnapshot(id);
+      state.ready = true;
+      return;
+    }
+    for (const d of info.datasets) {
+      state.schemas[d.name] = await api(`/api/datasets/${encodeURIComponent(d.name)}/schema`);
+      $("dataset").append(el("option", { value: d.name }, `${d.name} (${number(d.rows)})`));
+    }
+    $("dataset").addEventListener("change", () => { $("filters").replaceChildren(); renderColumns(); refreshLink(); });
+    for (const id of ["as-of", "limit", "format"]) $(id).addEventListener("input", refreshLink);
+    $("add-filter").addEventListener("click", () => { addFilter(); refreshLink(); });
+    $("preview").addEventListener("click", preview);
+    $("snap-dataset").addEventListener("click", snapshotDataset);
+    $("more-snapshots").addEventListener("click", () => loadSnapshots(true));
+    renderColumns();
+    refreshLink();
+    await Promise.all([loadDashboards(), loadSnapshots(false)]);
+    state.ready = true;
+  }
+
+  start().catch((e) => { say("export-message", e.message, true); state.error = e.message; });
+})();
