@@ -272,6 +272,17 @@ impl<'a> Frames<'a> {
     }
 }
 
+/// A lazy plan over `frame`. Common-subexpression elimination is off: it turns a repeated
+/// aggregation (the row count of a KPI and of its `count` measure) into a one-row column, which
+/// polars 0.52 then fails to line up with the other columns when it projects a frame of several
+/// chunks in parallel — a panic on every KPI of a store reloaded from its checkpoint.
+fn plan(frame: DataFrame) -> LazyFrame {
+    let lf = frame.lazy();
+    let mut flags = lf.get_current_optimizations();
+    flags.remove(OptFlags::COMM_SUBEXPR_ELIM);
+    lf.with_optimizations(flags)
+}
+
 /// The rows a query reads: current (or as-of) versions, filtered; budget lines reduced to the
 /// figures to date of each line.
 pub fn rows(query: &Query, frames: &Frames, at: &Moment) -> Result<LazyFrame, QueryError> {
@@ -282,12 +293,12 @@ pub fn rows(query: &Query, frames: &Frames, at: &Moment) -> Result<LazyFrame, Qu
             Some(mask) => {
                 let mut frame = frames.frame(query.dataset)?;
                 frame.with_column(mask.into_series())?;
-                frame.lazy().filter(col("as_of"))
+                plan(frame).filter(col("as_of"))
             }
-            None => view.as_of(at.now)?.lazy(),
+            None => plan(view.as_of(at.now)?),
         }
     } else {
-        frames.frame(query.dataset)?.lazy().filter(col(CURRENT))
+        plan(frames.frame(query.dataset)?).filter(col(CURRENT))
     };
     let mut lf = frame.filter(predicate(query, view, at));
     if query.dataset == Dataset::BudgetLines {
@@ -323,9 +334,7 @@ pub fn selection(
     let height = frame.height();
     let mask = if to_date && query.dataset == Dataset::BudgetLines {
         let picked = budget_to_date(
-            frame
-                .clone()
-                .lazy()
+            plan(frame.clone())
                 .with_row_index("_row", None)
                 .filter(keep),
         )
@@ -339,9 +348,7 @@ pub fn selection(
         }
         BooleanChunked::from_slice("_keep".into(), &bits)
     } else {
-        let out = frame
-            .clone()
-            .lazy()
+        let out = plan(frame.clone())
             .select([keep.fill_null(lit(false)).alias("_keep")])
             .collect()?;
         let mask = out.column("_keep")?.bool()?.clone();
