@@ -51,8 +51,8 @@ pub fn router() -> Router<AppState> {
             get(panel_export),
         )
         .route("/snapshots", get(list_snapshots).post(create_snapshot))
-        .route("/snapshots/{id}", get(one_snapshot))
-        .route("/snapshots/{id}/export", get(snapshot_export))
+        .route("/snapshots/{snapshot}", get(one_snapshot))
+        .route("/snapshots/{snapshot}/export", get(snapshot_export))
 }
 
 impl From<ExportError> for ApiError {

@@ -402,3 +402,90 @@ async fn a_screen_without_a_valid_token_says_so_instead_of_spinning() {
     drop(page);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_analyst_page_previews_an_export_takes_a_snapshot_and_shows_it_by_its_url() {
+    let Some(chromium) = chromium_path() else {
+        return;
+    };
+    let app = crate::helpers::spawn_app(AppOptions {
+        backend: Backend::Sqlite,
+        simulator: true,
+    })
+    .await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let datasets: Value = app.get("/api/datasets").await.json().await.unwrap();
+        if datasets["datasets"][0]["rows"].as_u64() > Some(0) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the simulator filed nothing");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut page = Browser::launch(&chromium, 1440, 900, false).await;
+    page.navigate(&app.url("/analyst/")).await;
+    page.wait_until(
+        "window.pantauAnalyst && pantauAnalyst.ready === true",
+        Duration::from_secs(30),
+        "the analyst page never finished loading",
+    )
+    .await;
+    assert_eq!(page.eval("document.documentElement.lang").await, "id");
+    // A preview of the complaints the simulator filed: a table of typed, formatted rows.
+    page.eval("document.getElementById('preview').click()")
+        .await;
+    page.wait_until(
+        "document.querySelectorAll('#preview-out tbody tr').length > 0",
+        Duration::from_secs(20),
+        "the preview showed no rows",
+    )
+    .await;
+    let times_in_wib = page
+        .eval("[...document.querySelectorAll('#preview-out td')].some(td => td.textContent.endsWith('WIB'))")
+        .await;
+    assert_eq!(times_in_wib, json!(true), "times are shown in WIB");
+    // A filter changes the download link to the matching export.
+    page.eval("document.getElementById('add-filter').click(); const f = document.querySelector('.filter'); f.querySelector('.f-field').value = 'status'; f.querySelector('.f-value').value = 'received'; f.querySelector('.f-value').dispatchEvent(new Event('input'));").await;
+    let href = page
+        .eval("document.getElementById('download').getAttribute('href')")
+        .await;
+    assert!(
+        href.as_str().unwrap().contains("filter.status=received"),
+        "{href}"
+    );
+    // Snapshot of the wall dashboard, then its citable view.
+    page.eval("document.getElementById('snap-description').value = 'Uji peramban'; [...document.querySelectorAll('#dashboards details')].find(d => d.querySelector('code').textContent === 'kota-pasuruan-wall').querySelector('button').click()").await;
+    page.wait_until(
+        "document.querySelectorAll('#snapshots tbody tr').length > 0",
+        Duration::from_secs(20),
+        "the snapshot was not listed",
+    )
+    .await;
+    let view = page
+        .eval("document.querySelector('#snapshots tbody a').getAttribute('href')")
+        .await;
+    let view = view.as_str().unwrap().to_owned();
+    assert!(view.starts_with("/analyst/?snapshot="), "{view}");
+    page.navigate(&app.url(&view)).await;
+    page.wait_until(
+        "window.pantauAnalyst && pantauAnalyst.ready === true && document.querySelectorAll('#snap-body section').length > 5",
+        Duration::from_secs(20),
+        "the snapshot view did not show its panels",
+    )
+    .await;
+    let description = page
+        .eval("document.getElementById('snap-meta').textContent")
+        .await;
+    assert!(
+        description.as_str().unwrap().contains("Uji peramban"),
+        "{description}"
+    );
+    let links = page
+        .eval("document.querySelectorAll('#snap-body a[href*=\"/export?format=xlsx&panel=\"]').length")
+        .await;
+    assert!(links.as_u64().unwrap() > 5, "every panel has its exports");
+    assert!(page.errors.is_empty(), "console errors: {:?}", page.errors);
+    page.screenshot("analyst-snapshot-1440x900.png").await;
+    drop(page);
+    app.stop().await;
+}

@@ -196,6 +196,21 @@ async fn the_openapi_description_lists_exactly_what_is_served() {
     .await;
     let doc: Value = app.get("/api/openapi.json").await.json().await.unwrap();
     assert_eq!(doc["openapi"], "3.1.0");
+    // A snapshot to try the snapshot paths with.
+    let snapshot: Value = app
+        .client
+        .post(app.url("/api/snapshots"))
+        .json(&serde_json::json!({"dashboard": "kota-pasuruan-wall"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let snapshot = snapshot["id"]
+        .as_str()
+        .expect("a snapshot was taken")
+        .to_owned();
     let paths: Vec<&String> = doc["paths"].as_object().unwrap().keys().collect();
     for served in [
         "/healthz",
@@ -208,6 +223,11 @@ async fn the_openapi_description_lists_exactly_what_is_served() {
         "/api/dashboards",
         "/api/dashboards/errors",
         "/api/dashboards/{dashboard}/panels/{panel}",
+        "/api/datasets/{name}/export",
+        "/api/dashboards/{dashboard}/panels/{panel}/export",
+        "/api/snapshots",
+        "/api/snapshots/{snapshot}",
+        "/api/snapshots/{snapshot}/export",
         "/api/openapi.json",
     ] {
         assert!(
@@ -222,7 +242,8 @@ async fn the_openapi_description_lists_exactly_what_is_served() {
             .replace("{name}", "complaints")
             .replace("{id}", "simulator")
             .replace("{dashboard}", "kota-pasuruan-wall")
-            .replace("{panel}", "open");
+            .replace("{panel}", "open")
+            .replace("{snapshot}", &snapshot);
         let status = app.get(&path).await.status().as_u16();
         // /ws answers a plain GET with a client error (no upgrade), never 404.
         assert_ne!(status, 404, "{path} is documented but not served");

@@ -6,6 +6,7 @@ mod cli;
 mod dashboards;
 mod datasets;
 mod db;
+mod exports;
 mod geo;
 mod health;
 mod helpers;
