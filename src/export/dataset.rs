@@ -97,6 +97,8 @@ pub struct DatasetExport {
     total: u64,
     columns: Vec<Column>,
     origins: Vec<Origin>,
+    /// For label columns, the column's labels by code (built once, taken from per block).
+    dictionaries: Vec<Option<StringChunked>>,
 }
 
 impl DatasetExport {
@@ -190,7 +192,24 @@ impl DatasetExport {
             names.push(KEY_ID.into());
         }
         let frame = frame.select(names).map_err(QueryError::from)?;
-        let (columns, origins) = chosen.into_iter().unzip();
+        let (columns, origins): (Vec<Column>, Vec<Origin>) = chosen.into_iter().unzip();
+        let view = snapshot.table(dataset);
+        let dictionaries = origins
+            .iter()
+            .map(|o| match *o {
+                Origin::Field(f) => match schema.fields[f].storage {
+                    Storage::Dict16 | Storage::Dict32 => Some(StringChunked::from_iter_values(
+                        "".into(),
+                        view.labels(f).iter().map(|l| &**l),
+                    )),
+                    Storage::Enum(words) => {
+                        Some(StringChunked::from_iter_values("".into(), words.iter().copied()))
+                    }
+                    _ => None,
+                },
+                Origin::LocalId => None,
+            })
+            .collect();
         Ok(DatasetExport {
             snapshot,
             dataset,
@@ -199,6 +218,7 @@ impl DatasetExport {
             total,
             columns,
             origins,
+            dictionaries,
         })
     }
 
@@ -210,6 +230,87 @@ impl DatasetExport {
     /// When that commit became durable.
     pub fn committed_at(&self) -> Option<DateTime<Utc>> {
         self.snapshot.committed_at
+    }
+
+    /// Calls `f` with the selected rows of each run of `block_rows` frame rows (zero-copy slices
+    /// when every row of a run is selected).
+    fn each_part(
+        &self,
+        block_rows: usize,
+        f: &mut dyn FnMut(&DataFrame) -> Result<(), ExportError>,
+    ) -> Result<(), ExportError> {
+        let polars = |e: PolarsError| ExportError::Query(e.into());
+        let height = self.frame.height();
+        let mut offset = 0usize;
+        while offset < height {
+            let len = block_rows.max(1).min(height - offset);
+            let keep = self.mask.slice(offset as i64, len);
+            let selected = keep.sum().unwrap_or(0) as usize;
+            if selected > 0 {
+                let part = self.frame.slice(offset as i64, len);
+                let part = if selected == len {
+                    part
+                } else {
+                    part.filter(&keep).map_err(polars)?
+                };
+                f(&part)?;
+            }
+            offset += len;
+        }
+        Ok(())
+    }
+
+    /// The selected rows `part` as a frame of the export's types, column by column: labels
+    /// taken from the column's dictionary (no text copied), times and amounts converted whole.
+    fn typed(&self, part: &DataFrame) -> PolarsResult<DataFrame> {
+        let view = self.snapshot.table(self.dataset);
+        let schema = self.dataset.schema();
+        let mut out = Vec::with_capacity(self.columns.len());
+        for (i, origin) in self.origins.iter().enumerate() {
+            let name: PlSmallStr = self.columns[i].name.as_str().into();
+            let series = match *origin {
+                Origin::LocalId => {
+                    let keys = part.column(KEY_ID)?.u32()?;
+                    StringChunked::from_iter_options(
+                        name,
+                        keys.into_iter().map(|k| k.and_then(|k| view.local_id(k))),
+                    )
+                    .into_series()
+                }
+                Origin::Field(f) => {
+                    let field = &schema.fields[f];
+                    let column = part.column(field.name)?.as_materialized_series();
+                    match field.storage {
+                        Storage::Dict16 | Storage::Dict32 | Storage::Enum(_) => {
+                            let codes = column.cast(&IDX_DTYPE)?;
+                            let dictionary = self.dictionaries[i].as_ref().ok_or_else(
+                                || polars_err!(ComputeError: "no dictionary for {}", field.name),
+                            )?;
+                            dictionary.take(codes.idx()?)?.with_name(name).into_series()
+                        }
+                        Storage::Time => (column.cast(&DataType::Int64)?.i64()? * 1_000_000i64)
+                            .with_name(name)
+                            .into_datetime(TimeUnit::Microseconds, Some(TimeZone::UTC))
+                            .into_series(),
+                        Storage::Coord => {
+                            (column.cast(&DataType::Float64)?.f64()? / 1e6).with_name(name).into_series()
+                        }
+                        Storage::Money => Int128Chunked::from_iter_options(
+                            name,
+                            column.i64()?.into_iter().map(|v| v.map(i128::from)),
+                        )
+                        .into_decimal(38, 2)?
+                        .into_series(),
+                        Storage::Bool => column.clone().with_name(name),
+                        Storage::U8 | Storage::U16 | Storage::U32 => {
+                            column.cast(&DataType::Int64)?.with_name(name)
+                        }
+                    }
+                }
+            };
+            out.push(series.into_column());
+        }
+        DataFrame::new(out)
     }
 
     /// One block's values of column `i` from the selected rows `part`.
@@ -312,31 +413,25 @@ impl Rows for DatasetExport {
         block_rows: usize,
         f: &mut dyn FnMut(&Block<'_>) -> Result<(), ExportError>,
     ) -> Result<(), ExportError> {
-        let polars = |e: PolarsError| ExportError::Query(e.into());
-        let height = self.frame.height();
-        let mut offset = 0usize;
-        while offset < height {
-            let len = block_rows.min(height - offset);
-            let keep = self.mask.slice(offset as i64, len);
-            let selected = keep.sum().unwrap_or(0) as usize;
-            if selected > 0 {
-                let part = self.frame.slice(offset as i64, len);
-                let part = if selected == len {
-                    part
-                } else {
-                    part.filter(&keep).map_err(polars)?
-                };
-                let columns = (0..self.columns.len())
-                    .map(|i| self.values(&part, i))
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(polars)?;
-                f(&Block {
-                    rows: part.height(),
-                    columns,
-                })?;
-            }
-            offset += len;
-        }
-        Ok(())
+        self.each_part(block_rows, &mut |part| {
+            let columns = (0..self.columns.len())
+                .map(|i| self.values(part, i))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| ExportError::Query(e.into()))?;
+            f(&Block {
+                rows: part.height(),
+                columns,
+            })
+        })
+    }
+
+    fn each_frame(
+        &self,
+        block_rows: usize,
+        f: &mut dyn FnMut(DataFrame) -> Result<(), ExportError>,
+    ) -> Result<(), ExportError> {
+        self.each_part(block_rows, &mut |part| {
+            f(self.typed(part).map_err(|e| ExportError::Query(e.into()))?)
+        })
     }
 }

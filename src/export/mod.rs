@@ -97,7 +97,7 @@ impl Format {
     fn block_rows(self) -> usize {
         match self {
             // A block is a Parquet row group: large enough for good compression and statistics.
-            Format::Parquet => 262_144,
+            Format::Parquet => 131_072,
             _ => 32_768,
         }
     }
@@ -225,7 +225,7 @@ impl Meta {
     }
 }
 
-/// How a writer receives rows.
+/// How a row-by-row writer (CSV, JSON, GeoJSON, XLSX) receives rows.
 trait Sink {
     /// Writes one block.
     fn block(&mut self, block: &Block<'_>) -> Result<(), ExportError>;
@@ -253,6 +253,20 @@ pub fn write_reporting(
     progress: &mut dyn FnMut(u64),
 ) -> Result<u64, ExportError> {
     let columns = rows.columns();
+    let mut written = 0u64;
+    if format == Format::Parquet {
+        // Parquet takes whole typed columns: a source with columnar data builds them directly.
+        let mut sink = parquet::ParquetSink::new(columns, meta, out)?;
+        rows.each_frame(format.block_rows(), &mut |frame| {
+            let n = frame.height() as u64;
+            sink.frame(frame)?;
+            written += n;
+            progress(written);
+            Ok(())
+        })?;
+        sink.finish()?;
+        return Ok(written);
+    }
     let mut sink: Box<dyn Sink + '_> = match format {
         Format::Csv => Box::new(csv::CsvSink::new(columns, meta, out)?),
         Format::Json => Box::new(json::JsonSink::new(columns, meta, Geometry::None, out)?),
@@ -266,10 +280,9 @@ pub fn write_reporting(
             }
             Box::new(json::JsonSink::new(columns, meta, geometry, out)?)
         }
-        Format::Parquet => Box::new(parquet::ParquetSink::new(columns, meta, out)?),
         Format::Xlsx => Box::new(xlsx::XlsxSink::new(columns, meta, out)?),
+        Format::Parquet => unreachable!("written above"),
     };
-    let mut written = 0u64;
     rows.each(format.block_rows(), &mut |block| {
         sink.block(block)?;
         written += block.rows as u64;

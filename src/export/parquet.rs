@@ -6,18 +6,18 @@ use std::io::Write;
 
 use polars::prelude::*;
 
-use super::{Block, ColType, Column, ExportError, Meta, Sink, Values};
+use super::{Block, ColType, Column, ExportError, Meta, Values};
 
 fn encode(e: PolarsError) -> ExportError {
     ExportError::Encode(e.to_string())
 }
 
 pub(super) struct ParquetSink<'w> {
-    columns: Vec<Column>,
     writer: polars::io::parquet::write::BatchedWriter<Box<dyn Write + Send + 'w>>,
 }
 
-fn dtype(ty: ColType) -> DataType {
+/// The polars (and Parquet) type of an exported column.
+pub(super) fn dtype(ty: ColType) -> DataType {
     match ty {
         ColType::Text => DataType::String,
         ColType::Integer => DataType::Int64,
@@ -48,11 +48,18 @@ impl<'w> ParquetSink<'w> {
             )])))
             .batched(&schema)
             .map_err(encode)?;
-        Ok(ParquetSink {
-            columns: columns.to_vec(),
-            writer,
-        })
+        Ok(ParquetSink { writer })
     }
+}
+
+/// A block as a frame of the export's types (what [`super::Rows::each_frame`] delivers).
+pub(super) fn typed_frame(columns: &[Column], block: &Block<'_>) -> Result<DataFrame, ExportError> {
+    let columns = columns
+        .iter()
+        .zip(&block.columns)
+        .map(|(c, v)| series(c, v))
+        .collect::<Result<Vec<_>, _>>()?;
+    DataFrame::new(columns).map_err(encode)
 }
 
 /// One block column as a polars column of the export's type.
@@ -92,19 +99,16 @@ fn series(column: &Column, values: &Values<'_>) -> Result<polars::prelude::Colum
     Ok(series.into_column())
 }
 
-impl Sink for ParquetSink<'_> {
-    fn block(&mut self, block: &Block<'_>) -> Result<(), ExportError> {
-        let columns = self
-            .columns
-            .iter()
-            .zip(&block.columns)
-            .map(|(c, v)| series(c, v))
-            .collect::<Result<Vec<_>, _>>()?;
-        let frame = DataFrame::new(columns).map_err(encode)?;
+impl ParquetSink<'_> {
+    /// Writes one typed frame as a row group (its columns made contiguous first: a block read
+    /// across two store chunks arrives in pieces).
+    pub(super) fn frame(&mut self, mut frame: DataFrame) -> Result<(), ExportError> {
+        frame.as_single_chunk_par();
         self.writer.write_batch(&frame).map_err(encode)
     }
 
-    fn finish(self: Box<Self>) -> Result<(), ExportError> {
+    /// Writes the footer.
+    pub(super) fn finish(self) -> Result<(), ExportError> {
         self.writer.finish().map_err(encode)?;
         Ok(())
     }

@@ -143,6 +143,20 @@ pub trait Rows: Send {
         block_rows: usize,
         f: &mut dyn FnMut(&Block<'_>) -> Result<(), ExportError>,
     ) -> Result<(), ExportError>;
+
+    /// The blocks as polars frames of the export's types (text; `Datetime[µs, UTC]`;
+    /// `Decimal(38,2)` Rupiah; float degrees; integers; booleans), for Parquet. By default each
+    /// block of [`Rows::each`] is converted; rows held in columns build them directly.
+    fn each_frame(
+        &self,
+        block_rows: usize,
+        f: &mut dyn FnMut(polars::prelude::DataFrame) -> Result<(), ExportError>,
+    ) -> Result<(), ExportError> {
+        let columns = self.columns().to_vec();
+        self.each(block_rows, &mut |block| {
+            f(super::parquet::typed_frame(&columns, block)?)
+        })
+    }
 }
 
 /// One value of a [`Table`].

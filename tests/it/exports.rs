@@ -433,6 +433,24 @@ async fn a_client_that_runs_too_many_exports_at_once_is_told_to_wait() {
 }
 
 #[tokio::test]
+async fn a_slow_download_outlasts_the_request_timeout_and_arrives_whole() {
+    let data = la_data_dir().await;
+    let app = serve(data.path(), Backend::Sqlite, |s| s.server.request_timeout_secs = 1).await;
+    let mut response = app.get("/api/datasets/complaints/export?format=json").await;
+    assert_eq!(response.status(), 200);
+    let started = std::time::Instant::now();
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.expect("the transfer was not cut") {
+        body.extend_from_slice(&chunk);
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+    assert!(started.elapsed() > Duration::from_secs(1), "the download was not slower than the timeout");
+    let doc: Value = serde_json::from_slice(&body).expect("a complete JSON document");
+    assert!(doc["rows"].as_array().unwrap().len() > 9_900);
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn panel_exports_hold_the_values_on_screen_and_the_rows_behind_them() {
     let data = la_data_dir().await;
     let app = serve(data.path(), Backend::Sqlite, |_| {}).await;
