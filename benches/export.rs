@@ -2,8 +2,11 @@
 //! files, rows/s and the peak memory the export adds; DuckDB's `COPY … TO` of the same rows from
 //! an in-memory table in the same run.
 //!
-//! `cargo bench --bench export` (`-- --rows N --runs R`). Needs `pip install duckdb pyarrow` for
-//! the comparison; without it the DuckDB lines say so.
+//! `cargo bench --bench export` (`-- --rows N --runs R`, `--only parquet|csv`, `--no-duckdb`).
+//! Needs `pip install duckdb pyarrow` for the comparison; without it the DuckDB lines say so.
+//! Dirty pages of earlier files are flushed (`sync`) before every timed run on both sides, so one
+//! run's writeback does not slow the next. `--out-dir DIR` puts both sides' output files there
+//! (e.g. `/dev/shm` to time the exporters without the disk).
 
 mod common;
 
@@ -62,11 +65,27 @@ async fn main() -> anyhow::Result<()> {
         store.append_complaints(batch).await?;
     }
     let snapshot = store.snapshot();
-    println!("export bench: {rows} complaints, 18 columns, {runs} runs per format, files on the same disk");
+    println!("export bench: {rows} complaints, 18 columns, {runs} runs per format");
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let args: Vec<String> = std::env::args().collect();
+    let only = args
+        .iter()
+        .position(|a| a == "--only")
+        .and_then(|i| args.get(i + 1))
+        .map(|f| Format::parse(f))
+        .transpose()?;
+    let out_dir = args
+        .iter()
+        .position(|a| a == "--out-dir")
+        .and_then(|i| args.get(i + 1))
+        .map_or_else(|| work.clone(), |d| PathBuf::from(d).join("pantau-bench-export"));
+    std::fs::create_dir_all(&out_dir)?;
     let mut ours = Vec::new();
     for format in [Format::Parquet, Format::Csv] {
-        let out = work.join(format!("pantau.{}", format.extension()));
+        if only.is_some_and(|o| o != format) {
+            continue;
+        }
+        let out = out_dir.join(format!("pantau.{}", format.extension()));
         let mut times = Vec::new();
         let mut peaks = Vec::new();
         let mut size = 0;
@@ -74,6 +93,7 @@ async fn main() -> anyhow::Result<()> {
             let snapshot = snapshot.clone();
             let out = out.clone();
             let tmp = work.join("tmp");
+            let _ = std::process::Command::new("sync").status();
             let (elapsed, peak, written, bytes) = tokio::task::spawn_blocking(move || {
                 let before = rss_bytes();
                 reset_peak();
@@ -118,11 +138,17 @@ async fn main() -> anyhow::Result<()> {
     }
     println!("store: {:.0} MiB resident with {rows} rows", rss_bytes() as f64 / (1 << 20) as f64);
 
+    if args.iter().any(|a| a == "--no-duckdb") {
+        let _ = std::fs::remove_dir_all(&work);
+        let _ = std::fs::remove_dir_all(&out_dir);
+        return Ok(());
+    }
     let parquet = work.join("complaints.parquet");
     write_parquet(&parquet, rows, start)?;
+    println!("output files in {} (both sides)", out_dir.display());
     let args = [
         parquet.into_os_string(),
-        work.clone().into_os_string(),
+        out_dir.clone().into_os_string(),
         runs.to_string().into(),
     ];
     if let Some(text) = run_duckdb(&root.join("benches/export_duckdb.py"), &args) {
@@ -138,5 +164,6 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     let _ = std::fs::remove_dir_all(&work);
+    let _ = std::fs::remove_dir_all(&out_dir);
     Ok(())
 }

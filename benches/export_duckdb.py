@@ -3,7 +3,8 @@
 Loads the same complaint rows into an in-memory table with the columns and types of Pantau's
 export (timestamps with time zone shown in Asia/Jakarta, coordinates as doubles), then times
 `COPY complaints TO … (FORMAT parquet, COMPRESSION zstd)` and `COPY complaints TO … (HEADER)`,
-median of the runs, and the peak memory the COPY adds (VmHWM reset before each run).
+median of the runs, and the peak memory the COPY adds (VmHWM reset before each run). Dirty pages
+are flushed (`sync`) before each timed run, as on Pantau's side.
 
 Usage: export_duckdb.py ROWS.parquet WORK_DIR RUNS
 """
@@ -57,6 +58,7 @@ def main() -> None:
         out = os.path.join(work, f"duckdb.{fmt}")
         times, peaks = [], []
         for _ in range(runs):
+            os.sync()
             before = rss()
             with open("/proc/self/clear_refs", "w") as f:
                 f.write("5")

@@ -55,28 +55,73 @@ pub fn mend_offset(text: &str) -> String {
 }
 
 /// Writes many instants in one zone as RFC 3339 with their offset, fast enough for exports of
-/// millions of rows: the zone's offset is looked up once per quarter hour of time it is asked
-/// about (and only cached when it is the same at both ends of that quarter hour, so a transition
-/// inside it is still exact), and the digits are written by hand.
+/// millions of rows: the zone's offset changes (DST, law) from 1900 to 2110 are found once per
+/// process and zone — a daily sample, each change then narrowed to its second — so an offset is a
+/// lookup in a short table (most often the same entry as the previous instant's), and the digits
+/// are written by hand. Instants outside the table ask chrono-tz directly.
 #[derive(Debug, Clone)]
 pub struct LocalClock {
     zone: Tz,
-    /// Quarter hour (seconds / 900) whose offset is cached.
-    cached: i64,
-    /// Its offset east of UTC, seconds.
-    offset: i32,
+    /// (first second, offset east of UTC) of each period of constant offset, in time order.
+    periods: std::sync::Arc<Vec<(i64, i32)>>,
+    /// The period the last instant fell in.
+    last: usize,
 }
 
-/// Seconds a cached offset covers.
-const OFFSET_SPAN: i64 = 900;
+/// The span the table of offset changes covers, seconds since 1970.
+const TABLE_FROM: i64 = -2_208_988_800; // 1900-01-01T00:00:00Z
+const TABLE_TO: i64 = 4_418_064_000; // 2110-01-01T00:00:00Z
+
+fn offset_at(zone: Tz, secs: i64) -> i32 {
+    use chrono::Offset;
+    DateTime::from_timestamp(secs, 0).map_or(0, |at| {
+        at.with_timezone(&zone).offset().fix().local_minus_utc()
+    })
+}
+
+/// The periods of constant offset of `zone` over the table's span (one change a day at most).
+fn periods(zone: Tz) -> Vec<(i64, i32)> {
+    let mut out = vec![(TABLE_FROM, offset_at(zone, TABLE_FROM))];
+    let mut day = TABLE_FROM;
+    while day < TABLE_TO {
+        let next = day + 86_400;
+        let current = out.last().map_or(0, |p| p.1);
+        let then = offset_at(zone, next);
+        if then != current {
+            // The first second in (day, next] with the new offset.
+            let (mut lo, mut hi) = (day, next);
+            while hi - lo > 1 {
+                let mid = lo + (hi - lo) / 2;
+                if offset_at(zone, mid) == current {
+                    lo = mid;
+                } else {
+                    hi = mid;
+                }
+            }
+            out.push((hi, then));
+        }
+        day = next;
+    }
+    out
+}
 
 impl LocalClock {
     /// A clock showing times in `zone`.
     pub fn new(zone: Tz) -> LocalClock {
+        static TABLES: std::sync::OnceLock<
+            std::sync::Mutex<std::collections::HashMap<Tz, std::sync::Arc<Vec<(i64, i32)>>>>,
+        > = std::sync::OnceLock::new();
+        let tables = TABLES.get_or_init(Default::default);
+        let periods = tables
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(zone)
+            .or_insert_with(|| std::sync::Arc::new(periods(zone)))
+            .clone();
         LocalClock {
             zone,
-            cached: i64::MIN,
-            offset: 0,
+            periods,
+            last: 0,
         }
     }
 
@@ -85,30 +130,17 @@ impl LocalClock {
         self.zone
     }
 
-    fn lookup(&self, secs: i64) -> i32 {
-        use chrono::Offset;
-        DateTime::from_timestamp(secs, 0).map_or(0, |at| {
-            at.with_timezone(&self.zone)
-                .offset()
-                .fix()
-                .local_minus_utc()
-        })
-    }
-
     /// The zone's offset east of UTC at `secs` (seconds since 1970), in seconds.
     pub fn offset(&mut self, secs: i64) -> i32 {
-        let span = secs.div_euclid(OFFSET_SPAN);
-        if span == self.cached {
-            return self.offset;
+        if !(TABLE_FROM..TABLE_TO).contains(&secs) {
+            return offset_at(self.zone, secs);
         }
-        let start = self.lookup(span * OFFSET_SPAN);
-        if start == self.lookup(span * OFFSET_SPAN + OFFSET_SPAN - 1) {
-            self.cached = span;
-            self.offset = start;
-            start
-        } else {
-            self.lookup(secs)
+        let p = &self.periods;
+        let within = |i: usize| p[i].0 <= secs && p.get(i + 1).is_none_or(|next| secs < next.0);
+        if !within(self.last) {
+            self.last = p.partition_point(|(start, _)| *start <= secs).saturating_sub(1);
         }
+        p[self.last].1
     }
 
     /// Local wall-clock seconds since 1970-01-01T00:00 local (for spreadsheet dates).
@@ -122,31 +154,39 @@ impl LocalClock {
         let local = secs + i64::from(offset);
         let (days, day_secs) = (local.div_euclid(86_400), local.rem_euclid(86_400));
         let (year, month, day) = civil_from_days(days);
-        let two = |out: &mut Vec<u8>, n: i64| {
-            out.extend_from_slice(&[b'0' + (n / 10) as u8, b'0' + (n % 10) as u8])
-        };
-        if (0..=9999).contains(&year) {
-            two(out, year / 100);
-            two(out, year % 100);
-        } else {
-            out.extend_from_slice(year.to_string().as_bytes());
+        if !(0..=9999).contains(&year) {
+            // Beyond four-digit years (no stored time is): chrono's spelling.
+            if let Some(at) = DateTime::from_timestamp(secs, 0) {
+                out.extend_from_slice(format_local(at, self.zone).as_bytes());
+            }
+            return;
         }
-        out.push(b'-');
-        two(out, month);
-        out.push(b'-');
-        two(out, day);
-        out.push(b'T');
-        two(out, day_secs / 3600);
-        out.push(b':');
-        two(out, day_secs / 60 % 60);
-        out.push(b':');
-        two(out, day_secs % 60);
-        out.push(if offset < 0 { b'-' } else { b'+' });
-        let abs = i64::from(offset.unsigned_abs());
-        two(out, abs / 3600);
-        out.push(b':');
-        two(out, abs / 60 % 60);
+        let mut text = [0u8; 25];
+        fill(&mut text, year, month, day, day_secs, offset);
+        out.extend_from_slice(&text);
     }
+}
+
+/// `YYYY-MM-DDTHH:MM:SS±HH:MM` into `text` (25 bytes; the year's four digits first).
+fn fill(text: &mut [u8], year: i64, month: i64, day: i64, day_secs: i64, offset: i32) {
+    let mut two = |at: usize, n: i64| {
+        text[at] = b'0' + (n / 10) as u8;
+        text[at + 1] = b'0' + (n % 10) as u8;
+    };
+    two(0, year / 100);
+    two(2, year % 100);
+    two(5, month);
+    two(8, day);
+    two(11, day_secs / 3600);
+    two(14, day_secs / 60 % 60);
+    two(17, day_secs % 60);
+    let abs = i64::from(offset.unsigned_abs());
+    two(20, abs / 3600);
+    two(23, abs / 60 % 60);
+    for (at, sep) in [(4, b'-'), (7, b'-'), (10, b'T'), (13, b':'), (16, b':'), (22, b':')] {
+        text[at] = sep;
+    }
+    text[19] = if offset < 0 { b'-' } else { b'+' };
 }
 
 /// (year, month, day) of a day number counted from 1970-01-01 in the proleptic Gregorian calendar

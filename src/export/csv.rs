@@ -17,6 +17,8 @@ pub(super) struct CsvSink<'w> {
     types: Vec<ColType>,
     clock: LocalClock,
     buf: Vec<u8>,
+    /// The second half of a block, encoded on the other core.
+    spare: Vec<u8>,
     out: Box<dyn Write + Send + 'w>,
 }
 
@@ -38,6 +40,7 @@ impl<'w> CsvSink<'w> {
             types: columns.iter().map(|c| c.ty).collect(),
             clock: LocalClock::new(meta.time_zone),
             buf,
+            spare: Vec::new(),
             out,
         })
     }
@@ -59,46 +62,73 @@ fn text(s: &str, out: &mut Vec<u8>) {
     }
 }
 
+/// Appends rows `rows` of `block` as CSV lines.
+fn encode(
+    types: &[ColType],
+    clock: &mut LocalClock,
+    block: &Block<'_>,
+    rows: std::ops::Range<usize>,
+    out: &mut Vec<u8>,
+) {
+    for row in rows {
+        for (i, (values, ty)) in block.columns.iter().zip(types).enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            match values {
+                Values::Text(v) => {
+                    if let Some(s) = v[row] {
+                        text(s, out);
+                    }
+                }
+                Values::Float(v) => {
+                    if let Some(s) = v[row].and_then(float_text) {
+                        out.extend_from_slice(s.as_bytes());
+                    }
+                }
+                Values::Int(v) => {
+                    if let Some(n) = v[row] {
+                        match ty {
+                            ColType::Time => clock.write(n, out),
+                            ColType::Money => write_money(n, out),
+                            ColType::Coord => write_coord(n, out),
+                            ColType::Bool => {
+                                out.extend_from_slice(if n != 0 { b"true" } else { b"false" })
+                            }
+                            _ => write_i64(n, out),
+                        }
+                    }
+                }
+            }
+        }
+        out.extend_from_slice(b"\r\n");
+    }
+}
+
+/// Blocks from this many rows are encoded on two threads, each half into its own buffer.
+const SPLIT_ROWS: usize = 4_096;
+
 impl Sink for CsvSink<'_> {
     fn block(&mut self, block: &Block<'_>) -> Result<(), ExportError> {
-        for row in 0..block.rows {
-            for (i, (values, ty)) in block.columns.iter().zip(&self.types).enumerate() {
-                if i > 0 {
-                    self.buf.push(b',');
-                }
-                match values {
-                    Values::Text(v) => {
-                        if let Some(s) = v[row] {
-                            text(s, &mut self.buf);
-                        }
-                    }
-                    Values::Float(v) => {
-                        if let Some(s) = v[row].and_then(float_text) {
-                            self.buf.extend_from_slice(s.as_bytes());
-                        }
-                    }
-                    Values::Int(v) => {
-                        if let Some(n) = v[row] {
-                            match ty {
-                                ColType::Time => self.clock.write(n, &mut self.buf),
-                                ColType::Money => write_money(n, &mut self.buf),
-                                ColType::Coord => write_coord(n, &mut self.buf),
-                                ColType::Bool => self.buf.extend_from_slice(if n != 0 {
-                                    b"true"
-                                } else {
-                                    b"false"
-                                }),
-                                _ => write_i64(n, &mut self.buf),
-                            }
-                        }
-                    }
-                }
-            }
-            self.buf.extend_from_slice(b"\r\n");
-            if self.buf.len() >= FLUSH_BYTES {
-                self.out.write_all(&self.buf)?;
-                self.buf.clear();
-            }
+        if block.rows < SPLIT_ROWS {
+            encode(&self.types, &mut self.clock, block, 0..block.rows, &mut self.buf);
+        } else {
+            let mid = block.rows / 2;
+            let mut clock = self.clock.clone();
+            let (types, spare) = (&self.types, &mut self.spare);
+            spare.clear();
+            std::thread::scope(|scope| {
+                let second = scope.spawn(move || {
+                    encode(types, &mut clock, block, mid..block.rows, spare);
+                });
+                encode(types, &mut self.clock, block, 0..mid, &mut self.buf);
+                second.join().map_err(|_| ExportError::Encode("CSV encoder thread failed".into()))
+            })?;
+            self.buf.extend_from_slice(&self.spare);
+        }
+        if self.buf.len() >= FLUSH_BYTES {
+            self.out.write_all(&self.buf)?;
+            self.buf.clear();
         }
         Ok(())
     }
