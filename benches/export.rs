@@ -78,7 +78,10 @@ async fn main() -> anyhow::Result<()> {
         .iter()
         .position(|a| a == "--out-dir")
         .and_then(|i| args.get(i + 1))
-        .map_or_else(|| work.clone(), |d| PathBuf::from(d).join("pantau-bench-export"));
+        .map_or_else(
+            || work.clone(),
+            |d| PathBuf::from(d).join("pantau-bench-export"),
+        );
     std::fs::create_dir_all(&out_dir)?;
     let mut ours = Vec::new();
     for format in [Format::Parquet, Format::Csv] {
@@ -132,11 +135,18 @@ async fn main() -> anyhow::Result<()> {
             size as f64 / 1e6,
             peak as f64 / (1 << 20) as f64,
         );
-        println!("pantau_{}_rows_per_s {:.0}", format.extension(), rows as f64 / m.as_secs_f64());
+        println!(
+            "pantau_{}_rows_per_s {:.0}",
+            format.extension(),
+            rows as f64 / m.as_secs_f64()
+        );
         ours.push((format, rows as f64 / m.as_secs_f64()));
         let _ = std::fs::remove_file(&out);
     }
-    println!("store: {:.0} MiB resident with {rows} rows", rss_bytes() as f64 / (1 << 20) as f64);
+    println!(
+        "store: {:.0} MiB resident with {rows} rows",
+        rss_bytes() as f64 / (1 << 20) as f64
+    );
 
     if args.iter().any(|a| a == "--no-duckdb") {
         let _ = std::fs::remove_dir_all(&work);
@@ -153,8 +163,13 @@ async fn main() -> anyhow::Result<()> {
     ];
     if let Some(text) = run_duckdb(&root.join("benches/export_duckdb.py"), &args) {
         for (format, pantau) in ours {
-            if let Some(duck) = metric(&text, &format!("duckdb_{}_rows_per_s", format.extension())) {
-                let verdict = if pantau >= duck { "at least as fast" } else { "slower" };
+            if let Some(duck) = metric(&text, &format!("duckdb_{}_rows_per_s", format.extension()))
+            {
+                let verdict = if pantau >= duck {
+                    "at least as fast"
+                } else {
+                    "slower"
+                };
                 println!(
                     "ratio {}: pantau {:.2}× DuckDB's rows/s ({verdict})",
                     format.extension(),

@@ -138,7 +138,9 @@ impl LocalClock {
         let p = &self.periods;
         let within = |i: usize| p[i].0 <= secs && p.get(i + 1).is_none_or(|next| secs < next.0);
         if !within(self.last) {
-            self.last = p.partition_point(|(start, _)| *start <= secs).saturating_sub(1);
+            self.last = p
+                .partition_point(|(start, _)| *start <= secs)
+                .saturating_sub(1);
         }
         p[self.last].1
     }
@@ -183,7 +185,14 @@ fn fill(text: &mut [u8], year: i64, month: i64, day: i64, day_secs: i64, offset:
     let abs = i64::from(offset.unsigned_abs());
     two(20, abs / 3600);
     two(23, abs / 60 % 60);
-    for (at, sep) in [(4, b'-'), (7, b'-'), (10, b'T'), (13, b':'), (16, b':'), (22, b':')] {
+    for (at, sep) in [
+        (4, b'-'),
+        (7, b'-'),
+        (10, b'T'),
+        (13, b':'),
+        (16, b':'),
+        (22, b':'),
+    ] {
         text[at] = sep;
     }
     text[19] = if offset < 0 { b'-' } else { b'+' };

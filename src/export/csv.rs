@@ -111,7 +111,13 @@ const SPLIT_ROWS: usize = 4_096;
 impl Sink for CsvSink<'_> {
     fn block(&mut self, block: &Block<'_>) -> Result<(), ExportError> {
         if block.rows < SPLIT_ROWS {
-            encode(&self.types, &mut self.clock, block, 0..block.rows, &mut self.buf);
+            encode(
+                &self.types,
+                &mut self.clock,
+                block,
+                0..block.rows,
+                &mut self.buf,
+            );
         } else {
             let mid = block.rows / 2;
             let mut clock = self.clock.clone();
@@ -122,7 +128,9 @@ impl Sink for CsvSink<'_> {
                     encode(types, &mut clock, block, mid..block.rows, spare);
                 });
                 encode(types, &mut self.clock, block, 0..mid, &mut self.buf);
-                second.join().map_err(|_| ExportError::Encode("CSV encoder thread failed".into()))
+                second
+                    .join()
+                    .map_err(|_| ExportError::Encode("CSV encoder thread failed".into()))
             })?;
             self.buf.extend_from_slice(&self.spare);
         }

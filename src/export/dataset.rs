@@ -97,8 +97,10 @@ pub struct DatasetExport {
     total: u64,
     columns: Vec<Column>,
     origins: Vec<Origin>,
-    /// For label columns, the column's labels by code (built once, taken from per block).
-    dictionaries: Vec<Option<StringChunked>>,
+    /// For label columns, an enum type whose categories are the column's labels in code order:
+    /// a block's codes become its values as they are (no text copied, and Parquet writes the
+    /// labels once per row group as the dictionary instead of hashing every value).
+    enums: Vec<Option<DataType>>,
 }
 
 impl DatasetExport {
@@ -194,22 +196,24 @@ impl DatasetExport {
         let frame = frame.select(names).map_err(QueryError::from)?;
         let (columns, origins): (Vec<Column>, Vec<Origin>) = chosen.into_iter().unzip();
         let view = snapshot.table(dataset);
-        let dictionaries = origins
+        let enum_of = |labels: &mut dyn Iterator<Item = &str>| {
+            FrozenCategories::new(labels)
+                .map(DataType::from_frozen_categories)
+                .map_err(QueryError::from)
+        };
+        let enums = origins
             .iter()
             .map(|o| match *o {
                 Origin::Field(f) => match schema.fields[f].storage {
-                    Storage::Dict16 | Storage::Dict32 => Some(StringChunked::from_iter_values(
-                        "".into(),
-                        view.labels(f).iter().map(|l| &**l),
-                    )),
-                    Storage::Enum(words) => {
-                        Some(StringChunked::from_iter_values("".into(), words.iter().copied()))
+                    Storage::Dict16 | Storage::Dict32 => {
+                        enum_of(&mut view.labels(f).iter().map(|l| &**l)).map(Some)
                     }
-                    _ => None,
+                    Storage::Enum(words) => enum_of(&mut words.iter().copied()).map(Some),
+                    _ => Ok(None),
                 },
-                Origin::LocalId => None,
+                Origin::LocalId => Ok(None),
             })
-            .collect();
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(DatasetExport {
             snapshot,
             dataset,
@@ -218,7 +222,7 @@ impl DatasetExport {
             total,
             columns,
             origins,
-            dictionaries,
+            enums,
         })
     }
 
@@ -260,8 +264,9 @@ impl DatasetExport {
         Ok(())
     }
 
-    /// The selected rows `part` as a frame of the export's types, column by column: labels
-    /// taken from the column's dictionary (no text copied), times and amounts converted whole.
+    /// The selected rows `part` as a frame of the export's types, column by column: labels as
+    /// enums over the column's dictionary (the stored codes, no text), times and amounts
+    /// converted whole.
     fn typed(&self, part: &DataFrame) -> PolarsResult<DataFrame> {
         let view = self.snapshot.table(self.dataset);
         let schema = self.dataset.schema();
@@ -282,19 +287,41 @@ impl DatasetExport {
                     let column = part.column(field.name)?.as_materialized_series();
                     match field.storage {
                         Storage::Dict16 | Storage::Dict32 | Storage::Enum(_) => {
-                            let codes = column.cast(&IDX_DTYPE)?;
-                            let dictionary = self.dictionaries[i].as_ref().ok_or_else(
-                                || polars_err!(ComputeError: "no dictionary for {}", field.name),
+                            let dtype = self.enums[i].clone().ok_or_else(
+                                || polars_err!(ComputeError: "no categories for {}", field.name),
                             )?;
-                            dictionary.take(codes.idx()?)?.with_name(name).into_series()
+                            let cats = match dtype.cat_physical()? {
+                                CategoricalPhysical::U8 => {
+                                    Categorical8Chunked::from_cats_and_dtype(
+                                        column.cast(&DataType::UInt8)?.u8()?.clone(),
+                                        dtype,
+                                    )
+                                    .into_series()
+                                }
+                                CategoricalPhysical::U16 => {
+                                    Categorical16Chunked::from_cats_and_dtype(
+                                        column.cast(&DataType::UInt16)?.u16()?.clone(),
+                                        dtype,
+                                    )
+                                    .into_series()
+                                }
+                                CategoricalPhysical::U32 => {
+                                    Categorical32Chunked::from_cats_and_dtype(
+                                        column.cast(&DataType::UInt32)?.u32()?.clone(),
+                                        dtype,
+                                    )
+                                    .into_series()
+                                }
+                            };
+                            cats.with_name(name)
                         }
                         Storage::Time => (column.cast(&DataType::Int64)?.i64()? * 1_000_000i64)
                             .with_name(name)
                             .into_datetime(TimeUnit::Microseconds, Some(TimeZone::UTC))
                             .into_series(),
-                        Storage::Coord => {
-                            (column.cast(&DataType::Float64)?.f64()? / 1e6).with_name(name).into_series()
-                        }
+                        Storage::Coord => (column.cast(&DataType::Float64)?.f64()? / 1e6)
+                            .with_name(name)
+                            .into_series(),
                         Storage::Money => Int128Chunked::from_iter_options(
                             name,
                             column.i64()?.into_iter().map(|v| v.map(i128::from)),

@@ -1,6 +1,7 @@
-//! Parquet: one row group per block, typed columns — text as UTF-8 strings, timestamps as UTC
-//! microseconds, Rupiah as decimal(38,2) (exact), coordinates as float degrees — with the export's
-//! facts as file key-value metadata (`pantau`). Compressed with zstd.
+//! Parquet: one row group per block, typed columns — text as UTF-8 strings (a dataset's labels
+//! dictionary-encoded from its own dictionary, read back as categorical/enum strings), timestamps
+//! as UTC microseconds, Rupiah as decimal(38,2) (exact), coordinates as float degrees — with the
+//! export's facts as file key-value metadata (`pantau`). Compressed with zstd.
 
 use std::io::Write;
 
@@ -13,7 +14,12 @@ fn encode(e: PolarsError) -> ExportError {
 }
 
 pub(super) struct ParquetSink<'w> {
-    writer: polars::io::parquet::write::BatchedWriter<Box<dyn Write + Send + 'w>>,
+    /// Made at the first frame, with that frame's schema (label columns may be enums).
+    writer: Option<polars::io::parquet::write::BatchedWriter<Box<dyn Write + Send + 'w>>>,
+    /// The output and the file's key-value metadata until then.
+    pending: Option<(Box<dyn Write + Send + 'w>, String)>,
+    /// The schema of the columns as declared, for a file without rows.
+    declared: Schema,
 }
 
 /// The polars (and Parquet) type of an exported column.
@@ -34,21 +40,40 @@ impl<'w> ParquetSink<'w> {
         meta: &Meta,
         out: Box<dyn Write + Send + 'w>,
     ) -> Result<ParquetSink<'w>, ExportError> {
-        let schema: Schema = columns
+        let declared: Schema = columns
             .iter()
             .map(|c| Field::new(c.name.as_str().into(), dtype(c.ty)))
             .collect();
         let info =
             serde_json::to_string(&meta.info).map_err(|e| ExportError::Encode(e.to_string()))?;
-        let writer = ParquetWriter::new(out)
-            .with_compression(ParquetCompression::Zstd(None))
-            .with_key_value_metadata(Some(KeyValueMetadata::from_static(vec![(
-                "pantau".to_owned(),
-                info,
-            )])))
-            .batched(&schema)
-            .map_err(encode)?;
-        Ok(ParquetSink { writer })
+        Ok(ParquetSink {
+            writer: None,
+            pending: Some((out, info)),
+            declared,
+        })
+    }
+
+    fn writer(
+        &mut self,
+        schema: &Schema,
+    ) -> Result<
+        &mut polars::io::parquet::write::BatchedWriter<Box<dyn Write + Send + 'w>>,
+        ExportError,
+    > {
+        if let Some((out, info)) = self.pending.take() {
+            let writer = ParquetWriter::new(out)
+                .with_compression(ParquetCompression::Zstd(None))
+                .with_key_value_metadata(Some(KeyValueMetadata::from_static(vec![(
+                    "pantau".to_owned(),
+                    info,
+                )])))
+                .batched(schema)
+                .map_err(encode)?;
+            self.writer = Some(writer);
+        }
+        self.writer
+            .as_mut()
+            .ok_or_else(|| ExportError::Encode("Parquet writer already finished".into()))
     }
 }
 
@@ -104,12 +129,14 @@ impl ParquetSink<'_> {
     /// across two store chunks arrives in pieces).
     pub(super) fn frame(&mut self, mut frame: DataFrame) -> Result<(), ExportError> {
         frame.as_single_chunk_par();
-        self.writer.write_batch(&frame).map_err(encode)
+        let schema = frame.schema().clone();
+        self.writer(&schema)?.write_batch(&frame).map_err(encode)
     }
 
     /// Writes the footer.
-    pub(super) fn finish(self) -> Result<(), ExportError> {
-        self.writer.finish().map_err(encode)?;
+    pub(super) fn finish(mut self) -> Result<(), ExportError> {
+        let declared = self.declared.clone();
+        self.writer(&declared)?.finish().map_err(encode)?;
         Ok(())
     }
 }

@@ -459,9 +459,17 @@ impl Rows for FrozenRows {
         let mut offset = 0;
         while offset < total {
             let len = block_rows.max(1).min(total - offset);
-            let frame = self.read(offset, len).map_err(polars)?;
+            let mut frame = self.read(offset, len).map_err(polars)?;
             if frame.height() == 0 {
                 break;
+            }
+            // Labels come back as enums over their dictionary: read them as text.
+            for c in &self.columns {
+                let column = frame.column(&c.name).map_err(polars)?;
+                if column.dtype().is_categorical() || column.dtype().is_enum() {
+                    let text = column.cast(&DataType::String).map_err(polars)?;
+                    frame.with_column(text).map_err(polars)?;
+                }
             }
             let columns = self
                 .columns

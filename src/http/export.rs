@@ -224,7 +224,9 @@ impl ChannelWriter {
 impl Write for ChannelWriter {
     fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
         // At most a chunk at a time, so a large write does not become one large chunk.
-        let take = data.len().min(CHUNK_BYTES - self.buf.len().min(CHUNK_BYTES - 1));
+        let take = data
+            .len()
+            .min(CHUNK_BYTES - self.buf.len().min(CHUNK_BYTES - 1));
         self.buf.extend_from_slice(&data[..take]);
         if self.buf.len() >= CHUNK_BYTES {
             self.send()?;

@@ -24,7 +24,8 @@ use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::Router;
-use tower_http::compression::CompressionLayer;
+use tower_http::compression::predicate::{DefaultPredicate, NotForContentType, Predicate};
+use tower_http::compression::{CompressionLayer, CompressionLevel};
 use tower_http::services::ServeDir;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
@@ -83,8 +84,22 @@ pub fn router(state: AppState, static_dir: PathBuf, request_timeout: Duration) -
             state.metrics.clone(),
             track_request,
         ))
-        // Geometry and pages shrink several times over: it matters on a tablet's mobile link.
-        .layer(CompressionLayer::new())
+        // Geometry, pages and CSV/JSON exports shrink several times over: it matters on a
+        // tablet's mobile link. The fastest level keeps a gigabyte-sized export from being
+        // bound by gzip; Parquet and XLSX are compressed already and pass as they are.
+        .layer(
+            CompressionLayer::new()
+                .quality(CompressionLevel::Fastest)
+                .compress_when(
+                    DefaultPredicate::new()
+                        .and(NotForContentType::const_new(
+                            "application/vnd.apache.parquet",
+                        ))
+                        .and(NotForContentType::const_new(
+                            "application/vnd.openxmlformats-officedocument",
+                        )),
+                ),
+        )
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             request_timeout,

@@ -184,9 +184,12 @@ async fn dataset_exports_in_every_format_hold_exactly_the_stored_rows() {
         .unwrap();
     use polars::prelude::SerReader;
     assert_eq!(frame.height() as u64, stored);
-    let resolved = frame
+    let status = frame
         .column("status")
         .unwrap()
+        .cast(&polars::prelude::DataType::String)
+        .unwrap();
+    let resolved = status
         .str()
         .unwrap()
         .into_iter()
@@ -236,6 +239,31 @@ async fn dataset_exports_in_every_format_hold_exactly_the_stored_rows() {
             .all(|(lon, lat)| (-119.0..-117.0).contains(lon) && (33.0..35.0).contains(lat)),
         "[lon, lat] order"
     );
+
+    // Over HTTP compression: CSV shrinks, Parquet and XLSX (compressed already) pass as they are.
+    for (format, gzipped) in [("csv", true), ("parquet", false), ("xlsx", false)] {
+        let response = app
+            .client
+            .get(app.url(&format!(
+                "/api/datasets/complaints/export?format={format}&limit=2000"
+            )))
+            .header("accept-encoding", "gzip")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{format}");
+        let headers = response.headers().clone();
+        let encoding = headers
+            .get("content-encoding")
+            .map(|v| v.to_str().unwrap().to_owned());
+        assert_eq!(
+            encoding.as_deref() == Some("gzip"),
+            gzipped,
+            "{format}: {headers:?}"
+        );
+        // Read to the end, so this export has finished before the next starts.
+        response.bytes().await.unwrap();
+    }
 
     // JSON with filters, chosen columns and a limit.
     let doc = json_of(
@@ -435,7 +463,10 @@ async fn a_client_that_runs_too_many_exports_at_once_is_told_to_wait() {
 #[tokio::test]
 async fn a_slow_download_outlasts_the_request_timeout_and_arrives_whole() {
     let data = la_data_dir().await;
-    let app = serve(data.path(), Backend::Sqlite, |s| s.server.request_timeout_secs = 1).await;
+    let app = serve(data.path(), Backend::Sqlite, |s| {
+        s.server.request_timeout_secs = 1
+    })
+    .await;
     let mut response = app.get("/api/datasets/complaints/export?format=json").await;
     assert_eq!(response.status(), 200);
     let started = std::time::Instant::now();
@@ -444,7 +475,10 @@ async fn a_slow_download_outlasts_the_request_timeout_and_arrives_whole() {
         body.extend_from_slice(&chunk);
         tokio::time::sleep(Duration::from_millis(150)).await;
     }
-    assert!(started.elapsed() > Duration::from_secs(1), "the download was not slower than the timeout");
+    assert!(
+        started.elapsed() > Duration::from_secs(1),
+        "the download was not slower than the timeout"
+    );
     let doc: Value = serde_json::from_slice(&body).expect("a complete JSON document");
     assert!(doc["rows"].as_array().unwrap().len() > 9_900);
     app.stop().await;
