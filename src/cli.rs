@@ -331,6 +331,15 @@ fn export(settings: &Settings, args: &ExportArgs) -> ExitCode {
             done as f64 / secs
         );
     };
+    let done = |rows: u64| {
+        eprintln!();
+        println!(
+            "{}: {rows} rows to {} ({:.1} s)",
+            args.dataset,
+            args.output.display(),
+            started.elapsed().as_secs_f64()
+        );
+    };
     if let Some(url) = &args.url {
         let runtime = match tokio::runtime::Builder::new_multi_thread()
             .enable_all()
@@ -344,13 +353,7 @@ fn export(settings: &Settings, args: &ExportArgs) -> ExitCode {
         };
         return match runtime.block_on(download(url, &plan, args)) {
             Ok(rows) => {
-                eprintln!();
-                println!(
-                    "{}: {rows} rows to {} ({:.1} s)",
-                    args.dataset,
-                    args.output.display(),
-                    started.elapsed().as_secs_f64()
-                );
+                done(rows);
                 ExitCode::SUCCESS
             }
             Err(e) => {
@@ -374,13 +377,7 @@ fn export(settings: &Settings, args: &ExportArgs) -> ExitCode {
         let rows = o
             .export(settings, request, plan.format, &args.output, &mut progress)
             .await?;
-        eprintln!();
-        println!(
-            "{}: {rows} rows to {} ({:.1} s)",
-            args.dataset,
-            args.output.display(),
-            started.elapsed().as_secs_f64()
-        );
+        done(rows);
         Ok(())
     })
 }

@@ -428,11 +428,7 @@ impl Rows for DatasetExport {
     }
 
     fn geometry(&self) -> Geometry {
-        let at = |name: &str| self.columns.iter().position(|c| c.name == name);
-        match (at("lat"), at("lon")) {
-            (Some(lat), Some(lon)) => Geometry::Point { lat, lon },
-            _ => Geometry::None,
-        }
+        Geometry::points_in(&self.columns)
     }
 
     fn each(

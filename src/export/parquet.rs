@@ -2,10 +2,23 @@
 //! dictionary-encoded from its own dictionary, read back as categorical/enum strings), timestamps
 //! as UTC microseconds, Rupiah as decimal(38,2) (exact), coordinates as float degrees — with the
 //! export's facts as file key-value metadata (`pantau`). Compressed with zstd.
+//!
+//! The columns of a row group are encoded and compressed on every core (each worker takes the
+//! next column), then the row group is written in column order: polars' own batched writer
+//! compresses lazily on the writing thread, which left the second core idle.
 
 use std::io::Write;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
+use polars::io::parquet::write::{get_column_write_options, BatchedWriter};
 use polars::prelude::*;
+use polars_parquet::write::{
+    array_to_columns, ColumnWriteOptions, CompressedPage, Compressor, ParquetType,
+    StatisticsOptions, Version, WriteOptions,
+};
+
+/// The file's compression: zstd at its default level.
+const COMPRESSION: ParquetCompression = ParquetCompression::Zstd(None);
 
 use super::{Block, ColType, Column, ExportError, Meta, Values};
 
@@ -14,8 +27,12 @@ fn encode(e: PolarsError) -> ExportError {
 }
 
 pub(super) struct ParquetSink<'w> {
-    /// Made at the first frame, with that frame's schema (label columns may be enums).
-    writer: Option<polars::io::parquet::write::BatchedWriter<Box<dyn Write + Send + 'w>>>,
+    /// Made at the first frame, with that frame's schema (label columns may be enums), with
+    /// each column's write options.
+    writer: Option<(
+        BatchedWriter<Box<dyn Write + Send + 'w>>,
+        Vec<ColumnWriteOptions>,
+    )>,
     /// The output and the file's key-value metadata until then.
     pending: Option<(Box<dyn Write + Send + 'w>, String)>,
     /// The schema of the columns as declared, for a file without rows.
@@ -53,28 +70,75 @@ impl<'w> ParquetSink<'w> {
         })
     }
 
+    #[allow(clippy::type_complexity)]
     fn writer(
         &mut self,
         schema: &Schema,
     ) -> Result<
-        &mut polars::io::parquet::write::BatchedWriter<Box<dyn Write + Send + 'w>>,
+        &mut (
+            BatchedWriter<Box<dyn Write + Send + 'w>>,
+            Vec<ColumnWriteOptions>,
+        ),
         ExportError,
     > {
         if let Some((out, info)) = self.pending.take() {
             let writer = ParquetWriter::new(out)
-                .with_compression(ParquetCompression::Zstd(None))
+                .with_compression(COMPRESSION)
                 .with_key_value_metadata(Some(KeyValueMetadata::from_static(vec![(
                     "pantau".to_owned(),
                     info,
                 )])))
                 .batched(schema)
                 .map_err(encode)?;
-            self.writer = Some(writer);
+            // The options `batched` derives, for encoding pages outside the writer.
+            let arrow = schema.to_arrow(CompatLevel::newest());
+            let columns = get_column_write_options(&arrow, &[]);
+            self.writer = Some((writer, columns));
         }
         self.writer
             .as_mut()
             .ok_or_else(|| ExportError::Encode("Parquet writer already finished".into()))
     }
+}
+
+/// The page options the writer uses (`ParquetWriter` with [`COMPRESSION`] and its defaults).
+fn page_options() -> WriteOptions {
+    WriteOptions {
+        statistics: StatisticsOptions::default(),
+        version: Version::V1,
+        compression: COMPRESSION.into(),
+        data_page_size: None,
+    }
+}
+
+/// One column's pages, encoded and compressed (a flat column is one Parquet column).
+fn compressed(
+    column: &polars::prelude::Column,
+    parquet_type: ParquetType,
+    options: &ColumnWriteOptions,
+) -> PolarsResult<Vec<Vec<CompressedPage>>> {
+    let array = column
+        .as_materialized_series()
+        .to_arrow(0, CompatLevel::newest());
+    let write = page_options();
+    array_to_columns(array, parquet_type, options, write)?
+        .into_iter()
+        .map(|pages| {
+            Compressor::new_from_vec(
+                pages.map(|page| {
+                    page.map_err(|e| {
+                        polars_parquet::parquet::error::ParquetError::FeatureNotSupported(
+                            e.to_string(),
+                        )
+                    })
+                }),
+                write.compression,
+                Vec::new(),
+            )
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(PolarsError::from)
+        })
+        .collect()
 }
 
 /// A block as a frame of the export's types (what [`super::Rows::each_frame`] delivers).
@@ -130,13 +194,54 @@ impl ParquetSink<'_> {
     pub(super) fn frame(&mut self, mut frame: DataFrame) -> Result<(), ExportError> {
         frame.as_single_chunk_par();
         let schema = frame.schema().clone();
-        self.writer(&schema)?.write_batch(&frame).map_err(encode)
+        let (writer, options) = self.writer(&schema)?;
+        let types = writer.parquet_schema().fields().to_vec();
+        let columns = frame.get_columns();
+        let next = AtomicUsize::new(0);
+        let workers = std::thread::available_parallelism()
+            .map_or(2, |n| n.get())
+            .min(columns.len().max(1));
+        let mut done: Vec<(usize, PolarsResult<Vec<Vec<CompressedPage>>>)> =
+            std::thread::scope(|scope| {
+                let handles: Vec<_> = (0..workers)
+                    .map(|_| {
+                        scope.spawn(|| {
+                            let mut mine = Vec::new();
+                            loop {
+                                let i = next.fetch_add(1, Ordering::Relaxed);
+                                let (Some(column), Some(ty), Some(opts)) =
+                                    (columns.get(i), types.get(i), options.get(i))
+                                else {
+                                    break;
+                                };
+                                mine.push((i, compressed(column, ty.clone(), opts)));
+                            }
+                            mine
+                        })
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .flat_map(|h| h.join().unwrap_or_default())
+                    .collect()
+            });
+        if done.len() != columns.len() {
+            return Err(ExportError::Encode(
+                "a Parquet encoder thread failed".into(),
+            ));
+        }
+        done.sort_by_key(|(i, _)| *i);
+        let mut row_group = Vec::with_capacity(columns.len());
+        for (_, pages) in done {
+            row_group.extend(pages.map_err(encode)?);
+        }
+        writer.write_row_group(&row_group).map_err(encode)
     }
 
     /// Writes the footer.
     pub(super) fn finish(mut self) -> Result<(), ExportError> {
         let declared = self.declared.clone();
-        self.writer(&declared)?.finish().map_err(encode)?;
+        self.writer(&declared)?.0.finish().map_err(encode)?;
         Ok(())
     }
 }

@@ -127,6 +127,17 @@ pub enum Geometry {
     },
 }
 
+impl Geometry {
+    /// Points from the columns named `lat` and `lon`, when both are among `columns`.
+    pub fn points_in(columns: &[Column]) -> Geometry {
+        let at = |name: &str| columns.iter().position(|c| c.name == name);
+        match (at("lat"), at("lon")) {
+            (Some(lat), Some(lon)) => Geometry::Point { lat, lon },
+            _ => Geometry::None,
+        }
+    }
+}
+
 /// Rows an export writes: a header of typed columns, then blocks of values.
 pub trait Rows: Send {
     /// The columns, in order.

@@ -300,6 +300,38 @@ fn stream(
     response
 }
 
+/// Checks a dataset export and selects its rows (on the blocking pool: it reads every row's
+/// flags), refusing GeoJSON of rows without coordinates; a refusal is counted.
+async fn prepare(
+    state: &AppState,
+    request: DatasetRequest,
+    format: Format,
+) -> Result<DatasetExport, ApiError> {
+    let dataset = request.dataset;
+    let snapshot = state.store.snapshot();
+    let max_rows = state.exports.max_rows;
+    let prepared = tokio::task::spawn_blocking(move || {
+        DatasetExport::prepare(snapshot, &request, max_rows, Utc::now())
+    })
+    .await
+    .map_err(anyhow::Error::from)?
+    .and_then(|export| {
+        if format == Format::Geojson && export.geometry() == crate::export::Geometry::None {
+            return Err(ExportError::NoGeometry(format!(
+                "{} has no coordinates for GeoJSON (or they were left out of `columns`): use another format",
+                dataset.name()
+            )));
+        }
+        Ok(export)
+    });
+    if let Err(e) = &prepared {
+        if e.is_client_error() {
+            state.metrics.export(format.extension(), "refused", 0);
+        }
+    }
+    Ok(prepared?)
+}
+
 fn find_dataset(name: &str) -> Result<Dataset, ApiError> {
     Dataset::from_name(name).ok_or_else(|| {
         let known: Vec<&str> = Dataset::ALL.iter().map(|d| d.name()).collect();
@@ -369,18 +401,7 @@ async fn dataset_export(
         time_zone: state.exports.time_zone,
         to_date: false,
     };
-    let snapshot = state.store.snapshot();
-    let max_rows = state.exports.max_rows;
-    let export = tokio::task::spawn_blocking(move || {
-        DatasetExport::prepare(snapshot, &request, max_rows, Utc::now())
-    })
-    .await
-    .map_err(anyhow::Error::from)?
-    .inspect_err(|e| {
-        if e.is_client_error() {
-            state.metrics.export(format.extension(), "refused", 0);
-        }
-    })?;
+    let export = prepare(&state, request, format).await?;
     let tz = state.exports.time_zone;
     let mut meta = Meta::new(dataset.name(), tz, state.exports.snapshots.tmp_dir())
         .with("dataset", dataset.name())
@@ -394,14 +415,6 @@ async fn dataset_export(
     }
     if let Some(at) = export.committed_at() {
         meta = meta.with("committed_at", crate::domain::format_local(at, tz));
-    }
-    if format == Format::Geojson && export.geometry() == crate::export::Geometry::None {
-        state.metrics.export(format.extension(), "refused", 0);
-        return Err(ExportError::NoGeometry(format!(
-            "{} has no coordinates for GeoJSON (or they were left out of `columns`): use another format",
-            dataset.name()
-        ))
-        .into());
     }
     Ok(stream(
         &state,
@@ -492,20 +505,7 @@ async fn panel_export(
                 time_zone: tz,
                 to_date: true,
             };
-            let snapshot = state.store.snapshot();
-            let max_rows = state.exports.max_rows;
-            let export = tokio::task::spawn_blocking(move || {
-                DatasetExport::prepare(snapshot, &request, max_rows, Utc::now())
-            })
-            .await
-            .map_err(anyhow::Error::from)??;
-            if format == Format::Geojson && export.geometry() == crate::export::Geometry::None {
-                return Err(ExportError::NoGeometry(format!(
-                    "{} rows have no coordinates for GeoJSON: use another format",
-                    query.dataset.name()
-                ))
-                .into());
-            }
+            let export = prepare(&state, request, format).await?;
             let meta = meta
                 .with("dataset", query.dataset.name())
                 .with("store_seq", export.seq());

@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 
 use crate::helpers::Ws;
 
-fn pantau() -> Command {
+/// The real `pantau` binary, run from the repository, without the test's `PANTAU…` variables.
+pub(crate) fn pantau() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_pantau"));
     command.current_dir(env!("CARGO_MANIFEST_DIR"));
     // The test process's own PANTAU__ variables must not leak into the child.

@@ -9,6 +9,7 @@ use std::time::Duration;
 use pantau::config::Settings;
 use serde_json::{json, Value};
 
+use crate::cli::pantau;
 use crate::helpers::{backends, spawn_app_with, AppOptions, Backend, TestApp};
 use crate::sources::{mapping, offline_at, shared, source};
 
@@ -834,17 +835,6 @@ async fn snapshot_requests_are_checked() {
         .unwrap();
     assert!(then > 0 && then < now, "{then} vs {now}");
     app.stop().await;
-}
-
-fn pantau() -> std::process::Command {
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_pantau"));
-    command.current_dir(env!("CARGO_MANIFEST_DIR"));
-    for (key, _) in std::env::vars() {
-        if key.starts_with("PANTAU") {
-            command.env_remove(key);
-        }
-    }
-    command
 }
 
 #[tokio::test]
