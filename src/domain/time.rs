@@ -62,11 +62,14 @@ pub fn mend_offset(text: &str) -> String {
 #[derive(Debug, Clone)]
 pub struct LocalClock {
     zone: Tz,
-    /// (first second, offset east of UTC) of each period of constant offset, in time order.
-    periods: std::sync::Arc<Vec<(i64, i32)>>,
+    /// Each period of constant offset, in time order.
+    periods: Periods,
     /// The period the last instant fell in.
     last: usize,
 }
+
+/// Periods of constant offset: (first second, offset east of UTC).
+type Periods = std::sync::Arc<Vec<(i64, i32)>>;
 
 /// The span the table of offset changes covers, seconds since 1970.
 const TABLE_FROM: i64 = -2_208_988_800; // 1900-01-01T00:00:00Z
@@ -109,7 +112,7 @@ impl LocalClock {
     /// A clock showing times in `zone`.
     pub fn new(zone: Tz) -> LocalClock {
         static TABLES: std::sync::OnceLock<
-            std::sync::Mutex<std::collections::HashMap<Tz, std::sync::Arc<Vec<(i64, i32)>>>>,
+            std::sync::Mutex<std::collections::HashMap<Tz, Periods>>,
         > = std::sync::OnceLock::new();
         let tables = TABLES.get_or_init(Default::default);
         let periods = tables

@@ -26,13 +26,16 @@ fn encode(e: PolarsError) -> ExportError {
     ExportError::Encode(e.to_string())
 }
 
+/// The file writer and each column's write options.
+type PageWriter<'w> = (
+    BatchedWriter<Box<dyn Write + Send + 'w>>,
+    Vec<ColumnWriteOptions>,
+);
+
 pub(super) struct ParquetSink<'w> {
     /// Made at the first frame, with that frame's schema (label columns may be enums), with
     /// each column's write options.
-    writer: Option<(
-        BatchedWriter<Box<dyn Write + Send + 'w>>,
-        Vec<ColumnWriteOptions>,
-    )>,
+    writer: Option<PageWriter<'w>>,
     /// The output and the file's key-value metadata until then.
     pending: Option<(Box<dyn Write + Send + 'w>, String)>,
     /// The schema of the columns as declared, for a file without rows.
@@ -70,17 +73,7 @@ impl<'w> ParquetSink<'w> {
         })
     }
 
-    #[allow(clippy::type_complexity)]
-    fn writer(
-        &mut self,
-        schema: &Schema,
-    ) -> Result<
-        &mut (
-            BatchedWriter<Box<dyn Write + Send + 'w>>,
-            Vec<ColumnWriteOptions>,
-        ),
-        ExportError,
-    > {
+    fn writer(&mut self, schema: &Schema) -> Result<&mut PageWriter<'w>, ExportError> {
         if let Some((out, info)) = self.pending.take() {
             let writer = ParquetWriter::new(out)
                 .with_compression(COMPRESSION)

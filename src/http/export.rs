@@ -44,6 +44,11 @@ const MAX_DESCRIPTION: usize = 2_000;
 const MAX_PAGE: u32 = 200;
 
 pub fn router() -> Router<AppState> {
+    // gzip's fastest level for CSV and JSON: a gigabyte-sized export is not bound by gzip, and
+    // the outer compression layer leaves a response that already has an encoding alone.
+    let compression = tower_http::compression::CompressionLayer::new()
+        .quality(tower_http::compression::CompressionLevel::Fastest)
+        .compress_when(super::not_precompressed());
     Router::new()
         .route("/datasets/{name}/export", get(dataset_export))
         .route(
@@ -53,6 +58,7 @@ pub fn router() -> Router<AppState> {
         .route("/snapshots", get(list_snapshots).post(create_snapshot))
         .route("/snapshots/{snapshot}", get(one_snapshot))
         .route("/snapshots/{snapshot}/export", get(snapshot_export))
+        .layer(compression)
 }
 
 impl From<ExportError> for ApiError {

@@ -25,7 +25,7 @@ use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::Router;
 use tower_http::compression::predicate::{DefaultPredicate, NotForContentType, Predicate};
-use tower_http::compression::{CompressionLayer, CompressionLevel};
+use tower_http::compression::CompressionLayer;
 use tower_http::services::ServeDir;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
@@ -84,22 +84,10 @@ pub fn router(state: AppState, static_dir: PathBuf, request_timeout: Duration) -
             state.metrics.clone(),
             track_request,
         ))
-        // Geometry, pages and CSV/JSON exports shrink several times over: it matters on a
-        // tablet's mobile link. The fastest level keeps a gigabyte-sized export from being
-        // bound by gzip; Parquet and XLSX are compressed already and pass as they are.
-        .layer(
-            CompressionLayer::new()
-                .quality(CompressionLevel::Fastest)
-                .compress_when(
-                    DefaultPredicate::new()
-                        .and(NotForContentType::const_new(
-                            "application/vnd.apache.parquet",
-                        ))
-                        .and(NotForContentType::const_new(
-                            "application/vnd.openxmlformats-officedocument",
-                        )),
-                ),
-        )
+        // Geometry and pages shrink several times over: it matters on a tablet's mobile link.
+        // Exports have their own, faster level (`export::router`); Parquet and XLSX are
+        // compressed already and pass as they are.
+        .layer(CompressionLayer::new().compress_when(not_precompressed()))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             request_timeout,
@@ -110,6 +98,18 @@ pub fn router(state: AppState, static_dir: PathBuf, request_timeout: Duration) -
                 .on_response(DefaultOnResponse::new().level(Level::DEBUG)),
         )
         .with_state(state)
+}
+
+/// Responses worth compressing: not images, event streams or files compressed already
+/// (Parquet, XLSX).
+fn not_precompressed() -> impl Predicate {
+    DefaultPredicate::new()
+        .and(NotForContentType::const_new(
+            "application/vnd.apache.parquet",
+        ))
+        .and(NotForContentType::const_new(
+            "application/vnd.openxmlformats-officedocument",
+        ))
 }
 
 /// The span of a request: method and path only, never the query (it may carry a token).
