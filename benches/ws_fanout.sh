@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# WebSocket fan-out benchmark: N real clients follow the live overview while the simulator ingests.
+# WebSocket fan-out benchmark: N real clients follow the Kota Pasuruan wall dashboard (every panel's
+# topic, as a wall screen does) while the simulator ingests.
 # Usage: bash benches/ws_fanout.sh [CLIENTS] [SECONDS]     (results: see docs/performance.md)
 # Runs two servers in turn on 127.0.0.1 only:
 #   idle — no simulator: server memory per connected, subscribed, idle client;
@@ -42,12 +43,12 @@ TOML
 "$bin" serve --config "$work/idle.toml" --data-dir "$work/idle" 2>"$work/idle.log" &
 server=$!
 wait_ready $port_idle
-"$bin" loadgen --url "ws://127.0.0.1:$port_idle/ws" --clients "$clients" --duration 3 --settle 3
+"$bin" loadgen --url "ws://127.0.0.1:$port_idle/ws" --dashboard kota-pasuruan-wall --clients "$clients" --duration 3 --settle 3
 kill -TERM "$server"; wait "$server" || true; server=""
 
 echo "== live: $clients clients, simulator committing every 50 ms, ${seconds} s"
 PANTAU__SIMULATOR__INTERVAL_MS=50 "$bin" demo --listen "127.0.0.1:$port_live" --data-dir "$work/live" 2>"$work/live.log" &
 server=$!
 wait_ready $port_live
-"$bin" loadgen --url "ws://127.0.0.1:$port_live/ws" --clients "$clients" --duration "$seconds" --settle 2
+"$bin" loadgen --url "ws://127.0.0.1:$port_live/ws" --dashboard kota-pasuruan-wall --clients "$clients" --duration "$seconds" --settle 2
 kill -TERM "$server"; wait "$server" || true; server=""

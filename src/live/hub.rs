@@ -45,6 +45,8 @@ struct Inner {
     retired: RwLock<HashMap<String, u64>>,
     /// Bumped after every change so sessions wake and look at the topics they follow.
     changed: watch::Sender<u64>,
+    /// Bumped when a topic appears or is removed, so sessions following prefixes look again.
+    names: std::sync::atomic::AtomicU64,
 }
 
 /// A topic's state and the patch frames that led to it, oldest first.
@@ -70,6 +72,7 @@ impl Hub {
                 source_status: RwLock::new((0, Value::Null, None)),
                 retired: RwLock::new(HashMap::new()),
                 changed,
+                names: std::sync::atomic::AtomicU64::new(0),
             }),
         }
     }
@@ -135,6 +138,9 @@ impl Hub {
                         history: VecDeque::new(),
                     },
                 );
+                self.inner
+                    .names
+                    .fetch_add(1, std::sync::atomic::Ordering::Release);
             }
         }
         drop(topics);
@@ -186,21 +192,40 @@ impl Hub {
             .write()
             .unwrap_or_else(|p| p.into_inner())
             .insert(topic.to_owned(), entry.state.seq);
+        drop(topics);
+        self.inner
+            .names
+            .fetch_add(1, std::sync::atomic::Ordering::Release);
+        // Followers hear of it (`removed`).
+        self.inner.changed.send_modify(|n| *n += 1);
         true
     }
 
-    /// Names of all topics, sorted.
-    pub fn topic_names(&self) -> Vec<String> {
+    /// Changes whenever a topic appears or is removed.
+    pub fn names_version(&self) -> u64 {
+        self.inner
+            .names
+            .load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Names of the topics starting with `prefix`, sorted.
+    pub fn topic_names_under(&self, prefix: &str) -> Vec<String> {
         let mut names: Vec<String> = self
             .inner
             .topics
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .keys()
+            .filter(|k| k.starts_with(prefix))
             .cloned()
             .collect();
         names.sort();
         names
+    }
+
+    /// Names of all topics, sorted.
+    pub fn topic_names(&self) -> Vec<String> {
+        self.topic_names_under("")
     }
 
     /// Sets the sources' freshness shown to every client; nothing is sent when it is unchanged.

@@ -72,6 +72,13 @@ pub enum ServerMessage<'a> {
         /// Explanation for a person.
         message: String,
     },
+    /// A followed topic no longer exists (its dashboard panel was removed); the client drops it.
+    Removed {
+        /// Topic name.
+        topic: &'a str,
+        /// The last sequence number it had.
+        seq: u64,
+    },
     /// The server is closing the connection, and why.
     Bye {
         /// `shutdown`, `heartbeat_timeout`, `too_many_errors`, …
@@ -86,12 +93,21 @@ pub enum ClientMessage {
     /// Follow topics; with `last_seq` a reconnecting client is sent nothing it already has.
     Subscribe {
         /// Topics to follow.
+        #[serde(default)]
         topics: Vec<Subscription>,
+        /// Follow every topic whose name starts with one of these, now and later (a whole
+        /// dashboard: `dashboards/{id}/`); `topics` may carry the last seqs of some of them.
+        #[serde(default)]
+        prefixes: Vec<String>,
     },
-    /// Stop following topics.
+    /// Stop following topics (and prefixes).
     Unsubscribe {
         /// Topic names.
+        #[serde(default)]
         topics: Vec<String>,
+        /// Prefixes followed with `subscribe`; their topics are dropped too.
+        #[serde(default)]
+        prefixes: Vec<String>,
     },
     /// A named wall screen reports itself (on connect and with each heartbeat), for `/api/screens`.
     Screen {

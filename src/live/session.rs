@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::access::{AccessPolicy, Grant, IpSlot};
 use super::hub::frame;
-use super::protocol::{ClientMessage, ServerMessage, PROTOCOL_VERSION};
+use super::protocol::{ClientMessage, ServerMessage, Subscription, PROTOCOL_VERSION};
 use super::screens::Screens;
 use super::Hub;
 use crate::config::LiveSettings;
@@ -118,6 +118,8 @@ where
     };
     let mut state = Session {
         followed: HashMap::new(),
+        prefixes: Vec::new(),
+        names_seen: 0,
         errors: 0,
         bucket: Bucket::new(ctx.limits.messages_per_second),
         last_seen: Instant::now(),
@@ -150,6 +152,10 @@ where
 struct Session {
     /// Followed topics and the seq the client holds for each.
     followed: HashMap<String, u64>,
+    /// Prefixes followed: topics that appear under them are followed too.
+    prefixes: Vec<String>,
+    /// The hub's topic-names version last looked at for `prefixes`.
+    names_seen: u64,
     /// Refused client messages so far.
     errors: u32,
     /// Client message rate limit.
@@ -205,7 +211,7 @@ impl Session {
                 },
                 changed = changes.changed() => match changed {
                     Ok(()) => match self.send_source_status(out, ctx).await {
-                        Ok(()) => send_updates(&mut self.followed, out, ctx).await,
+                        Ok(()) => self.send_updates(out, ctx).await,
                         Err(stop) => Err(stop),
                     },
                     Err(_) => Err(Stop::Bye("shutdown")),
@@ -281,7 +287,7 @@ impl Session {
                     }
                     Err(reason) => ("invalid_message", reason),
                 },
-                Ok(message) => return handle(message, &mut self.followed, out, ctx, grant).await,
+                Ok(message) => return self.handle(message, out, ctx, grant).await,
                 Err(e) => ("invalid_message", format!("not a protocol message: {e}")),
             },
             Message::Binary(_) => (
@@ -328,108 +334,189 @@ fn screen_report(
     })
 }
 
-/// Handles one client message.
-async fn handle<S: Sink<Message> + Unpin>(
-    message: ClientMessage,
-    followed: &mut HashMap<String, u64>,
-    out: &mut Outbox<'_, S>,
-    ctx: &SessionContext,
-    grant: &Grant,
-) -> Result<(), Stop> {
-    match message {
-        // Screen reports are handled by the session before they get here.
-        ClientMessage::Screen { .. } => Ok(()),
-        ClientMessage::Ping { id } => {
-            let pong = frame(&ServerMessage::Pong {
-                id,
-                server_time: Utc::now(),
-            });
-            out.control(pong).await
-        }
-        ClientMessage::Unsubscribe { topics } => {
-            for topic in topics {
-                if followed.remove(&topic).is_some() {
-                    ctx.metrics.ws_subscriptions(-1);
-                }
+impl Session {
+    /// Handles one client message.
+    async fn handle<S: Sink<Message> + Unpin>(
+        &mut self,
+        message: ClientMessage,
+        out: &mut Outbox<'_, S>,
+        ctx: &SessionContext,
+        grant: &Grant,
+    ) -> Result<(), Stop> {
+        match message {
+            // Screen reports are handled by the session before they get here.
+            ClientMessage::Screen { .. } => Ok(()),
+            ClientMessage::Ping { id } => {
+                let pong = frame(&ServerMessage::Pong {
+                    id,
+                    server_time: Utc::now(),
+                });
+                out.control(pong).await
             }
-            Ok(())
-        }
-        ClientMessage::Subscribe { topics } => {
-            for wanted in topics {
-                let name: String = wanted.topic.chars().take(100).collect();
-                if !grant.allows(&wanted.topic) {
-                    out.error("not_allowed", format!("this token may not follow '{name}'"))
-                        .await?;
-                    continue;
-                }
-                let Some(state) = ctx.hub.get(&wanted.topic) else {
-                    out.error("unknown_topic", format!("no topic named '{name}'"))
-                        .await?;
-                    continue;
-                };
-                if !followed.contains_key(&wanted.topic) {
-                    if followed.len() >= ctx.limits.max_topics {
-                        let limit = ctx.limits.max_topics;
+            ClientMessage::Unsubscribe { topics, prefixes } => {
+                self.prefixes.retain(|p| !prefixes.contains(p));
+                let before = self.followed.len();
+                self.followed.retain(|topic, _| {
+                    !topics.contains(topic) && !prefixes.iter().any(|p| topic.starts_with(p))
+                });
+                ctx.metrics
+                    .ws_subscriptions(self.followed.len() as i64 - before as i64);
+                Ok(())
+            }
+            ClientMessage::Subscribe {
+                mut topics,
+                prefixes,
+            } => {
+                for prefix in prefixes {
+                    let shown: String = prefix.chars().take(100).collect();
+                    if prefix.is_empty() || prefix.len() > 200 {
+                        out.error("invalid_message", "a prefix is 1-200 characters".into())
+                            .await?;
+                        continue;
+                    }
+                    if !grant.allows(&prefix) {
                         out.error(
-                            "too_many_topics",
-                            format!("one connection may follow at most {limit} topics"),
+                            "not_allowed",
+                            format!("this token may not follow '{shown}'"),
                         )
                         .await?;
                         continue;
                     }
-                    ctx.metrics.ws_subscriptions(1);
-                }
-                // Resume: nothing if the client is current, the missed patches while the hub
-                // still holds them, else the full value.
-                let missed = wanted
-                    .last_seq
-                    .and_then(|seq| ctx.hub.patches_since(&wanted.topic, seq));
-                let delivered = match (wanted.last_seq, missed) {
-                    (Some(seq), _) if seq == state.seq => seq,
-                    (Some(seq), Some(patches)) => {
-                        let mut last = seq;
-                        for (patch_seq, patch) in patches {
-                            out.data(patch).await?;
-                            last = patch_seq;
+                    if !self.prefixes.contains(&prefix) {
+                        if self.prefixes.len() >= ctx.limits.max_topics {
+                            out.error("too_many_topics", "too many prefixes".into())
+                                .await?;
+                            continue;
                         }
-                        last
+                        // Its topics now; `send_updates` adds those that appear later.
+                        for name in ctx.hub.topic_names_under(&prefix) {
+                            if !topics.iter().any(|t| t.topic == name) {
+                                topics.push(Subscription {
+                                    topic: name,
+                                    last_seq: None,
+                                });
+                            }
+                        }
+                        self.prefixes.push(prefix);
                     }
-                    _ => {
-                        out.data(state.snapshot_frame.clone()).await?;
-                        state.seq
-                    }
-                };
-                followed.insert(wanted.topic, delivered);
+                }
+                for wanted in topics {
+                    self.follow(wanted, out, ctx, grant).await?;
+                }
+                out.flush().await
             }
-            Ok(())
         }
     }
-}
 
-/// Sends the newest state of every followed topic that moved.
-async fn send_updates<S: Sink<Message> + Unpin>(
-    followed: &mut HashMap<String, u64>,
-    out: &mut Outbox<'_, S>,
-    ctx: &SessionContext,
-) -> Result<(), Stop> {
-    for (topic, delivered) in followed.iter_mut() {
-        let Some(state) = ctx.hub.get(topic) else {
-            continue;
-        };
-        if state.seq <= *delivered {
-            continue;
+    /// Starts following one topic: nothing if the client is current, the missed patches while
+    /// the hub still holds them, else the full value.
+    async fn follow<S: Sink<Message> + Unpin>(
+        &mut self,
+        wanted: Subscription,
+        out: &mut Outbox<'_, S>,
+        ctx: &SessionContext,
+        grant: &Grant,
+    ) -> Result<(), Stop> {
+        let name: String = wanted.topic.chars().take(100).collect();
+        if !grant.allows(&wanted.topic) {
+            return out
+                .error("not_allowed", format!("this token may not follow '{name}'"))
+                .await;
         }
-        let frame = match &state.patch_frame {
-            Some(patch) if state.seq == *delivered + 1 => patch.clone(),
+        let Some(state) = ctx.hub.get(&wanted.topic) else {
+            return out
+                .error("unknown_topic", format!("no topic named '{name}'"))
+                .await;
+        };
+        if !self.followed.contains_key(&wanted.topic) {
+            if self.followed.len() >= ctx.limits.max_topics {
+                let limit = ctx.limits.max_topics;
+                return out
+                    .error(
+                        "too_many_topics",
+                        format!("one connection may follow at most {limit} topics"),
+                    )
+                    .await;
+            }
+            ctx.metrics.ws_subscriptions(1);
+        }
+        let missed = wanted
+            .last_seq
+            .and_then(|seq| ctx.hub.patches_since(&wanted.topic, seq));
+        let delivered = match (wanted.last_seq, missed) {
+            (Some(seq), _) if seq == state.seq => seq,
+            (Some(seq), Some(patches)) => {
+                let mut last = seq;
+                for (patch_seq, patch) in patches {
+                    out.feed(patch).await?;
+                    last = patch_seq;
+                }
+                last
+            }
             _ => {
-                ctx.metrics.ws_coalesced(state.seq - *delivered - 1);
-                state.snapshot_frame.clone()
+                out.feed(state.snapshot_frame.clone()).await?;
+                state.seq
             }
         };
-        out.data(frame).await?;
-        *delivered = state.seq;
+        self.followed.insert(wanted.topic, delivered);
+        Ok(())
     }
-    Ok(())
+
+    /// Sends the newest state of every followed topic that moved — all of them in one flush —,
+    /// follows topics that appeared under a followed prefix, and tells of followed topics that
+    /// were removed.
+    async fn send_updates<S: Sink<Message> + Unpin>(
+        &mut self,
+        out: &mut Outbox<'_, S>,
+        ctx: &SessionContext,
+    ) -> Result<(), Stop> {
+        let names = ctx.hub.names_version();
+        let appeared: Vec<String> = if !self.prefixes.is_empty() && names != self.names_seen {
+            self.names_seen = names;
+            self.prefixes
+                .iter()
+                .flat_map(|p| ctx.hub.topic_names_under(p))
+                .filter(|t| !self.followed.contains_key(t))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let mut removed = Vec::new();
+        for (topic, delivered) in self.followed.iter_mut() {
+            let Some(state) = ctx.hub.get(topic) else {
+                removed.push((topic.clone(), *delivered));
+                continue;
+            };
+            if state.seq <= *delivered {
+                continue;
+            }
+            let frame = match &state.patch_frame {
+                Some(patch) if state.seq == *delivered + 1 => patch.clone(),
+                _ => {
+                    ctx.metrics.ws_coalesced(state.seq - *delivered - 1);
+                    state.snapshot_frame.clone()
+                }
+            };
+            out.feed(frame).await?;
+            *delivered = state.seq;
+        }
+        for (topic, seq) in removed {
+            self.followed.remove(&topic);
+            ctx.metrics.ws_subscriptions(-1);
+            out.feed_control(frame(&ServerMessage::Removed { topic: &topic, seq }))
+                .await?;
+        }
+        for topic in appeared {
+            if let Some(state) = ctx.hub.get(&topic) {
+                if self.followed.len() < ctx.limits.max_topics {
+                    ctx.metrics.ws_subscriptions(1);
+                    out.feed(state.snapshot_frame.clone()).await?;
+                    self.followed.insert(topic, state.seq);
+                }
+            }
+        }
+        out.flush().await
+    }
 }
 
 /// The socket with its sending bookkeeping: every send is bounded by the send timeout.
@@ -439,22 +526,44 @@ struct Outbox<'a, S> {
     send_timeout: Duration,
 }
 
-impl<S: Sink<Message> + Unpin> Outbox<'_, S> {
-    async fn send(&mut self, message: Message) -> Result<(), Stop> {
-        match tokio::time::timeout(self.send_timeout, self.socket.send(message)).await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(_)) => Err(Stop::Gone),
-            Err(_) => {
-                self.metrics.ws_closed("slow_client");
-                Err(Stop::Gone)
-            }
+/// Bounds a socket operation by the send timeout: a client that takes nothing in that time is a
+/// slow client, dropped.
+async fn bounded<E>(
+    metrics: &Metrics,
+    timeout: Duration,
+    op: impl std::future::Future<Output = Result<(), E>>,
+) -> Result<(), Stop> {
+    match tokio::time::timeout(timeout, op).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(_)) => Err(Stop::Gone),
+        Err(_) => {
+            metrics.ws_closed("slow_client");
+            Err(Stop::Gone)
         }
     }
+}
 
-    /// A data message (snapshot or patch), counted in the delivery metrics.
-    async fn data(&mut self, frame: Utf8Bytes) -> Result<(), Stop> {
+impl<S: Sink<Message> + Unpin> Outbox<'_, S> {
+    async fn send(&mut self, message: Message) -> Result<(), Stop> {
+        bounded(self.metrics, self.send_timeout, self.socket.send(message)).await
+    }
+
+    /// Queues a data message (snapshot or patch) without flushing, counted in the delivery
+    /// metrics: the updates of one wake go out in one write.
+    async fn feed(&mut self, frame: Utf8Bytes) -> Result<(), Stop> {
         self.metrics.ws_message_out(frame.len());
-        self.send(Message::Text(frame)).await
+        self.feed_control(frame).await
+    }
+
+    /// Queues a message that carries no data, without flushing.
+    async fn feed_control(&mut self, frame: Utf8Bytes) -> Result<(), Stop> {
+        let message = Message::Text(frame);
+        bounded(self.metrics, self.send_timeout, self.socket.feed(message)).await
+    }
+
+    /// Sends what was queued.
+    async fn flush(&mut self) -> Result<(), Stop> {
+        bounded(self.metrics, self.send_timeout, self.socket.flush()).await
     }
 
     /// A protocol message that carries no data (hello, pong, error).

@@ -252,3 +252,75 @@ fn check_names_a_bad_dashboard_by_file_line_and_column() {
     );
     assert!(stdout.contains("5 dashboard(s) valid"), "{stdout}");
 }
+
+#[tokio::test]
+async fn a_screen_follows_a_whole_dashboard_and_hears_of_panels_added_and_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("ops.toml"), OPS).unwrap();
+    let app = spawn_with_dashboards(dir.path()).await;
+    until(&app, "/api/dashboards/ops/panels/per-category", |b| {
+        b["seq"].as_u64().is_some()
+    })
+    .await;
+
+    // One prefix: a snapshot of every panel of the dashboard, then its patches.
+    let mut ws = app.ws_after_hello().await;
+    ws.send_json(serde_json::json!({"type": "subscribe", "prefixes": ["dashboards/ops/"]}))
+        .await;
+    let mut copies: std::collections::BTreeMap<String, (u64, Value)> = Default::default();
+    while copies.len() < 2 {
+        let m = ws.next_of("snapshot").await;
+        let topic = m["topic"].as_str().unwrap().to_owned();
+        copies.insert(topic, (m["seq"].as_u64().unwrap(), m["data"].clone()));
+    }
+    assert_eq!(
+        copies.keys().collect::<Vec<_>>(),
+        ["dashboards/ops/count", "dashboards/ops/per-category"]
+    );
+    let patch = ws.next_of("patch").await;
+    let topic = patch["topic"].as_str().unwrap().to_owned();
+    let (seq, copy) = copies.get_mut(&topic).unwrap();
+    assert_eq!(patch["seq"].as_u64(), Some(*seq + 1), "no gap");
+    apply_merge(copy, &patch["merge"]);
+
+    // A panel added to the file is followed at once, without subscribing again.
+    let with_channel = format!(
+        "{OPS}\n[[panels]]\nid = \"per-channel\"\nkind = \"breakdown\"\ntitle = {{ id = \"Per kanal\", en = \"Per channel\" }}\nquery.dataset = \"complaints\"\nquery.group_by = [\"channel\"]\nquery.measures = [{{ id = \"n\", fn = \"count\" }}]\n"
+    );
+    std::fs::write(dir.path().join("ops.toml"), &with_channel).unwrap();
+    loop {
+        let m = ws.next_json().await;
+        if m["type"] == "snapshot" && m["topic"] == "dashboards/ops/per-channel" {
+            assert!(m["data"]["groups"].is_object(), "{m}");
+            break;
+        }
+    }
+    // A panel removed from the file is announced, and nothing more comes from it.
+    std::fs::write(
+        dir.path().join("ops.toml"),
+        with_channel.replace("id = \"count\"", "id = \"total\""),
+    )
+    .unwrap();
+    let removed = loop {
+        let m = ws.next_json().await;
+        if m["type"] == "removed" {
+            break m;
+        }
+    };
+    assert_eq!(removed["topic"], "dashboards/ops/count");
+    assert!(removed["seq"].as_u64().unwrap() >= 1);
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while Instant::now() < deadline {
+        let m = ws.next_json().await;
+        assert_ne!(m["topic"], "dashboards/ops/count", "a removed topic still sends: {m}");
+    }
+
+    // A prefix is refused when it is empty (it would follow everything).
+    ws.send_json(serde_json::json!({"type": "unsubscribe", "prefixes": ["dashboards/ops/"]}))
+        .await;
+    ws.send_json(serde_json::json!({"type": "subscribe", "prefixes": [""]}))
+        .await;
+    let refused = ws.next_of("error").await;
+    assert_eq!(refused["code"], "invalid_message");
+    app.stop().await;
+}

@@ -178,11 +178,12 @@ async fn the_load_generator_measures_a_live_server() {
         simulator: true,
     })
     .await;
-    let args = pantau::loadgen::LoadgenArgs {
+    let mut args = pantau::loadgen::LoadgenArgs {
         url: format!("ws://{}/ws", app.addr),
         clients: 20,
         duration: 1,
         topic: TOPIC.to_owned(),
+        dashboard: None,
         token: None,
         connect_concurrency: 10,
         settle: 0,
@@ -200,6 +201,12 @@ async fn the_load_generator_measures_a_live_server() {
     assert!(report
         .to_string()
         .contains("clients connected     20 of 20"));
+    // Following the whole wall dashboard: every panel's updates, per topic without gaps.
+    args.dashboard = Some("kota-pasuruan-wall".into());
+    let report = pantau::loadgen::run(&args).await.unwrap();
+    assert_eq!(report.connected, 20);
+    assert!(report.messages >= 40, "several panels move per commit: {report}");
+    assert_eq!(report.gaps, 0, "{report}");
     app.stop().await;
 }
 
