@@ -4,11 +4,14 @@
 # Usage: bash benches/ws_fanout.sh [CLIENTS] [SECONDS]     (results: see docs/performance.md)
 # Runs two servers in turn on 127.0.0.1 only:
 #   idle — no simulator: server memory per connected, subscribed, idle client;
-#   live — the demo with the simulator committing a batch every 50 ms: delivery rate and latency.
+#   live — the demo with the simulator committing a batch every INTERVAL_MS (250 ms by default:
+#          four commits a second, each moving several of the dashboard's panels): delivery rate
+#          and latency.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 clients="${1:-5000}"
 seconds="${2:-30}"
+interval_ms="${INTERVAL_MS:-250}"
 port_idle=18090
 port_live=18091
 ulimit -n "$(ulimit -Hn)"
@@ -46,8 +49,8 @@ wait_ready $port_idle
 "$bin" loadgen --url "ws://127.0.0.1:$port_idle/ws" --dashboard kota-pasuruan-wall --clients "$clients" --duration 3 --settle 3
 kill -TERM "$server"; wait "$server" || true; server=""
 
-echo "== live: $clients clients, simulator committing every 50 ms, ${seconds} s"
-PANTAU__SIMULATOR__INTERVAL_MS=50 "$bin" demo --listen "127.0.0.1:$port_live" --data-dir "$work/live" 2>"$work/live.log" &
+echo "== live: $clients clients, simulator committing every $interval_ms ms, ${seconds} s"
+PANTAU__SIMULATOR__INTERVAL_MS="$interval_ms" "$bin" demo --listen "127.0.0.1:$port_live" --data-dir "$work/live" 2>"$work/live.log" &
 server=$!
 wait_ready $port_live
 "$bin" loadgen --url "ws://127.0.0.1:$port_live/ws" --dashboard kota-pasuruan-wall --clients "$clients" --duration "$seconds" --settle 2

@@ -235,7 +235,9 @@ async fn client(
     .await
     .context("connect timed out")??;
     let subscribe = match &args.dashboard {
-        Some(id) => serde_json::json!({"type": "subscribe", "prefixes": [format!("dashboards/{id}/")]}),
+        Some(id) => {
+            serde_json::json!({"type": "subscribe", "prefixes": [format!("dashboards/{id}/")]})
+        }
         None => serde_json::json!({"type": "subscribe", "topics": [{"topic": args.topic}]}),
     };
     ws.send(Message::text(subscribe.to_string())).await?;
@@ -246,7 +248,8 @@ async fn client(
         match tokio::time::timeout(Duration::from_secs(30), ws.next()).await {
             Ok(Some(Ok(Message::Text(text)))) => {
                 if field(&text, "\"type\":\"") == Some("snapshot") {
-                    if let (Some(topic), Some(seq)) = (field(&text, "\"topic\":\""), seq_of(&text)) {
+                    if let (Some(topic), Some(seq)) = (field(&text, "\"topic\":\""), seq_of(&text))
+                    {
                         last_seq.insert(topic.to_owned(), seq);
                     }
                 }

@@ -152,7 +152,7 @@ impl Board {
     }
 
     /// Computes the panels on the blocking pool (polars must not run on the sockets' workers)
-    /// and publishes each; the hub sends nothing for a value that did not change.
+    /// and publishes them together; the hub sends nothing for a value that did not change.
     async fn evaluate(&self, snapshot: Arc<StoreSnapshot>, work: Work) {
         if work.is_empty() {
             return;
@@ -181,16 +181,17 @@ impl Board {
             tracing::error!("Panel computation stopped.");
             return;
         };
-        for (topic, committed_at, value) in computed {
-            match value {
-                Ok(value) => {
-                    self.hub.publish(&topic, committed_at, value);
-                }
+        // All at once: a screen following the dashboard gets every changed panel in one write.
+        let values = computed
+            .into_iter()
+            .filter_map(|(topic, committed_at, value)| match value {
+                Ok(value) => Some((topic, committed_at, value)),
                 Err(e) => {
-                    tracing::error!(%topic, error = %e, "Panel not updated; it keeps its last value.")
+                    tracing::error!(%topic, error = %e, "Panel not updated; it keeps its last value.");
+                    None
                 }
-            }
-        }
+            });
+        self.hub.publish_all(values);
         tracing::debug!(
             panels,
             elapsed_ms = started.elapsed().as_millis() as u64,

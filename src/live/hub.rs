@@ -86,6 +86,43 @@ impl Hub {
         data: Value,
     ) -> Option<u64> {
         let mut topics = self.inner.topics.write().unwrap_or_else(|p| p.into_inner());
+        let seq = self.put(&mut topics, topic, committed_at, data);
+        drop(topics);
+        if seq.is_some() {
+            self.inner.changed.send_modify(|n| *n += 1);
+        }
+        seq
+    }
+
+    /// Sets several topics' values at once (the panels of one recomputation): sessions wake once
+    /// and send all that changed in one write. Returns how many changed.
+    pub fn publish_all(
+        &self,
+        values: impl IntoIterator<Item = (String, Option<DateTime<Utc>>, Value)>,
+    ) -> usize {
+        let mut topics = self.inner.topics.write().unwrap_or_else(|p| p.into_inner());
+        let changed = values
+            .into_iter()
+            .filter(|(topic, committed_at, data)| {
+                self.put(&mut topics, topic, *committed_at, data.clone())
+                    .is_some()
+            })
+            .count();
+        drop(topics);
+        if changed > 0 {
+            self.inner.changed.send_modify(|n| *n += 1);
+        }
+        changed
+    }
+
+    /// Sets one topic under the write lock, building its frames; `None` when unchanged.
+    fn put(
+        &self,
+        topics: &mut HashMap<String, Entry>,
+        topic: &str,
+        committed_at: Option<DateTime<Utc>>,
+        data: Value,
+    ) -> Option<u64> {
         let previous = topics.get(topic).map(|e| &e.state);
         if previous.is_some_and(|p| p.data == data) {
             return None;
@@ -143,8 +180,6 @@ impl Hub {
                     .fetch_add(1, std::sync::atomic::Ordering::Release);
             }
         }
-        drop(topics);
-        self.inner.changed.send_modify(|n| *n += 1);
         Some(seq)
     }
 
@@ -203,9 +238,7 @@ impl Hub {
 
     /// Changes whenever a topic appears or is removed.
     pub fn names_version(&self) -> u64 {
-        self.inner
-            .names
-            .load(std::sync::atomic::Ordering::Acquire)
+        self.inner.names.load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// Names of the topics starting with `prefix`, sorted.
@@ -376,6 +409,40 @@ mod tests {
             "a seq from the future (another server run)"
         );
         assert!(hub.patches_since("other", 1).is_none());
+    }
+
+    #[test]
+    fn a_recomputation_is_published_with_one_wake_up() {
+        let hub = Hub::new(4);
+        hub.publish("d/a", None, json!(1));
+        let mut changes = hub.changes();
+        changes.borrow_and_update();
+        let names = hub.names_version();
+        let changed = hub.publish_all([
+            ("d/a".to_owned(), None, json!(2)),
+            ("d/b".to_owned(), None, json!(1)),
+            ("d/c".to_owned(), None, json!(1)),
+            ("d/a".to_owned(), None, json!(2)),
+        ]);
+        assert_eq!(changed, 3, "the repeated unchanged value is not published");
+        assert!(changes.has_changed().unwrap());
+        changes.borrow_and_update();
+        assert!(
+            !changes.has_changed().unwrap(),
+            "one wake-up for all of them"
+        );
+        assert_eq!(hub.get("d/a").unwrap().seq, 2);
+        assert_eq!(hub.topic_names_under("d/"), ["d/a", "d/b", "d/c"]);
+        assert_ne!(
+            hub.names_version(),
+            names,
+            "new topics are noticed by prefix followers"
+        );
+        assert_eq!(hub.publish_all([("d/b".to_owned(), None, json!(1))]), 0);
+        assert!(
+            !changes.has_changed().unwrap(),
+            "nothing changed, nobody woken"
+        );
     }
 
     #[test]

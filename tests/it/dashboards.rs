@@ -312,7 +312,10 @@ async fn a_screen_follows_a_whole_dashboard_and_hears_of_panels_added_and_remove
     let deadline = Instant::now() + Duration::from_secs(2);
     while Instant::now() < deadline {
         let m = ws.next_json().await;
-        assert_ne!(m["topic"], "dashboards/ops/count", "a removed topic still sends: {m}");
+        assert_ne!(
+            m["topic"], "dashboards/ops/count",
+            "a removed topic still sends: {m}"
+        );
     }
 
     // A prefix is refused when it is empty (it would follow everything).

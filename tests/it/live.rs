@@ -205,7 +205,10 @@ async fn the_load_generator_measures_a_live_server() {
     args.dashboard = Some("kota-pasuruan-wall".into());
     let report = pantau::loadgen::run(&args).await.unwrap();
     assert_eq!(report.connected, 20);
-    assert!(report.messages >= 40, "several panels move per commit: {report}");
+    assert!(
+        report.messages >= 40,
+        "several panels move per commit: {report}"
+    );
     assert_eq!(report.gaps, 0, "{report}");
     app.stop().await;
 }
