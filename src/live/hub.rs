@@ -1,7 +1,13 @@
-//! The hub: the current value of every topic, its sequence number and its pre-serialised frames.
+//! The hub: the current value of every topic, its sequence number and its pre-serialised frames,
+//! and who follows what.
+//!
+//! Each session has a doorbell ([`Bell`]) and tells the hub which topics and prefixes it
+//! follows; a publish rings only the bells of the changed topics' followers (once per bell, however
+//! many of its topics changed), so five thousand screens of one dashboard are not woken by a
+//! topic none of them follows.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock, Weak};
 
 use axum::extract::ws::Utf8Bytes;
 use chrono::{DateTime, Utc};
@@ -27,6 +33,31 @@ pub struct TopicState {
     pub patch_frame: Option<Utf8Bytes>,
 }
 
+/// A session's doorbell: rung when something it follows changed.
+pub type Bell = Arc<tokio::sync::Notify>;
+
+/// Who follows what: bells by topic and by prefix, and every bell (for the sources' status).
+#[derive(Default)]
+struct Followers {
+    topics: HashMap<String, Vec<Weak<tokio::sync::Notify>>>,
+    prefixes: Vec<(String, Weak<tokio::sync::Notify>)>,
+    everyone: Vec<Weak<tokio::sync::Notify>>,
+}
+
+/// Rings each live bell once; drops the dead ones from `bells`.
+fn ring(bells: &mut Vec<Weak<tokio::sync::Notify>>, rung: &mut Vec<Bell>) {
+    bells.retain(|weak| match weak.upgrade() {
+        Some(bell) => {
+            if !rung.iter().any(|r| Arc::ptr_eq(r, &bell)) {
+                bell.notify_one();
+                rung.push(bell);
+            }
+            true
+        }
+        None => false,
+    });
+}
+
 /// Handle to the topics; cheap to clone.
 #[derive(Clone)]
 pub struct Hub {
@@ -47,6 +78,8 @@ struct Inner {
     changed: watch::Sender<u64>,
     /// Bumped when a topic appears or is removed, so sessions following prefixes look again.
     names: std::sync::atomic::AtomicU64,
+    /// The sessions' bells by what they follow.
+    followers: Mutex<Followers>,
 }
 
 /// A topic's state and the patch frames that led to it, oldest first.
@@ -73,6 +106,7 @@ impl Hub {
                 retired: RwLock::new(HashMap::new()),
                 changed,
                 names: std::sync::atomic::AtomicU64::new(0),
+                followers: Mutex::default(),
             }),
         }
     }
@@ -86,9 +120,11 @@ impl Hub {
         data: Value,
     ) -> Option<u64> {
         let mut topics = self.inner.topics.write().unwrap_or_else(|p| p.into_inner());
+        let created = !topics.contains_key(topic);
         let seq = self.put(&mut topics, topic, committed_at, data);
         drop(topics);
         if seq.is_some() {
+            self.ring_followers(&[(topic, created)]);
             self.inner.changed.send_modify(|n| *n += 1);
         }
         seq
@@ -101,18 +137,122 @@ impl Hub {
         values: impl IntoIterator<Item = (String, Option<DateTime<Utc>>, Value)>,
     ) -> usize {
         let mut topics = self.inner.topics.write().unwrap_or_else(|p| p.into_inner());
-        let changed = values
+        let changed: Vec<(String, bool)> = values
             .into_iter()
-            .filter(|(topic, committed_at, data)| {
-                self.put(&mut topics, topic, *committed_at, data.clone())
-                    .is_some()
+            .filter_map(|(topic, committed_at, data)| {
+                let created = !topics.contains_key(&topic);
+                self.put(&mut topics, &topic, committed_at, data)
+                    .map(|_| (topic, created))
             })
-            .count();
+            .collect();
         drop(topics);
-        if changed > 0 {
+        if !changed.is_empty() {
+            let refs: Vec<(&str, bool)> = changed.iter().map(|(t, c)| (t.as_str(), *c)).collect();
+            self.ring_followers(&refs);
             self.inner.changed.send_modify(|n| *n += 1);
         }
-        changed
+        changed.len()
+    }
+
+    /// Rings, once each, the bells of the followers of `changed` topics, and — for topics
+    /// created or removed — of the prefixes they fall under.
+    fn ring_followers(&self, changed: &[(&str, bool)]) {
+        let mut followers = self
+            .inner
+            .followers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let Followers {
+            topics, prefixes, ..
+        } = &mut *followers;
+        let mut rung = Vec::new();
+        for (topic, created_or_removed) in changed {
+            if let Some(bells) = topics.get_mut(*topic) {
+                ring(bells, &mut rung);
+                if bells.is_empty() {
+                    topics.remove(*topic);
+                }
+            }
+            if *created_or_removed {
+                prefixes.retain(|(prefix, weak)| match weak.upgrade() {
+                    Some(bell) => {
+                        if topic.starts_with(prefix.as_str())
+                            && !rung.iter().any(|r| Arc::ptr_eq(r, &bell))
+                        {
+                            bell.notify_one();
+                            rung.push(bell);
+                        }
+                        true
+                    }
+                    None => false,
+                });
+            }
+        }
+    }
+
+    /// `bell` rings when `topic` changes or is removed.
+    pub fn follow(&self, topic: &str, bell: &Bell) {
+        let mut followers = self
+            .inner
+            .followers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let bells = followers.topics.entry(topic.to_owned()).or_default();
+        if !bells.iter().any(|w| w.as_ptr() == Arc::as_ptr(bell)) {
+            bells.push(Arc::downgrade(bell));
+        }
+    }
+
+    /// `bell` rings when a topic under `prefix` appears or is removed.
+    pub fn follow_prefix(&self, prefix: &str, bell: &Bell) {
+        let mut followers = self
+            .inner
+            .followers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        followers
+            .prefixes
+            .push((prefix.to_owned(), Arc::downgrade(bell)));
+    }
+
+    /// `bell` no longer rings for `topic`.
+    pub fn unfollow(&self, topic: &str, bell: &Bell) {
+        let mut followers = self
+            .inner
+            .followers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if let Some(bells) = followers.topics.get_mut(topic) {
+            bells.retain(|w| w.as_ptr() != Arc::as_ptr(bell));
+            if bells.is_empty() {
+                followers.topics.remove(topic);
+            }
+        }
+    }
+
+    /// `bell` no longer rings for topics appearing under `prefix`.
+    pub fn unfollow_prefix(&self, prefix: &str, bell: &Bell) {
+        let mut followers = self
+            .inner
+            .followers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        followers
+            .prefixes
+            .retain(|(p, w)| !(p == prefix && w.as_ptr() == Arc::as_ptr(bell)));
+    }
+
+    /// A new bell that rings whenever the sources' status changes (every session has one).
+    pub fn bell(&self) -> Bell {
+        let bell = Bell::default();
+        let mut followers = self
+            .inner
+            .followers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        followers.everyone.retain(|w| w.strong_count() > 0);
+        followers.everyone.push(Arc::downgrade(&bell));
+        bell
     }
 
     /// Sets one topic under the write lock, building its frames; `None` when unchanged.
@@ -232,6 +372,7 @@ impl Hub {
             .names
             .fetch_add(1, std::sync::atomic::Ordering::Release);
         // Followers hear of it (`removed`).
+        self.ring_followers(&[(topic, true)]);
         self.inner.changed.send_modify(|n| *n += 1);
         true
     }
@@ -278,6 +419,14 @@ impl Hub {
                 sources: &sources,
             });
             *current = (seq, sources, Some(frame));
+        }
+        {
+            let mut followers = self
+                .inner
+                .followers
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            ring(&mut followers.everyone, &mut Vec::new());
         }
         self.inner.changed.send_modify(|n| *n += 1);
         true

@@ -117,6 +117,7 @@ where
         send_timeout: ctx.limits.send_timeout,
     };
     let mut state = Session {
+        bell: ctx.hub.bell(),
         followed: HashMap::new(),
         prefixes: Vec::new(),
         names_seen: 0,
@@ -150,6 +151,8 @@ where
 
 /// What a session remembers between events.
 struct Session {
+    /// Rung by the hub when a followed topic (or the sources' status) changed.
+    bell: super::hub::Bell,
     /// Followed topics and the seq the client holds for each.
     followed: HashMap<String, u64>,
     /// Prefixes followed: topics that appear under them are followed too.
@@ -193,7 +196,6 @@ impl Session {
         if let Err(stop) = out.control(hello).await {
             return stop;
         }
-        let mut changes = ctx.hub.changes();
         if let Err(stop) = self.send_source_status(out, ctx).await {
             return stop;
         }
@@ -209,12 +211,9 @@ impl Session {
                     }
                     None | Some(Err(_)) => Err(Stop::Gone),
                 },
-                changed = changes.changed() => match changed {
-                    Ok(()) => match self.send_source_status(out, ctx).await {
-                        Ok(()) => self.send_updates(out, ctx).await,
-                        Err(stop) => Err(stop),
-                    },
-                    Err(_) => Err(Stop::Bye("shutdown")),
+                () = self.bell.notified() => match self.send_source_status(out, ctx).await {
+                    Ok(()) => self.send_updates(out, ctx).await,
+                    Err(stop) => Err(stop),
                 },
                 _ = ping.tick() => {
                     if self.last_seen.elapsed() > ctx.limits.idle_timeout {
@@ -354,10 +353,19 @@ impl Session {
                 out.control(pong).await
             }
             ClientMessage::Unsubscribe { topics, prefixes } => {
+                for prefix in &prefixes {
+                    ctx.hub.unfollow_prefix(prefix, &self.bell);
+                }
                 self.prefixes.retain(|p| !prefixes.contains(p));
                 let before = self.followed.len();
+                let (hub, bell) = (&ctx.hub, &self.bell);
                 self.followed.retain(|topic, _| {
-                    !topics.contains(topic) && !prefixes.iter().any(|p| topic.starts_with(p))
+                    let keep =
+                        !topics.contains(topic) && !prefixes.iter().any(|p| topic.starts_with(p));
+                    if !keep {
+                        hub.unfollow(topic, bell);
+                    }
+                    keep
                 });
                 ctx.metrics
                     .ws_subscriptions(self.followed.len() as i64 - before as i64);
@@ -397,6 +405,7 @@ impl Session {
                                 });
                             }
                         }
+                        ctx.hub.follow_prefix(&prefix, &self.bell);
                         self.prefixes.push(prefix);
                     }
                 }
@@ -458,6 +467,7 @@ impl Session {
                 state.seq
             }
         };
+        ctx.hub.follow(&wanted.topic, &self.bell);
         self.followed.insert(wanted.topic, delivered);
         Ok(())
     }
@@ -502,6 +512,7 @@ impl Session {
         }
         for (topic, seq) in removed {
             self.followed.remove(&topic);
+            ctx.hub.unfollow(&topic, &self.bell);
             ctx.metrics.ws_subscriptions(-1);
             out.feed_control(frame(&ServerMessage::Removed { topic: &topic, seq }))
                 .await?;
@@ -511,6 +522,7 @@ impl Session {
                 if self.followed.len() < ctx.limits.max_topics {
                     ctx.metrics.ws_subscriptions(1);
                     out.feed(state.snapshot_frame.clone()).await?;
+                    ctx.hub.follow(&topic, &self.bell);
                     self.followed.insert(topic, state.seq);
                 }
             }
