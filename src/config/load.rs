@@ -436,6 +436,11 @@ fn validate(settings: &Settings, origin_of: &dyn Fn(&str) -> String) -> Vec<Conf
             1..=3600,
         ),
         ("live.history", live.history, 0..=100_000),
+        (
+            "live.min_send_interval_ms",
+            live.min_send_interval_ms as usize,
+            0..=10_000,
+        ),
     ] {
         check(
             range.contains(&value),

@@ -335,6 +335,10 @@ pub struct LiveSettings {
     pub idle_timeout_secs: u64,
     /// Patches kept per topic so a reconnecting client gets exactly what it missed.
     pub history: usize,
+    /// Least time between two writes of updates to one client, milliseconds: updates that come
+    /// closer together go out together (a wall needs no more than 20 per second); 0 sends each
+    /// at once.
+    pub min_send_interval_ms: u64,
 }
 
 impl Default for LiveSettings {
@@ -351,6 +355,7 @@ impl Default for LiveSettings {
             ping_interval_secs: 20,
             idle_timeout_secs: 60,
             history: 64,
+            min_send_interval_ms: 50,
         }
     }
 }

@@ -44,14 +44,12 @@ struct Followers {
     everyone: Vec<Weak<tokio::sync::Notify>>,
 }
 
-/// Rings each live bell once; drops the dead ones from `bells`.
-fn ring(bells: &mut Vec<Weak<tokio::sync::Notify>>, rung: &mut Vec<Bell>) {
+/// Rings each live bell (a bell rung twice before it is heard wakes its session once); drops the
+/// dead ones from `bells`.
+fn ring(bells: &mut Vec<Weak<tokio::sync::Notify>>) {
     bells.retain(|weak| match weak.upgrade() {
         Some(bell) => {
-            if !rung.iter().any(|r| Arc::ptr_eq(r, &bell)) {
-                bell.notify_one();
-                rung.push(bell);
-            }
+            bell.notify_one();
             true
         }
         None => false,
@@ -165,10 +163,9 @@ impl Hub {
         let Followers {
             topics, prefixes, ..
         } = &mut *followers;
-        let mut rung = Vec::new();
         for (topic, created_or_removed) in changed {
             if let Some(bells) = topics.get_mut(*topic) {
-                ring(bells, &mut rung);
+                ring(bells);
                 if bells.is_empty() {
                     topics.remove(*topic);
                 }
@@ -176,11 +173,8 @@ impl Hub {
             if *created_or_removed {
                 prefixes.retain(|(prefix, weak)| match weak.upgrade() {
                     Some(bell) => {
-                        if topic.starts_with(prefix.as_str())
-                            && !rung.iter().any(|r| Arc::ptr_eq(r, &bell))
-                        {
+                        if topic.starts_with(prefix.as_str()) {
                             bell.notify_one();
-                            rung.push(bell);
                         }
                         true
                     }
@@ -426,7 +420,7 @@ impl Hub {
                 .followers
                 .lock()
                 .unwrap_or_else(|p| p.into_inner());
-            ring(&mut followers.everyone, &mut Vec::new());
+            ring(&mut followers.everyone);
         }
         self.inner.changed.send_modify(|n| *n += 1);
         true

@@ -43,6 +43,8 @@ pub struct SessionLimits {
     pub max_errors: u32,
     /// A frame the client does not take within this time makes it a slow client, closed.
     pub send_timeout: Duration,
+    /// Least time between two writes of updates: closer updates go out together.
+    pub min_send_interval: Duration,
 }
 
 impl SessionLimits {
@@ -56,6 +58,7 @@ impl SessionLimits {
             idle_timeout: Duration::from_secs(live.idle_timeout_secs),
             max_errors: live.max_errors,
             send_timeout: Duration::from_secs(10),
+            min_send_interval: Duration::from_millis(live.min_send_interval_ms),
         }
     }
 }
@@ -201,6 +204,10 @@ impl Session {
         }
         let mut ping = tokio::time::interval(ctx.limits.ping_interval);
         ping.tick().await;
+        // Updates rung in while the last write is younger than the minimum interval wait and
+        // go out together.
+        let mut pending = false;
+        let mut next_send = tokio::time::Instant::now();
         loop {
             let step = tokio::select! {
                 _ = ctx.shutdown.cancelled() => Err(Stop::Bye("shutdown")),
@@ -211,10 +218,18 @@ impl Session {
                     }
                     None | Some(Err(_)) => Err(Stop::Gone),
                 },
-                () = self.bell.notified() => match self.send_source_status(out, ctx).await {
-                    Ok(()) => self.send_updates(out, ctx).await,
-                    Err(stop) => Err(stop),
-                },
+                () = self.bell.notified(), if !pending => {
+                    pending = true;
+                    Ok(())
+                }
+                () = tokio::time::sleep_until(next_send), if pending => {
+                    pending = false;
+                    next_send = tokio::time::Instant::now() + ctx.limits.min_send_interval;
+                    match self.send_source_status(out, ctx).await {
+                        Ok(()) => self.send_updates(out, ctx).await,
+                        Err(stop) => Err(stop),
+                    }
+                }
                 _ = ping.tick() => {
                     if self.last_seen.elapsed() > ctx.limits.idle_timeout {
                         Err(Stop::Bye("heartbeat_timeout"))
