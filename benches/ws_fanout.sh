@@ -2,6 +2,7 @@
 # WebSocket fan-out benchmark: N real clients follow the Kota Pasuruan wall dashboard (every panel's
 # topic, as a wall screen does) while the simulator ingests.
 # Usage: bash benches/ws_fanout.sh [CLIENTS] [SECONDS]     (results: see docs/performance.md)
+#        INTERVAL_MS=50 FOLLOW_TOPIC=overview/complaints bash benches/ws_fanout.sh   (one topic)
 # Runs two servers in turn on 127.0.0.1 only:
 #   idle — no simulator: server memory per connected, subscribed, idle client;
 #   live — the demo with the simulator committing a batch every INTERVAL_MS (250 ms by default:
@@ -12,6 +13,8 @@ cd "$(dirname "$0")/.."
 clients="${1:-5000}"
 seconds="${2:-30}"
 interval_ms="${INTERVAL_MS:-250}"
+# What every client follows: the wall dashboard (all its panels), or one topic with FOLLOW_TOPIC.
+if [ -n "${FOLLOW_TOPIC:-}" ]; then follow=(--topic "$FOLLOW_TOPIC"); else follow=(--dashboard kota-pasuruan-wall); fi
 port_idle=18090
 port_live=18091
 ulimit -n "$(ulimit -Hn)"
@@ -46,12 +49,12 @@ TOML
 "$bin" serve --config "$work/idle.toml" --data-dir "$work/idle" 2>"$work/idle.log" &
 server=$!
 wait_ready $port_idle
-"$bin" loadgen --url "ws://127.0.0.1:$port_idle/ws" --dashboard kota-pasuruan-wall --clients "$clients" --duration 3 --settle 3
+"$bin" loadgen --url "ws://127.0.0.1:$port_idle/ws" "${follow[@]}" --clients "$clients" --duration 3 --settle 3
 kill -TERM "$server"; wait "$server" || true; server=""
 
 echo "== live: $clients clients, simulator committing every $interval_ms ms, ${seconds} s"
 PANTAU__SIMULATOR__INTERVAL_MS="$interval_ms" "$bin" demo --listen "127.0.0.1:$port_live" --data-dir "$work/live" 2>"$work/live.log" &
 server=$!
 wait_ready $port_live
-"$bin" loadgen --url "ws://127.0.0.1:$port_live/ws" --dashboard kota-pasuruan-wall --clients "$clients" --duration "$seconds" --settle 2
+"$bin" loadgen --url "ws://127.0.0.1:$port_live/ws" "${follow[@]}" --clients "$clients" --duration "$seconds" --settle 2
 kill -TERM "$server"; wait "$server" || true; server=""

@@ -303,7 +303,13 @@ async fn client(
             }
         }
         if let Some(seq) = seq {
-            last_seq.insert(topic.to_owned(), seq);
+            // No allocation for a topic already held (every message but the first per topic).
+            match last_seq.get_mut(topic) {
+                Some(held) => *held = seq,
+                None => {
+                    last_seq.insert(topic.to_owned(), seq);
+                }
+            }
         }
     }
     let _ = ws.close(None).await;

@@ -128,6 +128,7 @@ impl Application {
             health: health.clone(),
             context: panel_context.clone(),
             clock: Duration::from_millis(settings.dashboards.clock_ms),
+            coalesce: Duration::from_millis(settings.dashboards.coalesce_ms),
         };
         let snapshots = Snapshots::open(&settings.data.dir, db.clone()).with_context(|| {
             format!(

@@ -506,6 +506,11 @@ fn validate(settings: &Settings, origin_of: &dyn Fn(&str) -> String) -> Vec<Conf
         "dashboards.clock_ms",
         format!("must be 100..=3600000, got {}", boards.clock_ms),
     );
+    check(
+        boards.coalesce_ms <= 1_000,
+        "dashboards.coalesce_ms",
+        format!("must be 0..=1000, got {}", boards.coalesce_ms),
+    );
     let export = &settings.export;
     check(
         (1..=1_000_000_000).contains(&export.max_rows),

@@ -184,6 +184,9 @@ pub struct DashboardSettings {
     /// How often panels that move with the clock (windows, SLA deadlines, comparisons) are
     /// recomputed, milliseconds.
     pub clock_ms: u64,
+    /// How long events (a commit, the source-health change that follows it) are gathered into
+    /// one recomputation and one publish, milliseconds.
+    pub coalesce_ms: u64,
 }
 
 impl Default for DashboardSettings {
@@ -192,6 +195,7 @@ impl Default for DashboardSettings {
             dir: None,
             reload_ms: 250,
             clock_ms: 5_000,
+            coalesce_ms: 10,
         }
     }
 }

@@ -34,6 +34,8 @@ pub struct Board {
     pub context: Arc<PanelContext>,
     /// How often panels that move with the clock are recomputed.
     pub clock: Duration,
+    /// How long events are gathered into one recomputation.
+    pub coalesce: Duration,
 }
 
 /// A dataset's identity at a snapshot: it changed when this did.
@@ -68,6 +70,10 @@ impl Board {
     }
 
     /// Keeps the panels current until `shutdown`, starting from what `publish_all` computed.
+    ///
+    /// Events are gathered for `coalesce` after the first one, so a commit and the source-health
+    /// change that follows it (the pull that delivered it) are one pass and one publish: every
+    /// screen gets one write for both.
     pub async fn run(self, store: Store, mut computed: Computed, shutdown: CancellationToken) {
         let mut commits = store.subscribe();
         let mut catalog_changes = self.catalog.changes();
@@ -75,37 +81,43 @@ impl Board {
         let mut tick =
             tokio::time::interval_at(tokio::time::Instant::now() + self.clock, self.clock);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // What `publish_all` computed is current; pick up anything that changed since.
+        let mut clock = false;
+        let mut health = false;
         loop {
             let snapshot = commits.borrow_and_update().clone();
-            let work = self.changed(&mut computed, &snapshot);
-            self.evaluate(snapshot, work).await;
-            let clock = tokio::select! {
-                _ = shutdown.cancelled() => break,
-                changed = commits.changed() => { if changed.is_err() { break } continue }
-                changed = catalog_changes.changed() => { if changed.is_err() { break } continue }
-                changed = health_changes.changed() => { if changed.is_err() { break } false }
-                _ = tick.tick() => true,
-            };
+            catalog_changes.borrow_and_update();
+            let mut work = self.changed(&mut computed, &snapshot);
             // Panels moved by the clock, or by a source's health.
-            let work = computed
-                .loaded
-                .values()
-                .flat_map(|d| {
-                    let picked: Vec<usize> = (0..d.panels.len())
-                        .filter(|i| {
-                            let p = &d.panels[*i];
-                            if clock {
-                                moves_with_clock(p)
-                            } else {
-                                p.kind == PanelKind::SourceHealth
-                            }
-                        })
-                        .collect();
-                    picked.into_iter().map(move |i| (d.clone(), i))
-                })
-                .collect();
-            let snapshot = commits.borrow().clone();
+            for d in computed.loaded.values() {
+                for (i, p) in d.panels.iter().enumerate() {
+                    let moved = (clock && moves_with_clock(p))
+                        || (health && p.kind == PanelKind::SourceHealth);
+                    if moved && !work.iter().any(|(w, j)| Arc::ptr_eq(w, d) && *j == i) {
+                        work.push((d.clone(), i));
+                    }
+                }
+            }
             self.evaluate(snapshot, work).await;
+            (clock, health) = (false, false);
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                changed = commits.changed() => if changed.is_err() { break },
+                changed = catalog_changes.changed() => if changed.is_err() { break },
+                changed = health_changes.changed() => {
+                    if changed.is_err() { break }
+                    health = true;
+                }
+                _ = tick.tick() => clock = true,
+            }
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                () = tokio::time::sleep(self.coalesce) => {}
+            }
+            if health_changes.has_changed().unwrap_or(false) {
+                health_changes.borrow_and_update();
+                health = true;
+            }
         }
     }
 

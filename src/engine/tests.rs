@@ -632,6 +632,7 @@ query.measures = [{ id = "n", fn = "count" }]
         health: Default::default(),
         context: Default::default(),
         clock: std::time::Duration::from_millis(200),
+        coalesce: std::time::Duration::from_millis(10),
     };
     let value = |panel: &str| hub.get(&topic("roll", panel)).unwrap().data["value"].clone();
     let computed = board.publish_all(store.snapshot()).await;

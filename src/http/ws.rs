@@ -51,9 +51,10 @@ async fn upgrade(
         // Frames past twice the message limit close the connection in the codec, before buffering.
         .max_message_size(limits.max_message_bytes * 2)
         .max_frame_size(limits.max_message_bytes * 2)
-        // Small buffers keep an idle connection cheap; frames are flushed one by one anyway.
+        // Small buffers keep an idle connection cheap. Frames are gathered until a session
+        // flushes (all its updates of one wake in one write) or 8 KiB are waiting.
         .read_buffer_size(4 * 1024)
-        .write_buffer_size(0)
+        .write_buffer_size(8 * 1024)
         .max_write_buffer_size(4 * 1024 * 1024)
         .on_upgrade(move |socket| live::serve_socket(socket, context, grant, peer.ip(), slot))
 }

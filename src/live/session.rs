@@ -424,10 +424,13 @@ impl Session {
                         self.prefixes.push(prefix);
                     }
                 }
+                // Snapshots are written one by one: a burst of them all at once would leave
+                // the connection's write buffer that large for its whole life.
                 for wanted in topics {
                     self.follow(wanted, out, ctx, grant).await?;
+                    out.flush().await?;
                 }
-                out.flush().await
+                Ok(())
             }
         }
     }
