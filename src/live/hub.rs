@@ -6,7 +6,11 @@
 //! many of its topics changed), so five thousand screens of one dashboard are not woken by a
 //! topic none of them follows.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
+
+// foldhash through hashbrown: topic names are hashed for every followed topic of every session
+// at every wake-up.
+use hashbrown::HashMap;
 use std::sync::{Arc, Mutex, RwLock, Weak};
 
 use axum::extract::ws::Utf8Bytes;
@@ -315,6 +319,19 @@ impl Hub {
             }
         }
         Some(seq)
+    }
+
+    /// The current states of `topics` (in order; `None` for a topic that is gone), read under
+    /// one lock.
+    pub fn get_all<'a>(
+        &self,
+        topics: impl IntoIterator<Item = &'a str>,
+    ) -> Vec<Option<Arc<TopicState>>> {
+        let map = self.inner.topics.read().unwrap_or_else(|p| p.into_inner());
+        topics
+            .into_iter()
+            .map(|t| map.get(t).map(|e| e.state.clone()))
+            .collect()
     }
 
     /// The current state of a topic.

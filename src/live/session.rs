@@ -6,7 +6,7 @@
 //! else a snapshot), so a slow client skips to the latest state instead of growing a buffer. A
 //! client that does not take a frame within the send timeout is disconnected as a slow client.
 
-use std::collections::HashMap;
+use hashbrown::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -510,23 +510,27 @@ impl Session {
             Vec::new()
         };
         let mut removed = Vec::new();
-        for (topic, delivered) in self.followed.iter_mut() {
-            let Some(state) = ctx.hub.get(topic) else {
+        let mut frames = Vec::new();
+        let states = ctx.hub.get_all(self.followed.keys().map(String::as_str));
+        for ((topic, delivered), state) in self.followed.iter_mut().zip(states) {
+            let Some(state) = state else {
                 removed.push((topic.clone(), *delivered));
                 continue;
             };
             if state.seq <= *delivered {
                 continue;
             }
-            let frame = match &state.patch_frame {
+            frames.push(match &state.patch_frame {
                 Some(patch) if state.seq == *delivered + 1 => patch.clone(),
                 _ => {
                     ctx.metrics.ws_coalesced(state.seq - *delivered - 1);
                     state.snapshot_frame.clone()
                 }
-            };
-            out.feed(frame).await?;
+            });
             *delivered = state.seq;
+        }
+        for frame in frames {
+            out.feed(frame).await?;
         }
         for (topic, seq) in removed {
             self.followed.remove(&topic);
