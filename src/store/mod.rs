@@ -35,7 +35,7 @@ pub use codec::LogEntry;
 pub use log::{BatchLog, FileLog};
 use records::Record;
 pub use schema::{Dataset, Field, Schema, Storage};
-pub use table::{HeapUse, ReadError, TableView, CURRENT, KEY_ID};
+pub use table::{Delta, HeapUse, ReadError, TableView, CURRENT, KEY_ID};
 use table::{Prepared, Table};
 
 /// Batches from this many rows on are validated and logged on two threads.
@@ -325,7 +325,7 @@ impl Tables {
 
     fn apply(&mut self, entry: &LogEntry, rows: Prepared) -> Commit {
         let dataset = entry.batch.dataset();
-        let changed = self.tables[dataset.index()].apply(&rows, entry.committed_at);
+        let changed = self.tables[dataset.index()].apply(&rows, entry.seq, entry.committed_at);
         self.seq = entry.seq;
         self.committed_at = Some(entry.committed_at);
         if changed > 0 {

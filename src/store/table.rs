@@ -263,6 +263,28 @@ pub struct HeapUse {
 }
 
 /// The writer's side of one dataset.
+/// What one commit changed in a table: the rows that became current versions and the rows that
+/// stopped being current (superseded by a newer version). Rows are numbered as in
+/// [`TableView::frame`], within one lineage.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delta {
+    /// The commit.
+    pub seq: u64,
+    /// Rows that are current versions after the commit and were not before.
+    pub added: Vec<u32>,
+    /// Rows that were current versions before the commit and are not after.
+    pub removed: Vec<u32>,
+}
+
+/// Deltas kept per table for readers that follow commits (the engine).
+const DELTAS_KEPT: usize = 1_024;
+
+/// A new lineage: row numbers of one lineage are never reused for other rows.
+fn new_lineage() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
 pub(crate) struct Table {
     pub(crate) dataset: Dataset,
     pub(crate) schema: &'static Schema,
@@ -284,6 +306,13 @@ pub(crate) struct Table {
     pub(crate) hot_since: Option<i64>,
     /// History Parquet files, oldest first.
     pub(crate) history: Arc<Vec<std::path::PathBuf>>,
+    /// Identifies the row numbering: a new one whenever rows are renumbered (a checkpoint load,
+    /// an eviction to history).
+    lineage: u64,
+    /// The latest commits' deltas, oldest first.
+    deltas: std::collections::VecDeque<Arc<Delta>>,
+    /// The newest commit whose delta is no longer kept (0: none dropped).
+    dropped_through: u64,
 }
 
 impl Table {
@@ -304,7 +333,20 @@ impl Table {
             updated_at: None,
             hot_since: None,
             history: Arc::new(Vec::new()),
+            lineage: new_lineage(),
+            deltas: std::collections::VecDeque::new(),
+            dropped_through: 0,
         }
+    }
+
+    /// Keeps `delta` for readers, dropping the oldest past the limit.
+    fn remember(&mut self, delta: Delta) {
+        if self.deltas.len() == DELTAS_KEPT {
+            if let Some(old) = self.deltas.pop_front() {
+                self.dropped_through = old.seq;
+            }
+        }
+        self.deltas.push_back(Arc::new(delta));
     }
 
     fn hash(&self, key: &[u8]) -> u64 {
@@ -348,10 +390,10 @@ impl Table {
             .collect()
     }
 
-    /// Applies prepared rows: newest version time wins, ties go to the later row, a row identical
-    /// to the current version changes nothing. Deterministic, so a log replay rebuilds the same table.
-    /// Returns how many rows became the current version of their key.
-    pub(crate) fn apply(&mut self, batch: &Prepared, at: DateTime<Utc>) -> usize {
+    /// Applies prepared rows of commit `seq`: newest version time wins, ties go to the later row,
+    /// a row identical to the current version changes nothing. Deterministic, so a log replay
+    /// rebuilds the same table. Returns how many rows became the current version of their key.
+    pub(crate) fn apply(&mut self, batch: &Prepared, seq: u64, at: DateTime<Utc>) -> usize {
         let vcol = self.schema.version_column;
         // (key id, position in `batch`) of each row that becomes a version.
         let mut kept: Vec<(u32, usize)> = Vec::with_capacity(batch.len());
@@ -400,7 +442,7 @@ impl Table {
         if kept.is_empty() {
             return 0;
         }
-        for row in superseded {
+        for row in superseded.iter().copied() {
             let c = self.chunk_of(row);
             let chunk = &mut self.chunks[c];
             let offset = row - chunk.start;
@@ -413,6 +455,17 @@ impl Table {
             .map(|(p, (key_id, _))| self.current[*key_id as usize] == base + p as u32)
             .collect();
         self.current_rows += current_in_batch.iter().filter(|c| **c).count() as u64;
+        let added = current_in_batch
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| **c)
+            .map(|(p, _)| base + p as u32)
+            .collect();
+        self.remember(Delta {
+            seq,
+            added,
+            removed: superseded,
+        });
         let chunk = self.build_chunk(batch, &kept, &current_in_batch);
         self.rows += chunk.len;
         self.chunks.push(chunk);
@@ -496,6 +549,9 @@ impl Table {
             updated_at: self.updated_at,
             hot_since: self.hot_since,
             history: self.history.clone(),
+            lineage: self.lineage,
+            deltas: Arc::new(self.deltas.iter().cloned().collect()),
+            dropped_through: self.dropped_through,
         }
     }
 
@@ -541,8 +597,14 @@ impl Table {
     }
 
     /// Replaces the rows with `frame` (all columns, key ids and current flags), keeping the keys.
+    /// Rows are renumbered: a new lineage begins and earlier deltas no longer apply.
     fn load_rows(&mut self, frame: &DataFrame) -> PolarsResult<()> {
         let n = frame.height();
+        self.lineage = new_lineage();
+        if let Some(last) = self.deltas.back() {
+            self.dropped_through = last.seq;
+        }
+        self.deltas.clear();
         self.current.iter_mut().for_each(|slot| *slot = NONE);
         self.chunks.clear();
         self.current_rows = 0;
@@ -744,6 +806,9 @@ pub struct TableView {
     updated_at: Option<DateTime<Utc>>,
     hot_since: Option<i64>,
     history: Arc<Vec<std::path::PathBuf>>,
+    lineage: u64,
+    deltas: Arc<Vec<Arc<Delta>>>,
+    dropped_through: u64,
 }
 
 /// Why a read could not be answered.
@@ -854,6 +919,27 @@ impl TableView {
             }
         }
         Ok(earliest.and_then(|secs| DateTime::from_timestamp(secs.into(), 0)))
+    }
+
+    /// The row numbering this view's rows have (see [`TableView::changes_since`]).
+    pub fn lineage(&self) -> u64 {
+        self.lineage
+    }
+
+    /// The deltas of the commits after `seq` up to this view, oldest first, when rows are still
+    /// numbered as in `lineage` and every one of those deltas is still kept; `None` otherwise
+    /// (the reader recomputes from the whole view).
+    pub fn changes_since(&self, lineage: u64, seq: u64) -> Option<Vec<Arc<Delta>>> {
+        if lineage != self.lineage || seq < self.dropped_through {
+            return None;
+        }
+        Some(
+            self.deltas
+                .iter()
+                .filter(|d| d.seq > seq)
+                .cloned()
+                .collect(),
+        )
     }
 
     /// Every hot row (all versions) with `key_id` and `current` columns; shares the columns' memory.

@@ -600,6 +600,9 @@ mod model {
                 let dir = tempfile::tempdir().unwrap();
                 let mut store = open(dir.path()).await;
                 let mut model = Model::default();
+                // A reader following commits: the current rows as its deltas say, from the
+                // first view of each lineage.
+                let mut followed: Option<(u64, u64, std::collections::BTreeSet<u32>)> = None;
                 for (i, batch) in batches.iter().enumerate() {
                     let rows: Vec<Complaint> = batch.iter().copied().map(row).collect();
                     store.append_complaints(rows.clone()).await.unwrap();
@@ -608,10 +611,35 @@ mod model {
                         let again = store.append_complaints(rows).await.unwrap();
                         prop_assert_eq!(again.changed, 0);
                     }
+                    let snap = store.snapshot();
+                    let view = snap.complaints();
+                    let current_rows = || -> std::collections::BTreeSet<u32> {
+                        let frame = view.frame().unwrap();
+                        frame.column(CURRENT).unwrap().bool().unwrap().into_iter()
+                            .enumerate().filter(|(_, c)| *c == Some(true)).map(|(r, _)| r as u32).collect()
+                    };
+                    match followed.as_mut().and_then(|(lineage, seq, rows)| {
+                        view.changes_since(*lineage, *seq).map(|deltas| (deltas, seq, rows))
+                    }) {
+                        Some((deltas, seq, rows)) => {
+                            for d in deltas {
+                                d.removed.iter().for_each(|r| { rows.remove(r); });
+                                rows.extend(d.added.iter().copied());
+                                *seq = d.seq;
+                            }
+                            prop_assert_eq!(&*rows, &current_rows(), "deltas reach the view's current rows");
+                        }
+                        None => followed = Some((view.lineage(), snap.seq, current_rows())),
+                    }
                     if i == checkpoint_after {
                         store.checkpoint().await.unwrap();
                         drop(store);
                         store = open(dir.path()).await;
+                        // A reopened store numbers its rows anew: old deltas no longer apply.
+                        let reopened = store.snapshot();
+                        if let Some((lineage, seq, _)) = &followed {
+                            prop_assert!(reopened.complaints().changes_since(*lineage, *seq).is_none());
+                        }
                     }
                 }
                 let snap = store.snapshot();
