@@ -10,6 +10,7 @@
 
 pub mod board;
 pub mod classes;
+pub mod incremental;
 pub mod panel;
 pub mod query;
 pub mod tally;

@@ -41,6 +41,88 @@ fn moment(d: &Dashboard, now: DateTime<Utc>, as_of: bool) -> Moment {
     }
 }
 
+/// Whether `panel` can be kept current from the store's deltas: a grouped or single-value kind
+/// whose measures are all sums of per-row contributions (see [`query::decomposable`]).
+pub fn incremental(panel: &Panel) -> bool {
+    matches!(
+        panel.kind,
+        PanelKind::Kpi
+            | PanelKind::Timeseries
+            | PanelKind::Breakdown
+            | PanelKind::Progress
+            | PanelKind::Funnel
+            | PanelKind::Map
+    ) && panel.query.as_ref().is_some_and(query::decomposable)
+}
+
+/// A KPI's headline value as of `compare` before `now` (`None` for a panel without a comparison).
+pub fn previous(
+    dashboard: &Dashboard,
+    panel: &Panel,
+    frames: &Frames,
+    now: DateTime<Utc>,
+) -> Result<Option<Value>, QueryError> {
+    let (Some(q), Some(back), PanelKind::Kpi) = (&panel.query, panel.compare_secs, panel.kind)
+    else {
+        return Ok(None);
+    };
+    let then = moment(dashboard, now - Duration::seconds(back), true);
+    let values = single(&query::groups(q, frames, &then)?);
+    Ok(Some(
+        values
+            .get(panel.value_measure)
+            .cloned()
+            .unwrap_or(Value::Null),
+    ))
+}
+
+/// The value of a grouped or single-value panel (every kind but table and source health) from
+/// its query's groups; a KPI's comparison is `previous` (see [`previous`]).
+pub fn shape(
+    dashboard: &Dashboard,
+    panel: &Panel,
+    q: &Query,
+    groups: Vec<Group>,
+    previous: Option<Value>,
+    context: &PanelContext,
+    now: DateTime<Utc>,
+) -> Value {
+    match panel.kind {
+        PanelKind::Kpi => {
+            let value = single(&groups);
+            let headline = |v: &[Value]| v.get(panel.value_measure).cloned().unwrap_or(Value::Null);
+            let mut out = json!({ "value": headline(&value) });
+            let ids: Map<String, Value> = q
+                .measures
+                .iter()
+                .zip(&value)
+                .map(|(m, v)| (m.id.clone(), v.clone()))
+                .collect();
+            out["measures"] = Value::Object(ids);
+            if let (Some(back), Some(previous)) = (panel.compare_secs, previous) {
+                let (now_v, then_v) = (number(out["value"].clone()), number(previous.clone()));
+                out["previous"] = previous;
+                out["compare_secs"] = json!(back);
+                if let (Some(a), Some(b)) = (now_v, then_v) {
+                    out["change"] = round(a - b);
+                    out["change_pct"] = if b == 0.0 {
+                        Value::Null
+                    } else {
+                        round((a - b) / b.abs() * 100.0)
+                    };
+                }
+            }
+            decorate(panel, &mut out, &value);
+            out
+        }
+        PanelKind::Timeseries => timeseries(dashboard, panel, q, &groups, now),
+        PanelKind::Breakdown | PanelKind::Progress => breakdown(dashboard, panel, q, groups),
+        PanelKind::Funnel => funnel(panel, q, &groups),
+        PanelKind::Map => choropleth(panel, q, &groups, context),
+        PanelKind::Table | PanelKind::SourceHealth => Value::Null,
+    }
+}
+
 /// The value of `panel` of `dashboard` over a snapshot's `Frames` at `now`.
 pub fn evaluate(
     dashboard: &Dashboard,
@@ -73,56 +155,6 @@ pub fn evaluate_at(
     };
     let at = moment(dashboard, now, as_of);
     match panel.kind {
-        PanelKind::Kpi => {
-            let value = single(&query::groups(q, frames, &at)?);
-            let headline = |v: &[Value]| v.get(panel.value_measure).cloned().unwrap_or(Value::Null);
-            let mut out = json!({ "value": headline(&value) });
-            let ids: Map<String, Value> = q
-                .measures
-                .iter()
-                .zip(&value)
-                .map(|(m, v)| (m.id.clone(), v.clone()))
-                .collect();
-            out["measures"] = Value::Object(ids);
-            if let Some(back) = panel.compare_secs {
-                let then = moment(dashboard, now - Duration::seconds(back), true);
-                let previous = single(&query::groups(q, frames, &then)?);
-                let previous = headline(&previous);
-                let (now_v, then_v) = (number(out["value"].clone()), number(previous.clone()));
-                out["previous"] = previous;
-                out["compare_secs"] = json!(back);
-                if let (Some(a), Some(b)) = (now_v, then_v) {
-                    out["change"] = round(a - b);
-                    out["change_pct"] = if b == 0.0 {
-                        Value::Null
-                    } else {
-                        round((a - b) / b.abs() * 100.0)
-                    };
-                }
-            }
-            decorate(panel, &mut out, &value);
-            Ok(out)
-        }
-        PanelKind::Timeseries => Ok(timeseries(
-            dashboard,
-            panel,
-            q,
-            &query::groups(q, frames, &at)?,
-            now,
-        )),
-        PanelKind::Breakdown | PanelKind::Progress => Ok(breakdown(
-            dashboard,
-            panel,
-            q,
-            query::groups(q, frames, &at)?,
-        )),
-        PanelKind::Funnel => Ok(funnel(panel, q, &query::groups(q, frames, &at)?)),
-        PanelKind::Map => Ok(choropleth(
-            panel,
-            q,
-            &query::groups(q, frames, &at)?,
-            context,
-        )),
         PanelKind::Table => {
             let rows = query::table(
                 q,
@@ -141,6 +173,11 @@ pub fn evaluate_at(
         }
         // A query on a source-health panel is refused by validation.
         PanelKind::SourceHealth => Ok(source_health(panel, sources, now)),
+        _ => {
+            let groups = query::groups(q, frames, &at)?;
+            let previous = previous(dashboard, panel, frames, now)?;
+            Ok(shape(dashboard, panel, q, groups, previous, context, now))
+        }
     }
 }
 

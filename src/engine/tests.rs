@@ -664,3 +664,153 @@ query.measures = [{ id = "n", fn = "count" }]
     shutdown.cancel();
     running.await.unwrap();
 }
+
+/// Decomposable panels of every shape: counts by labels, sums and averages of derived hours,
+/// SLA counters, shares, rates over a window, buckets, filters on labels, numbers and times.
+const TRACKED: &str = r#"
+title = { id = "Uji", en = "Test" }
+audience = "board"
+
+[[panels]]
+id = "open"
+kind = "kpi"
+title = { id = "a", en = "a" }
+query.dataset = "complaints"
+query.filter = [{ field = "is_open", equals = true }]
+query.measures = [{ id = "n", fn = "count" }, { id = "late", fn = "sla_breached" }, { id = "soon", fn = "sla_at_risk", within = "6h" }]
+
+[[panels]]
+id = "per-opd"
+kind = "breakdown"
+title = { id = "b", en = "b" }
+query.dataset = "complaints"
+query.group_by = ["opd", "status"]
+query.measures = [{ id = "n", fn = "count" }, { id = "share", fn = "share" }, { id = "within", fn = "sla_within_pct" }, { id = "hours", fn = "avg", of = "resolve_hours" }, { id = "sum", fn = "sum", of = "resolve_hours" }]
+
+[[panels]]
+id = "per-hour"
+kind = "timeseries"
+title = { id = "c", en = "c" }
+query.dataset = "complaints"
+query.filter = [{ field = "created_at", window = "last 24h" }, { field = "category", in = ["Sampah", "Jalan Rusak"] }]
+query.bucket = { field = "created_at", size = "hour" }
+query.measures = [{ id = "n", fn = "count" }, { id = "rate", fn = "rate_per_hour" }]
+
+[[panels]]
+id = "rated"
+kind = "funnel"
+title = { id = "d", en = "d" }
+query.dataset = "complaints"
+query.filter = [{ field = "rating", min = 2 }]
+query.group_by = ["status"]
+query.measures = [{ id = "n", fn = "count" }, { id = "stars", fn = "sum", of = "rating" }]
+"#;
+
+#[tokio::test]
+async fn incremental_sums_follow_commits_exactly_as_a_full_computation() {
+    use super::incremental::Tracked;
+    use super::query::{groups, Moment};
+    let d = board(TRACKED);
+    assert!(d.panels.iter().all(super::panel::incremental));
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(dir.path(), Default::default()).await.unwrap();
+    let start = DateTime::parse_from_rfc3339("2026-11-20T00:00:00Z").unwrap().to_utc();
+    let now = start + Duration::hours(30);
+    let at = Moment {
+        now,
+        as_of: false,
+        tz: DEFAULT_TIME_ZONE,
+        fiscal_start: 1,
+    };
+    let mut seed = 7u64;
+    let mut rand = move |n: u64| {
+        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (seed >> 33) % n
+    };
+    let categories = ["Sampah", "Jalan Rusak", "Banjir"];
+    let opds = ["DLH", "PUPR"];
+    let statuses = [Status::Received, Status::InProgress, Status::Resolved, Status::Rejected];
+    let mut tracked: Vec<Option<Tracked>> = vec![None; d.panels.len()];
+    let mut followed = 0;
+    let mut filed = 0u64;
+    for round in 0..25 {
+        if round == 15 {
+            // A restart renumbers rows: the sums are rebuilt from every row, then followed again.
+            store.checkpoint().await.unwrap();
+            drop(store);
+            store = Store::open(dir.path(), Default::default()).await.unwrap();
+        }
+        let mut batch = Vec::new();
+        for _ in 0..40 {
+            let created = start + Duration::minutes(rand(30 * 60) as i64);
+            let mut c = Complaint::new("t", &format!("T-{filed}"), categories[rand(3) as usize], opds[rand(2) as usize], created);
+            c.sla_due_at = Some(created + Duration::hours(rand(48) as i64));
+            filed += 1;
+            batch.push(c);
+        }
+        // Newer versions of earlier complaints: status changes, resolutions, ratings.
+        for _ in 0..15 {
+            if filed == 0 {
+                break;
+            }
+            let id = rand(filed);
+            let created = start + Duration::minutes((id * 37 % 1800) as i64);
+            let mut c = Complaint::new("t", &format!("T-{id}"), categories[(id % 3) as usize], opds[(id % 2) as usize], created);
+            c.status = statuses[rand(4) as usize];
+            c.updated_at = created + Duration::minutes(60 * 24 + round * 10 + rand(9) as i64);
+            if matches!(c.status, Status::Resolved | Status::Rejected) {
+                c.resolved_at = Some(created + Duration::minutes(rand(3000) as i64));
+                c.rating = Some(1 + rand(5) as u8);
+            }
+            c.sla_due_at = Some(created + Duration::hours(24));
+            batch.push(c);
+        }
+        store.append(Batch::Complaints(batch)).await.unwrap();
+        let snap = store.snapshot();
+        let (snap, d2) = (snap.clone(), d.clone());
+        let checked = std::thread::spawn(move || {
+            let frames = Frames::new(&snap);
+            let mut out = Vec::new();
+            let mut by_deltas = 0;
+            for (i, p) in d2.panels.iter().enumerate() {
+                let q = p.query.as_ref().unwrap();
+                let t = match tracked[i].take() {
+                    Some(mut t) => match t.deltas(q, &frames) {
+                        Some(deltas) => {
+                            t.apply(q, &frames, &deltas, snap.seq, &at).unwrap();
+                            by_deltas += 1;
+                            t
+                        }
+                        None => Tracked::full(q, &frames, snap.seq, &at, None).unwrap(),
+                    },
+                    None => Tracked::full(q, &frames, snap.seq, &at, None).unwrap(),
+                };
+                let mut inc = t.groups(q, &frames, &at);
+                let mut full = groups(q, &frames, &at).unwrap();
+                inc.sort_by(|a, b| a.keys.cmp(&b.keys));
+                full.sort_by(|a, b| a.keys.cmp(&b.keys));
+                out.push((p.id.clone(), inc, full));
+                tracked[i] = Some(t);
+            }
+            (out, tracked, by_deltas)
+        })
+        .join()
+        .unwrap();
+        tracked = checked.1;
+        followed += checked.2;
+        for (panel, inc, full) in checked.0 {
+            assert_eq!(inc.len(), full.len(), "round {round}, {panel}: groups");
+            for (a, b) in inc.iter().zip(&full) {
+                assert_eq!((&a.keys, a.rows), (&b.keys, b.rows), "round {round}, {panel}");
+                for (x, y) in a.values.iter().zip(&b.values) {
+                    match (x.as_f64(), y.as_f64()) {
+                        (Some(x), Some(y)) => assert!((x - y).abs() < 1e-3, "round {round}, {panel}: {x} vs {y}"),
+                        _ => assert_eq!(x, y, "round {round}, {panel}"),
+                    }
+                }
+            }
+        }
+    }
+    // Every round but the first and the one after the restart followed the deltas.
+    assert_eq!(followed, 23 * d.panels.len());
+}
