@@ -1,17 +1,31 @@
-//! Keeps every dashboard panel's topic current: after store commits (only panels of the
-//! datasets that changed), after a dashboard file changes (only that dashboard), as the clock
-//! moves (panels with windows, SLA deadlines or comparisons), and after source-health changes.
+//! Keeps every dashboard panel's topic current, in two lanes.
+//!
+//! - **Fast lane**, after each commit (events gathered for `coalesce`): the decomposable panels
+//!   of the datasets that changed are brought forward from the commit's delta
+//!   ([`incremental`](super::incremental), O(batch) whatever the history), the source-health
+//!   panels from the health registry; all published together.
+//! - **Slow lane**, a background task: everything that needs every row — panels that are not
+//!   decomposable (tables, medians, budget lines) after their dataset changed; panels of a changed
+//!   dashboard file; and, on every clock tick, the panels that move with the clock (windows, SLA
+//!   deadlines, KPI comparisons), whose tracked sums are rebuilt at the clock's time and then
+//!   brought forward to the newest commit before they replace the fast lane's.
+//!
+//! Tracked sums are changed and published under one lock, so the two lanes never publish a
+//! panel out of order.
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
+use serde_json::Value;
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use super::incremental::Tracked;
 use super::panel::{self, PanelContext};
-use super::query::Frames;
-use crate::dashboards::{Catalog, Dashboard, PanelKind};
+use super::query::{Frames, Moment, QueryError};
+use crate::dashboards::{Catalog, Dashboard, Panel, PanelKind};
 use crate::ingest::SourceHealth;
 use crate::live::Hub;
 use crate::store::{Dataset, Store, StoreSnapshot};
@@ -46,60 +60,116 @@ fn stamp(snapshot: &StoreSnapshot, d: Dataset) -> Stamp {
     (v.rows(), v.current_rows(), v.updated_at())
 }
 
-/// What has been computed: the dashboards and each dataset's state the panels reflect.
+/// The tracked sums of decomposable panels, by topic.
+type TrackedPanels = Arc<Mutex<HashMap<String, Tracked>>>;
+
+/// What has been computed: the dashboards, each dataset's state the panels reflect, and the
+/// tracked sums.
 pub struct Computed {
     loaded: BTreeMap<String, Arc<Dashboard>>,
     seen: [Stamp; 3],
+    tracked: TrackedPanels,
 }
 
 /// A panel to compute: its dashboard and its index there.
 type Work = Vec<(Arc<Dashboard>, usize)>;
+
+/// A panel computed from every row: its topic, its value, and for a decomposable panel the sums.
+type Full = (String, Result<Value, QueryError>, Option<Tracked>);
+
+fn moment(d: &Dashboard, now: DateTime<Utc>) -> Moment {
+    Moment {
+        now,
+        as_of: false,
+        tz: d.time_zone,
+        fiscal_start: d.fiscal_year_start,
+    }
+}
+
+/// When the data behind a panel was committed.
+fn committed_at(
+    p: &Panel,
+    snapshot: &StoreSnapshot,
+    sources: &[crate::ingest::SourceStatus],
+) -> Option<DateTime<Utc>> {
+    match p.dataset() {
+        Some(ds) => snapshot.table(ds).updated_at(),
+        None => sources.iter().filter_map(|s| s.last_success).max(),
+    }
+}
+
+/// A panel from every row of `snapshot`; a decomposable one with its sums (and a KPI's
+/// comparison) to track.
+fn full(
+    d: &Dashboard,
+    p: &Panel,
+    frames: &Frames,
+    snapshot: &StoreSnapshot,
+    sources: &[crate::ingest::SourceStatus],
+    context: &PanelContext,
+    now: DateTime<Utc>,
+) -> (Result<Value, QueryError>, Option<Tracked>) {
+    match &p.query {
+        Some(q) if panel::incremental(p) => {
+            let at = moment(d, now);
+            let tracked = panel::previous(d, p, frames, now)
+                .and_then(|previous| Tracked::full(q, frames, snapshot.seq, &at, previous));
+            match tracked {
+                Ok(t) => {
+                    let groups = t.groups(q, frames, &at);
+                    let value = panel::shape(d, p, q, groups, t.previous.clone(), context, now);
+                    (Ok(value), Some(t))
+                }
+                Err(e) => (Err(e), None),
+            }
+        }
+        _ => (panel::evaluate(d, p, frames, sources, context, now), None),
+    }
+}
 
 impl Board {
     /// Computes and publishes every panel of every dashboard over `snapshot` (at start, so the
     /// first clients find values); [`Board::run`] continues from what this computed.
     pub async fn publish_all(&self, snapshot: Arc<StoreSnapshot>) -> Computed {
         let loaded = self.catalog.dashboards();
-        let work = loaded
+        let work: Work = loaded
             .values()
             .flat_map(|d| (0..d.panels.len()).map(move |i| (d.clone(), i)))
             .collect();
         let seen = Dataset::ALL.map(|d| stamp(&snapshot, d));
-        self.evaluate(snapshot, work).await;
-        Computed { loaded, seen }
+        let tracked = TrackedPanels::default();
+        self.compute_full(&tracked, snapshot, work, None).await;
+        Computed {
+            loaded,
+            seen,
+            tracked,
+        }
     }
 
-    /// Keeps the panels current until `shutdown`, starting from what `publish_all` computed.
-    ///
-    /// Events are gathered for `coalesce` after the first one, so a commit and the source-health
-    /// change that follows it (the pull that delivered it) are one pass and one publish: every
-    /// screen gets one write for both.
+    /// Keeps the panels current until `shutdown`, starting from what `publish_all` computed:
+    /// the fast lane here, the slow lane in a task of its own.
     pub async fn run(self, store: Store, mut computed: Computed, shutdown: CancellationToken) {
+        let (slow_tx, slow_rx) = mpsc::unbounded_channel::<Work>();
+        let slow = tokio::spawn(self.clone().slow_lane(
+            store.clone(),
+            computed.tracked.clone(),
+            slow_rx,
+            shutdown.clone(),
+        ));
         let mut commits = store.subscribe();
         let mut catalog_changes = self.catalog.changes();
         let mut health_changes = self.health.changes();
-        let mut tick =
-            tokio::time::interval_at(tokio::time::Instant::now() + self.clock, self.clock);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        // What `publish_all` computed is current; pick up anything that changed since.
-        let mut clock = false;
         let mut health = false;
         loop {
             let snapshot = commits.borrow_and_update().clone();
             catalog_changes.borrow_and_update();
-            let mut work = self.changed(&mut computed, &snapshot);
-            // Panels moved by the clock, or by a source's health.
-            for d in computed.loaded.values() {
-                for (i, p) in d.panels.iter().enumerate() {
-                    let moved = (clock && moves_with_clock(p))
-                        || (health && p.kind == PanelKind::SourceHealth);
-                    if moved && !work.iter().any(|(w, j)| Arc::ptr_eq(w, d) && *j == i) {
-                        work.push((d.clone(), i));
-                    }
-                }
+            let (fast, slow) = self.changed(&mut computed, &snapshot, health);
+            if !slow.is_empty() {
+                let _ = slow_tx.send(slow);
             }
-            self.evaluate(snapshot, work).await;
-            (clock, health) = (false, false);
+            self.compute_fast(&computed.tracked, snapshot, fast, &store)
+                .await;
+            health = false;
             tokio::select! {
                 _ = shutdown.cancelled() => break,
                 changed = commits.changed() => if changed.is_err() { break },
@@ -108,7 +178,6 @@ impl Board {
                     if changed.is_err() { break }
                     health = true;
                 }
-                _ = tick.tick() => clock = true,
             }
             tokio::select! {
                 _ = shutdown.cancelled() => break,
@@ -119,100 +188,289 @@ impl Board {
                 health = true;
             }
         }
+        drop(slow_tx);
+        let _ = slow.await;
     }
 
-    /// The panels a new catalog or snapshot changed: every panel of an added or changed
-    /// dashboard, every panel over a dataset that changed. Topics of panels that are gone are
-    /// removed.
-    fn changed(&self, computed: &mut Computed, snapshot: &StoreSnapshot) -> Work {
+    /// What a new catalog, snapshot or health state changed, split by lane: the fast lane takes
+    /// tracked panels of the datasets that changed and source-health panels; the slow lane
+    /// every panel of an added or changed dashboard and untracked panels of a changed dataset.
+    /// Topics of panels that are gone are removed.
+    fn changed(
+        &self,
+        computed: &mut Computed,
+        snapshot: &StoreSnapshot,
+        health: bool,
+    ) -> (Work, Work) {
         let current = self.catalog.dashboards();
-        let mut work: Work = Vec::new();
+        let (mut fast, mut slow): (Work, Work) = (Vec::new(), Vec::new());
+        let mut fresh: BTreeSet<String> = BTreeSet::new();
         for (id, d) in &current {
             if computed
                 .loaded
                 .get(id)
                 .is_none_or(|old| !Arc::ptr_eq(old, d))
             {
-                work.extend((0..d.panels.len()).map(|i| (d.clone(), i)));
+                slow.extend((0..d.panels.len()).map(|i| (d.clone(), i)));
+                fresh.insert(id.clone());
             }
         }
-        for (id, old) in &computed.loaded {
-            let kept = current.get(id);
-            for p in &old.panels {
-                if kept.is_none_or(|d| !d.panels.iter().any(|n| n.id == p.id)) {
-                    self.hub.remove(&topic(id, &p.id));
+        {
+            let mut tracked = lock(&computed.tracked);
+            for (id, old) in &computed.loaded {
+                let kept = current.get(id);
+                for p in &old.panels {
+                    let name = topic(id, &p.id);
+                    if fresh.contains(id) {
+                        // Its definition may have changed: tracked anew by the slow lane.
+                        tracked.remove(&name);
+                    }
+                    if kept.is_none_or(|d| !d.panels.iter().any(|n| n.id == p.id)) {
+                        self.hub.remove(&name);
+                    }
                 }
             }
         }
         computed.loaded = current;
+        let tracked = lock(&computed.tracked);
         for d in Dataset::ALL {
             let now = stamp(snapshot, d);
             if now == computed.seen[d.index()] {
                 continue;
             }
             computed.seen[d.index()] = now;
-            for board in computed.loaded.values() {
+            for (id, board) in &computed.loaded {
+                if fresh.contains(id) {
+                    continue;
+                }
                 for (i, p) in board.panels.iter().enumerate() {
-                    let listed = work.iter().any(|(w, j)| Arc::ptr_eq(w, board) && *j == i);
-                    if p.dataset() == Some(d) && !listed {
-                        work.push((board.clone(), i));
+                    if p.dataset() != Some(d) {
+                        continue;
+                    }
+                    if tracked.contains_key(&topic(id, &p.id)) {
+                        fast.push((board.clone(), i));
+                    } else {
+                        slow.push((board.clone(), i));
                     }
                 }
             }
         }
-        work
+        if health {
+            for (id, board) in &computed.loaded {
+                if fresh.contains(id) {
+                    continue;
+                }
+                for (i, p) in board.panels.iter().enumerate() {
+                    if p.kind == PanelKind::SourceHealth {
+                        fast.push((board.clone(), i));
+                    }
+                }
+            }
+        }
+        (fast, slow)
     }
 
-    /// Computes the panels on the blocking pool (polars must not run on the sockets' workers)
-    /// and publishes them together; the hub sends nothing for a value that did not change.
-    async fn evaluate(&self, snapshot: Arc<StoreSnapshot>, work: Work) {
+    /// The fast lane's pass: tracked panels brought forward from the deltas since the snapshot
+    /// they reflect, source-health panels from the registry; published together, under the
+    /// tracked sums' lock.
+    async fn compute_fast(
+        &self,
+        tracked: &TrackedPanels,
+        snapshot: Arc<StoreSnapshot>,
+        work: Work,
+        store: &Store,
+    ) {
         if work.is_empty() {
             return;
         }
-        let sources = self.health.list();
-        let context = self.context.clone();
+        let (board, shared) = (self.clone(), tracked.clone());
         let panels = work.len();
         let started = Instant::now();
-        let computed = tokio::task::spawn_blocking(move || {
+        let done = tokio::task::spawn_blocking(move || {
             let now = Utc::now();
+            let sources = board.health.list();
             let frames = Frames::new(&snapshot);
-            work.into_iter()
-                .map(|(d, i)| {
-                    let p = &d.panels[i];
-                    let value = panel::evaluate(&d, p, &frames, &sources, &context, now);
-                    let committed_at = match p.dataset() {
-                        Some(ds) => snapshot.table(ds).updated_at(),
-                        None => sources.iter().filter_map(|s| s.last_success).max(),
-                    };
-                    (topic(&d.id, &p.id), committed_at, value)
-                })
-                .collect::<Vec<_>>()
+            let mut sums = lock(&shared);
+            let mut values = Vec::with_capacity(work.len());
+            let mut stale = Vec::new();
+            for (d, i) in work {
+                let p = &d.panels[i];
+                let name = topic(&d.id, &p.id);
+                let committed = committed_at(p, &snapshot, &sources);
+                let value = match (&p.query, sums.get_mut(&name)) {
+                    (Some(q), Some(t)) => {
+                        let at = moment(&d, now);
+                        match t.deltas(q, &frames) {
+                            Some(deltas) => t
+                                .apply(q, &frames, &deltas, snapshot.seq, &at)
+                                .map(|()| {
+                                    let groups = t.groups(q, &frames, &at);
+                                    panel::shape(&d, p, q, groups, t.previous.clone(), &board.context, now)
+                                }),
+                            None => {
+                                // Rows renumbered or deltas gone: the slow lane rebuilds it.
+                                sums.remove(&name);
+                                stale.push((d.clone(), i));
+                                continue;
+                            }
+                        }
+                    }
+                    _ => panel::evaluate(&d, p, &frames, &sources, &board.context, now),
+                };
+                match value {
+                    Ok(value) => values.push((name, committed, value)),
+                    Err(e) => tracing::error!(topic = %name, error = %e, "Panel not updated; it keeps its last value."),
+                }
+            }
+            board.hub.publish_all(values);
+            stale
         })
         .await;
-        let Ok(computed) = computed else {
-            tracing::error!("Panel computation stopped.");
-            return;
-        };
-        // All at once: a screen following the dashboard gets every changed panel in one write.
-        let values = computed
-            .into_iter()
-            .filter_map(|(topic, committed_at, value)| match value {
-                Ok(value) => Some((topic, committed_at, value)),
-                Err(e) => {
-                    tracing::error!(%topic, error = %e, "Panel not updated; it keeps its last value.");
-                    None
-                }
-            });
-        self.hub.publish_all(values);
+        match done {
+            Ok(stale) if !stale.is_empty() => {
+                self.compute_full(tracked, store.snapshot(), stale, Some(store.clone()))
+                    .await
+            }
+            Ok(_) => {}
+            Err(_) => tracing::error!("Panel computation stopped."),
+        }
         tracing::debug!(
             panels,
             elapsed_ms = started.elapsed().as_millis() as u64,
+            lane = "fast",
             "Panels computed."
         );
     }
+
+    /// Computes `work` from every row of `snapshot` (on the blocking pool: polars must not run on
+    /// the sockets' workers); tracked sums of decomposable panels are rebuilt, then — under the
+    /// lock — brought forward to the newest commit of `store` and published with everything else.
+    async fn compute_full(
+        &self,
+        tracked: &TrackedPanels,
+        snapshot: Arc<StoreSnapshot>,
+        work: Work,
+        store: Option<Store>,
+    ) {
+        if work.is_empty() {
+            return;
+        }
+        let (board, shared) = (self.clone(), tracked.clone());
+        let panels = work.len();
+        let started = Instant::now();
+        let done = tokio::task::spawn_blocking(move || {
+            let now = Utc::now();
+            let sources = board.health.list();
+            let frames = Frames::new(&snapshot);
+            let computed: Vec<(Arc<Dashboard>, usize, Full)> = work
+                .into_iter()
+                .map(|(d, i)| {
+                    let p = &d.panels[i];
+                    let (value, t) = full(&d, p, &frames, &snapshot, &sources, &board.context, now);
+                    let name = topic(&d.id, &p.id);
+                    (d, i, (name, value, t))
+                })
+                .collect();
+            // Commits may have come while this ran: the rebuilt sums catch up before they
+            // replace the fast lane's, so no panel goes back in time.
+            let newest = store.map_or_else(|| snapshot.clone(), |s| s.snapshot());
+            let newest_frames = Frames::new(&newest);
+            let mut sums = lock(&shared);
+            let mut values = Vec::with_capacity(computed.len());
+            for (d, i, (name, value, t)) in computed {
+                let p = &d.panels[i];
+                let value = match (t, &p.query) {
+                    (Some(mut t), Some(q)) => {
+                        let at = moment(&d, now);
+                        let caught_up = match t.deltas(q, &newest_frames) {
+                            Some(deltas) => t.apply(q, &newest_frames, &deltas, newest.seq, &at).is_ok(),
+                            None => false,
+                        };
+                        if caught_up {
+                            let groups = t.groups(q, &newest_frames, &at);
+                            let v = panel::shape(&d, p, q, groups, t.previous.clone(), &board.context, now);
+                            sums.insert(name.clone(), t);
+                            values.push((name, committed_at(p, &newest, &sources), v));
+                        } else {
+                            // The newest rows were renumbered meanwhile: this value is for its
+                            // snapshot only; the next pass rebuilds the sums.
+                            sums.remove(&name);
+                            if let Ok(v) = value {
+                                values.push((name, committed_at(p, &snapshot, &sources), v));
+                            }
+                        }
+                        continue;
+                    }
+                    _ => value,
+                };
+                match value {
+                    Ok(v) => values.push((name, committed_at(p, &snapshot, &sources), v)),
+                    Err(e) => tracing::error!(topic = %name, error = %e, "Panel not updated; it keeps its last value."),
+                }
+            }
+            board.hub.publish_all(values);
+        })
+        .await;
+        if done.is_err() {
+            tracing::error!("Panel computation stopped.");
+        }
+        tracing::debug!(
+            panels,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            lane = "slow",
+            "Panels computed."
+        );
+    }
+
+    /// The slow lane: panels that need every row, as they are sent, and on each clock tick the
+    /// panels that move with the clock; each pass over the newest snapshot, requests gathered.
+    async fn slow_lane(
+        self,
+        store: Store,
+        tracked: TrackedPanels,
+        mut requests: mpsc::UnboundedReceiver<Work>,
+        shutdown: CancellationToken,
+    ) {
+        let mut tick =
+            tokio::time::interval_at(tokio::time::Instant::now() + self.clock, self.clock);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            let mut work: Work = tokio::select! {
+                _ = shutdown.cancelled() => break,
+                received = requests.recv() => match received {
+                    Some(work) => work,
+                    None => break,
+                },
+                _ = tick.tick() => {
+                    self.catalog
+                        .dashboards()
+                        .values()
+                        .flat_map(|d| {
+                            let picked: Vec<usize> = (0..d.panels.len())
+                                .filter(|i| moves_with_clock(&d.panels[*i]))
+                                .collect();
+                            picked.into_iter().map(move |i| (d.clone(), i))
+                        })
+                        .collect()
+                }
+            };
+            while let Ok(more) = requests.try_recv() {
+                work.extend(more);
+            }
+            // One computation per panel, whatever was asked twice.
+            let mut seen = BTreeSet::new();
+            work.retain(|(d, i)| seen.insert(topic(&d.id, &d.panels[*i].id)));
+            self.compute_full(&tracked, store.snapshot(), work, Some(store.clone()))
+                .await;
+        }
+    }
+}
+
+fn lock(tracked: &TrackedPanels) -> std::sync::MutexGuard<'_, HashMap<String, Tracked>> {
+    tracked.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// A panel whose value changes with time alone.
-fn moves_with_clock(p: &crate::dashboards::Panel) -> bool {
+fn moves_with_clock(p: &Panel) -> bool {
     p.compare_secs.is_some() || p.query.as_ref().is_some_and(|q| q.moves_with_clock())
 }

@@ -71,7 +71,10 @@ impl Tracked {
         seq: u64,
         at: &Moment,
     ) -> Result<(), QueryError> {
-        if deltas.iter().any(|d| !d.added.is_empty() || !d.removed.is_empty()) {
+        if deltas
+            .iter()
+            .any(|d| !d.added.is_empty() || !d.removed.is_empty())
+        {
             let rows = query::delta_rows(frames, query.dataset, deltas)?;
             let change = query::partials(query, frames.view(query.dataset), rows, at)?;
             for (key, parts) in change {

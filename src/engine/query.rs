@@ -751,13 +751,16 @@ pub fn partials(
         .collect();
     if let Some(b) = &query.bucket {
         let k = keys.len();
-        keys.push(bucket_expr(value(query.dataset, &b.field, now), b.size, at.tz).alias(format!("_k{k}")));
+        keys.push(
+            bucket_expr(value(query.dataset, &b.field, now), b.size, at.tz).alias(format!("_k{k}")),
+        );
     }
     let key_count = keys.len();
     let flag = |cond: Expr| cond.fill_null(lit(false)).cast(DataType::Float64) * sign();
     let mut sums = vec![sign().sum().alias("_rows")];
     for (i, m) in query.measures.iter().enumerate() {
-        let of = m.of.map(|f| value(query.dataset, &f, now).cast(DataType::Float64));
+        let of =
+            m.of.map(|f| value(query.dataset, &f, now).cast(DataType::Float64));
         let parts: Vec<Expr> = match m.func {
             Func::Count | Func::RatePerHour | Func::Share => vec![sign()],
             Func::Sum => vec![of.unwrap_or(lit(NULL)) * sign()],
@@ -773,7 +776,8 @@ pub fn partials(
                 let (due, open, _, t) = sla_parts(query.dataset);
                 let within = m.within_secs.unwrap_or(0);
                 vec![flag(
-                    open.and(due.clone().gt_eq(t(now))).and(due.lt(t(now + within))),
+                    open.and(due.clone().gt_eq(t(now)))
+                        .and(due.lt(t(now + within))),
                 )]
             }
             Func::SlaWithinPct => {
@@ -831,7 +835,8 @@ pub fn groups_from(query: &Query, view: &TableView, sums: &Sums, at: &Moment) ->
     let total: u64 = sums.values().map(rows_of).sum();
     let mut out = Vec::new();
     let empty = vec![0.0; 1 + query.measures.len() * 2];
-    let mut entries: Vec<(&RawKey, &Vec<f64>)> = sums.iter().filter(|(_, v)| rows_of(v) > 0).collect();
+    let mut entries: Vec<(&RawKey, &Vec<f64>)> =
+        sums.iter().filter(|(_, v)| rows_of(v) > 0).collect();
     if ungrouped && entries.is_empty() {
         // An ungrouped query always has its one group, as a select over no rows does.
         static NO_KEY: RawKey = Vec::new();
@@ -859,10 +864,14 @@ pub fn groups_from(query: &Query, view: &TableView, sums: &Sums, at: &Moment) ->
                 let p = |j: usize| parts.get(at_part + j).copied().unwrap_or(0.0);
                 let exact = |x: f64| AnyValue::Int64(x.round() as i64);
                 let (used, args): (usize, Vec<AnyValue>) = match m.func {
-                    Func::Count | Func::RatePerHour | Func::Share | Func::SlaBreached | Func::SlaAtRisk => {
-                        (1, vec![exact(p(0))])
+                    Func::Count
+                    | Func::RatePerHour
+                    | Func::Share
+                    | Func::SlaBreached
+                    | Func::SlaAtRisk => (1, vec![exact(p(0))]),
+                    Func::SlaWithinPct => {
+                        (2, vec![AnyValue::Float64(p(0)), AnyValue::Float64(p(1))])
                     }
-                    Func::SlaWithinPct => (2, vec![AnyValue::Float64(p(0)), AnyValue::Float64(p(1))]),
                     Func::Sum => (
                         1,
                         vec![match m.output() {

@@ -665,6 +665,69 @@ query.measures = [{ id = "n", fn = "count" }]
     running.await.unwrap();
 }
 
+/// Complaints as a live source sends them: new ones over 30 hours from `start`, and newer
+/// versions of earlier ones (status changes, resolutions, ratings); seeded, so repeatable.
+struct Churn {
+    start: DateTime<Utc>,
+    seed: u64,
+    filed: u64,
+}
+
+impl Churn {
+    fn new(start: DateTime<Utc>) -> Self {
+        Churn {
+            start,
+            seed: 7,
+            filed: 0,
+        }
+    }
+
+    fn rand(&mut self, n: u64) -> u64 {
+        self.seed = self
+            .seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (self.seed >> 33) % n
+    }
+
+    /// Round `round`'s batch: 40 new complaints and 15 newer versions.
+    fn batch(&mut self, round: i64) -> Vec<Complaint> {
+        const CATEGORIES: [&str; 3] = ["Sampah", "Jalan Rusak", "Banjir"];
+        const OPDS: [&str; 2] = ["DLH", "PUPR"];
+        const STATUSES: [Status; 4] = [
+            Status::Received,
+            Status::InProgress,
+            Status::Resolved,
+            Status::Rejected,
+        ];
+        let mut batch = Vec::new();
+        for _ in 0..40 {
+            let created = self.start + Duration::minutes(self.rand(30 * 60) as i64);
+            let (category, opd) = (self.rand(3) as usize, self.rand(2) as usize);
+            let id = format!("T-{}", self.filed);
+            let mut c = Complaint::new("t", &id, CATEGORIES[category], OPDS[opd], created);
+            c.sla_due_at = Some(created + Duration::hours(self.rand(48) as i64));
+            self.filed += 1;
+            batch.push(c);
+        }
+        for _ in 0..15 {
+            let id = self.rand(self.filed);
+            let created = self.start + Duration::minutes((id * 37 % 1800) as i64);
+            let (category, opd) = (CATEGORIES[(id % 3) as usize], OPDS[(id % 2) as usize]);
+            let mut c = Complaint::new("t", &format!("T-{id}"), category, opd, created);
+            c.status = STATUSES[self.rand(4) as usize];
+            c.updated_at = created + Duration::minutes(60 * 24 + round * 10 + self.rand(9) as i64);
+            if matches!(c.status, Status::Resolved | Status::Rejected) {
+                c.resolved_at = Some(created + Duration::minutes(self.rand(3000) as i64));
+                c.rating = Some(1 + self.rand(5) as u8);
+            }
+            c.sla_due_at = Some(created + Duration::hours(24));
+            batch.push(c);
+        }
+        batch
+    }
+}
+
 /// Decomposable panels of every shape: counts by labels, sums and averages of derived hours,
 /// SLA counters, shares, rates over a window, buckets, filters on labels, numbers and times.
 const TRACKED: &str = r#"
@@ -714,7 +777,9 @@ async fn incremental_sums_follow_commits_exactly_as_a_full_computation() {
     assert!(d.panels.iter().all(super::panel::incremental));
     let dir = tempfile::tempdir().unwrap();
     let mut store = Store::open(dir.path(), Default::default()).await.unwrap();
-    let start = DateTime::parse_from_rfc3339("2026-11-20T00:00:00Z").unwrap().to_utc();
+    let start = DateTime::parse_from_rfc3339("2026-11-20T00:00:00Z")
+        .unwrap()
+        .to_utc();
     let now = start + Duration::hours(30);
     let at = Moment {
         now,
@@ -722,17 +787,9 @@ async fn incremental_sums_follow_commits_exactly_as_a_full_computation() {
         tz: DEFAULT_TIME_ZONE,
         fiscal_start: 1,
     };
-    let mut seed = 7u64;
-    let mut rand = move |n: u64| {
-        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-        (seed >> 33) % n
-    };
-    let categories = ["Sampah", "Jalan Rusak", "Banjir"];
-    let opds = ["DLH", "PUPR"];
-    let statuses = [Status::Received, Status::InProgress, Status::Resolved, Status::Rejected];
+    let mut churn = Churn::new(start);
     let mut tracked: Vec<Option<Tracked>> = vec![None; d.panels.len()];
     let mut followed = 0;
-    let mut filed = 0u64;
     for round in 0..25 {
         if round == 15 {
             // A restart renumbers rows: the sums are rebuilt from every row, then followed again.
@@ -740,31 +797,7 @@ async fn incremental_sums_follow_commits_exactly_as_a_full_computation() {
             drop(store);
             store = Store::open(dir.path(), Default::default()).await.unwrap();
         }
-        let mut batch = Vec::new();
-        for _ in 0..40 {
-            let created = start + Duration::minutes(rand(30 * 60) as i64);
-            let mut c = Complaint::new("t", &format!("T-{filed}"), categories[rand(3) as usize], opds[rand(2) as usize], created);
-            c.sla_due_at = Some(created + Duration::hours(rand(48) as i64));
-            filed += 1;
-            batch.push(c);
-        }
-        // Newer versions of earlier complaints: status changes, resolutions, ratings.
-        for _ in 0..15 {
-            if filed == 0 {
-                break;
-            }
-            let id = rand(filed);
-            let created = start + Duration::minutes((id * 37 % 1800) as i64);
-            let mut c = Complaint::new("t", &format!("T-{id}"), categories[(id % 3) as usize], opds[(id % 2) as usize], created);
-            c.status = statuses[rand(4) as usize];
-            c.updated_at = created + Duration::minutes(60 * 24 + round * 10 + rand(9) as i64);
-            if matches!(c.status, Status::Resolved | Status::Rejected) {
-                c.resolved_at = Some(created + Duration::minutes(rand(3000) as i64));
-                c.rating = Some(1 + rand(5) as u8);
-            }
-            c.sla_due_at = Some(created + Duration::hours(24));
-            batch.push(c);
-        }
+        let batch = churn.batch(round);
         store.append(Batch::Complaints(batch)).await.unwrap();
         let snap = store.snapshot();
         let (snap, d2) = (snap.clone(), d.clone());
@@ -801,10 +834,16 @@ async fn incremental_sums_follow_commits_exactly_as_a_full_computation() {
         for (panel, inc, full) in checked.0 {
             assert_eq!(inc.len(), full.len(), "round {round}, {panel}: groups");
             for (a, b) in inc.iter().zip(&full) {
-                assert_eq!((&a.keys, a.rows), (&b.keys, b.rows), "round {round}, {panel}");
+                assert_eq!(
+                    (&a.keys, a.rows),
+                    (&b.keys, b.rows),
+                    "round {round}, {panel}"
+                );
                 for (x, y) in a.values.iter().zip(&b.values) {
                     match (x.as_f64(), y.as_f64()) {
-                        (Some(x), Some(y)) => assert!((x - y).abs() < 1e-3, "round {round}, {panel}: {x} vs {y}"),
+                        (Some(x), Some(y)) => {
+                            assert!((x - y).abs() < 1e-3, "round {round}, {panel}: {x} vs {y}")
+                        }
                         _ => assert_eq!(x, y, "round {round}, {panel}"),
                     }
                 }
@@ -813,4 +852,112 @@ async fn incremental_sums_follow_commits_exactly_as_a_full_computation() {
     }
     // Every round but the first and the one after the restart followed the deltas.
     assert_eq!(followed, 23 * d.panels.len());
+}
+
+/// Panels that do not move with the clock: tracked ones (counts, sums, averages by labels) and
+/// ones that need every row (a median, a table).
+const LANES: &str = r#"
+title = { id = "Uji", en = "Test" }
+audience = "board"
+
+[[panels]]
+id = "per-opd"
+kind = "breakdown"
+title = { id = "b", en = "b" }
+query.dataset = "complaints"
+query.group_by = ["opd", "status"]
+query.measures = [{ id = "n", fn = "count" }, { id = "share", fn = "share" }, { id = "hours", fn = "avg", of = "resolve_hours" }]
+
+[[panels]]
+id = "rated"
+kind = "funnel"
+title = { id = "d", en = "d" }
+query.dataset = "complaints"
+query.filter = [{ field = "rating", min = 2 }]
+query.group_by = ["status"]
+query.measures = [{ id = "n", fn = "count" }, { id = "stars", fn = "sum", of = "rating" }]
+
+[[panels]]
+id = "median"
+kind = "breakdown"
+title = { id = "m", en = "m" }
+query.dataset = "complaints"
+query.group_by = ["category"]
+query.measures = [{ id = "hours", fn = "median", of = "resolve_hours" }]
+
+[[panels]]
+id = "newest"
+kind = "table"
+title = { id = "t", en = "t" }
+top = 5
+sort = "-created_at"
+columns = ["created_at", "category", "opd", "status"]
+query.dataset = "complaints"
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn both_lanes_leave_every_panel_equal_to_a_full_computation_after_a_stream_of_commits() {
+    use super::board::{topic, Board};
+    let dir = tempfile::tempdir().unwrap();
+    let boards = tempfile::tempdir().unwrap();
+    std::fs::write(boards.path().join("lanes.toml"), LANES).unwrap();
+    let d = board(LANES);
+    let (tracked, untracked): (Vec<_>, Vec<_>) =
+        d.panels.iter().partition(|p| super::panel::incremental(p));
+    assert_eq!((tracked.len(), untracked.len()), (2, 2));
+    let store = Store::open(dir.path(), Default::default()).await.unwrap();
+    let start = DateTime::parse_from_rfc3339("2026-11-20T00:00:00Z")
+        .unwrap()
+        .to_utc();
+    let mut churn = Churn::new(start);
+    store
+        .append(Batch::Complaints(churn.batch(0)))
+        .await
+        .unwrap();
+    let hub = crate::live::Hub::new(64);
+    let board_runner = Board {
+        catalog: dashboards::Catalog::open(boards.path(), Rules::zone(DEFAULT_TIME_ZONE)),
+        hub: hub.clone(),
+        health: Default::default(),
+        context: Default::default(),
+        // No clock tick during the test: tracked panels move by the fast lane alone.
+        clock: std::time::Duration::from_secs(3600),
+        coalesce: std::time::Duration::from_millis(5),
+    };
+    let computed = board_runner.publish_all(store.snapshot()).await;
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let running = tokio::spawn(board_runner.run(store.clone(), computed, shutdown.clone()));
+    // Commits arrive while passes run: some are gathered into one pass, some land mid-pass.
+    for round in 1..40 {
+        store
+            .append(Batch::Complaints(churn.batch(round)))
+            .await
+            .unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis((round % 4 * 7) as u64)).await;
+    }
+    let snap = store.snapshot();
+    let now = Utc::now();
+    let expected: Vec<(String, Value)> = d
+        .panels
+        .iter()
+        .map(|p| (p.id.clone(), value(&d, &p.id, &snap, now)))
+        .collect();
+    let waited = std::time::Instant::now();
+    loop {
+        let differing: Vec<&str> = expected
+            .iter()
+            .filter(|(id, v)| hub.get(&topic("lanes", id)).is_none_or(|s| s.data != *v))
+            .map(|(id, _)| id.as_str())
+            .collect();
+        if differing.is_empty() {
+            break;
+        }
+        assert!(
+            waited.elapsed() < std::time::Duration::from_secs(20),
+            "panels {differing:?} never reached the full computation's value"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    shutdown.cancel();
+    running.await.unwrap();
 }
