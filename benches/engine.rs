@@ -19,7 +19,6 @@ use common::*;
 use pantau::dashboards;
 use pantau::engine::panel::{evaluate, PanelContext};
 use pantau::engine::query::Frames;
-use pantau::store::{Store, StoreOptions};
 
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
@@ -47,18 +46,7 @@ async fn main() -> anyhow::Result<()> {
     )
     .map_err(|e| anyhow::anyhow!("{e:?}"))?;
 
-    let options = StoreOptions {
-        retention: None,
-        checkpoint_interval: Duration::from_secs(86_400),
-        checkpoint_log_bytes: u64::MAX,
-    };
-    let store = Store::open(&work.join("store"), options).await?;
-    for first in (0..rows).step_by(BATCH) {
-        let batch = (first..(first + BATCH as u64).min(rows))
-            .map(|i| complaint(i, start))
-            .collect();
-        store.append_complaints(batch).await?;
-    }
+    let store = filled_store(&work.join("store"), rows, start).await?;
     let snapshot = store.snapshot();
     println!(
         "engine bench: wall dashboard `{}` ({} panels) over {rows} complaints, {runs} runs",

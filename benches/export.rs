@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use common::*;
 use pantau::export::{write, DatasetExport, DatasetRequest, Format, Meta};
-use pantau::store::{Dataset, Store, StoreOptions};
+use pantau::store::Dataset;
 
 /// Resets the kernel's record of this process's peak resident memory (VmHWM).
 fn reset_peak() {
@@ -52,18 +52,7 @@ async fn main() -> anyhow::Result<()> {
     let _ = std::fs::remove_dir_all(&work);
     std::fs::create_dir_all(&work)?;
     let start = 1_767_200_000;
-    let options = StoreOptions {
-        retention: None,
-        checkpoint_interval: Duration::from_secs(86_400),
-        checkpoint_log_bytes: u64::MAX,
-    };
-    let store = Store::open(&work.join("store"), options).await?;
-    for first in (0..rows).step_by(BATCH) {
-        let batch = (first..(first + BATCH as u64).min(rows))
-            .map(|i| complaint(i, start))
-            .collect();
-        store.append_complaints(batch).await?;
-    }
+    let store = filled_store(&work.join("store"), rows, start).await?;
     let snapshot = store.snapshot();
     println!("export bench: {rows} complaints, 18 columns, {runs} runs per format");
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use pantau::domain::{Complaint, Status};
+use pantau::store::{Store, StoreOptions};
 use polars::prelude::*;
 
 pub const BATCH: usize = 10_000;
@@ -54,6 +55,24 @@ pub fn complaint(i: u64, start: i64) -> Complaint {
         rating: (status == Status::Resolved).then_some(1 + ((r >> 28) % 5) as u8),
         ..Complaint::new("lapor", &format!("LPR-{i:010}"), category, opd, created)
     }
+}
+
+/// A store in `dir` holding complaints `0..rows` of [`complaint`], appended in [`BATCH`]-row
+/// batches, with no retention and no checkpoint while the bench runs.
+pub async fn filled_store(dir: &Path, rows: u64, start: i64) -> anyhow::Result<Store> {
+    let options = StoreOptions {
+        retention: None,
+        checkpoint_interval: Duration::from_secs(86_400),
+        checkpoint_log_bytes: u64::MAX,
+    };
+    let store = Store::open(dir, options).await?;
+    for first in (0..rows).step_by(BATCH) {
+        let batch = (first..(first + BATCH as u64).min(rows))
+            .map(|i| complaint(i, start))
+            .collect();
+        store.append_complaints(batch).await?;
+    }
+    Ok(store)
 }
 
 pub fn rss_bytes() -> u64 {

@@ -1,6 +1,7 @@
 //! Keeps every dashboard panel's topic current, in two lanes.
 //!
-//! - **Fast lane**, after each commit (events gathered for `coalesce`): the decomposable panels
+//! - **Fast lane**, after each commit (at once; commits landing during a pass are gathered into
+//!   the next, dashboard and health changes for `coalesce`): the decomposable panels
 //!   of the datasets that changed are brought forward from the commit's delta
 //!   ([`incremental`](super::incremental), O(batch) whatever the history), the source-health
 //!   panels from the health registry; all published together.
@@ -48,7 +49,8 @@ pub struct Board {
     pub context: Arc<PanelContext>,
     /// How often panels that move with the clock are recomputed.
     pub clock: Duration,
-    /// How long events are gathered into one recomputation.
+    /// How long a dashboard or source-health change waits for others to join its pass (commits
+    /// do not wait).
     pub coalesce: Duration,
 }
 
@@ -170,18 +172,23 @@ impl Board {
             self.compute_fast(&computed.tracked, snapshot, fast, &store)
                 .await;
             health = false;
-            tokio::select! {
+            // A commit is taken at once (commits that land during a pass are gathered into the
+            // next); a dashboard or health change waits `coalesce` for what usually follows it.
+            let gather = tokio::select! {
                 _ = shutdown.cancelled() => break,
-                changed = commits.changed() => if changed.is_err() { break },
-                changed = catalog_changes.changed() => if changed.is_err() { break },
+                changed = commits.changed() => if changed.is_err() { break } else { false },
+                changed = catalog_changes.changed() => if changed.is_err() { break } else { true },
                 changed = health_changes.changed() => {
                     if changed.is_err() { break }
                     health = true;
+                    true
                 }
-            }
-            tokio::select! {
-                _ = shutdown.cancelled() => break,
-                () = tokio::time::sleep(self.coalesce) => {}
+            };
+            if gather {
+                tokio::select! {
+                    _ = shutdown.cancelled() => break,
+                    () = tokio::time::sleep(self.coalesce) => {}
+                }
             }
             if health_changes.has_changed().unwrap_or(false) {
                 health_changes.borrow_and_update();

@@ -243,7 +243,13 @@ fn predicate(query: &Query, view: &TableView, at: &Moment) -> Expr {
 pub struct Frames<'a> {
     snapshot: &'a StoreSnapshot,
     built: std::sync::Mutex<[Option<DataFrame>; 3]>,
+    /// Rows of delta runs already read, by dataset and the run's first and last commit: the
+    /// panels of one pass usually follow the same run.
+    deltas: std::sync::Mutex<Vec<(DeltaRun, DataFrame)>>,
 }
+
+/// A run of commits' deltas of one dataset: the dataset, the first and the last commit.
+type DeltaRun = (Dataset, u64, u64);
 
 impl<'a> Frames<'a> {
     /// Frames over `snapshot`, built on first use.
@@ -251,6 +257,7 @@ impl<'a> Frames<'a> {
         Frames {
             snapshot,
             built: std::sync::Mutex::new([None, None, None]),
+            deltas: std::sync::Mutex::default(),
         }
     }
 
@@ -709,23 +716,34 @@ pub fn current_rows(frames: &Frames, dataset: Dataset) -> Result<LazyFrame, Quer
 }
 
 /// The rows `deltas` added (`_sign` 1) and removed (`_sign` -1), read from `frames` (which must
-/// be of the deltas' lineage), for [`partials`].
+/// be of the deltas' lineage), for [`partials`]; read once per `frames` for every panel that
+/// follows the same run of commits.
 pub fn delta_rows(
     frames: &Frames,
     dataset: Dataset,
     deltas: &[std::sync::Arc<crate::store::Delta>],
 ) -> Result<LazyFrame, QueryError> {
-    let mut rows = Vec::new();
-    let mut signs = Vec::new();
-    for d in deltas {
-        rows.extend_from_slice(&d.removed);
-        signs.extend(std::iter::repeat_n(-1i32, d.removed.len()));
-        rows.extend_from_slice(&d.added);
-        signs.extend(std::iter::repeat_n(1i32, d.added.len()));
+    let run = (
+        dataset,
+        deltas.first().map_or(0, |d| d.seq),
+        deltas.last().map_or(0, |d| d.seq),
+    );
+    let mut read = frames.deltas.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, rows)) = read.iter().find(|(r, _)| *r == run) {
+        return Ok(plan(rows.clone()));
     }
-    let idx = IdxCa::from_vec("idx".into(), rows);
-    let mut taken = frames.frame(dataset)?.take(&idx)?;
+    let mut signed: Vec<(u32, i32)> = Vec::new();
+    for d in deltas {
+        signed.extend(d.removed.iter().map(|&r| (r, -1)));
+        signed.extend(d.added.iter().map(|&r| (r, 1)));
+    }
+    // Ascending rows, each with its sign (a row may come and go over several deltas).
+    signed.sort_unstable();
+    let rows: Vec<u32> = signed.iter().map(|&(r, _)| r).collect();
+    let mut taken = frames.view(dataset).gather(&rows)?;
+    let signs: Vec<i32> = signed.into_iter().map(|(_, s)| s).collect();
     taken.with_column(Column::new("_sign".into(), signs))?;
+    read.push((run, taken.clone()));
     Ok(plan(taken))
 }
 

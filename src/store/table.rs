@@ -970,6 +970,60 @@ impl TableView {
         DataFrame::new(columns).map_err(|e| self.error(e))
     }
 
+    /// The rows numbered `rows` (ascending) with the columns of [`TableView::frame`], read from
+    /// the chunks that hold them alone: the cost follows the rows asked for, not the table's
+    /// size. Each column comes back as one contiguous chunk.
+    pub fn gather(&self, rows: &[u32]) -> Result<DataFrame, ReadError> {
+        debug_assert!(rows.is_sorted(), "rows must be ascending");
+        let schema = self.dataset.schema();
+        // The chunks holding any of the rows, and each row's place in them laid end to end.
+        let mut held: Vec<&Chunk> = Vec::new();
+        let mut idx: Vec<IdxSize> = Vec::with_capacity(rows.len());
+        let mut base = 0u32;
+        for &row in rows {
+            if held.last().is_none_or(|c| row >= c.start + c.len) {
+                let at = self.chunks.partition_point(|c| c.start + c.len <= row);
+                let chunk = self
+                    .chunks
+                    .get(at)
+                    .filter(|c| c.start <= row)
+                    .ok_or_else(|| {
+                        self.error(polars_err!(OutOfBounds: "row {row} is not in this view"))
+                    })?;
+                base += held.last().map_or(0, |c| c.len);
+                held.push(chunk);
+            }
+            let chunk = held[held.len() - 1];
+            idx.push(base + row - chunk.start);
+        }
+        let idx = IdxCa::from_vec("".into(), idx);
+        let mut columns: Vec<Column> = Vec::with_capacity(schema.fields.len() + 2);
+        for col in 0..=schema.fields.len() {
+            let name = schema.fields.get(col).map_or(KEY_ID, |f| f.name);
+            let dtype = schema
+                .fields
+                .get(col)
+                .map_or(DataType::UInt32, |f| f.storage.dtype());
+            let mut series = Series::new_empty(name.into(), &dtype);
+            for chunk in &held {
+                series
+                    .append(&chunk.columns[col])
+                    .map_err(|e| self.error(e))?;
+            }
+            let taken = series.take(&idx).map_err(|e| self.error(e))?;
+            columns.push(taken.rechunk().into_column());
+        }
+        let flags = BooleanChunked::from_iter_values(
+            CURRENT.into(),
+            rows.iter().map(|&row| {
+                let at = self.chunks.partition_point(|c| c.start + c.len <= row);
+                self.chunks[at].is_current(row - self.chunks[at].start)
+            }),
+        );
+        columns.push(flags.into_series().into_column());
+        DataFrame::new(columns).map_err(|e| self.error(e))
+    }
+
     /// The current version of every key.
     pub fn current(&self) -> Result<DataFrame, ReadError> {
         let frame = self.frame()?;

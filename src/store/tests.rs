@@ -628,6 +628,11 @@ mod model {
                                 *seq = d.seq;
                             }
                             prop_assert_eq!(&*rows, &current_rows(), "deltas reach the view's current rows");
+                            // Reading just those rows gives what the whole frame holds there.
+                            let wanted: Vec<u32> = rows.iter().copied().collect();
+                            let idx = polars::prelude::IdxCa::from_vec("".into(), wanted.clone());
+                            let whole = view.frame().unwrap().take(&idx).unwrap();
+                            prop_assert!(view.gather(&wanted).unwrap().equals_missing(&whole));
                         }
                         None => followed = Some((view.lineage(), snap.seq, current_rows())),
                     }

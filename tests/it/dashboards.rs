@@ -277,11 +277,27 @@ async fn a_screen_follows_a_whole_dashboard_and_hears_of_panels_added_and_remove
         copies.keys().collect::<Vec<_>>(),
         ["dashboards/ops/count", "dashboards/ops/per-category"]
     );
-    let patch = ws.next_of("patch").await;
-    let topic = patch["topic"].as_str().unwrap().to_owned();
-    let (seq, copy) = copies.get_mut(&topic).unwrap();
-    assert_eq!(patch["seq"].as_u64(), Some(*seq + 1), "no gap");
-    apply_merge(copy, &patch["merge"]);
+    // Updates follow: a patch continues its topic's copy with no gap; a client that fell more
+    // than one change behind gets the latest state as a snapshot instead (coalescing).
+    loop {
+        let m = ws.next_json().await;
+        let Some(topic) = m["topic"].as_str() else {
+            continue;
+        };
+        let Some((seq, copy)) = copies.get_mut(topic) else {
+            continue;
+        };
+        let new_seq = m["seq"].as_u64().unwrap();
+        if m["type"] == "snapshot" {
+            assert!(new_seq > *seq, "a snapshot moves its topic forward: {m}");
+            (*seq, *copy) = (new_seq, m["data"].clone());
+        } else if m["type"] == "patch" {
+            assert_eq!(new_seq, *seq + 1, "no gap: {m}");
+            apply_merge(copy, &m["merge"]);
+            *seq = new_seq;
+            break;
+        }
+    }
 
     // A panel added to the file is followed at once, without subscribing again.
     let with_channel = format!(
