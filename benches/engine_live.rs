@@ -4,7 +4,7 @@
 //! topic carries a value that includes it.
 //!
 //! `cargo bench --bench engine_live -- --history 1000000 --seconds 30` (also `--rate R`,
-//! `--batch-ms B`, `--dashboard FILE`; `RUST_LOG=pantau::engine=debug` logs each lane's passes). Two latencies are reported per commit:
+//! `--batch-ms B`, `--clock-ms C`, `--dashboard FILE`; `RUST_LOG=pantau::engine=debug` logs each lane's passes). Two latencies are reported per commit:
 //! - *stamp → topic*: from the commit's `committed_at` (stamped before the batch is encoded,
 //!   written and fsynced) to the moment the last followed topic reflected it — what a client
 //!   sees as data age;
@@ -121,16 +121,24 @@ async fn main() -> anyhow::Result<()> {
     }
     let settings = pantau::config::DashboardSettings::default();
     let hub = Hub::new(64);
+    // The feeder acts as an ingest worker: each batch is a pull, recorded in the sources' health.
+    let health = pantau::ingest::SourceHealth::default();
+    health.register(
+        "lapor",
+        "lapor",
+        "complaints",
+        Duration::from_millis(batch_ms),
+    );
     let board = Board {
         catalog,
         hub: hub.clone(),
-        health: Default::default(),
+        health: health.clone(),
         context: Arc::new(PanelContext {
             geo: Some(Arc::new(pantau::geo::Catalog::open(
                 &root.join("static/geo"),
             ))),
         }),
-        clock: Duration::from_millis(settings.clock_ms),
+        clock: Duration::from_millis(arg("--clock-ms", settings.clock_ms)),
         coalesce: Duration::from_millis(settings.coalesce_ms),
     };
     let computed = board.publish_all(store.snapshot()).await;
@@ -140,7 +148,8 @@ async fn main() -> anyhow::Result<()> {
         "engine live bench: wall dashboard over {history} complaints of history, {rate} records/s \
          in {per_batch}-record batches every {batch_ms} ms for {seconds} s \
          (clock {} ms, coalesce {} ms)",
-        settings.clock_ms, settings.coalesce_ms
+        arg("--clock-ms", settings.clock_ms),
+        settings.coalesce_ms
     );
 
     // The follower: like a WebSocket session, woken by the hub when a followed topic changes.
@@ -181,7 +190,8 @@ async fn main() -> anyhow::Result<()> {
         })
     };
 
-    // The feeder: four in five records are new complaints, one in five resolves an older one.
+    // The feeder: four in five records are new complaints, one in five resolves an older one;
+    // after each commit the pull's success goes to the sources' health, as an ingest worker does.
     let mut made = Vec::new();
     let mut ticks = tokio::time::interval(Duration::from_millis(batch_ms));
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -203,9 +213,11 @@ async fn main() -> anyhow::Result<()> {
             })
             .collect();
         let commit = store.append_complaints(batch).await?;
+        let announced = Utc::now();
+        health.succeeded("lapor", per_batch, 0, Some(now));
         made.push(Made {
             committed_at: commit.committed_at,
-            announced: Utc::now(),
+            announced,
         });
     }
     let fed = began.elapsed();

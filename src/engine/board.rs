@@ -1,7 +1,8 @@
 //! Keeps every dashboard panel's topic current, in two lanes.
 //!
-//! - **Fast lane**, after each commit (at once; commits landing during a pass are gathered into
-//!   the next, dashboard and health changes for `coalesce`): the decomposable panels
+//! - **Fast lane**, after each commit (with the source-health change of the pull that made it,
+//!   waited for at most `coalesce`; commits landing during a pass join the next): the
+//!   decomposable panels
 //!   of the datasets that changed are brought forward from the commit's delta
 //!   ([`incremental`](super::incremental), O(batch) whatever the history), the source-health
 //!   panels from the health registry; all published together.
@@ -19,6 +20,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
+use polars_core::POOL;
 use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -49,8 +51,8 @@ pub struct Board {
     pub context: Arc<PanelContext>,
     /// How often panels that move with the clock are recomputed.
     pub clock: Duration,
-    /// How long a dashboard or source-health change waits for others to join its pass (commits
-    /// do not wait).
+    /// How long a commit waits for the source-health change of its pull (or that change for its
+    /// commit, a dashboard change for both) to join its pass.
     pub coalesce: Duration,
 }
 
@@ -172,23 +174,39 @@ impl Board {
             self.compute_fast(&computed.tracked, snapshot, fast, &store)
                 .await;
             health = false;
-            // A commit is taken at once (commits that land during a pass are gathered into the
-            // next); a dashboard or health change waits `coalesce` for what usually follows it.
-            let gather = tokio::select! {
+            let mut commit = false;
+            tokio::select! {
                 _ = shutdown.cancelled() => break,
-                changed = commits.changed() => if changed.is_err() { break } else { false },
-                changed = catalog_changes.changed() => if changed.is_err() { break } else { true },
+                changed = commits.changed() => {
+                    if changed.is_err() { break }
+                    commit = true;
+                }
+                changed = catalog_changes.changed() => if changed.is_err() { break },
                 changed = health_changes.changed() => {
                     if changed.is_err() { break }
                     health = true;
-                    true
                 }
-            };
-            if gather {
+            }
+            // A pull's commit and the source-health change that follows it go out in one pass
+            // and one publish: wait for the other half, at most `coalesce`.
+            let gathered = tokio::time::sleep(self.coalesce);
+            tokio::pin!(gathered);
+            while !(commit && health) {
                 tokio::select! {
                     _ = shutdown.cancelled() => break,
-                    () = tokio::time::sleep(self.coalesce) => {}
+                    () = &mut gathered => break,
+                    changed = commits.changed(), if !commit => {
+                        if changed.is_err() { break }
+                        commit = true;
+                    }
+                    changed = health_changes.changed(), if !health => {
+                        if changed.is_err() { break }
+                        health = true;
+                    }
                 }
+            }
+            if shutdown.is_cancelled() {
+                break;
             }
             if health_changes.has_changed().unwrap_or(false) {
                 health_changes.borrow_and_update();
@@ -293,7 +311,9 @@ impl Board {
         let (board, shared) = (self.clone(), tracked.clone());
         let panels = work.len();
         let started = Instant::now();
-        let done = tokio::task::spawn_blocking(move || {
+        // On this thread alone: the fast lane's small frames never wait behind a full
+        // computation holding polars' shared pool (the slow lane's, an export's).
+        let done = tokio::task::spawn_blocking(move || POOL.without_threading(|| {
             let now = Utc::now();
             let sources = board.health.list();
             let frames = Frames::new(&snapshot);
@@ -331,7 +351,7 @@ impl Board {
             }
             board.hub.publish_all(values);
             stale
-        })
+        }))
         .await;
         match done {
             Ok(stale) if !stale.is_empty() => {
@@ -381,6 +401,8 @@ impl Board {
             // Commits may have come while this ran: the rebuilt sums catch up before they
             // replace the fast lane's, so no panel goes back in time.
             let newest = store.map_or_else(|| snapshot.clone(), |s| s.snapshot());
+            // Under the lock the fast lane waits for: a few commits' rows, on this thread.
+            POOL.without_threading(|| {
             let newest_frames = Frames::new(&newest);
             let mut sums = lock(&shared);
             let mut values = Vec::with_capacity(computed.len());
@@ -416,6 +438,7 @@ impl Board {
                 }
             }
             board.hub.publish_all(values);
+            });
         })
         .await;
         if done.is_err() {

@@ -48,7 +48,7 @@ impl Tracked {
         Ok(Tracked {
             lineage: view.lineage(),
             seq,
-            sums: query::partials(query, view, rows, at)?,
+            sums: query::partials(query, view, rows, at, false)?,
             previous,
         })
     }
@@ -76,7 +76,7 @@ impl Tracked {
             .any(|d| !d.added.is_empty() || !d.removed.is_empty())
         {
             let rows = query::delta_rows(frames, query.dataset, deltas)?;
-            let change = query::partials(query, frames.view(query.dataset), rows, at)?;
+            let change = query::partials(query, frames.view(query.dataset), rows, at, true)?;
             for (key, parts) in change {
                 let sums = self
                     .sums

@@ -752,11 +752,16 @@ pub fn delta_rows(
 /// [`current_rows`], [`delta_rows`]), at `at`. The rows pass the same filters as in [`groups`];
 /// every sum is of `_sign × contribution`. Sums are `f64`: counts and amounts in sen are exact
 /// below 2^53.
+///
+/// With `row_by_row` (a batch's few rows) the contributions are read per row and added up here
+/// instead of grouped by polars: no group-by plan, which polars would hand to its streaming engine
+/// — that engine cannot run on the fast lane's own thread (see `engine::board`).
 pub fn partials(
     query: &Query,
     view: &TableView,
     rows: LazyFrame,
     at: &Moment,
+    row_by_row: bool,
 ) -> Result<Sums, QueryError> {
     let now = at.now.timestamp();
     let sign = || col("_sign").cast(DataType::Float64);
@@ -775,7 +780,8 @@ pub fn partials(
     }
     let key_count = keys.len();
     let flag = |cond: Expr| cond.fill_null(lit(false)).cast(DataType::Float64) * sign();
-    let mut sums = vec![sign().sum().alias("_rows")];
+    // Each row's contributions, summed per group below.
+    let mut parts_of_row = vec![sign().alias("_rows")];
     for (i, m) in query.measures.iter().enumerate() {
         let of =
             m.of.map(|f| value(query.dataset, &f, now).cast(DataType::Float64));
@@ -810,13 +816,18 @@ pub fn partials(
             _ => vec![lit(NULL)],
         };
         for (j, e) in parts.into_iter().enumerate() {
-            sums.push(e.sum().alias(format!("p{i}_{j}")));
+            parts_of_row.push(e.alias(format!("p{i}_{j}")));
         }
     }
-    let frame = if keys.is_empty() {
-        lf.select(sums).collect()?
+    let summed = || -> Vec<Expr> { parts_of_row.iter().map(|e| e.clone().sum()).collect() };
+    let frame = if row_by_row {
+        let mut exprs = keys;
+        exprs.extend(parts_of_row.iter().cloned());
+        lf.select(exprs).collect()?
+    } else if keys.is_empty() {
+        lf.select(summed()).collect()?
     } else {
-        lf.group_by(keys).agg(sums).collect()?
+        lf.group_by(keys).agg(summed()).collect()?
     };
     let mut out = Sums::new();
     let columns: Vec<&Column> = frame
@@ -837,7 +848,12 @@ pub fn partials(
             .iter()
             .map(|c| c.get(row).map(|v| v.extract::<f64>().unwrap_or(0.0)))
             .collect::<PolarsResult<_>>()?;
-        out.insert(key, values);
+        match out.get_mut(&key) {
+            Some(sums) => sums.iter_mut().zip(values).for_each(|(s, v)| *s += v),
+            None => {
+                out.insert(key, values);
+            }
+        }
     }
     Ok(out)
 }
