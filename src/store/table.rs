@@ -942,23 +942,34 @@ impl TableView {
         )
     }
 
+    /// Column `col` (the schema's, then the key id) of `chunks` laid end to end; shares their
+    /// memory.
+    fn column_over<'c>(
+        &self,
+        col: usize,
+        chunks: impl IntoIterator<Item = &'c Chunk>,
+    ) -> Result<Series, ReadError> {
+        let schema = self.dataset.schema();
+        let name = schema.fields.get(col).map_or(KEY_ID, |f| f.name);
+        let dtype = schema
+            .fields
+            .get(col)
+            .map_or(DataType::UInt32, |f| f.storage.dtype());
+        let mut series = Series::new_empty(name.into(), &dtype);
+        for chunk in chunks {
+            series
+                .append(&chunk.columns[col])
+                .map_err(|e| self.error(e))?;
+        }
+        Ok(series)
+    }
+
     /// Every hot row (all versions) with `key_id` and `current` columns; shares the columns' memory.
     pub fn frame(&self) -> Result<DataFrame, ReadError> {
-        let schema = self.dataset.schema();
-        let mut columns: Vec<Column> = Vec::with_capacity(schema.fields.len() + 2);
-        for col in 0..=schema.fields.len() {
-            let name = schema.fields.get(col).map_or(KEY_ID, |f| f.name);
-            let dtype = schema
-                .fields
-                .get(col)
-                .map_or(DataType::UInt32, |f| f.storage.dtype());
-            let mut series = Series::new_empty(name.into(), &dtype);
-            for chunk in &self.chunks {
-                series
-                    .append(&chunk.columns[col])
-                    .map_err(|e| self.error(e))?;
-            }
-            columns.push(series.into_column());
+        let fields = self.dataset.schema().fields.len();
+        let mut columns: Vec<Column> = Vec::with_capacity(fields + 2);
+        for col in 0..=fields {
+            columns.push(self.column_over(col, &self.chunks)?.into_column());
         }
         let flags = BooleanChunked::from_iter_values(
             CURRENT.into(),
@@ -975,7 +986,6 @@ impl TableView {
     /// size. Each column comes back as one contiguous chunk.
     pub fn gather(&self, rows: &[u32]) -> Result<DataFrame, ReadError> {
         debug_assert!(rows.is_sorted(), "rows must be ascending");
-        let schema = self.dataset.schema();
         // The chunks holding any of the rows, and each row's place in them laid end to end.
         let mut held: Vec<&Chunk> = Vec::new();
         let mut idx: Vec<IdxSize> = Vec::with_capacity(rows.len());
@@ -997,19 +1007,10 @@ impl TableView {
             idx.push(base + row - chunk.start);
         }
         let idx = IdxCa::from_vec("".into(), idx);
-        let mut columns: Vec<Column> = Vec::with_capacity(schema.fields.len() + 2);
-        for col in 0..=schema.fields.len() {
-            let name = schema.fields.get(col).map_or(KEY_ID, |f| f.name);
-            let dtype = schema
-                .fields
-                .get(col)
-                .map_or(DataType::UInt32, |f| f.storage.dtype());
-            let mut series = Series::new_empty(name.into(), &dtype);
-            for chunk in &held {
-                series
-                    .append(&chunk.columns[col])
-                    .map_err(|e| self.error(e))?;
-            }
+        let fields = self.dataset.schema().fields.len();
+        let mut columns: Vec<Column> = Vec::with_capacity(fields + 2);
+        for col in 0..=fields {
+            let series = self.column_over(col, held.iter().copied())?;
             let taken = series.take(&idx).map_err(|e| self.error(e))?;
             columns.push(taken.rechunk().into_column());
         }
