@@ -28,6 +28,7 @@ use tokio_util::sync::CancellationToken;
 use super::incremental::Tracked;
 use super::panel::{self, PanelContext};
 use super::query::{Frames, Moment, QueryError};
+use crate::dashboards::model::Query;
 use crate::dashboards::{Catalog, Dashboard, Panel, PanelKind};
 use crate::ingest::SourceHealth;
 use crate::live::Hub;
@@ -119,16 +120,41 @@ fn full(
             let tracked = panel::previous(d, p, frames, now)
                 .and_then(|previous| Tracked::full(q, frames, snapshot.seq, &at, previous));
             match tracked {
-                Ok(t) => {
-                    let groups = t.groups(q, frames, &at);
-                    let value = panel::shape(d, p, q, groups, t.previous.clone(), context, now);
-                    (Ok(value), Some(t))
-                }
+                Ok(t) => (Ok(shaped(d, p, q, &t, frames, context, now)), Some(t)),
                 Err(e) => (Err(e), None),
             }
         }
         _ => (panel::evaluate(d, p, frames, sources, context, now), None),
     }
+}
+
+/// A tracked panel's value from its sums over the snapshot `frames` reads.
+fn shaped(
+    d: &Dashboard,
+    p: &Panel,
+    q: &Query,
+    t: &Tracked,
+    frames: &Frames,
+    context: &PanelContext,
+    now: DateTime<Utc>,
+) -> Value {
+    let groups = t.groups(q, frames, &moment(d, now));
+    panel::shape(d, p, q, groups, t.previous.clone(), context, now)
+}
+
+/// Logs a panel whose computation failed.
+fn not_updated(topic: &str, error: &QueryError) {
+    tracing::error!(topic, error = %error, "Panel not updated; it keeps its last value.");
+}
+
+/// Logs a lane's pass.
+fn passed(lane: &'static str, panels: usize, started: Instant) {
+    tracing::debug!(
+        panels,
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        lane,
+        "Panels computed."
+    );
 }
 
 impl Board {
@@ -313,45 +339,42 @@ impl Board {
         let started = Instant::now();
         // On this thread alone: the fast lane's small frames never wait behind a full
         // computation holding polars' shared pool (the slow lane's, an export's).
-        let done = tokio::task::spawn_blocking(move || POOL.without_threading(|| {
-            let now = Utc::now();
-            let sources = board.health.list();
-            let frames = Frames::new(&snapshot);
-            let mut sums = lock(&shared);
-            let mut values = Vec::with_capacity(work.len());
-            let mut stale = Vec::new();
-            for (d, i) in work {
-                let p = &d.panels[i];
-                let name = topic(&d.id, &p.id);
-                let committed = committed_at(p, &snapshot, &sources);
-                let value = match (&p.query, sums.get_mut(&name)) {
-                    (Some(q), Some(t)) => {
-                        let at = moment(&d, now);
-                        match t.deltas(q, &frames) {
-                            Some(deltas) => t
-                                .apply(q, &frames, &deltas, snapshot.seq, &at)
-                                .map(|()| {
-                                    let groups = t.groups(q, &frames, &at);
-                                    panel::shape(&d, p, q, groups, t.previous.clone(), &board.context, now)
-                                }),
-                            None => {
-                                // Rows renumbered or deltas gone: the slow lane rebuilds it.
-                                sums.remove(&name);
-                                stale.push((d.clone(), i));
-                                continue;
+        let done = tokio::task::spawn_blocking(move || {
+            POOL.without_threading(|| {
+                let now = Utc::now();
+                let sources = board.health.list();
+                let frames = Frames::new(&snapshot);
+                let mut sums = lock(&shared);
+                let mut values = Vec::with_capacity(work.len());
+                let mut stale = Vec::new();
+                for (d, i) in work {
+                    let p = &d.panels[i];
+                    let name = topic(&d.id, &p.id);
+                    let committed = committed_at(p, &snapshot, &sources);
+                    let value = match (&p.query, sums.get_mut(&name)) {
+                        (Some(q), Some(t)) => {
+                            match t.forward(q, &frames, snapshot.seq, &moment(&d, now)) {
+                                Some(applied) => applied
+                                    .map(|()| shaped(&d, p, q, t, &frames, &board.context, now)),
+                                None => {
+                                    // Rows renumbered or deltas gone: the slow lane rebuilds it.
+                                    sums.remove(&name);
+                                    stale.push((d.clone(), i));
+                                    continue;
+                                }
                             }
                         }
+                        _ => panel::evaluate(&d, p, &frames, &sources, &board.context, now),
+                    };
+                    match value {
+                        Ok(value) => values.push((name, committed, value)),
+                        Err(e) => not_updated(&name, &e),
                     }
-                    _ => panel::evaluate(&d, p, &frames, &sources, &board.context, now),
-                };
-                match value {
-                    Ok(value) => values.push((name, committed, value)),
-                    Err(e) => tracing::error!(topic = %name, error = %e, "Panel not updated; it keeps its last value."),
                 }
-            }
-            board.hub.publish_all(values);
-            stale
-        }))
+                board.hub.publish_all(values);
+                stale
+            })
+        })
         .await;
         match done {
             Ok(stale) if !stale.is_empty() => {
@@ -361,12 +384,7 @@ impl Board {
             Ok(_) => {}
             Err(_) => tracing::error!("Panel computation stopped."),
         }
-        tracing::debug!(
-            panels,
-            elapsed_ms = started.elapsed().as_millis() as u64,
-            lane = "fast",
-            "Panels computed."
-        );
+        passed("fast", panels, started);
     }
 
     /// Computes `work` from every row of `snapshot` (on the blocking pool: polars must not run on
@@ -403,53 +421,49 @@ impl Board {
             let newest = store.map_or_else(|| snapshot.clone(), |s| s.snapshot());
             // Under the lock the fast lane waits for: a few commits' rows, on this thread.
             POOL.without_threading(|| {
-            let newest_frames = Frames::new(&newest);
-            let mut sums = lock(&shared);
-            let mut values = Vec::with_capacity(computed.len());
-            for (d, i, (name, value, t)) in computed {
-                let p = &d.panels[i];
-                let value = match (t, &p.query) {
-                    (Some(mut t), Some(q)) => {
-                        let at = moment(&d, now);
-                        let caught_up = match t.deltas(q, &newest_frames) {
-                            Some(deltas) => t.apply(q, &newest_frames, &deltas, newest.seq, &at).is_ok(),
-                            None => false,
-                        };
-                        if caught_up {
-                            let groups = t.groups(q, &newest_frames, &at);
-                            let v = panel::shape(&d, p, q, groups, t.previous.clone(), &board.context, now);
-                            sums.insert(name.clone(), t);
-                            values.push((name, committed_at(p, &newest, &sources), v));
-                        } else {
-                            // The newest rows were renumbered meanwhile: this value is for its
-                            // snapshot only; the next pass rebuilds the sums.
-                            sums.remove(&name);
-                            if let Ok(v) = value {
-                                values.push((name, committed_at(p, &snapshot, &sources), v));
-                            }
-                        }
-                        continue;
-                    }
-                    _ => value,
-                };
-                match value {
-                    Ok(v) => values.push((name, committed_at(p, &snapshot, &sources), v)),
-                    Err(e) => tracing::error!(topic = %name, error = %e, "Panel not updated; it keeps its last value."),
-                }
-            }
-            board.hub.publish_all(values);
+                board.catch_up(&shared, computed, &snapshot, &newest, &sources, now)
             });
         })
         .await;
         if done.is_err() {
             tracing::error!("Panel computation stopped.");
         }
-        tracing::debug!(
-            panels,
-            elapsed_ms = started.elapsed().as_millis() as u64,
-            lane = "slow",
-            "Panels computed."
-        );
+        passed("slow", panels, started);
+    }
+
+    /// Brings the sums rebuilt from `snapshot` forward to `newest` and publishes every computed
+    /// value, under the tracked sums' lock. A panel whose rows were renumbered meanwhile gets its
+    /// value for `snapshot` only; the next pass rebuilds its sums.
+    fn catch_up(
+        &self,
+        tracked: &TrackedPanels,
+        computed: Vec<(Arc<Dashboard>, usize, Full)>,
+        snapshot: &StoreSnapshot,
+        newest: &StoreSnapshot,
+        sources: &[crate::ingest::SourceStatus],
+        now: DateTime<Utc>,
+    ) {
+        let newest_frames = Frames::new(newest);
+        let mut sums = lock(tracked);
+        let mut values = Vec::with_capacity(computed.len());
+        for (d, i, (name, value, t)) in computed {
+            let p = &d.panels[i];
+            if let (Some(mut t), Some(q)) = (t, &p.query) {
+                let forward = t.forward(q, &newest_frames, newest.seq, &moment(&d, now));
+                if let Some(Ok(())) = forward {
+                    let v = shaped(&d, p, q, &t, &newest_frames, &self.context, now);
+                    sums.insert(name.clone(), t);
+                    values.push((name, committed_at(p, newest, sources), v));
+                    continue;
+                }
+                sums.remove(&name);
+            }
+            match value {
+                Ok(v) => values.push((name, committed_at(p, snapshot, sources), v)),
+                Err(e) => not_updated(&name, &e),
+            }
+        }
+        self.hub.publish_all(values);
     }
 
     /// The slow lane: panels that need every row, as they are sent, and on each clock tick the

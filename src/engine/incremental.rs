@@ -53,17 +53,25 @@ impl Tracked {
         })
     }
 
-    /// The deltas that lead from these sums to the snapshot `frames` reads, or `None` when they
-    /// cannot (rows renumbered, deltas no longer kept): then only a full computation will do.
-    pub fn deltas(&self, query: &Query, frames: &Frames) -> Option<Vec<Arc<Delta>>> {
-        frames
+    /// Brings the sums forward to the snapshot `frames` reads (commit `seq`) with the deltas of
+    /// the commits since; `None` when the deltas cannot lead there (rows renumbered, deltas no
+    /// longer kept): then only a full computation will do.
+    pub fn forward(
+        &mut self,
+        query: &Query,
+        frames: &Frames,
+        seq: u64,
+        at: &Moment,
+    ) -> Option<Result<(), QueryError>> {
+        let deltas = frames
             .view(query.dataset)
-            .changes_since(self.lineage, self.seq)
+            .changes_since(self.lineage, self.seq)?;
+        Some(self.apply(query, frames, &deltas, seq, at))
     }
 
     /// Adds the rows `deltas` made current and subtracts those they superseded; the sums then
     /// reflect commit `seq`.
-    pub fn apply(
+    fn apply(
         &mut self,
         query: &Query,
         frames: &Frames,

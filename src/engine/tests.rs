@@ -808,9 +808,9 @@ async fn incremental_sums_follow_commits_exactly_as_a_full_computation() {
             for (i, p) in d2.panels.iter().enumerate() {
                 let q = p.query.as_ref().unwrap();
                 let t = match tracked[i].take() {
-                    Some(mut t) => match t.deltas(q, &frames) {
-                        Some(deltas) => {
-                            t.apply(q, &frames, &deltas, snap.seq, &at).unwrap();
+                    Some(mut t) => match t.forward(q, &frames, snap.seq, &at) {
+                        Some(applied) => {
+                            applied.unwrap();
                             by_deltas += 1;
                             t
                         }

@@ -159,11 +159,7 @@ impl Hub {
     /// Rings, once each, the bells of the followers of `changed` topics, and — for topics
     /// created or removed — of the prefixes they fall under.
     fn ring_followers(&self, changed: &[(&str, bool)]) {
-        let mut followers = self
-            .inner
-            .followers
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
+        let mut followers = self.followers();
         let Followers {
             topics, prefixes, ..
         } = &mut *followers;
@@ -188,13 +184,16 @@ impl Hub {
         }
     }
 
-    /// `bell` rings when `topic` changes or is removed.
-    pub fn follow(&self, topic: &str, bell: &Bell) {
-        let mut followers = self
-            .inner
+    fn followers(&self) -> std::sync::MutexGuard<'_, Followers> {
+        self.inner
             .followers
             .lock()
-            .unwrap_or_else(|p| p.into_inner());
+            .unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// `bell` rings when `topic` changes or is removed.
+    pub fn follow(&self, topic: &str, bell: &Bell) {
+        let mut followers = self.followers();
         let bells = followers.topics.entry(topic.to_owned()).or_default();
         if !bells.iter().any(|w| w.as_ptr() == Arc::as_ptr(bell)) {
             bells.push(Arc::downgrade(bell));
@@ -203,11 +202,7 @@ impl Hub {
 
     /// `bell` rings when a topic under `prefix` appears or is removed.
     pub fn follow_prefix(&self, prefix: &str, bell: &Bell) {
-        let mut followers = self
-            .inner
-            .followers
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
+        let mut followers = self.followers();
         followers
             .prefixes
             .push((prefix.to_owned(), Arc::downgrade(bell)));
@@ -215,11 +210,7 @@ impl Hub {
 
     /// `bell` no longer rings for `topic`.
     pub fn unfollow(&self, topic: &str, bell: &Bell) {
-        let mut followers = self
-            .inner
-            .followers
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
+        let mut followers = self.followers();
         if let Some(bells) = followers.topics.get_mut(topic) {
             bells.retain(|w| w.as_ptr() != Arc::as_ptr(bell));
             if bells.is_empty() {
@@ -230,11 +221,7 @@ impl Hub {
 
     /// `bell` no longer rings for topics appearing under `prefix`.
     pub fn unfollow_prefix(&self, prefix: &str, bell: &Bell) {
-        let mut followers = self
-            .inner
-            .followers
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
+        let mut followers = self.followers();
         followers
             .prefixes
             .retain(|(p, w)| !(p == prefix && w.as_ptr() == Arc::as_ptr(bell)));
@@ -243,11 +230,7 @@ impl Hub {
     /// A new bell that rings whenever the sources' status changes (every session has one).
     pub fn bell(&self) -> Bell {
         let bell = Bell::default();
-        let mut followers = self
-            .inner
-            .followers
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
+        let mut followers = self.followers();
         followers.everyone.retain(|w| w.strong_count() > 0);
         followers.everyone.push(Arc::downgrade(&bell));
         bell
@@ -431,14 +414,7 @@ impl Hub {
             });
             *current = (seq, sources, Some(frame));
         }
-        {
-            let mut followers = self
-                .inner
-                .followers
-                .lock()
-                .unwrap_or_else(|p| p.into_inner());
-            ring(&mut followers.everyone);
-        }
+        ring(&mut self.followers().everyone);
         self.inner.changed.send_modify(|n| *n += 1);
         true
     }

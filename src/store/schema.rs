@@ -439,7 +439,7 @@ mod tests {
 
     #[test]
     fn a_complaint_version_fits_in_45_bytes_of_columns() {
-        // 4 more for the key id and a bit for the current flag; keys are counted in table.rs.
+        // 4 more for the key id and a bit for the current flag; keys are counted in table/.
         assert_eq!(Dataset::Complaints.schema().row_width(), 45);
     }
 
