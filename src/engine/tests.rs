@@ -597,7 +597,7 @@ query.measures = [{ id = "open", fn = "count" }]
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rolling_window_rolls_with_the_clock_alone_and_a_commit_moves_its_panels() {
-    use super::board::{topic, Board};
+    use super::board::topic;
     let dir = tempfile::tempdir().unwrap();
     let boards = tempfile::tempdir().unwrap();
     std::fs::write(
@@ -626,14 +626,7 @@ query.measures = [{ id = "n", fn = "count" }]
         .await
         .unwrap();
     let hub = crate::live::Hub::new(8);
-    let board = Board {
-        catalog: dashboards::Catalog::open(boards.path(), Rules::zone(DEFAULT_TIME_ZONE)),
-        hub: hub.clone(),
-        health: Default::default(),
-        context: Default::default(),
-        clock: std::time::Duration::from_millis(200),
-        coalesce: std::time::Duration::from_millis(10),
-    };
+    let board = runner(boards.path(), &hub, std::time::Duration::from_millis(200));
     let value = |panel: &str| hub.get(&topic("roll", panel)).unwrap().data["value"].clone();
     let computed = board.publish_all(store.snapshot()).await;
     assert_eq!(value("recent"), 1);
@@ -897,7 +890,7 @@ query.dataset = "complaints"
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn both_lanes_leave_every_panel_equal_to_a_full_computation_after_a_stream_of_commits() {
-    use super::board::{topic, Board};
+    use super::board::topic;
     let dir = tempfile::tempdir().unwrap();
     let boards = tempfile::tempdir().unwrap();
     std::fs::write(boards.path().join("lanes.toml"), LANES).unwrap();
@@ -915,15 +908,8 @@ async fn both_lanes_leave_every_panel_equal_to_a_full_computation_after_a_stream
         .await
         .unwrap();
     let hub = crate::live::Hub::new(64);
-    let board_runner = Board {
-        catalog: dashboards::Catalog::open(boards.path(), Rules::zone(DEFAULT_TIME_ZONE)),
-        hub: hub.clone(),
-        health: Default::default(),
-        context: Default::default(),
-        // No clock tick during the test: tracked panels move by the fast lane alone.
-        clock: std::time::Duration::from_secs(3600),
-        coalesce: std::time::Duration::from_millis(5),
-    };
+    // No clock tick during the test: tracked panels move by the fast lane alone.
+    let board_runner = runner(boards.path(), &hub, std::time::Duration::from_secs(3600));
     let computed = board_runner.publish_all(store.snapshot()).await;
     let shutdown = tokio_util::sync::CancellationToken::new();
     let running = tokio::spawn(board_runner.run(store.clone(), computed, shutdown.clone()));
@@ -960,4 +946,21 @@ async fn both_lanes_leave_every_panel_equal_to_a_full_computation_after_a_stream
     }
     shutdown.cancel();
     running.await.unwrap();
+}
+
+/// The dashboard runner over the files in `dir`, publishing to `hub`, its clock ticking every
+/// `clock`.
+fn runner(
+    dir: &std::path::Path,
+    hub: &crate::live::Hub,
+    clock: std::time::Duration,
+) -> super::board::Board {
+    super::board::Board {
+        catalog: dashboards::Catalog::open(dir, Rules::zone(DEFAULT_TIME_ZONE)),
+        hub: hub.clone(),
+        health: Default::default(),
+        context: Default::default(),
+        clock,
+        coalesce: std::time::Duration::from_millis(5),
+    }
 }
