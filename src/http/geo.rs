@@ -24,6 +24,8 @@ type RenderCache = HashMap<(String, Option<u8>), Arc<Rendered>>;
 pub struct GeoService {
     catalog: Arc<Catalog>,
     rendered: Mutex<RenderCache>,
+    /// `GET /api/regions`, made once.
+    names: std::sync::OnceLock<Arc<Rendered>>,
 }
 
 /// One rendered representation.
@@ -32,13 +34,70 @@ struct Rendered {
     etag: String,
 }
 
+impl Rendered {
+    fn of(body: Vec<u8>) -> Arc<Rendered> {
+        let body = Bytes::from(body);
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        body.hash(&mut hasher);
+        Arc::new(Rendered {
+            etag: format!("\"{:016x}\"", hasher.finish()),
+            body,
+        })
+    }
+
+    /// The body with its ETag, or 304 when the client holds it already.
+    fn respond(&self, headers: &HeaderMap, content_type: &'static str) -> Response {
+        let cached = headers
+            .get(header::IF_NONE_MATCH)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.split(',').any(|tag| tag.trim() == self.etag));
+        let common = [
+            (header::ETAG, self.etag.clone()),
+            // Clients keep the body and only ask whether it changed.
+            (header::CACHE_CONTROL, "no-cache".to_owned()),
+        ];
+        if cached {
+            return (StatusCode::NOT_MODIFIED, common).into_response();
+        }
+        (
+            common,
+            [(header::CONTENT_TYPE, content_type)],
+            self.body.clone(),
+        )
+            .into_response()
+    }
+}
+
 impl GeoService {
     /// Serves the sets found in `catalog`.
     pub fn new(catalog: Arc<Catalog>) -> Self {
         Self {
             catalog,
             rendered: Mutex::default(),
+            names: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Every region of every set that loads: `{"regions": {code: {"name", "set"}}}` — the names
+    /// pages show for the Kemendagri codes panels group by. A set that does not load is skipped
+    /// (`/api/geo/{set}` says why).
+    fn names(&self) -> Arc<Rendered> {
+        self.names
+            .get_or_init(|| {
+                let mut regions = serde_json::Map::new();
+                for set_name in self.catalog.names() {
+                    let Some(Ok(set)) = self.catalog.get(&set_name) else {
+                        continue;
+                    };
+                    for region in set.regions() {
+                        regions
+                            .entry(region.code.to_string())
+                            .or_insert_with(|| json!({"name": region.name, "set": set_name}));
+                    }
+                }
+                Rendered::of(json!({ "regions": regions }).to_string().into_bytes())
+            })
+            .clone()
     }
 
     fn render(&self, name: &str, zoom: Option<u8>) -> Result<Arc<Rendered>, ApiError> {
@@ -62,13 +121,7 @@ impl GeoService {
             Some(Ok(set)) => set,
         };
         let (document, _) = to_geojson(&set, zoom);
-        let body = Bytes::from(serde_json::to_vec(&document).map_err(anyhow::Error::from)?);
-        let mut hasher = std::collections::hash_map::DefaultHasher::new();
-        body.hash(&mut hasher);
-        let rendered = Arc::new(Rendered {
-            etag: format!("\"{:016x}\"", hasher.finish()),
-            body,
-        });
+        let rendered = Rendered::of(serde_json::to_vec(&document).map_err(anyhow::Error::from)?);
         self.lock().insert(key, rendered.clone());
         Ok(rendered)
     }
@@ -82,6 +135,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/geo", get(list))
         .route("/geo/{set}", get(boundaries))
+        .route("/regions", get(regions))
 }
 
 async fn list(State(state): State<AppState>) -> Json<serde_json::Value> {
@@ -125,22 +179,13 @@ async fn boundaries(
     let rendered = tokio::task::spawn_blocking(move || geo.render(&set, zoom))
         .await
         .map_err(|e| ApiError::Internal(e.into()))??;
-    let cached = headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|tag| tag.trim() == rendered.etag));
-    let common = [
-        (header::ETAG, rendered.etag.clone()),
-        // Clients keep the geometry and only ask whether it changed.
-        (header::CACHE_CONTROL, "no-cache".to_owned()),
-    ];
-    if cached {
-        return Ok((StatusCode::NOT_MODIFIED, common).into_response());
-    }
-    Ok((
-        common,
-        [(header::CONTENT_TYPE, "application/geo+json")],
-        rendered.body.clone(),
-    )
-        .into_response())
+    Ok(rendered.respond(&headers, "application/geo+json"))
+}
+
+async fn regions(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let geo = state.geo.clone();
+    let rendered = tokio::task::spawn_blocking(move || geo.names())
+        .await
+        .map_err(|e| ApiError::Internal(e.into()))?;
+    Ok(rendered.respond(&headers, "application/json"))
 }

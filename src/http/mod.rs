@@ -11,6 +11,7 @@ mod geo;
 mod health;
 mod metrics;
 mod openapi;
+mod pages;
 mod screens;
 mod sources;
 mod ws;
@@ -63,9 +64,10 @@ pub struct AppState {
 
 /// The whole HTTP surface of an instance.
 pub fn router(state: AppState, static_dir: PathBuf, request_timeout: Duration) -> Router {
-    let pages = ServeDir::new(static_dir).append_index_html_on_directories(true);
+    let files = ServeDir::new(&static_dir).append_index_html_on_directories(true);
     Router::new()
         .merge(health::router())
+        .merge(pages::router(&static_dir))
         .merge(metrics::router())
         .merge(ws::router())
         .nest(
@@ -79,7 +81,7 @@ pub fn router(state: AppState, static_dir: PathBuf, request_timeout: Duration) -
                 .merge(openapi::router())
                 .fallback(error::api_not_found),
         )
-        .fallback_service(pages)
+        .fallback_service(files)
         .layer(middleware::from_fn_with_state(
             state.metrics.clone(),
             track_request,

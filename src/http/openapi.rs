@@ -271,6 +271,16 @@ fn base() -> Value {
                     "type": "object", "properties": {"sets": {"type": "array", "items": {"type": "object",
                         "properties": {"name": {"type": "string"}, "url": {"type": "string"}}}}}}}}}}
             }},
+            "/api/regions": {"get": {
+                "summary": "The name of every region of every boundary set, by Kemendagri code (ETag)",
+                "parameters": [{"name": "If-None-Match", "in": "header", "required": false, "schema": {"type": "string"}}],
+                "responses": {
+                    "200": {"description": "Regions", "content": {"application/json": {"schema": {
+                        "type": "object", "properties": {"regions": {"type": "object", "additionalProperties": {
+                            "type": "object", "properties": {"name": {"type": "string"}, "set": {"type": "string"}}}}}}}}},
+                    "304": {"description": "Not modified (the ETag matched)"}
+                }
+            }},
             "/api/geo/{set}": {"get": {
                 "summary": "A boundary set as RFC 7946 GeoJSON (ETag, gzip), optionally simplified for a zoom level",
                 "parameters": [

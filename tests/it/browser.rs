@@ -195,6 +195,21 @@ impl Browser {
         result["result"]["value"].clone()
     }
 
+    /// Evaluates an expression whose value is a promise, and returns what it resolves to.
+    async fn eval_promise(&mut self, expression: &str) -> Value {
+        let result = self
+            .call(
+                "Runtime.evaluate",
+                json!({"expression": expression, "returnByValue": true, "awaitPromise": true}),
+            )
+            .await;
+        assert!(
+            result.get("exceptionDetails").is_none(),
+            "{expression} threw: {result}"
+        );
+        result["result"]["value"].clone()
+    }
+
     /// Polls `expression` until it is `true`; panics with `what` after `limit`.
     async fn wait_until(&mut self, expression: &str, limit: Duration, what: &str) {
         let deadline = Instant::now() + limit;
@@ -488,4 +503,329 @@ async fn the_analyst_page_previews_an_export_takes_a_snapshot_and_shows_it_by_it
     page.screenshot("analyst-snapshot-1440x900.png").await;
     drop(page);
     app.stop().await;
+}
+
+/// True once every panel of the page holds a drawn value (no "waiting" placeholder left).
+const PANELS_FILLED: &str = "window.pantau && pantau.live && pantau.live.connection === 'open' && document.querySelectorAll('.panel').length > 0 && [...document.querySelectorAll('.panel .body')].every(b => b.childElementCount > 0 && !b.querySelector('.waiting'))";
+
+/// The raw value of a kpi panel as drawn (`data-raw` of its figure), as a number.
+fn kpi_raw(panel: &str) -> String {
+    format!("Number(document.querySelector('[data-panel=\"{panel}\"] .kpi-value').dataset.raw)")
+}
+
+#[tokio::test]
+async fn the_dashboard_wall_and_the_tablet_follow_live_data_and_survive_a_server_restart() {
+    let Some(chromium) = chromium_path() else {
+        return;
+    };
+    let data_dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let base = format!("http://127.0.0.1:{port}");
+    let (stop, server) = start_demo(port, data_dir.path()).await;
+
+    // Screen 1 of the two-screen Kota Pasuruan wall, at 1920×1080, named for operators.
+    let mut wall = Browser::launch(&chromium, 1920, 1080, false).await;
+    wall.navigate(&format!(
+        "{base}/wall/kota-pasuruan-wall?part=1&screen=wall-left"
+    ))
+    .await;
+    wall.wait_until(
+        PANELS_FILLED,
+        Duration::from_secs(30),
+        "the wall never drew every panel of screen 1",
+    )
+    .await;
+    let panels = wall
+        .eval("[...document.querySelectorAll('.panel')].map(p => p.dataset.panel)")
+        .await;
+    assert_eq!(
+        panels,
+        json!([
+            "map",
+            "open",
+            "new-today",
+            "sla",
+            "per-hour",
+            "per-opd",
+            "per-kecamatan",
+            "newest"
+        ]),
+        "screen 1 holds exactly the panels placed on it"
+    );
+    assert_eq!(wall.eval("document.documentElement.lang").await, "id");
+    assert!(wall
+        .eval("document.getElementById('clock').textContent")
+        .await
+        .as_str()
+        .unwrap()
+        .ends_with("WIB"));
+    // Placed on the file's grid: the map spans 6 of 12 columns and 6 of 8 rows.
+    let map_box = wall
+        .eval("(() => { const r = document.querySelector('[data-panel=map]').getBoundingClientRect(); return [r.width / innerWidth, r.height / innerHeight]; })()")
+        .await;
+    let (w, h) = (map_box[0].as_f64().unwrap(), map_box[1].as_f64().unwrap());
+    assert!(
+        (0.45..0.52).contains(&w) && (0.6..0.75).contains(&h),
+        "map box {map_box}"
+    );
+    // The map: every kelurahan drawn and coloured, a legend; region names, not codes, in lists.
+    wall.wait_until(
+        "document.querySelectorAll('[data-panel=map] path').length === 34 && [...document.querySelectorAll('[data-panel=map] path')].some(p => p.getAttribute('fill') !== '#2a3038') && document.querySelectorAll('[data-panel=map] .legend li').length >= 2",
+        Duration::from_secs(20),
+        "the map did not show 34 coloured kelurahan with a legend",
+    )
+    .await;
+    let kecamatan = wall
+        .eval("[...document.querySelectorAll('[data-panel=\"per-kecamatan\"] tbody td.label')].map(td => td.textContent)")
+        .await;
+    assert!(
+        kecamatan
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|k| k == "Gadingrejo"),
+        "kecamatan by name: {kecamatan}"
+    );
+    // Every panel says how old its data is; nothing is stale while the simulator runs.
+    wall.wait_until(
+        "[...document.querySelectorAll('.panel .age')].every(a => a.textContent.includes('lalu')) && document.querySelectorAll('.panel.stale').length === 0",
+        Duration::from_secs(10),
+        "a panel shows no data age or is stale while data flows",
+    )
+    .await;
+    // How a panel's freshness is judged (static/lib/board.js), on hand-made states: the age runs
+    // from the newer of the value's commit and the feeding source's last success; the
+    // dashboard's own threshold, a failing source and a lost connection each make it stale.
+    let judged = wall
+        .eval_promise(
+            "(async () => {
+              const { freshness } = await import('/lib/board.js');
+              const now = Date.parse('2026-11-27T10:00:00Z');
+              const panel = { topic: 't', query: { dataset: 'complaints' } };
+              const live = (connection, state) => ({ connection,
+                sources: [{ id: 's', dataset: 'complaints', state }],
+                topics: new Map([
+                  ['t', { seq: 1, data: {}, committedAt: '2026-11-27T09:59:00Z' }],
+                  ['sources/health', { seq: 1, data: { sources: { s: { id: 's', dataset: 'complaints', last_success: '2026-11-27T09:57:00Z' },
+                    other: { id: 'other', dataset: 'budget_lines', last_success: '2026-11-27T09:59:50Z' } } } }]]) });
+              const pick = (f) => [f.ageS, f.stale];
+              return [
+                pick(freshness(panel, { staleness: { s: 600 } }, live('open', 'fresh'), now)),
+                pick(freshness(panel, { staleness: { s: 120 } }, live('open', 'fresh'), now)),
+                pick(freshness(panel, { staleness: {} }, live('open', 'failing'), now)),
+                pick(freshness(panel, { staleness: {} }, live('closed', 'fresh'), now)),
+              ];
+            })()",
+        )
+        .await;
+    assert_eq!(
+        judged,
+        json!([[60, false], [60, true], [60, true], [60, true]]),
+        "freshness"
+    );
+    // A value moves after an ingest.
+    let before = wall.eval(&kpi_raw("new-today")).await.as_f64().unwrap();
+    wall.wait_until(
+        &format!("{} > {before}", kpi_raw("new-today")),
+        Duration::from_secs(20),
+        "the complaints-today tile did not move after an ingest",
+    )
+    .await;
+    assert!(wall.errors.is_empty(), "console errors: {:?}", wall.errors);
+    wall.screenshot("wall-dashboard-1920x1080-part1.png").await;
+
+    // Screen 2 on a 4K display: the same grid, everything twice as large.
+    let mut wall4k = Browser::launch(&chromium, 3840, 2160, false).await;
+    wall4k
+        .navigate(&format!(
+            "{base}/wall/kota-pasuruan-wall?part=2&screen=wall-right"
+        ))
+        .await;
+    wall4k
+        .wait_until(
+            PANELS_FILLED,
+            Duration::from_secs(30),
+            "the 4K wall never drew every panel of screen 2",
+        )
+        .await;
+    assert_eq!(
+        wall4k
+            .eval("getComputedStyle(document.documentElement).fontSize")
+            .await,
+        "36px",
+        "sizes follow the screen's height"
+    );
+    assert_eq!(
+        wall4k
+            .eval("document.getElementById('part').textContent")
+            .await,
+        "2/2"
+    );
+    assert_eq!(
+        wall4k
+            .eval("document.querySelectorAll('[data-panel=sources] .health li').length > 0 && document.querySelectorAll('[data-panel=\"serapan-opd\"] .progress li').length > 0")
+            .await,
+        json!(true),
+        "source health and serapan per OPD drawn"
+    );
+    assert!(
+        wall4k.errors.is_empty(),
+        "console errors: {:?}",
+        wall4k.errors
+    );
+    wall4k
+        .screenshot("wall-dashboard-3840x2160-part2.png")
+        .await;
+    drop(wall4k);
+
+    // Operators see both named screens alive.
+    let screens: Value = reqwest::get(format!("{base}/api/screens"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let left = screens["screens"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "wall-left")
+        .unwrap_or_else(|| panic!("wall-left not reported: {screens}"));
+    assert_eq!(left["state"], "alive", "{screens}");
+    assert_eq!(left["page"], "wall/kota-pasuruan-wall:1", "{screens}");
+
+    // Leadership's tablet page on a phone-sized screen.
+    let mut tablet = Browser::launch(&chromium, 390, 844, true).await;
+    tablet.navigate(&format!("{base}/kpi")).await;
+    tablet
+        .wait_until(
+            PANELS_FILLED,
+            Duration::from_secs(30),
+            "the tablet page never drew every card",
+        )
+        .await;
+    assert_eq!(
+        tablet.eval("pantau.dashboard.id").await,
+        "leadership-kpi",
+        "/kpi opens the tablet dashboard"
+    );
+    assert_eq!(
+        tablet
+            .eval("document.documentElement.scrollWidth <= innerWidth")
+            .await,
+        json!(true),
+        "the page scrolls sideways at 390 px"
+    );
+    let cut = tablet
+        .eval("[...document.querySelectorAll('.panel, .panel h2, .kpi-value, .bar *')].filter(e => e.getBoundingClientRect().right > innerWidth + 0.5).map(e => e.className || e.tagName)")
+        .await;
+    assert_eq!(cut, json!([]), "cut off at the right edge at 390 px");
+    // The first view's transfer: page, scripts, styles, region names and the live snapshots.
+    let transferred = tablet
+        .eval("performance.getEntriesByType('navigation').concat(performance.getEntriesByType('resource')).reduce((n, e) => n + e.transferSize, 0) + pantau.live.bytes")
+        .await
+        .as_f64()
+        .unwrap();
+    eprintln!("tablet first view: {transferred} bytes transferred");
+    assert!(
+        transferred <= 200.0 * 1024.0,
+        "first view transferred {transferred} bytes"
+    );
+    assert!(
+        tablet.errors.is_empty(),
+        "console errors: {:?}",
+        tablet.errors
+    );
+    tablet.screenshot("kpi-390x844.png").await;
+
+    // The server stops: the wall says so and marks every panel stale; the tablet keeps its
+    // last values, with their age, under an offline line.
+    let open_before = tablet.eval(&kpi_raw("open")).await;
+    stop.cancel();
+    server.await.unwrap().unwrap();
+    wall.wait_until(
+        "document.getElementById('conn').className === 'conn conn-closed' && document.querySelectorAll('.panel.stale').length === document.querySelectorAll('.panel').length",
+        Duration::from_secs(20),
+        "the disconnected and stale indicators did not appear",
+    )
+    .await;
+    wall.screenshot("wall-dashboard-disconnected.png").await;
+    tablet
+        .wait_until(
+            "!document.getElementById('offline').hidden && document.querySelector('[data-panel=open] .age').textContent.length > 0",
+            Duration::from_secs(20),
+            "the tablet did not say it is offline",
+        )
+        .await;
+    assert_eq!(
+        tablet.eval(&kpi_raw("open")).await,
+        open_before,
+        "the last values stay"
+    );
+    tablet.screenshot("kpi-390x844-offline.png").await;
+    let when_down = wall.eval(&kpi_raw("new-today")).await.as_f64().unwrap();
+
+    // It comes back on the same data dir: both pages recover by themselves, no reload.
+    wall.eval("window.__sameDocument = true").await;
+    let (stop, server) = start_demo(port, data_dir.path()).await;
+    wall.wait_until(
+        &format!("pantau.live.connection === 'open' && document.querySelectorAll('.panel.stale').length === 0 && {} > {when_down}", kpi_raw("new-today")),
+        Duration::from_secs(60),
+        "the wall did not recover after the restart",
+    )
+    .await;
+    assert_eq!(
+        wall.eval("window.__sameDocument === true").await,
+        json!(true),
+        "the wall was reloaded"
+    );
+    tablet
+        .wait_until(
+            "pantau.live.connection === 'open' && document.getElementById('offline').hidden",
+            Duration::from_secs(60),
+            "the tablet did not recover after the restart",
+        )
+        .await;
+    // While the server was down the browser logged each refused reconnection attempt: expected,
+    // and nothing else may be there.
+    for page in [&mut wall, &mut tablet] {
+        page.errors.retain(|e| {
+            !(e.contains("WebSocket connection to") && e.contains("ERR_CONNECTION_REFUSED"))
+        });
+        assert!(page.errors.is_empty(), "console errors: {:?}", page.errors);
+    }
+    wall.screenshot("wall-dashboard-recovered.png").await;
+    drop(tablet);
+
+    // A playlist rotates between dashboards.
+    wall.navigate(&format!(
+        "{base}/wall?playlist=kota-pasuruan-wall:1,service-levels&every=5"
+    ))
+    .await;
+    wall.wait_until(
+        "window.pantau && pantau.boards && pantau.boards.length === 2 && pantau.current === 0",
+        Duration::from_secs(20),
+        "the playlist did not start",
+    )
+    .await;
+    wall.wait_until(
+        "pantau.current === 1 && !document.querySelector('[data-dashboard=\"service-levels\"]').hidden && document.querySelector('[data-dashboard=\"kota-pasuruan-wall\"]').hidden",
+        Duration::from_secs(20),
+        "the playlist did not move to its second dashboard",
+    )
+    .await;
+    // An unknown dashboard is explained, not a blank screen.
+    wall.navigate(&format!("{base}/wall/no-such-board")).await;
+    wall.wait_until(
+        "document.getElementById('message').textContent.includes('kota-pasuruan-wall')",
+        Duration::from_secs(20),
+        "an unknown dashboard was not explained with the known ones",
+    )
+    .await;
+    stop.cancel();
+    server.await.unwrap().unwrap();
 }

@@ -171,3 +171,36 @@ async fn unknown_sets_and_bad_zooms_are_clear_errors() {
     }
     app.stop().await;
 }
+
+#[tokio::test]
+async fn region_names_of_every_shipped_set_are_served_by_code_and_cached() {
+    let app = spawn_quiet_app().await;
+    let response = app.get("/api/regions").await;
+    assert_eq!(response.status(), 200);
+    let etag = response.headers()["etag"].to_str().unwrap().to_owned();
+    let body: Value = response.json().await.unwrap();
+    let regions = body["regions"].as_object().unwrap();
+    // Kota Pasuruan: 4 kecamatan and 34 kelurahan, by their Kemendagri codes.
+    assert_eq!(regions["35.75.01"]["name"], "Gadingrejo");
+    assert_eq!(regions["35.75.01"]["set"], "kota_pasuruan_kecamatan");
+    let kota: Vec<_> = regions
+        .iter()
+        .filter(|(code, _)| code.starts_with("35.75."))
+        .collect();
+    assert_eq!(kota.len(), 4 + 34, "{kota:?}");
+    // The other shipped regions are there too (Kabupaten Pasuruan 35.14, Gresik 35.25).
+    assert!(regions.keys().any(|c| c.starts_with("35.14.")));
+    assert!(regions.keys().any(|c| c.starts_with("35.25.")));
+    assert!(regions
+        .values()
+        .all(|r| !r["name"].as_str().unwrap().is_empty()));
+    let again = app
+        .client
+        .get(app.url("/api/regions"))
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 304);
+    app.stop().await;
+}

@@ -229,6 +229,7 @@ async fn the_openapi_description_lists_exactly_what_is_served() {
         "/api/snapshots/{snapshot}",
         "/api/snapshots/{snapshot}/export",
         "/api/openapi.json",
+        "/api/regions",
     ] {
         assert!(
             paths.iter().any(|p| p.as_str() == served),

@@ -1,0 +1,92 @@
+// The leadership tablet page (`/kpi`, `/kpi?dashboard=ID`): a dashboard's panels as cards in the
+// file's order, live over /ws. When the connection drops the cards keep their last values, each
+// with its age, under an "offline" line; they move again when it comes back.
+"use strict";
+
+import { initialLang, pick } from "./format.js";
+import { startLive } from "./live.js";
+import { HEALTH_TOPIC, drawHeader, drawPanels, loadDashboard, loadRegions, markFreshness, panelSection } from "./board.js";
+import { words } from "./words.js";
+
+const params = new URLSearchParams(location.search);
+const byId = (id) => document.getElementById(id);
+
+const view = { lang: initialLang(), dashboard: null, sections: new Map(), live: null, regions: {} };
+window.pantau = view; // read by browser tests and handy in the console
+
+const ctx = () => ({ lang: view.lang, zone: view.live.timeZone, t: words(view.lang), regions: view.regions });
+
+/** The dashboard asked for, else the first one made for tablets, else the first. */
+async function chosen() {
+  if (params.get("dashboard")) return params.get("dashboard");
+  const all = await fetch("/api/dashboards").then((r) => r.json());
+  const tablet = all.dashboards.find((d) => d.audience === "tablet") || all.dashboards[0];
+  return tablet ? tablet.id : null;
+}
+
+function build() {
+  const main = byId("cards");
+  view.sections = new Map();
+  const cards = view.dashboard.panels.map((panel) => {
+    const section = panelSection(panel);
+    view.sections.set(panel.id, section);
+    return section;
+  });
+  main.replaceChildren(...cards);
+  byId("title").textContent = pick(view.dashboard.title, view.lang);
+  document.title = "Pantau — " + pick(view.dashboard.title, view.lang);
+}
+
+function tick() {
+  const now = Date.now();
+  drawHeader(view.live, view.lang, new Date(now));
+  const offline = byId("offline");
+  offline.hidden = view.live.connection === "open" || !view.live.topics.size;
+  offline.textContent = words(view.lang)("offline");
+  markFreshness(view.dashboard, view.sections, view.live, ctx(), now);
+}
+
+let reloading = false;
+function onChange(what) {
+  if (what.startsWith("dashboards/")) {
+    const known = view.dashboard.panels.some((p) => p.topic === what);
+    if (known !== view.live.topics.has(what) && !reloading) {
+      // A panel was added to or removed from the file: take the new definition.
+      reloading = true;
+      loadDashboard(view.dashboard.id)
+        .then((d) => { view.dashboard = d; build(); drawPanels(d, view.sections, view.live, ctx()); })
+        .catch((e) => console.warn("pantau: dashboard not reloaded:", e.message))
+        .finally(() => { reloading = false; });
+    } else {
+      drawPanels(view.dashboard, view.sections, view.live, ctx(), what);
+    }
+  } else if (what === HEALTH_TOPIC) {
+    for (const p of view.dashboard.panels) if (p.kind === "source_health") drawPanels(view.dashboard, view.sections, view.live, ctx(), p.topic);
+  }
+  tick();
+}
+
+async function main() {
+  const id = await chosen();
+  try {
+    [view.dashboard, view.regions] = await Promise.all([loadDashboard(id || ""), loadRegions()]);
+  } catch (e) {
+    byId("message").textContent = words(view.lang)("not_found", { id: id || "", list: (e.known || []).join(", ") });
+    return;
+  }
+  build();
+  view.live = startLive({ prefixes: ["dashboards/" + view.dashboard.id + "/"], topics: [HEALTH_TOPIC], onChange });
+  tick();
+  setInterval(tick, 1000);
+}
+
+byId("lang").addEventListener("click", () => {
+  view.lang = view.lang === "id" ? "en" : "id";
+  localStorage.setItem("pantau.lang", view.lang);
+  if (!view.live) return;
+  build();
+  drawPanels(view.dashboard, view.sections, view.live, ctx());
+  tick();
+});
+
+main().catch((e) => console.warn("pantau:", e));

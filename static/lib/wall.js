@@ -1,0 +1,211 @@
+// The wall display (`/wall/{dashboard}`, `/wall?playlist=a,b&every=60`): a dashboard's panels on
+// its grid, live over /ws, each with its data age; one part of a dashboard spread over several
+// screens with `?part=N`; a named screen (`?screen=lobby-1`) reports itself to operators.
+// docs/pages.md describes the parameters.
+"use strict";
+
+import { initialLang, pick } from "./format.js";
+import { startLive } from "./live.js";
+import { HEALTH_TOPIC, drawHeader, drawPanels, loadDashboard, loadRegions, markFreshness, panelSection, sourcesLine } from "./board.js";
+import { words } from "./words.js";
+
+const params = new URLSearchParams(location.search);
+const byId = (id) => document.getElementById(id);
+
+/** What this screen shows: `[{ id, part }]` (part null = every part side by side). */
+function wanted() {
+  const part = Number(params.get("part")) || null;
+  const fromPath = decodeURIComponent(location.pathname.replace(/^\/wall\/?/, "").replace(/\/$/, ""));
+  if (fromPath) return [{ id: fromPath, part }];
+  return (params.get("playlist") || "").split(",").map((s) => s.trim()).filter(Boolean).map((entry) => {
+    const [id, p] = entry.split(":");
+    return { id, part: Number(p) || part };
+  });
+}
+
+const view = {
+  lang: initialLang(),
+  /** `[{ id, part, dashboard, element, sections: Map(panel id → section) }]` */
+  boards: [],
+  current: 0,
+  live: null,
+  error: null,
+};
+window.pantau = view; // read by browser tests and handy in the console
+
+const ctx = () => ({ lang: view.lang, zone: view.live ? view.live.timeZone : "Asia/Jakarta", t: words(view.lang), regions: view.regions });
+
+/** Builds the board of one dashboard: a grid per part shown, one section per panel. */
+function buildBoard(board) {
+  const { dashboard } = board;
+  const element = document.createElement("div");
+  element.className = "board";
+  element.dataset.dashboard = dashboard.id;
+  const layout = dashboard.layout;
+  const parts = layout ? (board.part ? [board.part] : Array.from({ length: layout.screens }, (_, i) => i + 1)) : [1];
+  const screens = new Map();
+  for (const part of parts) {
+    const screen = document.createElement("div");
+    screen.className = "screen" + (layout ? "" : " auto");
+    if (layout) {
+      screen.style.gridTemplateColumns = `repeat(${layout.columns}, minmax(0, 1fr))`;
+      screen.style.gridTemplateRows = `repeat(${layout.rows}, minmax(0, 1fr))`;
+    }
+    screens.set(part, screen);
+    element.append(screen);
+  }
+  board.sections = new Map();
+  for (const panel of dashboard.panels) {
+    const area = panel.area;
+    const part = area ? area.screen : 1;
+    const screen = screens.get(layout ? part : 1);
+    if (!screen) continue;
+    const section = panelSection(panel);
+    if (layout && area) {
+      section.style.gridColumn = `${area.col} / span ${area.width}`;
+      section.style.gridRow = `${area.row} / span ${area.height}`;
+    }
+    board.sections.set(panel.id, section);
+    screen.append(section);
+  }
+  board.element = element;
+}
+
+function show(index) {
+  view.current = index;
+  view.boards.forEach((b, i) => { b.element.hidden = i !== index; });
+  const board = view.boards[index];
+  if (!board) return;
+  byId("title").textContent = pick(board.dashboard.title, view.lang);
+  const layout = board.dashboard.layout;
+  byId("part").textContent = layout && board.part && layout.screens > 1 ? board.part + "/" + layout.screens : "";
+  document.title = "Pantau — " + pick(board.dashboard.title, view.lang);
+}
+
+function drawAll(topic) {
+  for (const board of view.boards) drawPanels(board.dashboard, board.sections, view.live, ctx(), topic);
+}
+
+function tick() {
+  const now = Date.now();
+  drawHeader(view.live, view.lang, new Date(now));
+  const sources = sourcesLine(view.live, view.lang);
+  const line = byId("sources");
+  line.textContent = sources.text;
+  line.title = sources.title;
+  line.className = "sources " + sources.state;
+  const board = view.boards[view.current];
+  if (!board) return;
+  const state = markFreshness(board.dashboard, board.sections, view.live, ctx(), now);
+  view.dataAge = state.oldest;
+  const turned = view.stale !== state.anyStale;
+  view.stale = state.anyStale;
+  // Operators learn at once when a screen turns stale or fresh, not at the next heartbeat.
+  if (turned) view.live.report();
+}
+
+/** A panel added to or removed from a file: the board is rebuilt from the new definition. */
+let reloading = null;
+function refreshDefinition(board) {
+  if (reloading) return;
+  reloading = loadDashboard(board.id)
+    .then((dashboard) => {
+      const old = board.element;
+      board.dashboard = dashboard;
+      buildBoard(board);
+      old.replaceWith(board.element);
+      show(view.current);
+      drawPanels(board.dashboard, board.sections, view.live, ctx());
+    })
+    .catch((e) => console.warn("pantau: dashboard not reloaded:", e.message))
+    .finally(() => { reloading = null; });
+}
+
+function onChange(what) {
+  if (what === "connection" || what === "sources") { tick(); return; }
+  if (what === HEALTH_TOPIC) {
+    for (const board of view.boards) {
+      for (const p of board.dashboard.panels) if (p.kind === "source_health") drawPanels(board.dashboard, board.sections, view.live, ctx(), p.topic);
+    }
+    tick();
+    return;
+  }
+  for (const board of view.boards) {
+    if (!what.startsWith("dashboards/" + board.id + "/")) continue;
+    const known = board.dashboard.panels.some((p) => p.topic === what);
+    if (known !== view.live.topics.has(what)) refreshDefinition(board);
+    else drawPanels(board.dashboard, board.sections, view.live, ctx(), what);
+  }
+  tick();
+}
+
+function fail(text) {
+  const message = byId("message");
+  message.textContent = text;
+  message.hidden = false;
+}
+
+async function main() {
+  const list = wanted();
+  if (!list.length) {
+    const all = await fetch("/api/dashboards").then((r) => r.json());
+    const box = byId("message");
+    box.replaceChildren(...all.dashboards.map((d) => {
+      const a = document.createElement("a");
+      a.href = "/wall/" + encodeURIComponent(d.id) + location.search;
+      a.textContent = pick(d.title, view.lang);
+      return a;
+    }));
+    box.classList.add("choose");
+    return;
+  }
+  let dashboards;
+  try {
+    [dashboards, view.regions] = await Promise.all([Promise.all(list.map((w) => loadDashboard(w.id))), loadRegions()]);
+  } catch (e) {
+    // A kiosk keeps trying: the file may be fixed or the server back in a minute.
+    fail(e.notFound ? words(view.lang)("not_found", { id: list.map((w) => w.id).join(", "), list: e.known.join(", ") })
+      : words(view.lang)("loading"));
+    setTimeout(() => location.reload(), 30000);
+    return;
+  }
+  byId("message").hidden = true;
+  view.boards = list.map((w, i) => ({ id: w.id, part: w.part, dashboard: dashboards[i] }));
+  for (const board of view.boards) {
+    buildBoard(board);
+    byId("boards").append(board.element);
+  }
+  show(0);
+  view.live = startLive({
+    prefixes: view.boards.map((b) => "dashboards/" + b.id + "/"),
+    topics: [HEALTH_TOPIC],
+    onChange,
+    screen: { name: params.get("screen"), page: "wall/" + list.map((w) => w.id + (w.part ? ":" + w.part : "")).join(","),
+      report: () => ({ data_age_s: view.dataAge === undefined ? null : view.dataAge, stale: Boolean(view.stale) }) },
+  });
+  drawAll();
+  tick();
+  setInterval(tick, 1000);
+  // Relative times inside panels (source health) move with the clock.
+  setInterval(() => onChange(HEALTH_TOPIC), 5000);
+  const every = Math.max(5, Number(params.get("every")) || 60) * 1000;
+  if (view.boards.length > 1) setInterval(() => show((view.current + 1) % view.boards.length), every);
+}
+
+byId("lang").addEventListener("click", () => {
+  view.lang = view.lang === "id" ? "en" : "id";
+  localStorage.setItem("pantau.lang", view.lang);
+  if (!view.live) return;
+  show(view.current);
+  for (const board of view.boards) {
+    for (const section of board.sections.values()) {
+      const body = section.querySelector(".body");
+      body.replaceChildren();
+      body._map = null;
+    }
+  }
+  drawAll();
+  tick();
+});
+
+main().catch((e) => { console.warn("pantau:", e); fail(String(e.message || e)); });
