@@ -111,7 +111,15 @@ impl Application {
             tracing::warn!(dir = %static_dir.display(), "No index.html in the static directory; pages will answer 404.");
         }
         let boundary_sets = Arc::new(Catalog::open(&static_dir.join("geo")));
-        let geo = Arc::new(GeoService::new(boundary_sets.clone()));
+        let tiles = settings
+            .deployment
+            .tile_url
+            .clone()
+            .map(|url| crate::http::Tiles {
+                url,
+                attribution: settings.deployment.tile_attribution.clone(),
+            });
+        let geo = Arc::new(GeoService::new(boundary_sets.clone(), tiles));
         let dashboards = DashboardCatalog::open(
             &settings.dashboards.resolved_dir(),
             dashboard_rules(&settings, &static_dir),

@@ -371,6 +371,16 @@ fn validate(settings: &Settings, origin_of: &dyn Fn(&str) -> String) -> Vec<Conf
             settings.deployment.time_zone
         ),
     );
+    if let Some(url) = &settings.deployment.tile_url {
+        check(
+            (url.starts_with("https://") || url.starts_with("http://") || url.starts_with('/'))
+                && ["{z}", "{x}", "{y}"].iter().all(|p| url.contains(p)),
+            "deployment.tile_url",
+            format!(
+                "'{url}' must be an http(s):// or /path URL with {{z}}, {{x}} and {{y}}, e.g. https://tiles.example.go.id/{{z}}/{{x}}/{{y}}.png"
+            ),
+        );
+    }
     let db = &settings.database;
     check(
         !(db.url.is_some() && db.url_file.is_some()),

@@ -246,6 +246,11 @@ pub struct DeploymentSettings {
     pub name: String,
     /// IANA zone used to show and bucket times (Asia/Jakarta = WIB, Asia/Makassar = WITA, Asia/Jayapura = WIT).
     pub time_zone: String,
+    /// A raster tile URL (`{z}`, `{x}`, `{y}`) drawn under the maps, for a city that has a tile
+    /// server; unset: the maps show the boundaries alone (a command centre may be offline).
+    pub tile_url: Option<String>,
+    /// Attribution shown with the tiles (the tile provider's licence asks for it).
+    pub tile_attribution: Option<String>,
 }
 
 impl Default for DeploymentSettings {
@@ -253,6 +258,8 @@ impl Default for DeploymentSettings {
         Self {
             name: "Kota Pasuruan".to_owned(),
             time_zone: "Asia/Jakarta".to_owned(),
+            tile_url: None,
+            tile_attribution: None,
         }
     }
 }

@@ -26,6 +26,17 @@ pub struct GeoService {
     rendered: Mutex<RenderCache>,
     /// `GET /api/regions`, made once.
     names: std::sync::OnceLock<Arc<Rendered>>,
+    /// Raster tiles drawn under the maps, when the deployment has a tile server.
+    tiles: Option<Tiles>,
+}
+
+/// A tile server for the maps' background (`[deployment] tile_url`).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Tiles {
+    /// URL with `{z}`, `{x}`, `{y}`.
+    pub url: String,
+    /// Shown on every map.
+    pub attribution: Option<String>,
 }
 
 /// One rendered representation.
@@ -69,12 +80,13 @@ impl Rendered {
 }
 
 impl GeoService {
-    /// Serves the sets found in `catalog`.
-    pub fn new(catalog: Arc<Catalog>) -> Self {
+    /// Serves the sets found in `catalog`, and names `tiles` to the pages.
+    pub fn new(catalog: Arc<Catalog>, tiles: Option<Tiles>) -> Self {
         Self {
             catalog,
             rendered: Mutex::default(),
             names: std::sync::OnceLock::new(),
+            tiles,
         }
     }
 
@@ -146,7 +158,7 @@ async fn list(State(state): State<AppState>) -> Json<serde_json::Value> {
         .into_iter()
         .map(|name| json!({"name": name, "url": format!("/api/geo/{name}")}))
         .collect();
-    Json(json!({ "sets": sets }))
+    Json(json!({ "sets": sets, "tiles": state.geo.tiles }))
 }
 
 #[derive(Deserialize)]

@@ -33,7 +33,7 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
 pub use error::ApiError;
-pub use geo::GeoService;
+pub use geo::{GeoService, Tiles};
 
 use crate::db::MetaDb;
 use crate::ingest::SourceHealth;

@@ -269,7 +269,8 @@ fn base() -> Value {
                 "summary": "Boundary sets available for maps",
                 "responses": {"200": {"description": "Sets", "content": {"application/json": {"schema": {
                     "type": "object", "properties": {"sets": {"type": "array", "items": {"type": "object",
-                        "properties": {"name": {"type": "string"}, "url": {"type": "string"}}}}}}}}}}
+                        "properties": {"name": {"type": "string"}, "url": {"type": "string"}}}},
+                        "tiles": {"type": ["object", "null"], "properties": {"url": {"type": "string"}, "attribution": {"type": ["string", "null"]}}}}}}}}}
             }},
             "/api/regions": {"get": {
                 "summary": "The name of every region of every boundary set, by Kemendagri code (ETag)",

@@ -86,6 +86,23 @@ export function drawPanels(dashboard, sections, live, ctx, topic) {
   }
 }
 
+/**
+ * What a change of `topic` asks of a page showing `dashboard`: `"redefine"` when a panel was added
+ * to or removed from its file (a new topic arrived, or one was removed), `"draw"` for one of its
+ * panels, `"health"` for the sources' health, `null` otherwise.
+ */
+export function changeOf(dashboard, live, topic) {
+  if (topic === HEALTH_TOPIC) return "health";
+  if (!topic.startsWith("dashboards/" + dashboard.id + "/")) return null;
+  const known = dashboard.panels.some((p) => p.topic === topic);
+  return known === live.topics.has(topic) ? "draw" : "redefine";
+}
+
+/** Redraws the source-health panels (their relative times move with the clock). */
+export function drawHealth(dashboard, sections, live, ctx) {
+  for (const p of dashboard.panels) if (p.kind === "source_health") drawPanels(dashboard, sections, live, ctx, p.topic);
+}
+
 /** Updates every section's data age and stale mark; returns the oldest age and whether any is stale. */
 export function markFreshness(dashboard, sections, live, ctx, now) {
   let oldest = null;

@@ -5,7 +5,7 @@
 
 import { initialLang, pick } from "./format.js";
 import { startLive } from "./live.js";
-import { HEALTH_TOPIC, drawHeader, drawPanels, loadDashboard, loadRegions, markFreshness, panelSection } from "./board.js";
+import { HEALTH_TOPIC, changeOf, drawHeader, drawHealth, drawPanels, loadDashboard, loadRegions, markFreshness, panelSection } from "./board.js";
 import { words } from "./words.js";
 
 const params = new URLSearchParams(location.search);
@@ -48,20 +48,17 @@ function tick() {
 
 let reloading = false;
 function onChange(what) {
-  if (what.startsWith("dashboards/")) {
-    const known = view.dashboard.panels.some((p) => p.topic === what);
-    if (known !== view.live.topics.has(what) && !reloading) {
-      // A panel was added to or removed from the file: take the new definition.
-      reloading = true;
-      loadDashboard(view.dashboard.id)
-        .then((d) => { view.dashboard = d; build(); drawPanels(d, view.sections, view.live, ctx()); })
-        .catch((e) => console.warn("pantau: dashboard not reloaded:", e.message))
-        .finally(() => { reloading = false; });
-    } else {
-      drawPanels(view.dashboard, view.sections, view.live, ctx(), what);
-    }
-  } else if (what === HEALTH_TOPIC) {
-    for (const p of view.dashboard.panels) if (p.kind === "source_health") drawPanels(view.dashboard, view.sections, view.live, ctx(), p.topic);
+  const change = changeOf(view.dashboard, view.live, what);
+  if (change === "redefine" && !reloading) {
+    reloading = true;
+    loadDashboard(view.dashboard.id)
+      .then((d) => { view.dashboard = d; build(); drawPanels(d, view.sections, view.live, ctx()); })
+      .catch((e) => console.warn("pantau: dashboard not reloaded:", e.message))
+      .finally(() => { reloading = false; });
+  } else if (change === "draw") {
+    drawPanels(view.dashboard, view.sections, view.live, ctx(), what);
+  } else if (change === "health") {
+    drawHealth(view.dashboard, view.sections, view.live, ctx());
   }
   tick();
 }

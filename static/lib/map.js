@@ -1,6 +1,8 @@
 // A choropleth in SVG over a shipped boundary set: geometry fetched once per set and zoom (the
 // browser revalidates it by ETag, and sets are shared between the maps of a page), colours and
 // legend from the server's class breaks (`breaks`: upper bounds of all classes but the last).
+// Drawn in Web Mercator, so that the raster tiles of a deployment's tile server (`GET /api/geo`
+// names it, if any) lie exactly under the regions.
 "use strict";
 
 import { number } from "./format.js";
@@ -9,6 +11,21 @@ const CLASS_COLOURS = ["#1f4e6b", "#2f7d95", "#58a59a", "#d8a63a", "#e8603c"];
 export const NO_DATA_COLOUR = "#2a3038";
 const SVG = "http://www.w3.org/2000/svg";
 const geometry = new Map(); // set → Promise<GeoJSON>
+const TILE = 256;
+let tileServer = null; // Promise<{url, attribution} | null>
+
+function tiles() {
+  if (!tileServer) {
+    tileServer = fetch("/api/geo").then((r) => (r.ok ? r.json() : {})).then((b) => b.tiles || null).catch(() => null);
+  }
+  return tileServer;
+}
+
+/** Web Mercator position in pixels of a 256-pixel world (zoom 0). */
+function mercator([lon, lat]) {
+  const phi = Math.max(-85.05112878, Math.min(85.05112878, lat)) * Math.PI / 180;
+  return [(lon + 180) / 360 * TILE, (1 - Math.log(Math.tan(Math.PI / 4 + phi / 2)) / Math.PI) / 2 * TILE];
+}
 
 function load(set) {
   if (!geometry.has(set)) {
@@ -34,20 +51,42 @@ export function classOf(value, breaks) {
 export function choropleth(svg, legend) {
   const state = { set: null, paths: new Map(), pending: null };
 
-  function draw(geo) {
+  function draw(geo, server) {
     const rings = (g) => (g.type === "Polygon" ? g.coordinates : g.coordinates.flat());
     let [minX, minY, maxX, maxY] = [Infinity, Infinity, -Infinity, -Infinity];
-    for (const f of geo.features) for (const ring of rings(f.geometry)) for (const [x, y] of ring) {
+    for (const f of geo.features) for (const ring of rings(f.geometry)) for (const p of ring) {
+      const [x, y] = mercator(p);
       minX = Math.min(minX, x); maxX = Math.max(maxX, x); minY = Math.min(minY, y); maxY = Math.max(maxY, y);
     }
-    // Equirectangular, with longitude shrunk by cos(latitude) so shapes keep their proportions.
-    const kx = Math.cos(((minY + maxY) / 2) * Math.PI / 180) * 1000;
-    const ky = 1000;
-    const project = ([x, y]) => ((x - minX) * kx).toFixed(1) + "," + ((maxY - y) * ky).toFixed(1);
-    svg.setAttribute("viewBox", "0 0 " + ((maxX - minX) * kx).toFixed(1) + " " + ((maxY - minY) * ky).toFixed(1));
+    // The zoom at which the set is about 1024 pixels across; tiles of that zoom fit it.
+    const zoom = Math.max(0, Math.min(19, Math.round(Math.log2(1024 / Math.max(maxX - minX, maxY - minY, 1e-9)))));
+    const k = 2 ** zoom;
+    const project = (p) => {
+      const [x, y] = mercator(p);
+      return ((x - minX) * k).toFixed(1) + "," + ((y - minY) * k).toFixed(1);
+    };
+    svg.setAttribute("viewBox", "0 0 " + ((maxX - minX) * k).toFixed(1) + " " + ((maxY - minY) * k).toFixed(1));
     state.paths.clear();
     const title = svg.querySelector("title");
     svg.replaceChildren(...(title ? [title] : []));
+    if (server) {
+      const layer = document.createElementNS(SVG, "g");
+      layer.classList.add("tiles");
+      for (let tx = Math.floor(minX * k / TILE); tx <= Math.floor(maxX * k / TILE); tx++) {
+        for (let ty = Math.floor(minY * k / TILE); ty <= Math.floor(maxY * k / TILE); ty++) {
+          const image = document.createElementNS(SVG, "image");
+          image.setAttribute("href", server.url.replace("{z}", zoom).replace("{x}", tx).replace("{y}", ty));
+          image.setAttribute("x", (tx * TILE - minX * k).toFixed(1));
+          image.setAttribute("y", (ty * TILE - minY * k).toFixed(1));
+          image.setAttribute("width", TILE);
+          image.setAttribute("height", TILE);
+          layer.append(image);
+        }
+      }
+      svg.append(layer);
+      svg.classList.add("over-tiles");
+    }
+    state.attribution = server ? server.attribution || "" : "";
     for (const f of geo.features) {
       const path = document.createElementNS(SVG, "path");
       path.setAttribute("d", rings(f.geometry).map((ring) => "M" + ring.map(project).join("L") + "Z").join(""));
@@ -84,7 +123,14 @@ export function choropleth(svg, legend) {
     const none = document.createElement("li");
     none.style.setProperty("--swatch", NO_DATA_COLOUR);
     none.textContent = text.noData;
-    legend.replaceChildren(...items, none);
+    const extra = [];
+    if (state.attribution) {
+      const credit = document.createElement("li");
+      credit.className = "attribution";
+      credit.textContent = state.attribution;
+      extra.push(credit);
+    }
+    legend.replaceChildren(...items, none, ...extra);
   }
 
   return {
@@ -94,9 +140,9 @@ export function choropleth(svg, legend) {
       if (!layer || !layer.set) return;
       state.pending = layer;
       if (state.set === layer.set) { paint(layer, text, lang); return; }
-      load(layer.set)
-        .then((geo) => {
-          if (state.set !== layer.set) { draw(geo); state.set = layer.set; }
+      Promise.all([load(layer.set), tiles()])
+        .then(([geo, server]) => {
+          if (state.set !== layer.set) { draw(geo, server); state.set = layer.set; }
           paint(state.pending, text, lang);
         })
         .catch((e) => console.warn("pantau: map not loaded:", e.message));

@@ -190,6 +190,10 @@ function rankMeasure(panel) {
 
 function breakdown(body, panel, v, ctx) {
   const measures = panel.query.measures;
+  if (!(v.order || []).length) {
+    body.replaceChildren(el("p", "empty", ctx.t("no_rows")));
+    return;
+  }
   const lead = rankMeasure(panel);
   const order = v.order || [];
   const max = Math.max(1e-9, ...order.map((k) => Math.abs(magnitude(v.groups[k].measures[measures[lead].id]) || 0)));
@@ -295,6 +299,10 @@ function cellText(column, value, ctx) {
 
 function table(body, panel, v, ctx) {
   const columns = panel.columns || [];
+  if (!(v.order || []).length) {
+    body.replaceChildren(el("p", "empty", ctx.t("no_rows")));
+    return;
+  }
   const seen = body._seen || new Set();
   const grid = el("table", "rows");
   const rows = el("tbody");

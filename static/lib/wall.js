@@ -6,7 +6,9 @@
 
 import { initialLang, pick } from "./format.js";
 import { startLive } from "./live.js";
-import { HEALTH_TOPIC, drawHeader, drawPanels, loadDashboard, loadRegions, markFreshness, panelSection, sourcesLine } from "./board.js";
+import {
+  HEALTH_TOPIC, changeOf, drawHeader, drawHealth, drawPanels, loadDashboard, loadRegions, markFreshness, panelSection, sourcesLine,
+} from "./board.js";
 import { words } from "./words.js";
 
 const params = new URLSearchParams(location.search);
@@ -122,19 +124,11 @@ function refreshDefinition(board) {
 }
 
 function onChange(what) {
-  if (what === "connection" || what === "sources") { tick(); return; }
-  if (what === HEALTH_TOPIC) {
-    for (const board of view.boards) {
-      for (const p of board.dashboard.panels) if (p.kind === "source_health") drawPanels(board.dashboard, board.sections, view.live, ctx(), p.topic);
-    }
-    tick();
-    return;
-  }
   for (const board of view.boards) {
-    if (!what.startsWith("dashboards/" + board.id + "/")) continue;
-    const known = board.dashboard.panels.some((p) => p.topic === what);
-    if (known !== view.live.topics.has(what)) refreshDefinition(board);
-    else drawPanels(board.dashboard, board.sections, view.live, ctx(), what);
+    const change = changeOf(board.dashboard, view.live, what);
+    if (change === "redefine") refreshDefinition(board);
+    else if (change === "draw") drawPanels(board.dashboard, board.sections, view.live, ctx(), what);
+    else if (change === "health") drawHealth(board.dashboard, board.sections, view.live, ctx());
   }
   tick();
 }

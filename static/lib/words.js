@@ -5,7 +5,7 @@ export const WORDS = {
   id: {
     connecting: "Menghubungkan…", connected: "Terhubung", reconnecting: "Terputus — menyambung ulang…",
     refused: "Tidak dapat terhubung — periksa token layar (?token=…) atau server",
-    updated: "{age} lalu", stale: "DATA TERLAMBAT", no_data: "tanpa data", waiting: "menunggu data…",
+    updated: "{age} lalu", stale: "DATA TERLAMBAT", no_data: "tanpa data", no_rows: "Tidak ada data saat ini", waiting: "menunggu data…",
     other: "lainnya ({n})", total: "Total", target: "target {v}", previous: "sebelumnya {v}",
     unknown: "tanpa lokasi", not_found: "Dasbor “{id}” tidak ditemukan. Tersedia: {list}",
     loading: "Memuat dasbor…", rows: "{n} baris", of: "dari {n}",
@@ -24,7 +24,7 @@ export const WORDS = {
   en: {
     connecting: "Connecting…", connected: "Connected", reconnecting: "Disconnected — reconnecting…",
     refused: "Cannot connect — check the screen's token (?token=…) or the server",
-    updated: "{age} ago", stale: "DATA LATE", no_data: "no data", waiting: "waiting for data…",
+    updated: "{age} ago", stale: "DATA LATE", no_data: "no data", no_rows: "Nothing at the moment", waiting: "waiting for data…",
     other: "other ({n})", total: "Total", target: "target {v}", previous: "previously {v}",
     unknown: "no location", not_found: "Dashboard “{id}” not found. Available: {list}",
     loading: "Loading dashboard…", rows: "{n} rows", of: "of {n}",

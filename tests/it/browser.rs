@@ -829,3 +829,99 @@ async fn the_dashboard_wall_and_the_tablet_follow_live_data_and_survive_a_server
     stop.cancel();
     server.await.unwrap().unwrap();
 }
+
+/// A stand-in for a city's tile server: any `/{z}/{x}/{y}.svg` is a plain square; the paths asked
+/// for are recorded.
+async fn tile_server() -> (u16, std::sync::Arc<std::sync::Mutex<Vec<(u32, u32, u32)>>>) {
+    use axum::extract::{Path as UrlPath, State};
+    type Seen = std::sync::Arc<std::sync::Mutex<Vec<(u32, u32, u32)>>>;
+    async fn tile(
+        State(seen): State<Seen>,
+        UrlPath((z, x, y)): UrlPath<(u32, u32, String)>,
+    ) -> impl axum::response::IntoResponse {
+        let y: u32 = y.trim_end_matches(".svg").parse().unwrap();
+        seen.lock().unwrap().push((z, x, y));
+        (
+            [("content-type", "image/svg+xml")],
+            r##"<svg xmlns="http://www.w3.org/2000/svg" width="256" height="256"><rect width="256" height="256" fill="#345"/></svg>"##,
+        )
+    }
+    let seen = Seen::default();
+    let app = axum::Router::new()
+        .route("/{z}/{x}/{y}", axum::routing::get(tile))
+        .with_state(seen.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (port, seen)
+}
+
+#[tokio::test]
+async fn maps_lay_the_regions_over_the_configured_tile_server() {
+    let Some(chromium) = chromium_path() else {
+        return;
+    };
+    let (tile_port, seen) = tile_server().await;
+    let app = crate::helpers::spawn_app_with(
+        AppOptions {
+            backend: Backend::Sqlite,
+            simulator: true,
+        },
+        |s| {
+            s.deployment.tile_url = Some(format!(
+                "http://127.0.0.1:{tile_port}/{{z}}/{{x}}/{{y}}.svg"
+            ));
+            s.deployment.tile_attribution = Some("© Peta Uji".into());
+        },
+    )
+    .await;
+    let mut page = Browser::launch(&chromium, 1920, 1080, false).await;
+    page.navigate(&app.url("/wall/kota-pasuruan-wall?part=1"))
+        .await;
+    page.wait_until(
+        "document.querySelectorAll('[data-panel=map] path').length === 34 && document.querySelectorAll('[data-panel=map] svg image').length > 0 && document.querySelector('[data-panel=map] .legend .attribution') !== null",
+        Duration::from_secs(30),
+        "the map did not draw its tiles and attribution",
+    )
+    .await;
+    assert_eq!(
+        page.eval("document.querySelector('[data-panel=map] .legend .attribution').textContent")
+            .await,
+        "© Peta Uji"
+    );
+    let images = page
+        .eval("document.querySelectorAll('[data-panel=map] svg image').length")
+        .await
+        .as_u64()
+        .unwrap() as usize;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while seen.lock().unwrap().len() < images {
+        assert!(
+            Instant::now() < deadline,
+            "the browser fetched too few tiles"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // The tiles asked for are the Web Mercator tiles under Kota Pasuruan (around 112.90 E,
+    // 7.645 S): the one holding its centre is among them, all at one zoom.
+    let tiles = seen.lock().unwrap().clone();
+    let z = tiles[0].0;
+    assert!(tiles.iter().all(|t| t.0 == z), "{tiles:?}");
+    let n = 2f64.powi(z as i32);
+    let (lon, lat) = (112.905_f64, -7.645_f64);
+    let x = ((lon + 180.0) / 360.0 * n).floor() as u32;
+    let phi = lat.to_radians();
+    let y = ((1.0 - (std::f64::consts::FRAC_PI_4 + phi / 2.0).tan().ln() / std::f64::consts::PI)
+        / 2.0
+        * n)
+        .floor() as u32;
+    assert!(
+        tiles.contains(&(z, x, y)),
+        "tile {z}/{x}/{y} not among {tiles:?}"
+    );
+    assert!((12..=15).contains(&z), "a city-sized zoom, got {z}");
+    assert!(page.errors.is_empty(), "console errors: {:?}", page.errors);
+    page.screenshot("wall-map-over-tiles.png").await;
+    drop(page);
+    app.stop().await;
+}
