@@ -145,17 +145,48 @@ pub enum Method {
     EqualInterval,
 }
 
-/// A choropleth layer.
+/// What a map layer draws over its boundary set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LayerKind {
+    /// A measure per region, in classes.
+    Choropleth,
+    /// The rows themselves when few are in view, else their clusters.
+    Points,
+    /// Rows aggregated per grid cell, with count and status mix.
+    Clusters,
+    /// Rows per grid cell, for a heat map.
+    Heat,
+}
+
+/// A map layer.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Layer {
-    /// Boundary set drawn.
+    /// What it draws.
+    pub kind: LayerKind,
+    /// Boundary set drawn (and, for the row layers, the view they cover).
     pub set: String,
-    /// Measure id coloured.
+    /// choropleth: measure id coloured.
     pub measure: String,
-    /// Class-break method.
+    /// choropleth: class-break method.
     pub method: Method,
-    /// Number of classes.
+    /// choropleth: number of classes.
     pub classes: usize,
+    /// Row layers: zoom of the grid (default: the set's view about 1,024 pixels across).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub zoom: Option<u8>,
+    /// Row layers: grid cell in screen pixels at that zoom.
+    pub cell_px: u32,
+    /// points: most rows sent as points; more are sent as clusters. Clusters and cells are
+    /// capped at the same number.
+    pub max_features: usize,
+}
+
+impl Layer {
+    /// True for the layers that draw rows (points, clusters, heat) rather than regions.
+    pub fn draws_rows(&self) -> bool {
+        self.kind != LayerKind::Choropleth
+    }
 }
 
 /// A validated panel.

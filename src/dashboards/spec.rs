@@ -185,7 +185,9 @@ pub struct Thresholds {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LayerSpec {
-    /// `choropleth` (a value per region).
+    /// `choropleth` (a value per region), `points` (the rows, or their clusters when more than
+    /// `max_features` are in view), `clusters` (rows per grid cell with their status mix) or
+    /// `heat` (rows per grid cell).
     #[schemars(with = "String")]
     pub kind: Spanned<String>,
     /// Boundary set whose shapes are drawn (`/api/geo/{set}`).
@@ -203,6 +205,18 @@ pub struct LayerSpec {
     #[serde(default)]
     #[schemars(with = "Option<u8>")]
     pub classes: Option<Spanned<u8>>,
+    /// points, clusters, heat: zoom of the grid (8-20; default: the set about 1,024 pixels across).
+    #[serde(default)]
+    #[schemars(with = "Option<u8>")]
+    pub zoom: Option<Spanned<u8>>,
+    /// clusters, heat: grid cell in screen pixels (8-256; default 64 for clusters, 32 for heat).
+    #[serde(default)]
+    #[schemars(with = "Option<u16>")]
+    pub cell: Option<Spanned<u16>>,
+    /// points, clusters, heat: most features in one value (1-5000, default 2000).
+    #[serde(default)]
+    #[schemars(with = "Option<u16>")]
+    pub max_features: Option<Spanned<u16>>,
 }
 
 /// What a panel computes, over one dataset.

@@ -44,6 +44,7 @@ fn the_shipped_dashboards_are_valid() {
         ids,
         [
             "budget-absorption",
+            "kota-pasuruan-peta",
             "kota-pasuruan-wall",
             "la-311",
             "leadership-kpi",

@@ -43,6 +43,8 @@ pub fn parse_duration(text: &str) -> Result<i64, String> {
 pub enum Window {
     /// The last N seconds up to now.
     Last(i64),
+    /// From now to N seconds ahead (deadlines about to pass, e.g. `sla_due_at` in `next 4h`).
+    Next(i64),
     /// Since local midnight.
     Today,
     /// The whole previous local day.
@@ -57,13 +59,19 @@ pub enum Window {
     ThisFiscalYear,
 }
 
+/// The duration of a `last`/`next` window, its error naming the whole window.
+fn span(window: &str, duration: &str) -> Result<i64, String> {
+    parse_duration(duration).map_err(|e| format!("unknown window `{window}`: {e}"))
+}
+
 impl Window {
     /// Parses `last 24h`, `today`, `yesterday`, `this week`, `this month`, `this year`,
     /// `this fiscal year`.
     pub fn parse(text: &str) -> Result<Window, String> {
         let words: Vec<&str> = text.split_whitespace().collect();
         Ok(match words.as_slice() {
-            ["last", d] => Window::Last(parse_duration(d)?),
+            ["last", d] => Window::Last(span(text, d)?),
+            ["next", d] => Window::Next(span(text, d)?),
             ["today"] => Window::Today,
             ["yesterday"] => Window::Yesterday,
             ["this", "week"] => Window::ThisWeek,
@@ -72,8 +80,8 @@ impl Window {
             ["this", "fiscal", "year"] => Window::ThisFiscalYear,
             _ => {
                 return Err(format!(
-                    "unknown window `{text}`: use `last 24h`, `today`, `yesterday`, `this week`, \
-                     `this month`, `this year` or `this fiscal year`"
+                    "unknown window `{text}`: use `last 24h`, `next 4h`, `today`, `yesterday`, \
+                     `this week`, `this month`, `this year` or `this fiscal year`"
                 ))
             }
         })
@@ -88,6 +96,7 @@ impl Window {
         match self {
             // A second past now, so a row stamped this very second counts.
             Window::Last(secs) => (t - secs, t + 1),
+            Window::Next(secs) => (t, t + secs),
             Window::Today => (day_start(local), day_start(local + Duration::days(1))),
             Window::Yesterday => (day_start(local - Duration::days(1)), day_start(local)),
             Window::ThisWeek => {
@@ -110,6 +119,9 @@ impl Window {
 
     /// How long the window is at `now`, in hours (for rates).
     pub fn hours(self, now: DateTime<Utc>, tz: Tz, fiscal_start: u32) -> f64 {
+        if let Window::Next(secs) = self {
+            return secs as f64 / 3600.0;
+        }
         let (start, end) = self.range(now, tz, fiscal_start);
         let end = end.min(now.timestamp() + 1);
         ((end - start).max(1)) as f64 / 3600.0
@@ -225,6 +237,14 @@ mod tests {
         assert!(parse_duration("4").unwrap_err().contains("needs a unit"));
         assert!(parse_duration("4y").unwrap_err().contains("unknown unit"));
         assert_eq!(Window::parse("last 24h"), Ok(Window::Last(86_400)));
+        assert_eq!(Window::parse("next 4h"), Ok(Window::Next(14_400)));
+        let now = Utc.with_ymd_and_hms(2026, 11, 27, 5, 0, 0).unwrap();
+        let t = now.timestamp();
+        assert_eq!(
+            Window::Next(14_400).range(now, chrono_tz::Asia::Jakarta, 1),
+            (t, t + 14_400),
+            "from now, four hours ahead"
+        );
         assert_eq!(
             Window::parse("this  fiscal year"),
             Ok(Window::ThisFiscalYear)

@@ -11,6 +11,7 @@
 pub mod board;
 pub mod classes;
 pub mod incremental;
+pub mod layers;
 pub mod panel;
 pub mod query;
 pub mod tally;
@@ -213,6 +214,8 @@ fn choropleth(by_kelurahan: &std::collections::BTreeMap<String, u64>, map: &MapS
     })
 }
 
+#[cfg(test)]
+mod layer_tests;
 #[cfg(test)]
 mod tests;
 

@@ -23,6 +23,14 @@ pub struct PanelContext {
 }
 
 impl PanelContext {
+    /// The lon/lat corners of boundary set `set` (none when the set is unknown or invalid).
+    pub fn bounds(&self, set: &str) -> Option<((f64, f64), (f64, f64))> {
+        match self.geo.as_ref().and_then(|g| g.get(set)) {
+            Some(Ok(b)) => b.bounds(),
+            _ => None,
+        }
+    }
+
     /// Region codes of boundary set `set` (none when the set is unknown or invalid).
     pub fn regions(&self, set: &str) -> Vec<String> {
         match self.geo.as_ref().and_then(|g| g.get(set)) {
@@ -52,7 +60,8 @@ pub fn incremental(panel: &Panel) -> bool {
             | PanelKind::Progress
             | PanelKind::Funnel
             | PanelKind::Map
-    ) && panel.query.as_ref().is_some_and(query::decomposable)
+    ) && !panel.layer.as_ref().is_some_and(|l| l.draws_rows())
+        && panel.query.as_ref().is_some_and(query::decomposable)
 }
 
 /// A KPI's headline value as of `compare` before `now` (`None` for a panel without a comparison).
@@ -173,6 +182,10 @@ pub fn evaluate_at(
         }
         // A query on a source-health panel is refused by validation.
         PanelKind::SourceHealth => Ok(source_health(panel, sources, now)),
+        PanelKind::Map if panel.layer.as_ref().is_some_and(|l| l.draws_rows()) => {
+            let layer = panel.layer.as_ref().expect("checked above");
+            super::layers::value(layer, q, frames, &at, context)
+        }
         _ => {
             let groups = query::groups(q, frames, &at)?;
             let previous = previous(dashboard, panel, frames, now)?;

@@ -99,6 +99,7 @@ pub fn tabulate(panel: &Panel, value: &Value, regions: Option<&Regions>) -> Tabl
         PanelKind::Breakdown | PanelKind::Progress => breakdown(panel, q, value),
         PanelKind::Funnel => funnel(q, value),
         PanelKind::Table => table(panel, value),
+        PanelKind::Map if panel.layer.as_ref().is_some_and(|l| l.draws_rows()) => features(value),
         PanelKind::Map => map(panel, q, value, regions),
         PanelKind::SourceHealth => sources(value),
     }
@@ -245,6 +246,33 @@ fn table(panel: &Panel, value: &Value) -> Table {
                 .map(|f| cell(rows[key].get(f.name), field_type(f.ty))),
         );
         table.rows.push(row);
+    }
+    table
+}
+
+/// A points, clusters or heat layer: one row per feature (a complaint, a cluster or a cell).
+fn features(value: &Value) -> Table {
+    let mut table = Table::new(vec![
+        Column::new("feature", ColType::Text),
+        Column::new("lon", ColType::Float),
+        Column::new("lat", ColType::Float),
+        Column::new("count", ColType::Integer),
+        Column::new("status", ColType::Text),
+    ]);
+    let members = ["points", "clusters", "cells"]
+        .iter()
+        .find_map(|m| value[*m].as_object());
+    for (id, f) in members.into_iter().flatten() {
+        let count = f["count"].as_i64().or(f["weight"].as_i64()).unwrap_or(1);
+        table.rows.push(vec![
+            Cell::Text(id.clone()),
+            f["lon"].as_f64().map_or(Cell::Null, Cell::Float),
+            f["lat"].as_f64().map_or(Cell::Null, Cell::Float),
+            Cell::Int(count),
+            f["status"]
+                .as_str()
+                .map_or(Cell::Null, |s| Cell::Text(s.to_owned())),
+        ]);
     }
     table
 }

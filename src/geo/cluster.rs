@@ -60,6 +60,9 @@ pub struct Cluster {
     pub count: u32,
     /// Points per category (e.g. lifecycle status), indexed as the caller's categories.
     pub mix: Vec<u32>,
+    /// The cell's id: `zoom/x/y` of its grid (stable while the grid is, so a live update of a
+    /// cluster layer changes only the cells that moved).
+    pub cell: String,
 }
 
 /// The area of a view in world units, inclusive.
@@ -167,11 +170,17 @@ fn aggregate(
                 sum_x[cell] as f64 / f64::from(n),
                 sum_y[cell] as f64 / f64::from(n),
             );
+            let (cx, cy) = (
+                x0 + (cell % w as usize) as u32,
+                y0 + (cell / w as usize) as u32,
+            );
             Cluster {
                 lon,
                 lat,
                 count: n,
                 mix: mix[cell * categories..(cell + 1) * categories].to_vec(),
+                // The grid's level: cells of 2^shift world units, i.e. tiles of zoom 32 − shift.
+                cell: format!("{}/{cx}/{cy}", WORLD_BITS - shift),
             }
         })
         .collect()
@@ -218,6 +227,9 @@ mod tests {
             points.len(),
             "every point in view is in one cluster"
         );
+        let ids: std::collections::HashSet<&str> =
+            clusters.iter().map(|c| c.cell.as_str()).collect();
+        assert_eq!(ids.len(), clusters.len(), "cell ids are unique");
         for c in &clusters {
             assert_eq!(c.mix.iter().sum::<u32>(), c.count, "the mix adds up");
             assert!((112.85..=112.95).contains(&c.lon) && (-7.68..=-7.60).contains(&c.lat));

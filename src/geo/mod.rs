@@ -197,6 +197,18 @@ impl Boundaries {
         &self.regions
     }
 
+    /// The lon/lat corners (south-west, north-east) of every region together; `None` when empty.
+    pub fn bounds(&self) -> Option<((f64, f64), (f64, f64))> {
+        let mut boxes = self.regions.iter().map(|r| r.bbox);
+        let first = boxes.next()?;
+        let (mut lo, mut hi) = (first.min(), first.max());
+        for b in boxes {
+            lo = geo::coord! { x: lo.x.min(b.min().x), y: lo.y.min(b.min().y) };
+            hi = geo::coord! { x: hi.x.max(b.max().x), y: hi.y.max(b.max().y) };
+        }
+        Some(((lo.x, lo.y), (hi.x, hi.y)))
+    }
+
     /// The region containing the point, if any.
     pub fn locate(&self, lon: f64, lat: f64) -> Option<&Region> {
         let point = Point::new(lon, lat);

@@ -9,6 +9,12 @@ import { number } from "./format.js";
 
 const CLASS_COLOURS = ["#1f4e6b", "#2f7d95", "#58a59a", "#d8a63a", "#e8603c"];
 export const NO_DATA_COLOUR = "#2a3038";
+/** Lifecycle colours of points and clusters (as the status pills). */
+const STATUS_COLOURS = {
+  received: "#4fa3e0", verified: "#4fa3e0", pending: "#4fa3e0", assigned: "#e0b84f", in_progress: "#e0b84f",
+  on_hold: "#e0884f", reopened: "#e0884f", resolved: "#3fb96a", completed: "#3fb96a", rejected: "#e05252",
+  cancelled: "#e05252", failed: "#e05252",
+};
 const SVG = "http://www.w3.org/2000/svg";
 const geometry = new Map(); // set → Promise<GeoJSON>
 const TILE = 256;
@@ -66,6 +72,7 @@ export function choropleth(svg, legend) {
       return ((x - minX) * k).toFixed(1) + "," + ((y - minY) * k).toFixed(1);
     };
     svg.setAttribute("viewBox", "0 0 " + ((maxX - minX) * k).toFixed(1) + " " + ((maxY - minY) * k).toFixed(1));
+    state.frame = { minX, minY, k };
     state.paths.clear();
     const title = svg.querySelector("title");
     svg.replaceChildren(...(title ? [title] : []));
@@ -100,7 +107,99 @@ export function choropleth(svg, legend) {
     }
   }
 
+  /** A lon/lat position in the drawing's pixels. */
+  function at(lon, lat) {
+    const [x, y] = mercator([lon, lat]);
+    return [(x - state.frame.minX) * state.frame.k, (y - state.frame.minY) * state.frame.k];
+  }
+
+  function svgNode(tag, attributes, title) {
+    const node = document.createElementNS(SVG, tag);
+    for (const [name, value] of Object.entries(attributes)) node.setAttribute(name, value);
+    if (title) {
+      const t = document.createElementNS(SVG, "title");
+      t.textContent = title;
+      node.append(t);
+    }
+    return node;
+  }
+
+  /**
+   * Rows over the regions: `points` (a dot per complaint, coloured by status, the newest ringed),
+   * `clusters` (a bubble per grid cell, sized by its count, coloured by its commonest status) or
+   * `heat` (grid cells, more opaque where more complaints are). Regions are drawn plain below.
+   */
+  function paintRows(layer, text, lang) {
+    for (const path of state.paths.values()) {
+      path.setAttribute("fill", NO_DATA_COLOUR);
+      path.querySelector("title").textContent = path.dataset.name;
+    }
+    const group = svgNode("g", { class: "features" });
+    const seen = new Set();
+    // Sizes in the drawing's units, so a dot reads the same on a small panel and a large one.
+    const unit = (svg.viewBox.baseVal && svg.viewBox.baseVal.width ? svg.viewBox.baseVal.width : 1024) / 1024;
+    if (layer.layer === "points") {
+      for (const [key, p] of Object.entries(layer.points || {})) {
+        const [x, y] = at(p.lon, p.lat);
+        const newest = key === layer.newest;
+        seen.add(p.status);
+        group.append(svgNode("circle", { cx: x.toFixed(1), cy: y.toFixed(1), r: ((newest ? 14 : 8) * unit).toFixed(1),
+          fill: STATUS_COLOURS[p.status] || "#888", class: newest ? "point newest" : "point", "data-key": key },
+        key + " · " + (text.status[p.status] || p.status)));
+      }
+    } else if (layer.layer === "clusters") {
+      const counts = Object.values(layer.clusters || {}).map((c) => c.count);
+      const most = Math.max(1, ...counts);
+      for (const [cell, c] of Object.entries(layer.clusters || {})) {
+        const [x, y] = at(c.lon, c.lat);
+        const top = Object.entries(c.mix || {}).sort((a, b) => b[1] - a[1])[0];
+        const status = top ? top[0] : "";
+        seen.add(status);
+        const r = (8 + 26 * Math.sqrt(c.count / most)) * unit;
+        const bubble = svgNode("g", { class: "cluster", "data-key": cell });
+        bubble.append(svgNode("circle", { cx: x.toFixed(1), cy: y.toFixed(1), r: r.toFixed(1), fill: STATUS_COLOURS[status] || "#888" },
+          number(c.count, lang) + " " + text.unit + " · " + Object.entries(c.mix || {})
+            .map(([s, n]) => (text.status[s] || s) + " " + number(n, lang)).join(", ")));
+        const label = svgNode("text", { x: x.toFixed(1), y: (y + 4 * unit).toFixed(1), "text-anchor": "middle",
+          "font-size": (13 * unit).toFixed(1) });
+        label.textContent = number(c.count, lang);
+        bubble.append(label);
+        group.append(bubble);
+      }
+    } else if (layer.layer === "heat") {
+      const most = Math.max(1, layer.max || 1);
+      for (const [cell, c] of Object.entries(layer.cells || {})) {
+        // A cell `L/x/y` spans 1/2^L of the 256-pixel world on each axis.
+        const [level, cx, cy] = cell.split("/").map(Number);
+        const size = TILE / 2 ** level;
+        const x = (cx * size - state.frame.minX) * state.frame.k;
+        const y = (cy * size - state.frame.minY) * state.frame.k;
+        group.append(svgNode("rect", { x: x.toFixed(1), y: y.toFixed(1), width: (size * state.frame.k).toFixed(1),
+          height: (size * state.frame.k).toFixed(1), fill: "#ff5a36", "fill-opacity": (0.15 + 0.8 * c.weight / most).toFixed(2),
+          class: "heat", "data-key": cell }, number(c.weight, lang) + " " + text.unit));
+      }
+    }
+    const old = svg.querySelector("g.features");
+    if (old) old.replaceWith(group); else svg.append(group);
+    const items = layer.layer === "heat"
+      ? [["#ff5a36", text.total + " " + number(layer.total || 0, lang)]]
+      : [...seen].filter(Boolean).map((s) => [STATUS_COLOURS[s] || "#888", text.status[s] || s]);
+    legend.replaceChildren(...items.map(([colour, words]) => {
+      const li = document.createElement("li");
+      li.style.setProperty("--swatch", colour);
+      li.textContent = words;
+      return li;
+    }));
+    if (state.attribution) {
+      const credit = document.createElement("li");
+      credit.className = "attribution";
+      credit.textContent = state.attribution;
+      legend.append(credit);
+    }
+  }
+
   function paint(layer, text, lang) {
+    if (layer.layer) { paintRows(layer, text, lang); return; }
     const breaks = layer.breaks || [];
     const colours = CLASS_COLOURS.slice(Math.max(0, CLASS_COLOURS.length - (breaks.length + 1)));
     for (const [code, path] of state.paths) {

@@ -333,8 +333,10 @@ function map(body, panel, v, ctx) {
     body.replaceChildren(svg, legend);
     body._map = choropleth(svg, legend);
   }
+  // A choropleth names its measure; a layer of rows counts complaints.
   const m = panel.query.measures.find((x) => x.id === v.measure) || panel.query.measures[0];
-  body._map.update(v, { unit: measureTitle(m, ctx).toLowerCase(), noData: ctx.t("no_data") }, ctx.lang);
+  const unit = m ? measureTitle(m, ctx).toLowerCase() : ctx.t("complaints");
+  body._map.update(v, { unit, noData: ctx.t("no_data"), status: ctx.t("status"), total: ctx.t("total") }, ctx.lang);
 }
 
 function sourceHealth(body, panel, v, ctx) {

@@ -925,3 +925,68 @@ async fn maps_lay_the_regions_over_the_configured_tile_server() {
     drop(page);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_map_wall_draws_clusters_points_and_heat_from_live_rows() {
+    let Some(chromium) = chromium_path() else {
+        return;
+    };
+    let app = crate::helpers::spawn_app(AppOptions {
+        backend: Backend::Sqlite,
+        simulator: true,
+    })
+    .await;
+    let mut page = Browser::launch(&chromium, 1920, 1080, false).await;
+    page.navigate(&app.url("/wall/kota-pasuruan-peta")).await;
+    let topic =
+        |panel: &str| format!("pantau.live.topics.get('dashboards/kota-pasuruan-peta/{panel}')");
+    // Every feature of every layer is drawn, one SVG shape per feature in the live value.
+    let drawn = format!(
+        "{PANELS_FILLED} && document.querySelectorAll('[data-panel] path').length === 4 * 34 \
+         && {c}.data.total > 0 && document.querySelectorAll('[data-panel=open-clusters] .cluster').length === Object.keys({c}.data.clusters).length \
+         && document.querySelectorAll('[data-panel=heat-today] rect.heat').length === Object.keys({h}.data.cells).length \
+         && document.querySelectorAll('[data-panel=out-of-jurisdiction] circle.point').length === Object.keys({o}.data.points).length \
+         && document.querySelectorAll('[data-panel=sla-risk] circle.point').length === Object.keys({s}.data.points).length",
+        c = topic("open-clusters"),
+        h = topic("heat-today"),
+        o = topic("out-of-jurisdiction"),
+        s = topic("sla-risk"),
+    );
+    page.wait_until(
+        &drawn,
+        Duration::from_secs(30),
+        "the map wall did not draw its layers",
+    )
+    .await;
+    // The cluster counts hold every open complaint in view; the newest point is ringed.
+    let (total, counted) = (
+        page.eval(&format!("{}.data.total", topic("open-clusters")))
+            .await,
+        page.eval(&format!(
+            "Object.values({}.data.clusters).reduce((n, c) => n + c.count, 0)",
+            topic("open-clusters")
+        ))
+        .await,
+    );
+    assert_eq!(total, counted);
+    page.wait_until(
+        &format!("{}.data.total > 0 && document.querySelectorAll('[data-panel=sla-risk] circle.newest').length === 1", topic("sla-risk")),
+        Duration::from_secs(30),
+        "no complaint at SLA risk was drawn with the newest ringed",
+    )
+    .await;
+    // The layers move with the data.
+    let before = page
+        .eval(&format!("{}.data.total", topic("heat-today")))
+        .await;
+    page.wait_until(
+        &format!("{}.data.total > {before}", topic("heat-today")),
+        Duration::from_secs(20),
+        "the heat layer did not move after an ingest",
+    )
+    .await;
+    assert!(page.errors.is_empty(), "console errors: {:?}", page.errors);
+    page.screenshot("wall-map-layers-1920x1080.png").await;
+    drop(page);
+    app.stop().await;
+}

@@ -421,14 +421,76 @@ fn validate_layer(
             return None;
         }
     }
-    if spec.kind.get_ref() != "choropleth" {
-        p.at(
-            &spec.kind,
-            format!("unknown layer kind `{}`: choropleth", spec.kind.get_ref()),
-        );
-        return None;
-    }
+    let kind = match spec.kind.get_ref().as_str() {
+        "choropleth" => LayerKind::Choropleth,
+        "points" => LayerKind::Points,
+        "clusters" => LayerKind::Clusters,
+        "heat" => LayerKind::Heat,
+        other => {
+            p.at(
+                &spec.kind,
+                format!("unknown layer kind `{other}`: choropleth, points, clusters or heat"),
+            );
+            return None;
+        }
+    };
     let q = query.as_ref()?;
+    let zoom = match &spec.zoom {
+        Some(z) if !(8..=20).contains(z.get_ref()) => {
+            p.at(z, "zoom is 8 to 20");
+            return None;
+        }
+        z => z.as_ref().map(|z| *z.get_ref()),
+    };
+    let cell_px = match &spec.cell {
+        Some(c) if !(8..=256).contains(c.get_ref()) => {
+            p.at(c, "cell is 8 to 256 pixels");
+            return None;
+        }
+        Some(c) => u32::from(*c.get_ref()),
+        None if kind == LayerKind::Heat => 32,
+        None => 64,
+    };
+    let max_features = match &spec.max_features {
+        Some(m) if !(1..=5000).contains(m.get_ref()) => {
+            p.at(m, "max_features is 1 to 5000");
+            return None;
+        }
+        Some(m) => usize::from(*m.get_ref()),
+        None => 2000,
+    };
+    if kind != LayerKind::Choropleth {
+        let row_only = |name: &str, given: bool, p: &mut Problems| {
+            if given {
+                p.at(&spec.kind, format!("`{name}` belongs to choropleth layers"));
+            }
+        };
+        row_only("measure", spec.measure.is_some(), p);
+        row_only("method", spec.method.is_some(), p);
+        row_only("classes", spec.classes.is_some(), p);
+        return Some(Layer {
+            kind,
+            set: spec.set.get_ref().clone(),
+            measure: String::new(),
+            method: Method::Quantile,
+            classes: 5,
+            zoom,
+            cell_px,
+            max_features,
+        });
+    }
+    for (name, given) in [
+        ("zoom", spec.zoom.is_some()),
+        ("cell", spec.cell.is_some()),
+        ("max_features", spec.max_features.is_some()),
+    ] {
+        if given {
+            p.at(
+                &spec.kind,
+                format!("`{name}` belongs to points, clusters and heat layers"),
+            );
+        }
+    }
     let measure = match &spec.measure {
         Some(m) => {
             if !q.measures.iter().any(|x| &x.id == m.get_ref()) {
@@ -464,10 +526,14 @@ fn validate_layer(
         None => 5,
     };
     Some(Layer {
+        kind,
         set: spec.set.get_ref().clone(),
         measure,
         method,
         classes,
+        zoom,
+        cell_px,
+        max_features,
     })
 }
 
@@ -481,7 +547,11 @@ fn check_kind(
     p: &mut Problems,
 ) {
     let at = &spec.kind;
-    let needs_measure = !matches!(kind, PanelKind::Table);
+    let draws_rows = spec
+        .layer
+        .as_ref()
+        .is_some_and(|l| l.kind.get_ref() != "choropleth");
+    let needs_measure = !matches!(kind, PanelKind::Table) && !draws_rows;
     // Measures that failed validation were reported already.
     let listed = spec.query.as_ref().is_some_and(|q| !q.measures.is_empty());
     if needs_measure && !listed {
@@ -535,6 +605,21 @@ fn check_kind(
         PanelKind::Map => {
             if layer.is_none() && spec.layer.is_none() {
                 p.at(at, "a map needs a [panels.layer]");
+            }
+            if draws_rows {
+                let located = ["lat", "lon"]
+                    .iter()
+                    .all(|f| fields::field(q.dataset, f).is_some());
+                if !located {
+                    p.at(at, "a points, clusters or heat layer needs a dataset with lat and lon (complaints)");
+                }
+                if !q.measures.is_empty() || !q.group_by.is_empty() {
+                    p.at(
+                        at,
+                        "a points, clusters or heat layer draws rows: drop measures and group_by",
+                    );
+                }
+                return;
             }
             let by_region = q.group_by.len() == 1 && fields::is_region(q.dataset, &q.group_by[0]);
             if !by_region {

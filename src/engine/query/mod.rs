@@ -15,9 +15,11 @@ use crate::domain::Rupiah;
 use crate::store::schema::{budget_col, STATUS_WORDS};
 use crate::store::{Dataset, ReadError, StoreSnapshot, TableView, CURRENT, KEY_ID};
 
+mod points;
 mod sums;
 mod table;
 
+pub use points::{positions, row_key, status_words, Positions};
 pub use sums::{
     current_rows, decomposable, delta_rows, groups_from, partials, KeyPart, RawKey, Sums,
 };

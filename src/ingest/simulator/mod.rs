@@ -43,7 +43,11 @@ const CATEGORIES: &[(&str, &str, u32)] = &[
 const CHANNELS: &[&str] = &["web", "android", "whatsapp", "sms", "call_center"];
 
 /// Hours a complaint may stay open under the simulated service-level agreement.
-const SLA_HOURS: i64 = 72;
+/// SLA deadlines are drawn between these many hours after filing (urgent matters get hours,
+/// routine ones days), so "at risk" and "breached" have something to show.
+const SLA_HOURS: std::ops::RangeInclusive<i64> = 3..=72;
+/// One complaint in this many is filed with an agency that is not responsible (bukan wewenang).
+const OUT_OF_JURISDICTION_ONE_IN: u32 = 25;
 
 /// How many filed complaints the simulator remembers to move along their lifecycle.
 const OPEN_KEPT: usize = 500;
@@ -103,6 +107,8 @@ impl Simulator {
             .unwrap_or(&CATEGORIES[0]);
         let now = Utc::now();
         let channel = CHANNELS[self.rng.random_range(0..CHANNELS.len())];
+        let sla_hours = self.rng.random_range(SLA_HOURS);
+        let out_of_jurisdiction = self.rng.random_range(0..OUT_OF_JURISDICTION_ONE_IN) == 0;
         Complaint {
             source: self.identity.id.clone(),
             source_id: format!("SIM-{number:08}"),
@@ -111,7 +117,7 @@ impl Simulator {
             channel: Some(channel.to_owned()),
             opd: (*opd).to_owned(),
             status: Status::Received,
-            out_of_jurisdiction: false,
+            out_of_jurisdiction,
             kecamatan: region.code.parent(),
             kelurahan: Some(region.code.clone()),
             lat: Some(lat),
@@ -120,7 +126,7 @@ impl Simulator {
             updated_at: now,
             first_response_at: None,
             resolved_at: None,
-            sla_due_at: Some(now + chrono::Duration::hours(SLA_HOURS)),
+            sla_due_at: Some(now + chrono::Duration::hours(sla_hours)),
             rating: None,
         }
     }

@@ -1,0 +1,159 @@
+//! Map layers that draw rows over a boundary set: `points` (the rows themselves when at most
+//! `max_features` are in view, else their clusters), `clusters` (rows per grid cell with their
+//! status mix) and `heat` (rows per grid cell). The view is the boundary set's extent; the grid
+//! is the layer's zoom (default: the set about 1,024 pixels across). Features are keyed by row
+//! (`source/source_id`) or grid cell (`zoom/x/y`), so a live update carries only what moved.
+
+use serde_json::{json, Map, Value};
+
+use super::panel::PanelContext;
+use super::query::{self, Frames, Moment, Positions, QueryError};
+use crate::dashboards::model::{Layer, LayerKind, Query};
+use crate::geo::cluster::{cluster, View, WorldPoint};
+
+/// Pixels across that the default zoom gives the set's view.
+const FIT_PIXELS: f64 = 1024.0;
+
+/// The value of a row layer over `frames` at `at`.
+pub fn value(
+    layer: &Layer,
+    q: &Query,
+    frames: &Frames,
+    at: &Moment,
+    context: &PanelContext,
+) -> Result<Value, QueryError> {
+    let positions = query::positions(q, frames, at)?;
+    let Some(view) = context
+        .bounds(&layer.set)
+        .or_else(|| extent(&positions))
+        .and_then(|(a, b)| View::from_lon_lat(a, b))
+    else {
+        return Ok(json!({ "layer": layer.kind, "set": layer.set, "total": 0 }));
+    };
+    let zoom = layer.zoom.unwrap_or_else(|| fit_zoom(view));
+    let inside: Vec<usize> = (0..positions.world.len())
+        .filter(|&i| contains(view, positions.world[i]))
+        .collect();
+    let mut out = json!({
+        "layer": layer.kind,
+        "set": layer.set,
+        "zoom": zoom,
+        "total": inside.len(),
+    });
+    let words = query::status_words();
+    match layer.kind {
+        LayerKind::Points if inside.len() <= layer.max_features => {
+            let mut points = Map::new();
+            let mut newest: Option<(i64, String)> = None;
+            for &i in &inside {
+                let key = query::row_key(frames, q.dataset, positions.key_ids[i]);
+                let (lon, lat) = positions.lon_lat[i];
+                let created = positions.created[i];
+                let when = chrono::DateTime::from_timestamp(created, 0)
+                    .map(|t| crate::domain::format_local(t, at.tz));
+                if newest
+                    .as_ref()
+                    .is_none_or(|(t, k)| (created, &key) > (*t, k))
+                {
+                    newest = Some((created, key.clone()));
+                }
+                points.insert(
+                    key,
+                    json!({
+                        "lon": round6(lon),
+                        "lat": round6(lat),
+                        "status": words.get(usize::from(positions.status[i])),
+                        "created_at": when,
+                    }),
+                );
+            }
+            out["points"] = Value::Object(points);
+            out["newest"] = json!(newest.map(|(_, k)| k));
+        }
+        LayerKind::Points | LayerKind::Clusters => {
+            out["layer"] = json!(LayerKind::Clusters);
+            out["cell_px"] = json!(layer.cell_px);
+            out["clusters"] = clusters(&positions, view, zoom, layer, words);
+        }
+        LayerKind::Heat => {
+            let cells = cluster(
+                &positions.world,
+                &[],
+                0,
+                view,
+                zoom,
+                layer.cell_px,
+                layer.max_features,
+            );
+            out["cell_px"] = json!(layer.cell_px);
+            out["max"] = json!(cells.iter().map(|c| c.count).max().unwrap_or(0));
+            out["cells"] = Value::Object(
+                cells
+                    .into_iter()
+                    .map(|c| {
+                        let cell = json!({ "lon": round6(c.lon), "lat": round6(c.lat), "weight": c.count });
+                        (c.cell, cell)
+                    })
+                    .collect(),
+            );
+        }
+        LayerKind::Choropleth => {}
+    }
+    Ok(out)
+}
+
+fn clusters(positions: &Positions, view: View, zoom: u8, layer: &Layer, words: &[&str]) -> Value {
+    let found = cluster(
+        &positions.world,
+        &positions.status,
+        words.len(),
+        view,
+        zoom,
+        layer.cell_px,
+        layer.max_features,
+    );
+    Value::Object(
+        found
+            .into_iter()
+            .map(|c| {
+                let mix: Map<String, Value> = words
+                    .iter()
+                    .zip(&c.mix)
+                    .filter(|(_, n)| **n > 0)
+                    .map(|(w, n)| ((*w).to_owned(), json!(n)))
+                    .collect();
+                let value = json!({
+                    "lon": round6(c.lon),
+                    "lat": round6(c.lat),
+                    "count": c.count,
+                    "mix": mix,
+                });
+                (c.cell, value)
+            })
+            .collect(),
+    )
+}
+
+fn contains(view: View, p: WorldPoint) -> bool {
+    (view.min.x..=view.max.x).contains(&p.x) && (view.min.y..=view.max.y).contains(&p.y)
+}
+
+/// The zoom at which `view` is about [`FIT_PIXELS`] across (8 to 20).
+fn fit_zoom(view: View) -> u8 {
+    // A pixel at zoom z is 2^(24 − z) world units.
+    let span = f64::from((view.max.x - view.min.x).max(view.max.y - view.min.y)).max(1.0);
+    (24.0 - (span / FIT_PIXELS).log2()).floor().clamp(8.0, 20.0) as u8
+}
+
+/// The lon/lat corners of the positions, when there is no boundary set to frame them.
+fn extent(p: &Positions) -> Option<((f64, f64), (f64, f64))> {
+    let first = *p.lon_lat.first()?;
+    Some(p.lon_lat.iter().fold((first, first), |(lo, hi), &(x, y)| {
+        ((lo.0.min(x), lo.1.min(y)), (hi.0.max(x), hi.1.max(y)))
+    }))
+}
+
+/// Six decimals (about 0.1 m), as RFC 7946 output elsewhere.
+fn round6(v: f64) -> f64 {
+    (v * 1e6).round() / 1e6
+}
