@@ -96,17 +96,6 @@ impl Application {
             .with_context(|| format!("cannot listen on {listen}"))?;
 
         let shutdown = CancellationToken::new();
-        let live = Arc::new(SessionContext {
-            hub: hub.clone(),
-            metrics: metrics.clone(),
-            shutdown: shutdown.clone(),
-            server_id: server_id(),
-            deployment: settings.deployment.name.clone(),
-            time_zone: settings.deployment.time_zone.clone(),
-            limits: SessionLimits::from_settings(&settings.live),
-            access,
-            screens: Screens::default(),
-        });
         if !static_dir.join("index.html").is_file() {
             tracing::warn!(dir = %static_dir.display(), "No index.html in the static directory; pages will answer 404.");
         }
@@ -129,6 +118,21 @@ impl Application {
         }
         let panel_context = Arc::new(PanelContext {
             geo: Some(boundary_sets.clone()),
+        });
+        let live = Arc::new(SessionContext {
+            hub: hub.clone(),
+            metrics: metrics.clone(),
+            shutdown: shutdown.clone(),
+            server_id: server_id(),
+            deployment: settings.deployment.name.clone(),
+            time_zone: settings.deployment.time_zone.clone(),
+            limits: SessionLimits::from_settings(&settings.live),
+            access,
+            screens: Screens::default(),
+            views: Some(Arc::new(engine::layers::LayerViews {
+                store: store.clone(),
+                catalog: dashboards.clone(),
+            })),
         });
         let board = Board {
             catalog: dashboards.clone(),

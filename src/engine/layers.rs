@@ -14,7 +14,7 @@ use crate::geo::cluster::{cluster, View, WorldPoint};
 /// Pixels across that the default zoom gives the set's view.
 const FIT_PIXELS: f64 = 1024.0;
 
-/// The value of a row layer over `frames` at `at`.
+/// The value of a row layer over `frames` at `at`: the whole boundary set, at the layer's zoom.
 pub fn value(
     layer: &Layer,
     q: &Query,
@@ -31,6 +31,36 @@ pub fn value(
         return Ok(json!({ "layer": layer.kind, "set": layer.set, "total": 0 }));
     };
     let zoom = layer.zoom.unwrap_or_else(|| fit_zoom(view));
+    Ok(shape(layer, q, frames, at, &positions, view, zoom))
+}
+
+/// The value of a row layer inside a client's `bbox` (west, south, east, north) at `zoom` (a map
+/// that pans and zooms): the same shape as [`value`], never more than `max_features` features.
+pub fn value_in(
+    layer: &Layer,
+    q: &Query,
+    frames: &Frames,
+    at: &Moment,
+    bbox: [f64; 4],
+    zoom: u8,
+) -> Result<Value, QueryError> {
+    let positions = query::positions(q, frames, at)?;
+    let view = View::from_lon_lat((bbox[0], bbox[1]), (bbox[2], bbox[3]));
+    Ok(match view {
+        Some(view) => shape(layer, q, frames, at, &positions, view, zoom),
+        None => json!({ "layer": layer.kind, "set": layer.set, "total": 0 }),
+    })
+}
+
+fn shape(
+    layer: &Layer,
+    q: &Query,
+    frames: &Frames,
+    at: &Moment,
+    positions: &Positions,
+    view: View,
+    zoom: u8,
+) -> Value {
     let inside: Vec<usize> = (0..positions.world.len())
         .filter(|&i| contains(view, positions.world[i]))
         .collect();
@@ -73,7 +103,7 @@ pub fn value(
         LayerKind::Points | LayerKind::Clusters => {
             out["layer"] = json!(LayerKind::Clusters);
             out["cell_px"] = json!(layer.cell_px);
-            out["clusters"] = clusters(&positions, view, zoom, layer, words);
+            out["clusters"] = clusters(positions, view, zoom, layer, words);
         }
         LayerKind::Heat => {
             let cells = cluster(
@@ -99,7 +129,7 @@ pub fn value(
         }
         LayerKind::Choropleth => {}
     }
-    Ok(out)
+    out
 }
 
 fn clusters(positions: &Positions, view: View, zoom: u8, layer: &Layer, words: &[&str]) -> Value {
@@ -156,4 +186,56 @@ fn extent(p: &Positions) -> Option<((f64, f64), (f64, f64))> {
 /// Six decimals (about 0.1 m), as RFC 7946 output elsewhere.
 fn round6(v: f64) -> f64 {
     (v * 1e6).round() / 1e6
+}
+
+/// Map views for WebSocket clients (`view` messages): the topic's dashboard panel, computed over
+/// the store's newest snapshot inside the client's box.
+pub struct LayerViews {
+    /// The data.
+    pub store: crate::store::Store,
+    /// The dashboards, for the panel behind a topic.
+    pub catalog: crate::dashboards::Catalog,
+}
+
+impl crate::live::ViewSource for LayerViews {
+    fn features(
+        &self,
+        topic: &str,
+        bbox: [f64; 4],
+        zoom: u8,
+    ) -> Result<Value, crate::live::ViewError> {
+        let refused =
+            |code: &'static str, message: String| crate::live::ViewError { code, message };
+        let (dashboard, panel) = topic
+            .strip_prefix("dashboards/")
+            .and_then(|rest| rest.split_once('/'))
+            .ok_or_else(|| {
+                refused(
+                    "invalid_message",
+                    format!("'{topic}' is not a map panel's topic"),
+                )
+            })?;
+        let d = self
+            .catalog
+            .get(dashboard)
+            .ok_or_else(|| refused("unknown_topic", format!("no dashboard '{dashboard}'")))?;
+        let p = d
+            .panels
+            .iter()
+            .find(|p| p.id == panel)
+            .ok_or_else(|| refused("unknown_topic", format!("no panel '{panel}'")))?;
+        let (Some(layer), Some(q)) = (p.layer.as_ref().filter(|l| l.draws_rows()), &p.query) else {
+            return Err(refused(
+                "invalid_message",
+                format!("'{topic}' is not a points, clusters or heat layer"),
+            ));
+        };
+        let snapshot = self.store.snapshot();
+        let frames = Frames::new(&snapshot);
+        let at = super::panel::moment(&d, chrono::Utc::now(), false);
+        value_in(layer, q, &frames, &at, bbox, zoom).map_err(|e| {
+            tracing::warn!(error = %e, topic, "A map view failed.");
+            refused("invalid_message", "the view could not be computed".into())
+        })
+    }
 }

@@ -40,7 +40,7 @@ impl PanelContext {
     }
 }
 
-fn moment(d: &Dashboard, now: DateTime<Utc>, as_of: bool) -> Moment {
+pub(crate) fn moment(d: &Dashboard, now: DateTime<Utc>, as_of: bool) -> Moment {
     Moment {
         now,
         as_of,

@@ -13,4 +13,4 @@ mod session;
 pub use access::{AccessPolicy, Denied, Grant, IpSlot};
 pub use hub::{Hub, TopicState};
 pub use screens::{Screen, ScreenState, Screens};
-pub use session::{serve_socket, SessionContext, SessionLimits};
+pub use session::{serve_socket, SessionContext, SessionLimits, ViewError, ViewSource};

@@ -79,6 +79,22 @@ pub enum ServerMessage<'a> {
         /// The last sequence number it had.
         seq: u64,
     },
+    /// The features of a map layer inside a client's view (`view`), at the topic's `seq`; sent
+    /// again whenever the topic moves.
+    Features {
+        /// Topic name.
+        topic: &'a str,
+        /// The topic's sequence number the features were computed at.
+        seq: u64,
+        /// When the data behind them was committed.
+        committed_at: Option<DateTime<Utc>>,
+        /// The view: west, south, east, north (degrees).
+        bbox: [f64; 4],
+        /// The view's zoom.
+        zoom: u8,
+        /// The layer's value for the view (as the topic's, at most 5,000 features).
+        data: &'a Value,
+    },
     /// The server is closing the connection, and why.
     Bye {
         /// `shutdown`, `heartbeat_timeout`, `too_many_errors`, …
@@ -122,6 +138,18 @@ pub enum ClientMessage {
         /// Whether the page shows its data as stale.
         #[serde(default)]
         stale: bool,
+    },
+    /// Ask for the features of a followed points/clusters/heat map topic inside a bounding box
+    /// at a zoom (a map that pans and zooms); without `bbox`, stop.
+    View {
+        /// A followed map topic.
+        topic: String,
+        /// West, south, east, north in degrees.
+        #[serde(default)]
+        bbox: Option<[f64; 4]>,
+        /// Web-map zoom, 0-22.
+        #[serde(default)]
+        zoom: Option<u8>,
     },
     /// Heartbeat / round-trip probe.
     Ping {

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use chrono::Utc;
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
+use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 use super::access::{AccessPolicy, Grant, IpSlot};
@@ -83,6 +84,56 @@ pub struct SessionContext {
     pub access: AccessPolicy,
     /// Named wall screens and how they are doing.
     pub screens: Screens,
+    /// Computes map layers for a client's view (`view` messages); `None`: views are refused.
+    pub views: Option<Arc<dyn ViewSource>>,
+}
+
+/// Most views one connection may hold at once.
+const MAX_VIEWS: usize = 8;
+
+/// Why a view could not be computed: a stable error code and a message for a person.
+#[derive(Debug)]
+pub struct ViewError {
+    /// `unknown_topic` or `invalid_message`.
+    pub code: &'static str,
+    /// What was wrong.
+    pub message: String,
+}
+
+/// Computes the features of a map topic inside a view. Implemented by the engine (live knows
+/// nothing of the store); called on a blocking thread.
+pub trait ViewSource: Send + Sync {
+    /// The layer value of `topic` inside `bbox` (west, south, east, north) at `zoom`.
+    fn features(&self, topic: &str, bbox: [f64; 4], zoom: u8) -> Result<Value, ViewError>;
+}
+
+/// A client's view of one map topic.
+struct ViewRequest {
+    bbox: [f64; 4],
+    zoom: u8,
+    /// The topic seq the last `features` was computed at.
+    sent: u64,
+}
+
+/// Checks a view: a real bounding box (west < east, south < north, inside the map) and zoom.
+fn check_view(bbox: [f64; 4], zoom: u8) -> Result<(), String> {
+    let [w, s, e, n] = bbox;
+    let ok = bbox.iter().all(|v| v.is_finite())
+        && (-180.0..=180.0).contains(&w)
+        && (-180.0..=180.0).contains(&e)
+        && (-85.06..=85.06).contains(&s)
+        && (-85.06..=85.06).contains(&n)
+        && w < e
+        && s < n;
+    if !ok {
+        return Err(
+            "bbox is [west, south, east, north] in degrees, west < east and south < north".into(),
+        );
+    }
+    if zoom > 22 {
+        return Err("zoom is 0 to 22".into());
+    }
+    Ok(())
 }
 
 /// Why a session stops.
@@ -130,6 +181,7 @@ where
         status_sent: 0,
         peer: peer.to_owned(),
         screen: None,
+        views: HashMap::new(),
     };
     let stop = state.serve(&mut out, ctx, grant).await;
     ctx.metrics.ws_subscriptions(-(state.followed.len() as i64));
@@ -174,6 +226,8 @@ struct Session {
     peer: String,
     /// The screen name this connection reported, once it did.
     screen: Option<String>,
+    /// Map views asked for, by topic.
+    views: HashMap<String, ViewRequest>,
 }
 
 impl Session {
@@ -367,7 +421,46 @@ impl Session {
                 });
                 out.control(pong).await
             }
+            ClientMessage::View { topic, bbox, zoom } => {
+                let Some(bbox) = bbox else {
+                    self.views.remove(&topic);
+                    return Ok(());
+                };
+                let zoom = zoom.unwrap_or(14);
+                let shown: String = topic.chars().take(100).collect();
+                if let Err(reason) = check_view(bbox, zoom) {
+                    return out.error("invalid_message", reason).await;
+                }
+                if !self.followed.contains_key(&topic) {
+                    return out
+                        .error(
+                            "invalid_message",
+                            format!("follow '{shown}' (subscribe) before asking for a view of it"),
+                        )
+                        .await;
+                }
+                if !self.views.contains_key(&topic) && self.views.len() >= MAX_VIEWS {
+                    return out
+                        .error(
+                            "too_many_topics",
+                            format!("one connection may hold at most {MAX_VIEWS} map views"),
+                        )
+                        .await;
+                }
+                let request = ViewRequest {
+                    bbox,
+                    zoom,
+                    sent: 0,
+                };
+                if let Some(stop) = self.send_view(&topic, request, out, ctx).await? {
+                    return out.error(stop.code, stop.message).await;
+                }
+                out.flush().await
+            }
             ClientMessage::Unsubscribe { topics, prefixes } => {
+                self.views.retain(|topic, _| {
+                    !topics.contains(topic) && !prefixes.iter().any(|p| topic.starts_with(p))
+                });
                 for prefix in &prefixes {
                     ctx.hub.unfollow_prefix(prefix, &self.bell);
                 }
@@ -490,6 +583,54 @@ impl Session {
         Ok(())
     }
 
+    /// Computes `view` of `topic` at the topic's current seq and feeds it as `features`; keeps
+    /// the view for later updates. A view that cannot be computed is returned, not kept.
+    async fn send_view<S: Sink<Message> + Unpin>(
+        &mut self,
+        topic: &str,
+        mut view: ViewRequest,
+        out: &mut Outbox<'_, S>,
+        ctx: &SessionContext,
+    ) -> Result<Option<ViewError>, Stop> {
+        let Some(source) = ctx.views.clone() else {
+            return Ok(Some(ViewError {
+                code: "invalid_message",
+                message: "this server computes no map views".into(),
+            }));
+        };
+        let Some(state) = ctx.hub.get(topic) else {
+            return Ok(Some(ViewError {
+                code: "unknown_topic",
+                message: "the topic no longer exists".into(),
+            }));
+        };
+        let (name, bbox, zoom) = (topic.to_owned(), view.bbox, view.zoom);
+        let computed = tokio::task::spawn_blocking(move || source.features(&name, bbox, zoom))
+            .await
+            .unwrap_or_else(|e| {
+                Err(ViewError {
+                    code: "invalid_message",
+                    message: format!("the view could not be computed: {e}"),
+                })
+            });
+        let data = match computed {
+            Ok(data) => data,
+            Err(e) => return Ok(Some(e)),
+        };
+        out.feed_control(frame(&ServerMessage::Features {
+            topic,
+            seq: state.seq,
+            committed_at: state.committed_at,
+            bbox,
+            zoom,
+            data: &data,
+        }))
+        .await?;
+        view.sent = state.seq;
+        self.views.insert(topic.to_owned(), view);
+        Ok(None)
+    }
+
     /// Sends the newest state of every followed topic that moved — all of them in one flush —,
     /// follows topics that appeared under a followed prefix, and tells of followed topics that
     /// were removed.
@@ -532,7 +673,30 @@ impl Session {
         for frame in frames {
             out.feed(frame).await?;
         }
+        // Views of topics that moved are computed again at the new seq.
+        let moved: Vec<String> = self
+            .views
+            .iter()
+            .filter(|(topic, view)| {
+                self.followed
+                    .get(*topic)
+                    .is_some_and(|seq| *seq > view.sent)
+            })
+            .map(|(topic, _)| topic.clone())
+            .collect();
+        for topic in moved {
+            if let Some(view) = self.views.remove(&topic) {
+                if let Some(e) = self.send_view(&topic, view, out, ctx).await? {
+                    out.feed_control(frame(&ServerMessage::Error {
+                        code: e.code,
+                        message: e.message,
+                    }))
+                    .await?;
+                }
+            }
+        }
         for (topic, seq) in removed {
+            self.views.remove(&topic);
             self.followed.remove(&topic);
             ctx.hub.unfollow(&topic, &self.bell);
             ctx.metrics.ws_subscriptions(-1);
@@ -692,6 +856,7 @@ mod tests {
             limits,
             access: AccessPolicy::from_settings(&LiveSettings::default()).unwrap(),
             screens: Screens::default(),
+            views: None,
         });
         (ctx, hub, metrics)
     }

@@ -13,5 +13,6 @@ mod helpers;
 mod ingest;
 mod live;
 mod live_access;
+mod map_views;
 mod sources;
 mod store_crash;
