@@ -290,6 +290,11 @@ async fn main() -> anyhow::Result<()> {
     };
     line("stamp → topic", &stamp);
     line("announce → topic", &announce);
+    // The choropleth alone (issue 7: a map's values after a batch).
+    let (map_stamp, map_announce, _) = latencies(0..1);
+    println!("  the choropleth (`map`) alone:");
+    line("stamp → topic", &map_stamp);
+    line("announce → topic", &map_announce);
     println!(
         "  slow lane, the `newest` table: {} updates, the age of their data when published:",
         table.len()

@@ -231,29 +231,62 @@ impl Browser {
     }
 }
 
-/// Starts the demo app in-process on `port` with `data_dir`.
-async fn start_demo(
+/// The demo app running in-process on a port of its own, stopped and started again on the same
+/// port and data dir (a server restart, as a screen sees it).
+struct Demo {
     port: u16,
-    data_dir: &Path,
-) -> (
-    tokio_util::sync::CancellationToken,
-    tokio::task::JoinHandle<anyhow::Result<()>>,
-) {
-    let options = AppOptions {
-        backend: Backend::Sqlite,
-        simulator: true,
-    };
-    let (mut settings, _) = settings(&options, data_dir);
-    settings.server.listen = format!("127.0.0.1:{port}").parse().unwrap();
-    settings.simulator.interval_ms = 300;
-    let app = Application::build(settings)
-        .await
-        .expect("demo failed to build");
-    let stop = app.shutdown_token();
-    (
-        stop,
-        tokio::spawn(app.run_until_stopped(std::future::pending())),
-    )
+    data_dir: tempfile::TempDir,
+    running: Option<(
+        tokio_util::sync::CancellationToken,
+        tokio::task::JoinHandle<anyhow::Result<()>>,
+    )>,
+}
+
+impl Demo {
+    async fn start() -> Demo {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut demo = Demo {
+            port,
+            data_dir: tempfile::tempdir().unwrap(),
+            running: None,
+        };
+        demo.restart().await;
+        demo
+    }
+
+    /// `path` on the demo's server.
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// Starts the server (again), on the same port and data dir.
+    async fn restart(&mut self) {
+        let options = AppOptions {
+            backend: Backend::Sqlite,
+            simulator: true,
+        };
+        let (mut settings, _) = settings(&options, self.data_dir.path());
+        settings.server.listen = format!("127.0.0.1:{}", self.port).parse().unwrap();
+        settings.simulator.interval_ms = 300;
+        let app = Application::build(settings)
+            .await
+            .expect("demo failed to build");
+        let stop = app.shutdown_token();
+        let server = tokio::spawn(app.run_until_stopped(std::future::pending()));
+        self.running = Some((stop, server));
+    }
+
+    /// Stops the server and waits until it is down.
+    async fn stop(&mut self) {
+        if let Some((stop, server)) = self.running.take() {
+            stop.cancel();
+            server.await.unwrap().unwrap();
+        }
+    }
 }
 
 #[tokio::test]
@@ -261,14 +294,8 @@ async fn the_wall_page_shows_live_values_survives_a_server_restart_and_fits_a_ta
     let Some(chromium) = chromium_path() else {
         return;
     };
-    let data_dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let url = format!("http://127.0.0.1:{port}/");
-    let (stop, server) = start_demo(port, data_dir.path()).await;
+    let mut demo = Demo::start().await;
+    let url = demo.url("/");
 
     let mut wall = Browser::launch(&chromium, 1920, 1080, false).await;
     wall.navigate(&format!("{url}?screen=wall-test")).await;
@@ -329,8 +356,7 @@ async fn the_wall_page_shows_live_values_survives_a_server_restart_and_fits_a_ta
     assert_eq!(screens["screens"][0]["state"], "alive", "{screens}");
 
     // The server stops: the page says so instead of freezing silently.
-    stop.cancel();
-    server.await.unwrap().unwrap();
+    demo.stop().await;
     wall.wait_until(
         "document.getElementById('conn').className === 'conn conn-closed' && document.getElementById('age').classList.contains('stale')",
         Duration::from_secs(20),
@@ -342,7 +368,7 @@ async fn the_wall_page_shows_live_values_survives_a_server_restart_and_fits_a_ta
 
     // It comes back on the same data dir: the page reconnects by itself, no reload.
     wall.eval("window.__sameDocument = true").await;
-    let (stop, server) = start_demo(port, data_dir.path()).await;
+    demo.restart().await;
     wall.wait_until(
         &format!("pantau.connection === 'open' && pantau.data.total > {total_when_down}"),
         Duration::from_secs(60),
@@ -388,8 +414,7 @@ async fn the_wall_page_shows_live_values_survives_a_server_restart_and_fits_a_ta
     );
     tablet.screenshot("tablet-390x844.png").await;
 
-    stop.cancel();
-    server.await.unwrap().unwrap();
+    demo.stop().await;
 }
 
 #[tokio::test]
@@ -518,14 +543,8 @@ async fn the_dashboard_wall_and_the_tablet_follow_live_data_and_survive_a_server
     let Some(chromium) = chromium_path() else {
         return;
     };
-    let data_dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let base = format!("http://127.0.0.1:{port}");
-    let (stop, server) = start_demo(port, data_dir.path()).await;
+    let mut demo = Demo::start().await;
+    let base = demo.url("");
 
     // Screen 1 of the two-screen Kota Pasuruan wall, at 1920×1080, named for operators.
     let mut wall = Browser::launch(&chromium, 1920, 1080, false).await;
@@ -745,8 +764,7 @@ async fn the_dashboard_wall_and_the_tablet_follow_live_data_and_survive_a_server
     // The server stops: the wall says so and marks every panel stale; the tablet keeps its
     // last values, with their age, under an offline line.
     let open_before = tablet.eval(&kpi_raw("open")).await;
-    stop.cancel();
-    server.await.unwrap().unwrap();
+    demo.stop().await;
     wall.wait_until(
         "document.getElementById('conn').className === 'conn conn-closed' && document.querySelectorAll('.panel.stale').length === document.querySelectorAll('.panel').length",
         Duration::from_secs(20),
@@ -771,7 +789,7 @@ async fn the_dashboard_wall_and_the_tablet_follow_live_data_and_survive_a_server
 
     // It comes back on the same data dir: both pages recover by themselves, no reload.
     wall.eval("window.__sameDocument = true").await;
-    let (stop, server) = start_demo(port, data_dir.path()).await;
+    demo.restart().await;
     wall.wait_until(
         &format!("pantau.live.connection === 'open' && document.querySelectorAll('.panel.stale').length === 0 && {} > {when_down}", kpi_raw("new-today")),
         Duration::from_secs(60),
@@ -826,8 +844,7 @@ async fn the_dashboard_wall_and_the_tablet_follow_live_data_and_survive_a_server
         "an unknown dashboard was not explained with the known ones",
     )
     .await;
-    stop.cancel();
-    server.await.unwrap().unwrap();
+    demo.stop().await;
 }
 
 /// A stand-in for a city's tile server: any `/{z}/{x}/{y}.svg` is a plain square; the paths asked
