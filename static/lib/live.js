@@ -41,11 +41,19 @@ export function startLive({ prefixes = [], topics = [], onChange = () => {}, scr
     sources: [],
     /** Bytes of messages received (the tablet's first-view budget counts them). */
     bytes: 0,
+    /** topic → the latest `features` message (a map view). */
+    features: new Map(),
     follow,
+    /** Asks for the features of a followed map topic inside `bbox` at `zoom` (sent again on reconnect). */
+    view(topic, bbox, zoom) {
+      views.set(topic, { bbox, zoom });
+      send({ type: "view", topic, bbox, zoom });
+    },
     /** Sends the screen's report now (the page calls it when its stale state turns). */
     report: () => reportScreen(),
   };
   let wanted = { prefixes: [...prefixes], topics: [...topics] };
+  const views = new Map(); // topic → { bbox, zoom }
   let socket = null;
   let retries = 0;
   let lastMessageAt = 0;
@@ -118,6 +126,7 @@ export function startLive({ prefixes = [], topics = [], onChange = () => {}, scr
         const sameServer = live.serverId === message.server_id;
         live.serverId = message.server_id;
         subscribe(sameServer);
+        for (const [topic, v] of views) send({ type: "view", topic, bbox: v.bbox, zoom: v.zoom });
         reportScreen();
         onChange("connection");
         return;
@@ -144,6 +153,10 @@ export function startLive({ prefixes = [], topics = [], onChange = () => {}, scr
       case "removed":
         live.topics.delete(message.topic);
         onChange(message.topic);
+        return;
+      case "features":
+        live.features.set(message.topic, message);
+        onChange("features:" + message.topic);
         return;
       case "source_status":
         live.sources = message.sources || [];

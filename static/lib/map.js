@@ -72,7 +72,8 @@ export function choropleth(svg, legend) {
       return ((x - minX) * k).toFixed(1) + "," + ((y - minY) * k).toFixed(1);
     };
     svg.setAttribute("viewBox", "0 0 " + ((maxX - minX) * k).toFixed(1) + " " + ((maxY - minY) * k).toFixed(1));
-    state.frame = { minX, minY, k };
+    state.frame = { minX, minY, k, zoom, width: (maxX - minX) * k, height: (maxY - minY) * k };
+    state.box = { x: 0, y: 0, w: state.frame.width, h: state.frame.height };
     state.paths.clear();
     const title = svg.querySelector("title");
     svg.replaceChildren(...(title ? [title] : []));
@@ -232,9 +233,68 @@ export function choropleth(svg, legend) {
     legend.replaceChildren(...items, none, ...extra);
   }
 
+  /** Longitude and latitude of a point of the drawing. */
+  function lonLat(px, py) {
+    const x = state.frame.minX + px / state.frame.k;
+    const y = state.frame.minY + py / state.frame.k;
+    const n = Math.PI * (1 - 2 * y / TILE);
+    return [x / TILE * 360 - 180, Math.atan(Math.sinh(n)) * 180 / Math.PI];
+  }
+
+  /** The part of the map in view: its box in degrees and its web-map zoom. */
+  function view() {
+    const { x, y, w, h } = state.box;
+    const [west, north] = lonLat(x, y);
+    const [east, south] = lonLat(x + w, y + h);
+    const zoom = Math.round(state.frame.zoom + Math.log2(state.frame.width / w));
+    return { bbox: [west, south, east, north].map((v) => Math.round(v * 1e6) / 1e6), zoom: Math.max(0, Math.min(22, zoom)) };
+  }
+
+  function show(box) {
+    const { width, height } = state.frame;
+    const w = Math.min(width, Math.max(width / 256, box.w));
+    const h = w * height / width;
+    state.box = { x: Math.min(width - w, Math.max(0, box.x)), y: Math.min(height - h, Math.max(0, box.y)), w, h };
+    svg.setAttribute("viewBox", [state.box.x, state.box.y, state.box.w, state.box.h].map((v) => v.toFixed(1)).join(" "));
+  }
+
   return {
     /** Regions drawn so far (0 until the geometry arrived). */
     regions: () => state.paths.size,
+    /** The part of the map in view (`{ bbox, zoom }`), once drawn. */
+    view: () => (state.frame ? view() : null),
+    /**
+     * Lets people pan (drag) and zoom (wheel) the map; `onView({ bbox, zoom })` is called a
+     * moment after the view settles.
+     */
+    interactive(onView) {
+      let timer = null;
+      const settled = () => { clearTimeout(timer); timer = setTimeout(() => onView(view()), 250); };
+      const scale = () => state.box.w / svg.getBoundingClientRect().width;
+      svg.addEventListener("wheel", (event) => {
+        if (!state.frame) return;
+        event.preventDefault();
+        const rect = svg.getBoundingClientRect();
+        const factor = event.deltaY < 0 ? 0.5 : 2;
+        const fx = (event.clientX - rect.left) / rect.width;
+        const fy = (event.clientY - rect.top) / rect.height;
+        const { x, y, w, h } = state.box;
+        show({ x: x + fx * w * (1 - factor), y: y + fy * h * (1 - factor), w: w * factor });
+        settled();
+      }, { passive: false });
+      let drag = null;
+      svg.addEventListener("pointerdown", (event) => {
+        if (!state.frame) return;
+        drag = { x: event.clientX, y: event.clientY, box: { ...state.box } };
+        svg.setPointerCapture(event.pointerId);
+      });
+      svg.addEventListener("pointermove", (event) => {
+        if (!drag) return;
+        const k = scale();
+        show({ x: drag.box.x - (event.clientX - drag.x) * k, y: drag.box.y - (event.clientY - drag.y) * k, w: drag.box.w });
+      });
+      svg.addEventListener("pointerup", () => { if (drag) { drag = null; settled(); } });
+    },
     update(layer, text, lang) {
       if (!layer || !layer.set) return;
       state.pending = layer;

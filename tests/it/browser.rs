@@ -1007,3 +1007,47 @@ async fn the_map_wall_draws_clusters_points_and_heat_from_live_rows() {
     drop(page);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_map_explorer_asks_for_the_view_it_is_zoomed_to() {
+    let Some(chromium) = chromium_path() else {
+        return;
+    };
+    let app = crate::helpers::spawn_app(AppOptions {
+        backend: Backend::Sqlite,
+        simulator: true,
+    })
+    .await;
+    let mut page = Browser::launch(&chromium, 1280, 800, false).await;
+    page.navigate(&app.url("/map?dashboard=kota-pasuruan-peta&panel=open-clusters"))
+        .await;
+    // The whole city first, from the topic.
+    let shapes = "document.querySelectorAll('svg.map .cluster, svg.map circle.point').length";
+    page.wait_until(
+        &format!("window.pantau && pantau.drawn && pantau.live.topics.get(pantau.topic).data.total > 0 && {shapes} > 0"),
+        Duration::from_secs(30),
+        "the explorer did not draw the layer",
+    )
+    .await;
+    let fit = page.eval("pantau.drawn.zoom").await.as_u64().unwrap();
+    // Two turns of the wheel in the middle: two zoom levels closer, asked for and drawn.
+    page.eval("(() => { const svg = document.querySelector('svg.map'); const r = svg.getBoundingClientRect(); for (let i = 0; i < 2; i++) svg.dispatchEvent(new WheelEvent('wheel', { deltaY: -100, clientX: r.left + r.width / 2, clientY: r.top + r.height / 2, bubbles: true, cancelable: true })); })()").await;
+    page.wait_until(
+        &format!("pantau.viewed && pantau.drawn.zoom === pantau.viewed.zoom && pantau.viewed.zoom === {}", fit + 2),
+        Duration::from_secs(20),
+        "the zoomed view was not asked for and drawn",
+    )
+    .await;
+    let consistent = page
+        .eval(&format!("(() => {{ const f = pantau.live.features.get(pantau.topic); const d = f.data; const n = Object.keys(d.clusters || d.points || {{}}).length; const [w, s, e, n2] = f.bbox; return {shapes} === n && e - w < 0.05 && n2 - s < 0.05 && JSON.stringify(f.bbox) === JSON.stringify(pantau.viewed.bbox); }})()"))
+        .await;
+    assert_eq!(
+        consistent,
+        json!(true),
+        "one shape per feature of the zoomed view"
+    );
+    assert!(page.errors.is_empty(), "console errors: {:?}", page.errors);
+    page.screenshot("map-explorer-zoomed.png").await;
+    drop(page);
+    app.stop().await;
+}
