@@ -975,17 +975,15 @@ async fn the_map_wall_draws_clusters_points_and_heat_from_live_rows() {
         "the map wall did not draw its layers",
     )
     .await;
-    // The cluster counts hold every open complaint in view; the newest point is ringed.
-    let (total, counted) = (
-        page.eval(&format!("{}.data.total", topic("open-clusters")))
-            .await,
-        page.eval(&format!(
-            "Object.values({}.data.clusters).reduce((n, c) => n + c.count, 0)",
+    // The cluster counts hold every open complaint in view (one value, read at once); the newest
+    // point is ringed.
+    let counts = page
+        .eval(&format!(
+            "(() => {{ const d = {}.data; return [d.total, Object.values(d.clusters).reduce((n, c) => n + c.count, 0)]; }})()",
             topic("open-clusters")
         ))
-        .await,
-    );
-    assert_eq!(total, counted);
+        .await;
+    assert_eq!(counts[0], counts[1], "{counts}");
     page.wait_until(
         &format!("{}.data.total > 0 && document.querySelectorAll('[data-panel=sla-risk] circle.newest').length === 1", topic("sla-risk")),
         Duration::from_secs(30),
