@@ -88,6 +88,35 @@ async fn pages_are_served_and_unknown_api_paths_get_a_json_error() {
             .status(),
         200
     );
+    // Every page the overview links to is there; the wall serves any dashboard id (the page
+    // itself explains an unknown one), with its scripts beside it.
+    let links: Vec<&str> = html
+        .split("<a href=\"")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .collect();
+    assert!(links.len() >= 5, "{links:?}");
+    for path in links.into_iter().chain(["/wall/no-such-board", "/wall"]) {
+        let page = app.get(path).await;
+        assert_eq!(page.status(), 200, "{path}");
+        assert!(
+            page.text().await.unwrap().contains("<title>Pantau"),
+            "{path}"
+        );
+    }
+    for script in [
+        "/lib/wall.js",
+        "/lib/kpi.js",
+        "/lib/explore.js",
+        "/lib/live.js",
+    ] {
+        let response = app.get(script).await;
+        assert_eq!(response.status(), 200, "{script}");
+        assert!(response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .contains("javascript"));
+    }
 
     let missing = app.get("/api/nothing/here").await;
     assert_eq!(missing.status(), 404);
