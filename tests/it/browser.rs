@@ -17,7 +17,7 @@ use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-use crate::helpers::{in_ci, settings, AppOptions, Backend};
+use crate::helpers::{in_ci, settings, AppOptions, Backend, TestApp};
 
 fn chromium_path() -> Option<PathBuf> {
     let path = std::env::var("PANTAU_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
@@ -289,6 +289,31 @@ impl Demo {
     }
 }
 
+/// A page in Chromium of `width`×`height` on `path` of `app`.
+async fn open(chromium: &Path, app: &TestApp, (width, height): (u32, u32), path: &str) -> Browser {
+    let mut page = Browser::launch(chromium, width, height, false).await;
+    page.navigate(&app.url(path)).await;
+    page
+}
+
+/// Ends a page's test: no console errors, a screenshot `shot` kept, browser and app stopped.
+async fn finish(page: Browser, app: TestApp, shot: &str) {
+    let mut page = page;
+    assert!(page.errors.is_empty(), "console errors: {:?}", page.errors);
+    page.screenshot(shot).await;
+    drop(page);
+    app.stop().await;
+}
+
+/// The app with the simulator on.
+async fn simulated_app() -> TestApp {
+    crate::helpers::spawn_app(AppOptions {
+        backend: Backend::Sqlite,
+        simulator: true,
+    })
+    .await
+}
+
 #[tokio::test]
 async fn the_wall_page_shows_live_values_survives_a_server_restart_and_fits_a_tablet() {
     let Some(chromium) = chromium_path() else {
@@ -430,8 +455,7 @@ async fn a_screen_without_a_valid_token_says_so_instead_of_spinning() {
         |s| s.live.anonymous = false,
     )
     .await;
-    let mut page = Browser::launch(&chromium, 1280, 720, false).await;
-    page.navigate(&app.url("/")).await;
+    let mut page = open(&chromium, &app, (1280, 720), "/").await;
     page.wait_until(
         "document.getElementById('conn-text').textContent.includes('token')",
         Duration::from_secs(30),
@@ -448,11 +472,7 @@ async fn the_analyst_page_previews_an_export_takes_a_snapshot_and_shows_it_by_it
     let Some(chromium) = chromium_path() else {
         return;
     };
-    let app = crate::helpers::spawn_app(AppOptions {
-        backend: Backend::Sqlite,
-        simulator: true,
-    })
-    .await;
+    let app = simulated_app().await;
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let datasets: Value = app.get("/api/datasets").await.json().await.unwrap();
@@ -462,8 +482,7 @@ async fn the_analyst_page_previews_an_export_takes_a_snapshot_and_shows_it_by_it
         assert!(Instant::now() < deadline, "the simulator filed nothing");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let mut page = Browser::launch(&chromium, 1440, 900, false).await;
-    page.navigate(&app.url("/analyst/")).await;
+    let mut page = open(&chromium, &app, (1440, 900), "/analyst/").await;
     page.wait_until(
         "window.pantauAnalyst && pantauAnalyst.ready === true",
         Duration::from_secs(30),
@@ -524,10 +543,7 @@ async fn the_analyst_page_previews_an_export_takes_a_snapshot_and_shows_it_by_it
         .eval("document.querySelectorAll('#snap-body a[href*=\"/export?format=xlsx&panel=\"]').length")
         .await;
     assert!(links.as_u64().unwrap() > 5, "every panel has its exports");
-    assert!(page.errors.is_empty(), "console errors: {:?}", page.errors);
-    page.screenshot("analyst-snapshot-1440x900.png").await;
-    drop(page);
-    app.stop().await;
+    finish(page, app, "analyst-snapshot-1440x900.png").await;
 }
 
 /// True once every panel of the page holds a drawn value (no "waiting" placeholder left).
@@ -892,9 +908,13 @@ async fn maps_lay_the_regions_over_the_configured_tile_server() {
         },
     )
     .await;
-    let mut page = Browser::launch(&chromium, 1920, 1080, false).await;
-    page.navigate(&app.url("/wall/kota-pasuruan-wall?part=1"))
-        .await;
+    let mut page = open(
+        &chromium,
+        &app,
+        (1920, 1080),
+        "/wall/kota-pasuruan-wall?part=1",
+    )
+    .await;
     page.wait_until(
         "document.querySelectorAll('[data-panel=map] path').length === 34 && document.querySelectorAll('[data-panel=map] svg image').length > 0 && document.querySelector('[data-panel=map] .legend .attribution') !== null",
         Duration::from_secs(30),
@@ -937,10 +957,7 @@ async fn maps_lay_the_regions_over_the_configured_tile_server() {
         "tile {z}/{x}/{y} not among {tiles:?}"
     );
     assert!((12..=15).contains(&z), "a city-sized zoom, got {z}");
-    assert!(page.errors.is_empty(), "console errors: {:?}", page.errors);
-    page.screenshot("wall-map-over-tiles.png").await;
-    drop(page);
-    app.stop().await;
+    finish(page, app, "wall-map-over-tiles.png").await;
 }
 
 #[tokio::test]
@@ -948,13 +965,8 @@ async fn the_map_wall_draws_clusters_points_and_heat_from_live_rows() {
     let Some(chromium) = chromium_path() else {
         return;
     };
-    let app = crate::helpers::spawn_app(AppOptions {
-        backend: Backend::Sqlite,
-        simulator: true,
-    })
-    .await;
-    let mut page = Browser::launch(&chromium, 1920, 1080, false).await;
-    page.navigate(&app.url("/wall/kota-pasuruan-peta")).await;
+    let app = simulated_app().await;
+    let mut page = open(&chromium, &app, (1920, 1080), "/wall/kota-pasuruan-peta").await;
     let topic =
         |panel: &str| format!("pantau.live.topics.get('dashboards/kota-pasuruan-peta/{panel}')");
     // Every feature of every layer is drawn, one SVG shape per feature in the live value.
@@ -1000,10 +1012,7 @@ async fn the_map_wall_draws_clusters_points_and_heat_from_live_rows() {
         "the heat layer did not move after an ingest",
     )
     .await;
-    assert!(page.errors.is_empty(), "console errors: {:?}", page.errors);
-    page.screenshot("wall-map-layers-1920x1080.png").await;
-    drop(page);
-    app.stop().await;
+    finish(page, app, "wall-map-layers-1920x1080.png").await;
 }
 
 #[tokio::test]
@@ -1011,14 +1020,14 @@ async fn the_map_explorer_asks_for_the_view_it_is_zoomed_to() {
     let Some(chromium) = chromium_path() else {
         return;
     };
-    let app = crate::helpers::spawn_app(AppOptions {
-        backend: Backend::Sqlite,
-        simulator: true,
-    })
+    let app = simulated_app().await;
+    let mut page = open(
+        &chromium,
+        &app,
+        (1280, 800),
+        "/map?dashboard=kota-pasuruan-peta&panel=open-clusters",
+    )
     .await;
-    let mut page = Browser::launch(&chromium, 1280, 800, false).await;
-    page.navigate(&app.url("/map?dashboard=kota-pasuruan-peta&panel=open-clusters"))
-        .await;
     // The whole city first, from the topic.
     let shapes = "document.querySelectorAll('svg.map .cluster, svg.map circle.point').length";
     page.wait_until(
@@ -1044,8 +1053,5 @@ async fn the_map_explorer_asks_for_the_view_it_is_zoomed_to() {
         json!(true),
         "one shape per feature of the zoomed view"
     );
-    assert!(page.errors.is_empty(), "console errors: {:?}", page.errors);
-    page.screenshot("map-explorer-zoomed.png").await;
-    drop(page);
-    app.stop().await;
+    finish(page, app, "map-explorer-zoomed.png").await;
 }
