@@ -180,6 +180,12 @@ pub struct Layer {
     /// points: most rows sent as points; more are sent as clusters. Clusters and cells are
     /// capped at the same number.
     pub max_features: usize,
+    /// heat: the field whose value weighs each row (`None`: each row weighs 1).
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "opt_field_name"
+    )]
+    pub weight: Option<QueryField>,
 }
 
 impl Layer {

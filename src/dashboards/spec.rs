@@ -217,6 +217,10 @@ pub struct LayerSpec {
     #[serde(default)]
     #[schemars(with = "Option<u16>")]
     pub max_features: Option<Spanned<u16>>,
+    /// heat: a number, hours or money field whose value weighs each row (default: each row 1).
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub weight: Option<Spanned<String>>,
 }
 
 /// What a panel computes, over one dataset.

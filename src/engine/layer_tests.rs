@@ -44,6 +44,12 @@ title = { id = "t", en = "t" }
 query.dataset = "complaints"
 query.filter = [{ field = "created_at", window = "last 24h" }]
 layer = { kind = "heat", set = "kota_pasuruan_desa_kelurahan", cell = 16 }
+[[panels]]
+id = "rated"
+kind = "map"
+title = { id = "t", en = "t" }
+query.dataset = "complaints"
+layer = { kind = "heat", set = "kota_pasuruan_desa_kelurahan", weight = "rating" }
 "#;
 
 /// A status as the lifecycle word the layers send.
@@ -77,6 +83,7 @@ async fn row_layers_account_for_every_located_row_in_view() {
         let created = now - Duration::minutes(rng.random_range(0..3 * 24 * 60));
         let mut c = Complaint::sample(&format!("C{i:05}"), "Sampah", created);
         c.status = statuses[i % statuses.len()];
+        c.rating = (i % 7 != 0).then_some((i % 5 + 1) as u8);
         (c.lon, c.lat) = match i % 100 {
             0 => (None, None),              // no location: not on any map
             1 => (Some(106.8), Some(-6.2)), // Jakarta: outside the view
@@ -194,6 +201,22 @@ async fn row_layers_account_for_every_located_row_in_view() {
         "the city's zoom: {}",
         heat["zoom"]
     );
+
+    // Heat weighed by the rating: the cells add up to the ratings of the rows in view (a row
+    // without a rating weighs nothing), their counts to the rows.
+    let rated = value("rated");
+    assert_eq!(rated["weight"], "rating");
+    let cells = rated["cells"].as_object().unwrap();
+    let weight: f64 = cells.values().map(|c| c["weight"].as_f64().unwrap()).sum();
+    let expected: f64 = complaints
+        .iter()
+        .filter(in_view)
+        .filter_map(|c| c.rating)
+        .map(f64::from)
+        .sum();
+    assert!((weight - expected).abs() < 1e-6, "{weight} vs {expected}");
+    let rows: u64 = cells.values().map(|c| c["count"].as_u64().unwrap()).sum();
+    assert_eq!(rows, complaints.iter().filter(in_view).count() as u64);
 }
 
 #[test]
@@ -221,6 +244,21 @@ fn row_layers_are_checked_at_load() {
         ("{ kind = \"choropleth\", set = \"s\", zoom = 12 }", "query.dataset = \"complaints\"\nquery.group_by = [\"kelurahan\"]\nquery.measures = [{ id = \"n\", fn = \"count\" }]", "belongs to points"),
         ("{ kind = \"points\", set = \"s\" }", "query.dataset = \"complaints\"\nquery.measures = [{ id = \"n\", fn = \"count\" }]", "draws rows: drop measures"),
         ("{ kind = \"points\", set = \"s\" }", "query.dataset = \"budget_lines\"", "needs a dataset with lat and lon"),
+        (
+            "{ kind = \"points\", set = \"s\", weight = \"rating\" }",
+            complaints,
+            "`weight` belongs to heat layers",
+        ),
+        (
+            "{ kind = \"heat\", set = \"s\", weight = \"category\" }",
+            complaints,
+            "not a number, hours or money field",
+        ),
+        (
+            "{ kind = \"heat\", set = \"s\", weight = \"nope\" }",
+            complaints,
+            "unknown field `nope`",
+        ),
     ] {
         let found = problems(layer, query);
         assert!(found.contains(reason), "{layer}: expected “{reason}” in {found}");

@@ -9,7 +9,7 @@ use serde_json::{json, Map, Value};
 use super::panel::PanelContext;
 use super::query::{self, Frames, Moment, Positions, QueryError};
 use crate::dashboards::model::{Layer, LayerKind, Query};
-use crate::geo::cluster::{cluster, View, WorldPoint};
+use crate::geo::cluster::{cluster, weigh, View, WorldPoint};
 
 /// Pixels across that the default zoom gives the set's view.
 const FIT_PIXELS: f64 = 1024.0;
@@ -22,7 +22,7 @@ pub fn value(
     at: &Moment,
     context: &PanelContext,
 ) -> Result<Value, QueryError> {
-    let positions = query::positions(q, frames, at)?;
+    let positions = query::positions(q, frames, at, layer.weight.as_ref())?;
     let Some(view) = context
         .bounds(&layer.set)
         .or_else(|| extent(&positions))
@@ -44,7 +44,7 @@ pub fn value_in(
     bbox: [f64; 4],
     zoom: u8,
 ) -> Result<Value, QueryError> {
-    let positions = query::positions(q, frames, at)?;
+    let positions = query::positions(q, frames, at, layer.weight.as_ref())?;
     let view = View::from_lon_lat((bbox[0], bbox[1]), (bbox[2], bbox[3]));
     Ok(match view {
         Some(view) => shape(layer, q, frames, at, &positions, view, zoom),
@@ -106,22 +106,32 @@ fn shape(
             out["clusters"] = clusters(positions, view, zoom, layer, words);
         }
         LayerKind::Heat => {
-            let cells = cluster(
+            let cells = weigh(
                 &positions.world,
-                &[],
-                0,
+                &positions.weight,
                 view,
                 zoom,
                 layer.cell_px,
                 layer.max_features,
             );
             out["cell_px"] = json!(layer.cell_px);
-            out["max"] = json!(cells.iter().map(|c| c.count).max().unwrap_or(0));
+            out["weight"] = json!(layer.weight.map(|f| f.name));
+            // Without a weight field a cell weighs its row count, a whole number.
+            let weighed = |w: f64| match layer.weight {
+                Some(_) => query::round(w),
+                None => json!(w as u64),
+            };
+            out["max"] = weighed(cells.iter().map(|c| c.weight).fold(0.0, f64::max));
             out["cells"] = Value::Object(
                 cells
                     .into_iter()
                     .map(|c| {
-                        let cell = json!({ "lon": round6(c.lon), "lat": round6(c.lat), "weight": c.count });
+                        let cell = json!({
+                            "lon": round6(c.lon),
+                            "lat": round6(c.lat),
+                            "count": c.count,
+                            "weight": weighed(c.weight),
+                        });
                         (c.cell, cell)
                     })
                     .collect(),

@@ -250,25 +250,28 @@ fn table(panel: &Panel, value: &Value) -> Table {
     table
 }
 
-/// A points, clusters or heat layer: one row per feature (a complaint, a cluster or a cell).
+/// A points, clusters or heat layer: one row per feature (a complaint, a cluster or a cell);
+/// `weight` for heat cells.
 fn features(value: &Value) -> Table {
     let mut table = Table::new(vec![
         Column::new("feature", ColType::Text),
         Column::new("lon", ColType::Float),
         Column::new("lat", ColType::Float),
         Column::new("count", ColType::Integer),
+        Column::new("weight", ColType::Float),
         Column::new("status", ColType::Text),
     ]);
     let members = ["points", "clusters", "cells"]
         .iter()
         .find_map(|m| value[*m].as_object());
     for (id, f) in members.into_iter().flatten() {
-        let count = f["count"].as_i64().or(f["weight"].as_i64()).unwrap_or(1);
+        let count = f["count"].as_i64().unwrap_or(1);
         table.rows.push(vec![
             Cell::Text(id.clone()),
             f["lon"].as_f64().map_or(Cell::Null, Cell::Float),
             f["lat"].as_f64().map_or(Cell::Null, Cell::Float),
             Cell::Int(count),
+            f["weight"].as_f64().map_or(Cell::Null, Cell::Float),
             f["status"]
                 .as_str()
                 .map_or(Cell::Null, |s| Cell::Text(s.to_owned())),

@@ -60,6 +60,8 @@ pub struct Cluster {
     pub count: u32,
     /// Points per category (e.g. lifecycle status), indexed as the caller's categories.
     pub mix: Vec<u32>,
+    /// The points' weights added up ([`weigh`]); their count for [`cluster`].
+    pub weight: f64,
     /// The cell's id: `zoom/x/y` of its grid (stable while the grid is, so a live update of a
     /// cluster layer changes only the cells that moved).
     pub cell: String,
@@ -103,6 +105,47 @@ pub fn cluster(
     cell_px: u32,
     max_clusters: usize,
 ) -> Vec<Cluster> {
+    grid(
+        points,
+        (category, categories),
+        None,
+        view,
+        zoom,
+        cell_px,
+        max_clusters,
+    )
+}
+
+/// [`cluster`] without categories, adding up `weights[i]` of the points in each cell (a heat map
+/// weighted by a value of each point).
+pub fn weigh(
+    points: &[WorldPoint],
+    weights: &[f64],
+    view: View,
+    zoom: u8,
+    cell_px: u32,
+    max_cells: usize,
+) -> Vec<Cluster> {
+    grid(
+        points,
+        (&[], 0),
+        Some(weights),
+        view,
+        zoom,
+        cell_px,
+        max_cells,
+    )
+}
+
+fn grid(
+    points: &[WorldPoint],
+    (category, categories): (&[u8], usize),
+    weights: Option<&[f64]>,
+    view: View,
+    zoom: u8,
+    cell_px: u32,
+    max_clusters: usize,
+) -> Vec<Cluster> {
     // World units per cell at this zoom: 2^(WORLD_BITS - 8 - zoom) per pixel, times the cell size.
     let pixel_shift = (WORLD_BITS - 8).saturating_sub(u32::from(zoom));
     let mut shift = (pixel_shift + cell_px.max(1).next_power_of_two().trailing_zeros()).min(31);
@@ -119,8 +162,8 @@ pub fn cluster(
         }
         let clusters = aggregate(
             points,
-            category,
-            categories,
+            (category, categories),
+            weights,
             view,
             shift,
             (x0, y0, w),
@@ -136,8 +179,8 @@ pub fn cluster(
 /// One pass over the points into a dense grid of `cells` cells.
 fn aggregate(
     points: &[WorldPoint],
-    category: &[u8],
-    categories: usize,
+    (category, categories): (&[u8], usize),
+    weights: Option<&[f64]>,
     view: View,
     shift: u32,
     (x0, y0, w): (u32, u32, u32),
@@ -147,6 +190,7 @@ fn aggregate(
     let mut sum_x = vec![0u64; cells];
     let mut sum_y = vec![0u64; cells];
     let mut mix = vec![0u32; cells * categories.max(1)];
+    let mut sum_w = vec![0f64; if weights.is_some() { cells } else { 0 }];
     for (i, p) in points.iter().enumerate() {
         if p.x < view.min.x || p.x > view.max.x || p.y < view.min.y || p.y > view.max.y {
             continue;
@@ -155,6 +199,9 @@ fn aggregate(
         count[cell] += 1;
         sum_x[cell] += u64::from(p.x);
         sum_y[cell] += u64::from(p.y);
+        if let Some(w) = weights {
+            sum_w[cell] += w.get(i).copied().filter(|v| v.is_finite()).unwrap_or(0.0);
+        }
         if let Some(&c) = category.get(i) {
             if (c as usize) < categories {
                 mix[cell * categories + c as usize] += 1;
@@ -179,6 +226,11 @@ fn aggregate(
                 lat,
                 count: n,
                 mix: mix[cell * categories..(cell + 1) * categories].to_vec(),
+                weight: if weights.is_some() {
+                    sum_w[cell]
+                } else {
+                    f64::from(n)
+                },
                 // The grid's level: cells of 2^shift world units, i.e. tiles of zoom 32 − shift.
                 cell: format!("{}/{cx}/{cy}", WORLD_BITS - shift),
             }
@@ -234,6 +286,16 @@ mod tests {
             assert_eq!(c.mix.iter().sum::<u32>(), c.count, "the mix adds up");
             assert!((112.85..=112.95).contains(&c.lon) && (-7.68..=-7.60).contains(&c.lat));
         }
+
+        // Weighted: each cell's weight is the sum of its points' weights.
+        let weights: Vec<f64> = (0..points.len()).map(|i| (i % 5) as f64).collect();
+        let weighed = weigh(&points, &weights, city, 14, 64, 5_000);
+        let total: f64 = weighed.iter().map(|c| c.weight).sum();
+        assert!((total - weights.iter().sum::<f64>()).abs() < 1e-6);
+        assert_eq!(
+            weighed.iter().map(|c| c.count).sum::<u32>() as usize,
+            points.len()
+        );
 
         // A tight cap coarsens the cells instead of dropping points.
         let few = cluster(&points, &category, 3, city, 14, 64, 10);

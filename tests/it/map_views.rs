@@ -193,3 +193,49 @@ async fn bad_views_are_refused_with_a_reason_and_the_connection_goes_on() {
     assert_eq!(ws.next_of("pong").await["id"], 7);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_row_layer_exports_one_row_per_feature() {
+    let app = spawn_app_with(
+        AppOptions {
+            backend: Backend::Sqlite,
+            simulator: true,
+        },
+        |_| {},
+    )
+    .await;
+    let path = "/api/dashboards/kota-pasuruan-peta/panels/heat-today/export?format=csv";
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let body = loop {
+        let response = app.get(path).await;
+        if response.status() == 200 {
+            let body = response.text().await.unwrap();
+            if body.lines().count() > 1 {
+                break body;
+            }
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no heat cells exported"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let mut lines = body.lines();
+    assert_eq!(lines.next(), Some("feature,lon,lat,count,weight,status"));
+    for line in lines {
+        let cells: Vec<&str> = line.split(',').collect();
+        // A grid cell `level/x/y` in and around Kota Pasuruan; unweighted heat: weight = count.
+        assert_eq!(cells[0].split('/').count(), 3, "{line}");
+        let (lon, lat): (f64, f64) = (cells[1].parse().unwrap(), cells[2].parse().unwrap());
+        assert!(
+            (112.8..113.0).contains(&lon) && (-7.8..-7.5).contains(&lat),
+            "{line}"
+        );
+        assert_eq!(
+            cells[3].parse::<f64>().unwrap(),
+            cells[4].parse::<f64>().unwrap(),
+            "{line}"
+        );
+    }
+    app.stop().await;
+}

@@ -459,6 +459,34 @@ fn validate_layer(
         Some(m) => usize::from(*m.get_ref()),
         None => 2000,
     };
+    let weight = match &spec.weight {
+        None => None,
+        Some(w) if kind != LayerKind::Heat => {
+            p.at(w, "`weight` belongs to heat layers");
+            return None;
+        }
+        Some(w) => match fields::field(q.dataset, w.get_ref()) {
+            Some(f)
+                if matches!(
+                    f.ty,
+                    fields::FieldType::Number | fields::FieldType::Hours | fields::FieldType::Money
+                ) =>
+            {
+                Some(f)
+            }
+            Some(_) => {
+                p.at(
+                    w,
+                    format!("`{}` is not a number, hours or money field", w.get_ref()),
+                );
+                return None;
+            }
+            None => {
+                p.at(w, format!("unknown field `{}`", w.get_ref()));
+                return None;
+            }
+        },
+    };
     if kind != LayerKind::Choropleth {
         let row_only = |name: &str, given: bool, p: &mut Problems| {
             if given {
@@ -477,6 +505,7 @@ fn validate_layer(
             zoom,
             cell_px,
             max_features,
+            weight,
         });
     }
     for (name, given) in [
@@ -534,6 +563,7 @@ fn validate_layer(
         zoom,
         cell_px,
         max_features,
+        weight,
     })
 }
 

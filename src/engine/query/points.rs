@@ -16,10 +16,26 @@ pub struct Positions {
     pub created: Vec<i64>,
     /// Key id, for the row's `source/source_id`.
     pub key_ids: Vec<u32>,
+    /// The row's weight (its `weight` field's value, Rupiah for money; 1 without a field; 0 when
+    /// the row has no value).
+    pub weight: Vec<f64>,
 }
 
-/// Every row `query` reads at `at` that has a position (complaints: `lat`, `lon`).
-pub fn positions(query: &Query, frames: &Frames, at: &Moment) -> Result<Positions, QueryError> {
+/// Every row `query` reads at `at` that has a position (complaints: `lat`, `lon`), weighed by
+/// `weight` when given.
+pub fn positions(
+    query: &Query,
+    frames: &Frames,
+    at: &Moment,
+    weight: Option<&QueryField>,
+) -> Result<Positions, QueryError> {
+    let weigh = match weight {
+        Some(f) if f.ty == FieldType::Money => {
+            value(query.dataset, f, at.now.timestamp()).cast(DataType::Float64) / lit(100.0)
+        }
+        Some(f) => value(query.dataset, f, at.now.timestamp()).cast(DataType::Float64),
+        None => lit(1.0),
+    };
     let frame = rows(query, frames, at)?
         .filter(col("lat").is_not_null().and(col("lon").is_not_null()))
         .select([
@@ -28,8 +44,10 @@ pub fn positions(query: &Query, frames: &Frames, at: &Moment) -> Result<Position
             col("lon"),
             col("status"),
             col("created_at"),
+            weigh.alias("_weight"),
         ])
         .collect()?;
+    let weights = frame.column("_weight")?.f64()?.clone();
     let (keys, lat, lon) = (
         frame.column(KEY_ID)?.u32()?,
         frame.column("lat")?.i32()?,
@@ -40,9 +58,8 @@ pub fn positions(query: &Query, frames: &Frames, at: &Moment) -> Result<Position
         frame.column("created_at")?.u32()?,
     );
     let mut out = Positions::default();
-    for ((((key, lat), lon), status), created) in
-        keys.into_iter().zip(lat).zip(lon).zip(status).zip(created)
-    {
+    let rows = keys.into_iter().zip(lat).zip(lon).zip(status).zip(created);
+    for (((((key, lat), lon), status), created), weight) in rows.zip(&weights) {
         let (Some(key), Some(lat), Some(lon)) = (key, lat, lon) else {
             continue;
         };
@@ -55,6 +72,7 @@ pub fn positions(query: &Query, frames: &Frames, at: &Moment) -> Result<Position
         out.status.push(status.unwrap_or(u8::MAX));
         out.created.push(created.map_or(0, i64::from));
         out.key_ids.push(key);
+        out.weight.push(weight.unwrap_or(0.0));
     }
     Ok(out)
 }
