@@ -2,8 +2,9 @@
 //! over N complaints (10M by default), with DuckDB running the equivalent SQL over the same rows
 //! in the same run.
 //!
-//! `cargo bench --bench engine` (`-- --rows N --runs R` for another size). Needs `pip install
-//! duckdb pyarrow` for the comparison; without it the DuckDB line says so.
+//! `cargo bench --bench engine` (`-- --rows N --runs R` for another size, `--dashboard FILE` for
+//! another dashboard, `--no-duckdb` to skip the comparison). Needs `pip install duckdb pyarrow`
+//! for the comparison; without it the DuckDB line says so.
 
 mod common;
 
@@ -40,8 +41,12 @@ async fn main() -> anyhow::Result<()> {
                                // "Now" is the end of the data, so the day and 24-hour windows hold rows.
     let now = DateTime::from_timestamp(start + 31_536_000, 0).unwrap_or_default();
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    // `--dashboard FILE`: another dashboard (e.g. the map wall, `dashboards/kota-pasuruan-peta.toml`).
     let board = dashboards::load_file(
-        &root.join("dashboards/kota-pasuruan-wall.toml"),
+        &arg_path(
+            "--dashboard",
+            root.join("dashboards/kota-pasuruan-wall.toml"),
+        ),
         &dashboards::Rules::zone(pantau::domain::DEFAULT_TIME_ZONE),
     )
     .map_err(|e| anyhow::anyhow!("{e:?}"))?;
@@ -95,6 +100,10 @@ async fn main() -> anyhow::Result<()> {
     }
     println!("pantau_full_recompute_ms {:.1}", ms(pantau));
 
+    if std::env::args().any(|a| a == "--no-duckdb") {
+        let _ = std::fs::remove_dir_all(&work);
+        return Ok(());
+    }
     let parquet = work.join("complaints.parquet");
     write_parquet(&parquet, rows, start)?;
     let args = [

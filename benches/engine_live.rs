@@ -105,15 +105,10 @@ async fn main() -> anyhow::Result<()> {
     let _ = std::fs::remove_dir_all(&work);
     std::fs::create_dir_all(work.join("dashboards"))?;
     // `--dashboard FILE`: another version of the wall (same id and panel ids) to compare.
-    let args: Vec<String> = std::env::args().collect();
-    let dashboard = args
-        .iter()
-        .position(|a| a == "--dashboard")
-        .and_then(|i| args.get(i + 1))
-        .map_or_else(
-            || root.join("dashboards/kota-pasuruan-wall.toml"),
-            PathBuf::from,
-        );
+    let dashboard = arg_path(
+        "--dashboard",
+        root.join("dashboards/kota-pasuruan-wall.toml"),
+    );
     std::fs::copy(&dashboard, work.join("dashboards/kota-pasuruan-wall.toml"))?;
     let start = 1_767_200_000; // the history covers 2026
     let store = filled_store(&work.join("store"), history, start).await?;

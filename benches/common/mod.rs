@@ -2,7 +2,7 @@
 //! process memory and argument parsing. Included with `mod common;` (each bench is its own crate).
 #![allow(dead_code)]
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -199,6 +199,15 @@ pub fn arg(name: &str, default: u64) -> u64 {
         .and_then(|i| args.get(i + 1))
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
+}
+
+/// The file after `name` on the command line, else `default`.
+pub fn arg_path(name: &str, default: PathBuf) -> PathBuf {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .map_or(default, PathBuf::from)
 }
 
 pub fn secs(d: Duration) -> f64 {

@@ -22,7 +22,7 @@ pub fn value(
     at: &Moment,
     context: &PanelContext,
 ) -> Result<Value, QueryError> {
-    let positions = query::positions(q, frames, at, layer.weight.as_ref())?;
+    let positions = query::positions(q, frames, at, needs(layer))?;
     let Some(view) = context
         .bounds(&layer.set)
         .or_else(|| extent(&positions))
@@ -44,7 +44,7 @@ pub fn value_in(
     bbox: [f64; 4],
     zoom: u8,
 ) -> Result<Value, QueryError> {
-    let positions = query::positions(q, frames, at, layer.weight.as_ref())?;
+    let positions = query::positions(q, frames, at, needs(layer))?;
     let view = View::from_lon_lat((bbox[0], bbox[1]), (bbox[2], bbox[3]));
     Ok(match view {
         Some(view) => shape(layer, q, frames, at, &positions, view, zoom),
@@ -106,14 +106,25 @@ fn shape(
             out["clusters"] = clusters(positions, view, zoom, layer, words);
         }
         LayerKind::Heat => {
-            let cells = weigh(
-                &positions.world,
-                &positions.weight,
-                view,
-                zoom,
-                layer.cell_px,
-                layer.max_features,
-            );
+            let cells = match layer.weight {
+                Some(_) => weigh(
+                    &positions.world,
+                    &positions.weight,
+                    view,
+                    zoom,
+                    layer.cell_px,
+                    layer.max_features,
+                ),
+                None => cluster(
+                    &positions.world,
+                    &[],
+                    0,
+                    view,
+                    zoom,
+                    layer.cell_px,
+                    layer.max_features,
+                ),
+            };
             out["cell_px"] = json!(layer.cell_px);
             out["weight"] = json!(layer.weight.map(|f| f.name));
             // Without a weight field a cell weighs its row count, a whole number.
@@ -140,6 +151,15 @@ fn shape(
         LayerKind::Choropleth => {}
     }
     out
+}
+
+/// The columns `layer` reads of each row besides its position.
+fn needs(layer: &Layer) -> query::Needs<'_> {
+    query::Needs {
+        status: matches!(layer.kind, LayerKind::Points | LayerKind::Clusters),
+        rows: layer.kind == LayerKind::Points,
+        weight: layer.weight.as_ref(),
+    }
 }
 
 fn clusters(positions: &Positions, view: View, zoom: u8, layer: &Layer, words: &[&str]) -> Value {

@@ -19,7 +19,7 @@ mod points;
 mod sums;
 mod table;
 
-pub use points::{positions, row_key, status_words, Positions};
+pub use points::{positions, row_key, status_words, Needs, Positions};
 pub use sums::{
     current_rows, decomposable, delta_rows, groups_from, partials, KeyPart, RawKey, Sums,
 };

@@ -16,63 +16,95 @@ pub struct Positions {
     pub created: Vec<i64>,
     /// Key id, for the row's `source/source_id`.
     pub key_ids: Vec<u32>,
-    /// The row's weight (its `weight` field's value, Rupiah for money; 1 without a field; 0 when
-    /// the row has no value).
+    /// The row's weight (its `weight` field's value, Rupiah for money; 0 when the row has none).
     pub weight: Vec<f64>,
 }
 
-/// Every row `query` reads at `at` that has a position (complaints: `lat`, `lon`), weighed by
-/// `weight` when given.
+/// What a layer needs of each located row besides its position.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Needs<'a> {
+    /// Lifecycle status (points, clusters).
+    pub status: bool,
+    /// Key, creation time and degrees (points).
+    pub rows: bool,
+    /// A field whose value weighs the row (heat).
+    pub weight: Option<&'a QueryField>,
+}
+
+/// Every row `query` reads at `at` that has a position (complaints: `lat`, `lon`), with what
+/// `needs` asks for; the columns not asked for stay empty.
 pub fn positions(
     query: &Query,
     frames: &Frames,
     at: &Moment,
-    weight: Option<&QueryField>,
+    needs: Needs,
 ) -> Result<Positions, QueryError> {
-    let weigh = match weight {
-        Some(f) if f.ty == FieldType::Money => {
-            value(query.dataset, f, at.now.timestamp()).cast(DataType::Float64) / lit(100.0)
-        }
-        Some(f) => value(query.dataset, f, at.now.timestamp()).cast(DataType::Float64),
-        None => lit(1.0),
-    };
+    let mut select = vec![col("lat"), col("lon")];
+    if needs.status {
+        select.push(col("status"));
+    }
+    if needs.rows {
+        select.extend([col(KEY_ID), col("created_at")]);
+    }
+    if let Some(f) = needs.weight {
+        let v = value(query.dataset, f, at.now.timestamp()).cast(DataType::Float64);
+        let v = if f.ty == FieldType::Money {
+            v / lit(100.0)
+        } else {
+            v
+        };
+        select.push(v.fill_null(lit(0.0)).alias("_weight"));
+    }
     let frame = rows(query, frames, at)?
         .filter(col("lat").is_not_null().and(col("lon").is_not_null()))
-        .select([
-            col(KEY_ID),
-            col("lat"),
-            col("lon"),
-            col("status"),
-            col("created_at"),
-            weigh.alias("_weight"),
-        ])
+        .select(select)
         .collect()?;
-    let weights = frame.column("_weight")?.f64()?.clone();
-    let (keys, lat, lon) = (
-        frame.column(KEY_ID)?.u32()?,
-        frame.column("lat")?.i32()?,
-        frame.column("lon")?.i32()?,
-    );
-    let (status, created) = (
-        frame.column("status")?.u8()?,
-        frame.column("created_at")?.u32()?,
-    );
+    let n = frame.height();
+    let (lat, lon) = (frame.column("lat")?.i32()?, frame.column("lon")?.i32()?);
     let mut out = Positions::default();
-    let rows = keys.into_iter().zip(lat).zip(lon).zip(status).zip(created);
-    for (((((key, lat), lon), status), created), weight) in rows.zip(&weights) {
-        let (Some(key), Some(lat), Some(lon)) = (key, lat, lon) else {
-            continue;
-        };
-        let (lon, lat) = (f64::from(lon) / 1e6, f64::from(lat) / 1e6);
-        let Some(world) = project(lon, lat) else {
-            continue;
-        };
-        out.world.push(world);
-        out.lon_lat.push((lon, lat));
-        out.status.push(status.unwrap_or(u8::MAX));
-        out.created.push(created.map_or(0, i64::from));
-        out.key_ids.push(key);
-        out.weight.push(weight.unwrap_or(0.0));
+    // Rows whose position does not project (never, for stored degrees) are left out of every
+    // column alike.
+    let mut kept = Vec::with_capacity(n);
+    out.world.reserve(n);
+    for (i, (lat, lon)) in lat
+        .into_no_null_iter()
+        .zip(lon.into_no_null_iter())
+        .enumerate()
+    {
+        if let Some(world) = project(f64::from(lon) / 1e6, f64::from(lat) / 1e6) {
+            out.world.push(world);
+            kept.push(i);
+            if needs.rows {
+                out.lon_lat
+                    .push((f64::from(lon) / 1e6, f64::from(lat) / 1e6));
+            }
+        }
+    }
+    let all_kept = kept.len() == n;
+    let pick = |i: usize| if all_kept { i } else { kept[i] };
+    if needs.status {
+        let status = frame.column("status")?.u8()?;
+        out.status = (0..kept.len())
+            .map(|i| status.get(pick(i)).unwrap_or(u8::MAX))
+            .collect();
+    }
+    if needs.rows {
+        let (keys, created) = (
+            frame.column(KEY_ID)?.u32()?,
+            frame.column("created_at")?.u32()?,
+        );
+        out.key_ids = (0..kept.len())
+            .map(|i| keys.get(pick(i)).unwrap_or_default())
+            .collect();
+        out.created = (0..kept.len())
+            .map(|i| created.get(pick(i)).map_or(0, i64::from))
+            .collect();
+    }
+    if needs.weight.is_some() {
+        let weight = frame.column("_weight")?.f64()?;
+        out.weight = (0..kept.len())
+            .map(|i| weight.get(pick(i)).unwrap_or(0.0))
+            .collect();
     }
     Ok(out)
 }
