@@ -3,7 +3,7 @@
 // data, and reconnects with resume by itself. The dashboards' pages are /wall/… and /kpi.
 "use strict";
 
-import { clock, initialLang, number as formatNumber } from "./lib/format.js";
+import { clock, initialLang, switchLang, number as formatNumber } from "./lib/format.js";
 import { startLive } from "./lib/live.js";
 import { choropleth } from "./lib/map.js";
 
@@ -215,8 +215,7 @@ const live = startLive({
 });
 
 $("lang").addEventListener("click", () => {
-  view.lang = view.lang === "id" ? "en" : "id";
-  localStorage.setItem("pantau.lang", view.lang);
+  view.lang = switchLang(view.lang);
   render();
   tick();
 });

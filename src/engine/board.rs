@@ -39,6 +39,11 @@ pub fn topic(dashboard: &str, panel: &str) -> String {
     format!("dashboards/{dashboard}/{panel}")
 }
 
+/// The dashboard and panel ids of a panel's topic (the reverse of [`topic`]).
+pub fn panel_of(topic: &str) -> Option<(&str, &str)> {
+    topic.strip_prefix("dashboards/")?.split_once('/')
+}
+
 /// What the dashboard runner reads and where it publishes.
 #[derive(Clone)]
 pub struct Board {

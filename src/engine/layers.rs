@@ -9,7 +9,8 @@ use serde_json::{json, Map, Value};
 use super::panel::PanelContext;
 use super::query::{self, Frames, Moment, Positions, QueryError};
 use crate::dashboards::model::{Layer, LayerKind, Query};
-use crate::geo::cluster::{cluster, weigh, View, WorldPoint};
+use crate::geo::cluster::{cluster, weigh, View};
+use crate::geo::round6;
 
 /// Pixels across that the default zoom gives the set's view.
 const FIT_PIXELS: f64 = 1024.0;
@@ -23,15 +24,18 @@ pub fn value(
     context: &PanelContext,
 ) -> Result<Value, QueryError> {
     let positions = query::positions(q, frames, at, needs(layer))?;
-    let Some(view) = context
-        .bounds(&layer.set)
-        .or_else(|| extent(&positions))
-        .and_then(|(a, b)| View::from_lon_lat(a, b))
-    else {
-        return Ok(json!({ "layer": layer.kind, "set": layer.set, "total": 0 }));
+    let view = match context.bounds(&layer.set) {
+        Some((a, b)) => View::from_lon_lat(a, b),
+        // No boundary set to frame them: the rows frame themselves.
+        None => View::around(&positions.world),
     };
-    let zoom = layer.zoom.unwrap_or_else(|| fit_zoom(view));
-    Ok(shape(layer, q, frames, at, &positions, view, zoom))
+    Ok(match view {
+        Some(view) => {
+            let zoom = layer.zoom.unwrap_or_else(|| fit_zoom(view));
+            shape(layer, q, frames, at, &positions, view, zoom)
+        }
+        None => empty(layer),
+    })
 }
 
 /// The value of a row layer inside a client's `bbox` (west, south, east, north) at `zoom` (a map
@@ -48,8 +52,13 @@ pub fn value_in(
     let view = View::from_lon_lat((bbox[0], bbox[1]), (bbox[2], bbox[3]));
     Ok(match view {
         Some(view) => shape(layer, q, frames, at, &positions, view, zoom),
-        None => json!({ "layer": layer.kind, "set": layer.set, "total": 0 }),
+        None => empty(layer),
     })
+}
+
+/// A layer with nothing to show.
+fn empty(layer: &Layer) -> Value {
+    json!({ "layer": layer.kind, "set": layer.set, "total": 0 })
 }
 
 fn shape(
@@ -62,7 +71,7 @@ fn shape(
     zoom: u8,
 ) -> Value {
     let inside: Vec<usize> = (0..positions.world.len())
-        .filter(|&i| contains(view, positions.world[i]))
+        .filter(|&i| view.contains(positions.world[i]))
         .collect();
     let mut out = json!({
         "layer": layer.kind,
@@ -194,28 +203,11 @@ fn clusters(positions: &Positions, view: View, zoom: u8, layer: &Layer, words: &
     )
 }
 
-fn contains(view: View, p: WorldPoint) -> bool {
-    (view.min.x..=view.max.x).contains(&p.x) && (view.min.y..=view.max.y).contains(&p.y)
-}
-
 /// The zoom at which `view` is about [`FIT_PIXELS`] across (8 to 20).
 fn fit_zoom(view: View) -> u8 {
     // A pixel at zoom z is 2^(24 − z) world units.
     let span = f64::from((view.max.x - view.min.x).max(view.max.y - view.min.y)).max(1.0);
     (24.0 - (span / FIT_PIXELS).log2()).floor().clamp(8.0, 20.0) as u8
-}
-
-/// The lon/lat corners of the positions, when there is no boundary set to frame them.
-fn extent(p: &Positions) -> Option<((f64, f64), (f64, f64))> {
-    let first = *p.lon_lat.first()?;
-    Some(p.lon_lat.iter().fold((first, first), |(lo, hi), &(x, y)| {
-        ((lo.0.min(x), lo.1.min(y)), (hi.0.max(x), hi.1.max(y)))
-    }))
-}
-
-/// Six decimals (about 0.1 m), as RFC 7946 output elsewhere.
-fn round6(v: f64) -> f64 {
-    (v * 1e6).round() / 1e6
 }
 
 /// Map views for WebSocket clients (`view` messages): the topic's dashboard panel, computed over
@@ -236,15 +228,12 @@ impl crate::live::ViewSource for LayerViews {
     ) -> Result<Value, crate::live::ViewError> {
         let refused =
             |code: &'static str, message: String| crate::live::ViewError { code, message };
-        let (dashboard, panel) = topic
-            .strip_prefix("dashboards/")
-            .and_then(|rest| rest.split_once('/'))
-            .ok_or_else(|| {
-                refused(
-                    "invalid_message",
-                    format!("'{topic}' is not a map panel's topic"),
-                )
-            })?;
+        let (dashboard, panel) = super::board::panel_of(topic).ok_or_else(|| {
+            refused(
+                "invalid_message",
+                format!("'{topic}' is not a map panel's topic"),
+            )
+        })?;
         let d = self
             .catalog
             .get(dashboard)

@@ -142,6 +142,7 @@ fn simplify(shape: &MultiPolygon<f64>, zoom: u8) -> MultiPolygon<f64> {
     }
 }
 
-fn round6(v: f64) -> f64 {
+/// Six decimals of a degree (about 0.1 m), as RFC 7946 output is written.
+pub fn round6(v: f64) -> f64 {
     (v * 1e6).round() / 1e6
 }

@@ -77,6 +77,32 @@ pub struct View {
 }
 
 impl View {
+    /// Whether `p` is inside the view (edges included).
+    pub fn contains(&self, p: WorldPoint) -> bool {
+        (self.min.x..=self.max.x).contains(&p.x) && (self.min.y..=self.max.y).contains(&p.y)
+    }
+
+    /// The smallest view holding every point; `None` for none.
+    pub fn around(points: &[WorldPoint]) -> Option<View> {
+        let first = *points.first()?;
+        Some(points.iter().fold(
+            View {
+                min: first,
+                max: first,
+            },
+            |v, p| View {
+                min: WorldPoint {
+                    x: v.min.x.min(p.x),
+                    y: v.min.y.min(p.y),
+                },
+                max: WorldPoint {
+                    x: v.max.x.max(p.x),
+                    y: v.max.y.max(p.y),
+                },
+            },
+        ))
+    }
+
     /// The view around lon/lat corners (any order).
     pub fn from_lon_lat(a: (f64, f64), b: (f64, f64)) -> Option<View> {
         let (p, q) = (project(a.0, a.1)?, project(b.0, b.1)?);
@@ -192,7 +218,7 @@ fn aggregate(
     let mut mix = vec![0u32; cells * categories.max(1)];
     let mut sum_w = vec![0f64; if weights.is_some() { cells } else { 0 }];
     for (i, p) in points.iter().enumerate() {
-        if p.x < view.min.x || p.x > view.max.x || p.y < view.min.y || p.y > view.max.y {
+        if !view.contains(*p) {
             continue;
         }
         let cell = ((p.y >> shift) - y0) as usize * w as usize + ((p.x >> shift) - x0) as usize;

@@ -14,7 +14,7 @@ use rand::Rng;
 
 use crate::domain::RegionCode;
 
-pub use catalog::{to_geojson, Catalog, MAX_ZOOM};
+pub use catalog::{round6, to_geojson, Catalog, MAX_ZOOM};
 pub use index::RegionIndex;
 
 /// The kelurahan of Kota Pasuruan (Kemendagri 35.75), shipped with Pantau for the demo.

@@ -452,9 +452,7 @@ impl Session {
                     zoom,
                     sent: 0,
                 };
-                if let Some(stop) = self.send_view(&topic, request, out, ctx).await? {
-                    return out.error(stop.code, stop.message).await;
-                }
+                self.send_view(&topic, request, out, ctx).await?;
                 out.flush().await
             }
             ClientMessage::Unsubscribe { topics, prefixes } => {
@@ -584,25 +582,27 @@ impl Session {
     }
 
     /// Computes `view` of `topic` at the topic's current seq and feeds it as `features`; keeps
-    /// the view for later updates. A view that cannot be computed is returned, not kept.
+    /// the view for later updates. A view that cannot be computed is answered with an `error`
+    /// and not kept.
     async fn send_view<S: Sink<Message> + Unpin>(
         &mut self,
         topic: &str,
         mut view: ViewRequest,
         out: &mut Outbox<'_, S>,
         ctx: &SessionContext,
-    ) -> Result<Option<ViewError>, Stop> {
+    ) -> Result<(), Stop> {
         let Some(source) = ctx.views.clone() else {
-            return Ok(Some(ViewError {
-                code: "invalid_message",
-                message: "this server computes no map views".into(),
-            }));
+            return out
+                .error(
+                    "invalid_message",
+                    "this server computes no map views".into(),
+                )
+                .await;
         };
         let Some(state) = ctx.hub.get(topic) else {
-            return Ok(Some(ViewError {
-                code: "unknown_topic",
-                message: "the topic no longer exists".into(),
-            }));
+            return out
+                .error("unknown_topic", "the topic no longer exists".into())
+                .await;
         };
         let (name, bbox, zoom) = (topic.to_owned(), view.bbox, view.zoom);
         let computed = tokio::task::spawn_blocking(move || source.features(&name, bbox, zoom))
@@ -615,7 +615,7 @@ impl Session {
             });
         let data = match computed {
             Ok(data) => data,
-            Err(e) => return Ok(Some(e)),
+            Err(e) => return out.error(e.code, e.message).await,
         };
         out.feed_control(frame(&ServerMessage::Features {
             topic,
@@ -628,7 +628,7 @@ impl Session {
         .await?;
         view.sent = state.seq;
         self.views.insert(topic.to_owned(), view);
-        Ok(None)
+        Ok(())
     }
 
     /// Sends the newest state of every followed topic that moved — all of them in one flush —,
@@ -673,7 +673,8 @@ impl Session {
         for frame in frames {
             out.feed(frame).await?;
         }
-        // Views of topics that moved are computed again at the new seq.
+        // Views of topics that moved are computed again at the new seq — after the updates
+        // already fed have gone out, so a view being computed holds nothing else back.
         let moved: Vec<String> = self
             .views
             .iter()
@@ -684,15 +685,12 @@ impl Session {
             })
             .map(|(topic, _)| topic.clone())
             .collect();
+        if !moved.is_empty() {
+            out.flush().await?;
+        }
         for topic in moved {
             if let Some(view) = self.views.remove(&topic) {
-                if let Some(e) = self.send_view(&topic, view, out, ctx).await? {
-                    out.feed_control(frame(&ServerMessage::Error {
-                        code: e.code,
-                        message: e.message,
-                    }))
-                    .await?;
-                }
+                self.send_view(&topic, view, out, ctx).await?;
             }
         }
         for (topic, seq) in removed {

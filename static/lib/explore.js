@@ -4,8 +4,9 @@
 // which the server sends again whenever the layer moves.
 "use strict";
 
-import { clock, initialLang, number, pick } from "./format.js";
+import { initialLang, number, pick, switchLang } from "./format.js";
 import { startLive } from "./live.js";
+import { drawHeader } from "./board.js";
 import { choropleth } from "./map.js";
 import { words } from "./words.js";
 
@@ -33,13 +34,8 @@ function draw() {
 }
 
 function tick() {
-  const t = words(view.lang);
-  byId("clock").textContent = clock(new Date(), view.live.timeZone, true);
-  byId("conn").className = "conn conn-" + view.live.connection;
-  byId("conn-text").textContent = t({ open: "connected", closed: "reconnecting" }[view.live.connection] || "connecting");
-  byId("lang").textContent = view.lang === "id" ? "EN" : "ID";
+  drawHeader(view.live, view.lang, new Date());
   byId("hint").textContent = view.lang === "id" ? "Geser untuk memindah, gulir untuk memperbesar" : "Drag to move, scroll to zoom";
-  document.documentElement.lang = view.lang;
 }
 
 async function main() {
@@ -76,8 +72,7 @@ async function main() {
 }
 
 byId("lang").addEventListener("click", () => {
-  view.lang = view.lang === "id" ? "en" : "id";
-  localStorage.setItem("pantau.lang", view.lang);
+  view.lang = switchLang(view.lang);
   if (view.live) { draw(); tick(); }
 });
 

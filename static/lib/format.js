@@ -11,6 +11,13 @@ export function initialLang() {
   return localStorage.getItem("pantau.lang") === "en" ? "en" : "id";
 }
 
+/** The other language, kept on this device for the next page. */
+export function switchLang(lang) {
+  const next = lang === "id" ? "en" : "id";
+  localStorage.setItem("pantau.lang", next);
+  return next;
+}
+
 /** A `{id, en}` text in `lang` (either side when the other is missing). */
 export function pick(text, lang) {
   if (text === null || text === undefined) return "";

@@ -3,7 +3,7 @@
 // with its age, under an "offline" line; they move again when it comes back.
 "use strict";
 
-import { initialLang, pick } from "./format.js";
+import { initialLang, switchLang, pick } from "./format.js";
 import { startLive } from "./live.js";
 import { HEALTH_TOPIC, changeOf, drawHeader, drawHealth, drawPanels, loadDashboard, loadRegions, markFreshness, panelSection } from "./board.js";
 import { words } from "./words.js";
@@ -78,8 +78,7 @@ async function main() {
 }
 
 byId("lang").addEventListener("click", () => {
-  view.lang = view.lang === "id" ? "en" : "id";
-  localStorage.setItem("pantau.lang", view.lang);
+  view.lang = switchLang(view.lang);
   if (!view.live) return;
   build();
   drawPanels(view.dashboard, view.sections, view.live, ctx());

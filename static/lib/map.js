@@ -64,8 +64,10 @@ export function choropleth(svg, legend) {
       const [x, y] = mercator(p);
       minX = Math.min(minX, x); maxX = Math.max(maxX, x); minY = Math.min(minY, y); maxY = Math.max(maxY, y);
     }
-    // The zoom at which the set is about 1024 pixels across; tiles of that zoom fit it.
-    const zoom = Math.max(0, Math.min(19, Math.round(Math.log2(1024 / Math.max(maxX - minX, maxY - minY, 1e-9)))));
+    // The zoom at which the set is about 1024 pixels across, rounded down — the rule the server
+    // gives a row layer its zoom by (engine::layers::fit_zoom), so a view's zoom counts from the
+    // layer's; tiles of that zoom fit the set.
+    const zoom = Math.max(0, Math.min(19, Math.floor(Math.log2(1024 / Math.max(maxX - minX, maxY - minY, 1e-9)))));
     const k = 2 ** zoom;
     const project = (p) => {
       const [x, y] = mercator(p);
@@ -185,18 +187,21 @@ export function choropleth(svg, legend) {
     const items = layer.layer === "heat"
       ? [["#ff5a36", text.total + " " + number(layer.total || 0, lang)]]
       : [...seen].filter(Boolean).map((s) => [STATUS_COLOURS[s] || "#888", text.status[s] || s]);
-    legend.replaceChildren(...items.map(([colour, words]) => {
+    showLegend(items);
+  }
+
+  /** The legend: `[colour, words]` swatches, then the tiles' attribution if any. */
+  function showLegend(items) {
+    const entry = (className, colour, words) => {
       const li = document.createElement("li");
-      li.style.setProperty("--swatch", colour);
+      if (className) li.className = className;
+      if (colour) li.style.setProperty("--swatch", colour);
       li.textContent = words;
       return li;
-    }));
-    if (state.attribution) {
-      const credit = document.createElement("li");
-      credit.className = "attribution";
-      credit.textContent = state.attribution;
-      legend.append(credit);
-    }
+    };
+    const all = items.map(([colour, words]) => entry("", colour, words));
+    if (state.attribution) all.push(entry("attribution", null, state.attribution));
+    legend.replaceChildren(...all);
   }
 
   function paint(layer, text, lang) {
@@ -212,25 +217,12 @@ export function choropleth(svg, legend) {
     }
     const bounds = [0, ...breaks];
     const items = colours.map((colour, i) => {
-      const li = document.createElement("li");
-      li.style.setProperty("--swatch", colour);
       const low = i === 0 ? bounds[0] : Math.floor(bounds[i]) + 1;
       const high = breaks[i];
-      li.textContent = i >= breaks.length ? "≥ " + number(low, lang)
-        : low >= high ? number(high, lang) : number(low, lang) + "–" + number(high, lang);
-      return li;
+      return [colour, i >= breaks.length ? "≥ " + number(low, lang)
+        : low >= high ? number(high, lang) : number(low, lang) + "–" + number(high, lang)];
     });
-    const none = document.createElement("li");
-    none.style.setProperty("--swatch", NO_DATA_COLOUR);
-    none.textContent = text.noData;
-    const extra = [];
-    if (state.attribution) {
-      const credit = document.createElement("li");
-      credit.className = "attribution";
-      credit.textContent = state.attribution;
-      extra.push(credit);
-    }
-    legend.replaceChildren(...items, none, ...extra);
+    showLegend([...items, [NO_DATA_COLOUR, text.noData]]);
   }
 
   /** Longitude and latitude of a point of the drawing. */

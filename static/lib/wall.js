@@ -4,7 +4,7 @@
 // docs/pages.md describes the parameters.
 "use strict";
 
-import { initialLang, pick } from "./format.js";
+import { initialLang, switchLang, pick } from "./format.js";
 import { startLive } from "./live.js";
 import {
   HEALTH_TOPIC, changeOf, drawHeader, drawHealth, drawPanels, loadDashboard, loadRegions, markFreshness, panelSection, sourcesLine,
@@ -187,8 +187,7 @@ async function main() {
 }
 
 byId("lang").addEventListener("click", () => {
-  view.lang = view.lang === "id" ? "en" : "id";
-  localStorage.setItem("pantau.lang", view.lang);
+  view.lang = switchLang(view.lang);
   if (!view.live) return;
   show(view.current);
   for (const board of view.boards) {

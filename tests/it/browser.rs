@@ -715,6 +715,20 @@ async fn the_dashboard_wall_and_the_tablet_follow_live_data_and_survive_a_server
     wall4k
         .screenshot("wall-dashboard-3840x2160-part2.png")
         .await;
+    // English at the touch of the button: titles, words and the page's language.
+    wall4k.eval("document.getElementById('lang').click()").await;
+    wall4k
+        .wait_until(
+            "document.documentElement.lang === 'en' && document.querySelector('[data-panel=sources] h2').textContent === 'Source health' && document.querySelector('[data-panel=sources] .health .state').textContent === 'fresh' && localStorage.getItem('pantau.lang') === 'en'",
+            Duration::from_secs(10),
+            "the wall did not switch to English",
+        )
+        .await;
+    assert!(
+        wall4k.errors.is_empty(),
+        "console errors: {:?}",
+        wall4k.errors
+    );
     drop(wall4k);
 
     // Operators see both named screens alive.

@@ -466,14 +466,7 @@ fn validate_layer(
             return None;
         }
         Some(w) => match fields::field(q.dataset, w.get_ref()) {
-            Some(f)
-                if matches!(
-                    f.ty,
-                    fields::FieldType::Number | fields::FieldType::Hours | fields::FieldType::Money
-                ) =>
-            {
-                Some(f)
-            }
+            Some(f) if f.ty.is_numeric() => Some(f),
             Some(_) => {
                 p.at(
                     w,

@@ -62,51 +62,62 @@ pub fn positions(
     let n = frame.height();
     let (lat, lon) = (frame.column("lat")?.i32()?, frame.column("lon")?.i32()?);
     let mut out = Positions::default();
-    // Rows whose position does not project (never, for stored degrees) are left out of every
+    // A row whose position does not project (never, for stored degrees) is left out of every
     // column alike.
-    let mut kept = Vec::with_capacity(n);
+    let mut dropped = Vec::new();
     out.world.reserve(n);
     for (i, (lat, lon)) in lat
         .into_no_null_iter()
         .zip(lon.into_no_null_iter())
         .enumerate()
     {
-        if let Some(world) = project(f64::from(lon) / 1e6, f64::from(lat) / 1e6) {
-            out.world.push(world);
-            kept.push(i);
-            if needs.rows {
-                out.lon_lat
-                    .push((f64::from(lon) / 1e6, f64::from(lat) / 1e6));
+        let (lon, lat) = (f64::from(lon) / 1e6, f64::from(lat) / 1e6);
+        match project(lon, lat) {
+            Some(world) => {
+                out.world.push(world);
+                if needs.rows {
+                    out.lon_lat.push((lon, lat));
+                }
             }
+            None => dropped.push(i),
         }
     }
-    let all_kept = kept.len() == n;
-    let pick = |i: usize| if all_kept { i } else { kept[i] };
     if needs.status {
         let status = frame.column("status")?.u8()?;
-        out.status = (0..kept.len())
-            .map(|i| status.get(pick(i)).unwrap_or(u8::MAX))
-            .collect();
+        out.status = kept(status.into_iter().map(|s| s.unwrap_or(u8::MAX)), &dropped);
     }
     if needs.rows {
         let (keys, created) = (
             frame.column(KEY_ID)?.u32()?,
             frame.column("created_at")?.u32()?,
         );
-        out.key_ids = (0..kept.len())
-            .map(|i| keys.get(pick(i)).unwrap_or_default())
-            .collect();
-        out.created = (0..kept.len())
-            .map(|i| created.get(pick(i)).map_or(0, i64::from))
-            .collect();
+        out.key_ids = kept(keys.into_iter().map(Option::unwrap_or_default), &dropped);
+        out.created = kept(
+            created.into_iter().map(|t| t.map_or(0, i64::from)),
+            &dropped,
+        );
     }
     if needs.weight.is_some() {
         let weight = frame.column("_weight")?.f64()?;
-        out.weight = (0..kept.len())
-            .map(|i| weight.get(pick(i)).unwrap_or(0.0))
-            .collect();
+        out.weight = kept(weight.into_iter().map(|w| w.unwrap_or(0.0)), &dropped);
     }
     Ok(out)
+}
+
+/// `values` without the rows at the (ascending) positions `dropped`.
+fn kept<T>(values: impl Iterator<Item = T>, dropped: &[usize]) -> Vec<T> {
+    let mut skip = dropped.iter().copied().peekable();
+    values
+        .enumerate()
+        .filter_map(|(i, v)| {
+            if skip.peek() == Some(&i) {
+                skip.next();
+                None
+            } else {
+                Some(v)
+            }
+        })
+        .collect()
 }
 
 /// The `source/source_id` of key id `key_id` in `dataset`'s view.
