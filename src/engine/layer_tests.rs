@@ -100,14 +100,15 @@ async fn row_layers_account_for_every_located_row_in_view() {
             &Path::new(env!("CARGO_MANIFEST_DIR")).join("static/geo"),
         ))),
     };
-    let value = |id: &str| -> Value {
+    let value_with = |id: &str, context: &PanelContext| -> Value {
         let panel = board.panels.iter().find(|p| p.id == id).unwrap();
         std::thread::scope(|s| {
-            s.spawn(|| evaluate(&board, panel, &Frames::new(&snap), &[], &context, now).unwrap())
+            s.spawn(|| evaluate(&board, panel, &Frames::new(&snap), &[], context, now).unwrap())
                 .join()
                 .unwrap()
         })
     };
+    let value = |id: &str| value_with(id, &context);
     // The plain computation: located rows inside the city.
     let in_view = |c: &&Complaint| c.lon.is_some() && c.lon != Some(106.8);
     let is_open = |c: &&Complaint| !matches!(c.status, Status::Resolved | Status::Rejected);
@@ -158,6 +159,11 @@ async fn row_layers_account_for_every_located_row_in_view() {
         .map(|c| c["count"].as_u64().unwrap())
         .sum();
     assert_eq!(sum, all_in_view);
+
+    // Without the boundary set (not loaded), the rows frame themselves: every located row.
+    let unframed = value_with("clusters", &PanelContext::default());
+    let located = complaints.iter().filter(|c| c.lon.is_some()).count() as u64;
+    assert_eq!(unframed["total"], located);
 
     // clusters at zoom 14: counts and status mixes add up to the rows per status.
     let layer = value("clusters");
