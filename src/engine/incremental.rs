@@ -43,12 +43,10 @@ impl Tracked {
         at: &Moment,
         previous: Option<Value>,
     ) -> Result<Tracked, QueryError> {
-        let view = frames.view(query.dataset);
-        let rows = query::current_rows(frames, query.dataset)?;
         Ok(Tracked {
-            lineage: view.lineage(),
+            lineage: frames.view(query.dataset).lineage(),
             seq,
-            sums: query::partials(query, view, rows, at, false)?,
+            sums: query::full_sums(query, frames, at)?,
             previous,
         })
     }
@@ -83,8 +81,7 @@ impl Tracked {
             .iter()
             .any(|d| !d.added.is_empty() || !d.removed.is_empty())
         {
-            let rows = query::delta_rows(frames, query.dataset, deltas)?;
-            let change = query::partials(query, frames.view(query.dataset), rows, at, true)?;
+            let change = query::delta_sums(query, frames, deltas, at)?;
             for (key, parts) in change {
                 let sums = self
                     .sums

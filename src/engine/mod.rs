@@ -217,6 +217,8 @@ fn choropleth(by_kelurahan: &std::collections::BTreeMap<String, u64>, map: &MapS
 #[cfg(test)]
 mod layer_tests;
 #[cfg(test)]
+mod model_tests;
+#[cfg(test)]
 mod tests;
 
 #[cfg(test)]

@@ -35,7 +35,7 @@ pub use codec::LogEntry;
 pub use log::{BatchLog, FileLog};
 use records::Record;
 pub use schema::{Dataset, Field, Schema, Storage};
-pub use table::{Delta, HeapUse, ReadError, TableView, CURRENT, KEY_ID};
+pub use table::{ChunkRef, Delta, HeapUse, ReadError, TableView, CURRENT, KEY_ID};
 use table::{Prepared, Table};
 
 /// Batches from this many rows on are validated and logged on two threads.

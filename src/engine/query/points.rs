@@ -1,7 +1,13 @@
 //! Map layers that draw rows: where the rows a query reads are, with what a point shows.
 
+use rayon::prelude::*;
+
+use super::access::{Access, Cols, Scalar};
+use super::columns::{self, parts};
+use super::fold::Plan;
 use super::*;
 use crate::geo::cluster::{project, WorldPoint};
+use crate::store::schema::{complaint_col, STATUS_WORDS};
 
 /// The located rows of a query: parallel columns, one entry per row with a position.
 #[derive(Debug, Default)]
@@ -39,96 +45,76 @@ pub fn positions(
     at: &Moment,
     needs: Needs,
 ) -> Result<Positions, QueryError> {
-    let mut select = vec![col("lat"), col("lon")];
-    if needs.status {
-        select.push(col("status"));
+    let dataset = query.dataset;
+    if dataset != Dataset::Complaints {
+        return Ok(Positions::default());
     }
-    if needs.rows {
-        select.extend([col(KEY_ID), col("created_at")]);
-    }
-    if let Some(f) = needs.weight {
-        let v = value(query.dataset, f, at.now.timestamp()).cast(DataType::Float64);
-        let v = if f.ty == FieldType::Money {
-            v / lit(100.0)
-        } else {
-            v
-        };
-        select.push(v.fill_null(lit(0.0)).alias("_weight"));
-    }
-    let frame = rows(query, frames, at)?
-        .filter(col("lat").is_not_null().and(col("lon").is_not_null()))
-        .select(select)
-        .collect()?;
-    let n = frame.height();
-    let (lat, lon) = (frame.column("lat")?.i32()?, frame.column("lon")?.i32()?);
-    let mut out = Positions::default();
-    // A row whose position does not project (never, for stored degrees) is left out of every
-    // column alike.
-    let mut dropped = Vec::new();
-    out.world.reserve(n);
-    for (i, (lat, lon)) in lat
-        .into_no_null_iter()
-        .zip(lon.into_no_null_iter())
-        .enumerate()
-    {
-        let (lon, lat) = (f64::from(lon) / 1e6, f64::from(lat) / 1e6);
-        match project(lon, lat) {
-            Some(world) => {
-                out.world.push(world);
-                if needs.rows {
-                    out.lon_lat.push((lon, lat));
+    let view = frames.view(dataset);
+    let versions = frames.versions(dataset, at)?;
+    let parts = parts(view, &versions)?;
+    let plan = Plan::rows_only(query, view, at, true);
+    let now = at.now.timestamp();
+    let selected = plan.select(&parts, now)?;
+    let weight = needs
+        .weight
+        .map(|f| (Access::of(dataset, f), f.ty == FieldType::Money));
+    let located: Vec<Positions> = polars_core::POOL.install(|| {
+        parts
+            .par_iter()
+            .zip(selected.par_iter())
+            .map(|(part, sel)| -> Result<Positions, QueryError> {
+                let mut out = Positions::default();
+                if sel.iter().all(|w| *w == 0) {
+                    return Ok(out);
                 }
-            }
-            None => dropped.push(i),
-        }
-    }
-    if needs.status {
-        let status = frame.column("status")?.u8()?;
-        out.status = kept(status.into_iter().map(|s| s.unwrap_or(u8::MAX)), &dropped);
-    }
-    if needs.rows {
-        let (keys, created) = (
-            frame.column(KEY_ID)?.u32()?,
-            frame.column("created_at")?.u32()?,
-        );
-        out.key_ids = kept(keys.into_iter().map(Option::unwrap_or_default), &dropped);
-        out.created = kept(
-            created.into_iter().map(|t| t.map_or(0, i64::from)),
-            &dropped,
-        );
-    }
-    if needs.weight.is_some() {
-        let weight = frame.column("_weight")?.f64()?;
-        out.weight = kept(weight.into_iter().map(|w| w.unwrap_or(0.0)), &dropped);
+                let cols = Cols::new(part, dataset, now)?;
+                let (lat, lon) = (cols.col(complaint_col::LAT), cols.col(complaint_col::LON));
+                let key_col = dataset.schema().fields.len();
+                for i in columns::ones(sel) {
+                    let (Some(lat), Some(lon)) = (lat.int(i), lon.int(i)) else {
+                        continue;
+                    };
+                    let (lon, lat) = (lon as f64 / 1e6, lat as f64 / 1e6);
+                    // A position that does not project (never, for stored degrees) is left out.
+                    let Some(world) = project(lon, lat) else {
+                        continue;
+                    };
+                    out.world.push(world);
+                    if needs.status {
+                        let code = cols.col(complaint_col::STATUS).int(i);
+                        out.status.push(code.map_or(u8::MAX, |c| c as u8));
+                    }
+                    if needs.rows {
+                        out.lon_lat.push((lon, lat));
+                        out.key_ids
+                            .push(cols.col(key_col).int(i).map_or(0, |k| k as u32));
+                        out.created
+                            .push(cols.col(complaint_col::CREATED_AT).int(i).unwrap_or(0));
+                    }
+                    if let Some((access, money)) = weight {
+                        let w = access.read(&cols, i).map_or(0.0, Scalar::number);
+                        out.weight.push(if money { w / 100.0 } else { w });
+                    }
+                }
+                Ok(out)
+            })
+            .collect::<Result<_, _>>()
+    })?;
+    let mut out = Positions::default();
+    for p in located {
+        out.world.extend(p.world);
+        out.lon_lat.extend(p.lon_lat);
+        out.status.extend(p.status);
+        out.created.extend(p.created);
+        out.key_ids.extend(p.key_ids);
+        out.weight.extend(p.weight);
     }
     Ok(out)
 }
 
-/// `values` without the rows at the (ascending) positions `dropped`.
-fn kept<T>(values: impl Iterator<Item = T>, dropped: &[usize]) -> Vec<T> {
-    let mut skip = dropped.iter().copied().peekable();
-    values
-        .enumerate()
-        .filter_map(|(i, v)| {
-            if skip.peek() == Some(&i) {
-                skip.next();
-                None
-            } else {
-                Some(v)
-            }
-        })
-        .collect()
-}
-
 /// The `source/source_id` of key id `key_id` in `dataset`'s view.
 pub fn row_key(frames: &Frames, dataset: Dataset, key_id: u32) -> String {
-    frames
-        .view(dataset)
-        .key(key_id)
-        .into_iter()
-        .map(|(_, v)| v)
-        .collect::<Vec<_>>()
-        .join("/")
+    super::table::row_key_of(frames.view(dataset), key_id)
 }
 
 /// The status words, indexed by code.

@@ -1,11 +1,25 @@
 //! Table panels: the first rows of a query by a sort field, with their cells.
+//!
+//! Only rows that can still make the top are read: chunks are visited best first by their
+//! range of the sort column, and once `top` rows are held, a chunk whose best value is worse
+//! than the last of them is not read at all — the newest ten complaints come from the newest
+//! chunk, whatever the history.
 
+use std::cmp::Ordering;
+
+use super::access::{Access, Cols, Int, Scalar};
+use super::columns::{parts, Part};
+use super::fold::Plan;
 use super::*;
 
 /// A table panel's row: its key (`source/source_id`) and its cells by field name.
 pub type TableRow = (String, serde_json::Map<String, Value>);
 
+/// A candidate row: its sort value, part and row in the part.
+type Candidate = (Option<Scalar>, usize, usize);
+
 /// The rows of a table panel: `columns` of the first `top` rows by `sort`, each with its key.
+/// Ties keep row order; rows without a sort value come last.
 pub fn table(
     query: &Query,
     columns: &[QueryField],
@@ -14,108 +28,186 @@ pub fn table(
     frames: &Frames,
     at: &Moment,
 ) -> Result<Vec<TableRow>, QueryError> {
+    let dataset = query.dataset;
+    let view = frames.view(dataset);
+    let versions = frames.versions(dataset, at)?;
+    let parts = parts(view, &versions)?;
+    let plan = Plan::rows_only(query, view, at, true);
     let now = at.now.timestamp();
-    let view = frames.view(query.dataset);
-    let mut lf = rows(query, frames, at)?;
-    let mut select: Vec<Expr> = vec![col(KEY_ID)];
-    select.extend(
-        columns
-            .iter()
-            .map(|f| value(query.dataset, f, now).alias(name(f))),
-    );
-    if let Some((by, descending)) = sort {
-        if let Some(f) = crate::dashboards::fields::field(query.dataset, by) {
-            if let Some(name) = stored_time(query.dataset, &f) {
-                lf = beyond_top_time(lf, name, *descending, top)?;
-            } else if matches!(
-                f.ty,
-                FieldType::Number | FieldType::Hours | FieldType::Money
-            ) {
-                lf = beyond_top(lf, value(query.dataset, &f, now), *descending, top)?;
-            }
-            lf = lf.sort_by_exprs(
-                [value(query.dataset, &f, now)],
-                SortMultipleOptions::default()
-                    .with_order_descending(*descending)
-                    .with_nulls_last(true)
-                    .with_maintain_order(true),
-            );
+    let by = sort.and_then(|(name, descending)| {
+        crate::dashboards::fields::field(dataset, name)
+            .map(|f| (Access::of(dataset, &f), *descending))
+    });
+    let cols: Vec<Cols> = parts
+        .iter()
+        .map(|p| Cols::new(p, dataset, now))
+        .collect::<Result<_, _>>()?;
+    let chosen = match by {
+        _ if top == 0 => Vec::new(),
+        None => first_rows(&plan, &parts, top, now)?,
+        Some((access, descending)) => {
+            best_rows(&plan, &parts, &cols, access, descending, top, now)?
         }
-    }
-    let frame = lf.limit(top as IdxSize).select(select).collect()?;
-    let key_ids = frame.column(KEY_ID)?.u32()?.clone();
-    let mut out = Vec::with_capacity(frame.height());
-    for (row, key_id) in key_ids.into_iter().enumerate() {
-        let key = key_id
-            .map(|k| {
-                view.key(k)
-                    .into_iter()
-                    .map(|(_, v)| v)
-                    .collect::<Vec<_>>()
-                    .join("/")
-            })
+    };
+    let mut out = Vec::with_capacity(chosen.len());
+    let key_col = dataset.schema().fields.len();
+    for (_, p, i) in chosen {
+        let c = &cols[p];
+        let key = c
+            .col(key_col)
+            .int(i)
+            .map(|k| row_key_of(view, k as u32))
             .unwrap_or_default();
         let mut values = serde_json::Map::new();
         for f in columns {
-            let v = frame.column(f.name)?.get(row)?;
-            values.insert(f.name.to_owned(), cell(view, query.dataset, f, &v, at.tz));
+            let v = Access::of(dataset, f).read(c, i);
+            values.insert(f.name.to_owned(), cell(view, dataset, f, v, at.tz));
         }
         out.push((key, values));
     }
     Ok(out)
 }
 
-/// Keeps only the rows whose sort value is at least as good as the `top`-th best, so the sort
-/// that follows orders a handful of rows instead of the whole table (ties are all kept).
-fn beyond_top(
-    lf: LazyFrame,
-    key: Expr,
-    descending: bool,
-    top: usize,
-) -> Result<LazyFrame, QueryError> {
-    let keys = lf
-        .clone()
-        .select([key.clone().cast(DataType::Float64).alias("_sort")])
-        .collect()?;
-    let mut values: Vec<f64> = keys.column("_sort")?.f64()?.into_iter().flatten().collect();
-    if top == 0 || values.len() <= top {
-        return Ok(lf);
-    }
-    let nth = top - 1;
-    let threshold = if descending {
-        *values.select_nth_unstable_by(nth, |a, b| b.total_cmp(a)).1
-    } else {
-        *values.select_nth_unstable_by(nth, f64::total_cmp).1
-    };
-    let key = key.cast(DataType::Float64);
-    Ok(lf.filter(if descending {
-        key.gt_eq(lit(threshold))
-    } else {
-        key.lt_eq(lit(threshold))
-    }))
+/// `source/source_id` (or a budget line's key parts) of key id `key_id`.
+pub(super) fn row_key_of(view: &TableView, key_id: u32) -> String {
+    view.key(key_id)
+        .into_iter()
+        .map(|(_, v)| v)
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
-/// [`beyond_top`] for a stored time column, read as stored (u32 seconds): no 64-bit copy.
-fn beyond_top_time(
-    lf: LazyFrame,
-    name: &'static str,
+/// The first `top` rows the query reads, in row order.
+fn first_rows(
+    plan: &Plan,
+    parts: &[Part],
+    top: usize,
+    now: i64,
+) -> Result<Vec<Candidate>, QueryError> {
+    let selected = plan.select(parts, now)?;
+    Ok(selected
+        .iter()
+        .enumerate()
+        .flat_map(|(p, sel)| columns::ones(sel).map(move |i| (None, p, i)))
+        .take(top)
+        .collect())
+}
+
+fn order(descending: bool) -> impl Fn(&Candidate, &Candidate) -> Ordering {
+    move |a, b| {
+        let by_value = match (a.0, b.0) {
+            (Some(x), Some(y)) => {
+                let o = compare(x, y);
+                if descending {
+                    o.reverse()
+                } else {
+                    o
+                }
+            }
+            (Some(_), None) => Ordering::Less,
+            (None, Some(_)) => Ordering::Greater,
+            (None, None) => Ordering::Equal,
+        };
+        by_value.then((a.1, a.2).cmp(&(b.1, b.2)))
+    }
+}
+
+fn compare(a: Scalar, b: Scalar) -> Ordering {
+    match (a, b) {
+        (Scalar::Int(x), Scalar::Int(y)) => x.cmp(&y),
+        (x, y) => x.number().total_cmp(&y.number()),
+    }
+}
+
+/// The best `top` rows by the value of `access`.
+fn best_rows(
+    plan: &Plan,
+    parts: &[Part],
+    cols: &[Cols],
+    access: Access,
     descending: bool,
     top: usize,
-) -> Result<LazyFrame, QueryError> {
-    let keys = lf.clone().select([col(name)]).collect()?;
-    let mut values: Vec<u32> = keys.column(name)?.u32()?.into_iter().flatten().collect();
-    if top == 0 || values.len() <= top {
-        return Ok(lf);
-    }
-    let nth = top - 1;
-    let threshold = if descending {
-        *values.select_nth_unstable_by(nth, |a, b| b.cmp(a)).1
-    } else {
-        *values.select_nth_unstable(nth).1
+    now: i64,
+) -> Result<Vec<Candidate>, QueryError> {
+    let stored = match access {
+        Access::Int(Int::Col(c)) | Access::Code(c) => Some(c),
+        _ => None,
     };
-    Ok(lf.filter(if descending {
-        col(name).gt_eq(lit(threshold))
-    } else {
-        col(name).lt_eq(lit(threshold))
-    }))
+    // The best value each part could hold; parts whose range is unknown come first.
+    let bound = |p: &Part| -> Option<i64> {
+        let (min, max) = p.range(stored?)?;
+        Some(if descending { max } else { min })
+    };
+    let mut visit: Vec<usize> = (0..parts.len()).collect();
+    visit.sort_by(|&a, &b| match (bound(&parts[a]), bound(&parts[b])) {
+        (None, None) => a.cmp(&b),
+        (None, Some(_)) => Ordering::Less,
+        (Some(_), None) => Ordering::Greater,
+        (Some(x), Some(y)) if descending => y.cmp(&x).then(a.cmp(&b)),
+        (Some(x), Some(y)) => x.cmp(&y).then(a.cmp(&b)),
+    });
+    if plan.to_date {
+        // Budget tables: each line's latest figures need every part at once.
+        return best_of_all(plan, parts, cols, access, descending, top, now);
+    }
+    let order = order(descending);
+    let mut held: Vec<Candidate> = Vec::new();
+    let mut nulls: Vec<Candidate> = Vec::new();
+    let mut threshold: Option<Scalar> = None;
+    for p in visit {
+        if let (Some(b), Some(t)) = (bound(&parts[p]), threshold) {
+            let worse = match compare(Scalar::Int(b), t) {
+                Ordering::Less => descending,
+                Ordering::Greater => !descending,
+                Ordering::Equal => false,
+            };
+            // Nothing in this part (nor, parts being sorted, in any later one) can make the top.
+            if worse {
+                break;
+            }
+        }
+        let part = &parts[p];
+        let mut sel = part.base_words();
+        plan.filter.narrow(part, &cols[p], &mut sel);
+        for i in columns::ones(&sel) {
+            match access.read(&cols[p], i) {
+                Some(v) => held.push((Some(v), p, i)),
+                None if nulls.len() < top => nulls.push((None, p, i)),
+                None => {}
+            }
+        }
+        if held.len() >= top {
+            held.sort_by(&order);
+            held.truncate(top);
+            threshold = held.last().and_then(|c| c.0);
+        }
+    }
+    held.sort_by(&order);
+    nulls.sort_by(&order);
+    held.extend(nulls);
+    held.truncate(top);
+    Ok(held)
+}
+
+/// [`best_rows`] over every part's selection at once (budget lines, reduced to each line's latest
+/// figures first).
+fn best_of_all(
+    plan: &Plan,
+    parts: &[Part],
+    cols: &[Cols],
+    access: Access,
+    descending: bool,
+    top: usize,
+    now: i64,
+) -> Result<Vec<Candidate>, QueryError> {
+    let selected = plan.select(parts, now)?;
+    let mut all: Vec<Candidate> = selected
+        .iter()
+        .enumerate()
+        .flat_map(|(p, sel)| columns::ones(sel).map(move |i| (p, i)))
+        .map(|(p, i)| (access.read(&cols[p], i), p, i))
+        .collect();
+    all.sort_by(order(descending));
+    all.truncate(top);
+    Ok(all)
 }

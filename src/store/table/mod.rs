@@ -180,8 +180,80 @@ pub(crate) struct Chunk {
     start: u32,
     len: u32,
     /// The schema's columns, then the key id column.
-    columns: Arc<Vec<Series>>,
+    columns: Arc<Columns>,
     current: Arc<Vec<u64>>,
+}
+
+/// A chunk's immutable columns and, worked out on first use, each column's range of values: a
+/// reader skips a chunk whose times all fall outside a window without reading them.
+pub(crate) struct Columns {
+    series: Vec<Series>,
+    ranges: Vec<std::sync::OnceLock<Option<(i64, i64)>>>,
+}
+
+impl Columns {
+    fn new(series: Vec<Series>) -> Columns {
+        let ranges = series.iter().map(|_| std::sync::OnceLock::new()).collect();
+        Columns { series, ranges }
+    }
+
+    /// The least and greatest value of column `col` as integers (`None`: no value, or not an
+    /// integer column).
+    fn range(&self, col: usize) -> Option<(i64, i64)> {
+        let series = self.series.get(col)?;
+        *self.ranges[col].get_or_init(|| {
+            let min = series.min::<i64>().ok().flatten()?;
+            let max = series.max::<i64>().ok().flatten()?;
+            Some((min, max))
+        })
+    }
+}
+
+impl std::ops::Deref for Columns {
+    type Target = [Series];
+
+    fn deref(&self) -> &[Series] {
+        &self.series
+    }
+}
+
+/// One chunk of a view as a reader that scans columns itself sees it: a run of rows, their
+/// columns and current-version flags.
+#[derive(Clone, Copy)]
+pub struct ChunkRef<'a> {
+    chunk: &'a Chunk,
+}
+
+impl<'a> ChunkRef<'a> {
+    /// Number of the chunk's first row in the view (as in [`TableView::frame`]).
+    pub fn start(&self) -> u32 {
+        self.chunk.start
+    }
+
+    /// Rows in the chunk.
+    pub fn len(&self) -> usize {
+        self.chunk.len as usize
+    }
+
+    /// True when the chunk holds no row.
+    pub fn is_empty(&self) -> bool {
+        self.chunk.len == 0
+    }
+
+    /// Column `col` of the schema (the key id column after the last), one contiguous array.
+    pub fn column(&self, col: usize) -> &'a Series {
+        &self.chunk.columns[col]
+    }
+
+    /// Which rows are current versions: bit `i % 64` of word `i / 64` for row `start + i`.
+    pub fn current(&self) -> &'a [u64] {
+        &self.chunk.current
+    }
+
+    /// The least and greatest value of column `col` (as integers), worked out once per chunk.
+    pub fn range(&self, col: usize) -> Option<(i64, i64)> {
+        self.chunk.columns.range(col)
+    }
 }
 
 impl Chunk {
@@ -505,7 +577,7 @@ impl Table {
         Chunk {
             start: self.rows,
             len: rows.len() as u32,
-            columns: Arc::new(columns),
+            columns: Arc::new(Columns::new(columns)),
             current: Arc::new(words),
         }
     }
@@ -655,7 +727,7 @@ impl Table {
             self.chunks.push(Chunk {
                 start: offset as u32,
                 len: len as u32,
-                columns: Arc::new(columns),
+                columns: Arc::new(Columns::new(columns)),
                 current: Arc::new(words),
             });
             offset += len;
@@ -793,7 +865,7 @@ fn merge(parts: &[Chunk]) -> Chunk {
     Chunk {
         start: parts[0].start,
         len,
-        columns: Arc::new(columns),
+        columns: Arc::new(Columns::new(columns)),
         current: Arc::new(words),
     }
 }

@@ -130,6 +130,16 @@ impl TableView {
         Ok(earliest.and_then(|secs| DateTime::from_timestamp(secs.into(), 0)))
     }
 
+    /// How many key ids there are (every key id is below this).
+    pub fn keys_len(&self) -> u32 {
+        self.keys.len()
+    }
+
+    /// The chunks holding the view's rows, in row order.
+    pub fn chunks(&self) -> impl ExactSizeIterator<Item = ChunkRef<'_>> + '_ {
+        self.chunks.iter().map(|chunk| ChunkRef { chunk })
+    }
+
     /// The row numbering this view's rows have (see [`TableView::changes_since`]).
     pub fn lineage(&self) -> u64 {
         self.lineage

@@ -1,0 +1,1000 @@
+//! Rows grouped and measured: each group-by field (and the time bucket) is a dimension, every
+//! measure a few sums per group (rows, counts of rows meeting a condition, sums of a value) or,
+//! for medians, percentiles, extremes and distinct counts, what it needs of each row.
+//!
+//! Over every row (a full computation) the parts are folded on polars' thread pool, one part a
+//! task: the selection is made a word (64 rows) at a time, conditions of the SLA measures become
+//! bits too, and each selected row adds to the slot of its group. Labels, booleans and buckets
+//! of a bounded span give dense slots (an array index, no hashing); other keys are hashed.
+//! Over a commit's delta the same plan is applied row by row with a sign.
+
+use std::collections::HashSet;
+
+use chrono_tz::Tz;
+use rayon::prelude::*;
+
+use super::access::{Access, Cols, Int, OpenRule, Scalar};
+use super::columns::{ones, with_slice, Part};
+use super::cond::{Cond, Sla};
+use super::{KeyPart, Moment, QueryError, RawKey};
+use crate::dashboards::model::{Func, Measure, Query};
+use crate::dashboards::window::{fixed_offset, BucketSize};
+use crate::store::schema::{budget_col, Storage};
+use crate::store::{Dataset, TableView};
+
+/// Dense slots up to this many groups; beyond, keys are hashed.
+const DENSE_GROUPS: u64 = 1 << 16;
+
+/// One grouping dimension.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Dim {
+    /// A label's code.
+    Code(usize),
+    /// A stored boolean.
+    Truth(usize),
+    /// Derived: open or not.
+    Open(OpenRule),
+    /// The start of the time bucket holding an instant.
+    Bucket {
+        /// The instant.
+        of: Int,
+        /// Bucket size.
+        size: BucketSize,
+        /// Zone of the buckets.
+        tz: Tz,
+        /// The zone's offset when it never changes (buckets by arithmetic).
+        fixed: Option<i64>,
+    },
+    /// Any other value, hashed.
+    Value(Access),
+}
+
+impl Dim {
+    fn key(self, cols: &Cols, i: usize) -> KeyPart {
+        match self {
+            Dim::Code(c) => cols.col(c).int(i).map_or(KeyPart::Null, KeyPart::Int),
+            Dim::Truth(c) => cols
+                .col(c)
+                .int(i)
+                .map_or(KeyPart::Null, |v| KeyPart::Bool(v != 0)),
+            Dim::Open(rule) => cols
+                .col(rule.col)
+                .int(i)
+                .map_or(KeyPart::Null, |code| KeyPart::Bool(rule.is_open(code))),
+            Dim::Bucket { of, .. } => cols
+                .int(of, i)
+                .map_or(KeyPart::Null, |t| KeyPart::Int(self.bucket_start(t))),
+            Dim::Value(access) => access
+                .read(cols, i)
+                .map_or(KeyPart::Null, KeyPart::from_scalar),
+        }
+    }
+
+    /// The start of the bucket holding `t` (seconds).
+    fn bucket_start(self, t: i64) -> i64 {
+        let Dim::Bucket {
+            size, tz, fixed, ..
+        } = self
+        else {
+            return t;
+        };
+        match (fixed, width(size)) {
+            (Some(off), Some(w)) => {
+                // 1970-01-01 was a Thursday: shift three days so weeks start on Monday.
+                let shift = if size == BucketSize::Week {
+                    3 * 86_400
+                } else {
+                    0
+                };
+                let local = t + off + shift;
+                local - local.rem_euclid(w) - off - shift
+            }
+            _ => size.start_of(t, tz),
+        }
+    }
+}
+
+fn width(size: BucketSize) -> Option<i64> {
+    match size {
+        BucketSize::Minute => Some(60),
+        BucketSize::Hour => Some(3600),
+        BucketSize::Day => Some(86_400),
+        BucketSize::Week => Some(7 * 86_400),
+        BucketSize::Month => None,
+    }
+}
+
+/// What a measure adds up per group.
+#[derive(Debug, Clone)]
+pub(super) enum Contrib {
+    /// Each row counts once (count, rate, share).
+    Rows,
+    /// Rows meeting a condition (the SLA measures).
+    Flag(Cond),
+    /// A value, summed (missing values add nothing).
+    Sum(Access),
+    /// Rows with a value (an average's divisor).
+    Present(Access),
+}
+
+/// What a measure that is not a sum needs of each row of a group.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Stat {
+    /// The least value.
+    Min(Access),
+    /// The greatest value.
+    Max(Access),
+    /// A quantile (linear interpolation) of the values.
+    Quantile(Access, f64),
+    /// How many distinct values.
+    Distinct(Access),
+}
+
+/// A query made ready to run over one view: its conditions, dimensions and measures' parts.
+pub(super) struct Plan {
+    /// The dataset read.
+    pub dataset: Dataset,
+    /// Every filter.
+    pub filter: Cond,
+    /// Grouping dimensions (group-by fields, then the bucket).
+    pub dims: Vec<Dim>,
+    /// Each measure's sums, in measure order, and its statistic if it has one.
+    pub measures: Vec<(Vec<Contrib>, Option<Stat>)>,
+    /// Budget lines: only each line's latest version and period count.
+    pub to_date: bool,
+}
+
+impl Plan {
+    /// `query` over `view` at `at`.
+    pub(super) fn new(query: &Query, view: &TableView, at: &Moment) -> Plan {
+        let dataset = query.dataset;
+        let now = at.now.timestamp();
+        let mut dims: Vec<Dim> = query
+            .group_by
+            .iter()
+            .map(|f| match Access::of(dataset, f) {
+                Access::Code(c) => Dim::Code(c),
+                Access::Truth(c) => Dim::Truth(c),
+                Access::Open(rule) => Dim::Open(rule),
+                other => Dim::Value(other),
+            })
+            .collect();
+        if let Some(b) = &query.bucket {
+            match Access::of(dataset, &b.field).int() {
+                Some(of) => dims.push(Dim::Bucket {
+                    of,
+                    size: b.size,
+                    tz: at.tz,
+                    fixed: fixed_offset(at.tz).map(i64::from),
+                }),
+                None => dims.push(Dim::Value(Access::Missing)),
+            }
+        }
+        let measures = query
+            .measures
+            .iter()
+            .map(|m| measure_parts(dataset, m, now))
+            .collect();
+        Plan {
+            dataset,
+            filter: Cond::filters(view, &query.filters, at),
+            dims,
+            measures,
+            to_date: dataset == Dataset::BudgetLines,
+        }
+    }
+
+    /// Only the filter: which rows the query reads.
+    pub(super) fn rows_only(query: &Query, view: &TableView, at: &Moment, to_date: bool) -> Plan {
+        Plan {
+            dataset: query.dataset,
+            filter: Cond::filters(view, &query.filters, at),
+            dims: Vec::new(),
+            measures: Vec::new(),
+            to_date: to_date && query.dataset == Dataset::BudgetLines,
+        }
+    }
+
+    fn contribs(&self) -> impl Iterator<Item = &Contrib> {
+        self.measures.iter().flat_map(|(c, _)| c.iter())
+    }
+
+    fn stats(&self) -> impl Iterator<Item = Stat> + '_ {
+        self.measures.iter().filter_map(|(_, s)| *s)
+    }
+}
+
+fn measure_parts(dataset: Dataset, m: &Measure, now: i64) -> (Vec<Contrib>, Option<Stat>) {
+    let of = m.of.map_or(Access::Missing, |f| Access::of(dataset, &f));
+    let money = |c: usize| Contrib::Sum(Access::Int(Int::Col(c)));
+    let sla = Sla::of(dataset);
+    let flag = |cond: Option<Cond>| Contrib::Flag(cond.unwrap_or(Cond::Never));
+    match m.func {
+        Func::Count | Func::RatePerHour | Func::Share => (vec![Contrib::Rows], None),
+        Func::Sum => (vec![Contrib::Sum(of)], None),
+        Func::Avg => (vec![Contrib::Sum(of), Contrib::Present(of)], None),
+        Func::Min => (Vec::new(), Some(Stat::Min(of))),
+        Func::Max => (Vec::new(), Some(Stat::Max(of))),
+        Func::Median => (Vec::new(), Some(Stat::Quantile(of, 0.5))),
+        Func::P90 => (Vec::new(), Some(Stat::Quantile(of, 0.9))),
+        Func::CountDistinct => (Vec::new(), Some(Stat::Distinct(of))),
+        Func::TimeToFirstResponse => {
+            let first = crate::dashboards::fields::field(dataset, "first_response_hours")
+                .map_or(Access::Missing, |f| Access::of(dataset, &f));
+            (Vec::new(), Some(Stat::Quantile(first, 0.5)))
+        }
+        Func::SlaBreached => (vec![flag(sla.map(|s| s.open_due(i64::MIN, now)))], None),
+        Func::SlaAtRisk => {
+            let within = m.within_secs.unwrap_or(0);
+            (
+                vec![flag(
+                    sla.map(|s| s.open_due(now, now.saturating_add(within))),
+                )],
+                None,
+            )
+        }
+        Func::SlaWithinPct => (
+            vec![
+                flag(sla.as_ref().map(Sla::within)),
+                flag(sla.as_ref().map(Sla::closed)),
+            ],
+            None,
+        ),
+        Func::Serapan => (
+            vec![money(budget_col::REALISASI), money(budget_col::PAGU)],
+            None,
+        ),
+        Func::PlanPct => (
+            vec![money(budget_col::ANGGARAN_KAS), money(budget_col::PAGU)],
+            None,
+        ),
+        Func::Deviation => (
+            vec![
+                money(budget_col::REALISASI),
+                money(budget_col::ANGGARAN_KAS),
+                money(budget_col::PAGU),
+            ],
+            None,
+        ),
+    }
+}
+
+/// Whether a sum of `access` is kept as an exact integer (seconds, sen, whole numbers).
+fn integral(access: Access) -> bool {
+    matches!(access, Access::Int(_) | Access::Code(_) | Access::Truth(_))
+}
+
+/// One group's result: its key, its rows, each sum (in [`Plan`] order) and each statistic.
+#[derive(Debug, Clone)]
+pub(super) struct Folded {
+    /// The group's key.
+    pub key: RawKey,
+    /// Rows in the group.
+    pub rows: u64,
+    /// The sums of the measures' parts.
+    pub sums: Vec<Scalar>,
+    /// The statistics of the measures that have one (`None`: no value).
+    pub stats: Vec<Option<Scalar>>,
+}
+
+/// Per-group accumulators of one run of the fold.
+#[derive(Default)]
+struct Accs {
+    rows: Vec<u64>,
+    sums: Vec<Sums>,
+    stats: Vec<Vec<StatAcc>>,
+    /// Hashed grouping: each slot's key and the slot of each key.
+    keys: Vec<RawKey>,
+    slots: hashbrown::HashMap<RawKey, u32>,
+}
+
+enum Sums {
+    Count(Vec<u64>),
+    Int(Vec<i64>),
+    Float(Vec<f64>),
+}
+
+#[derive(Clone)]
+enum StatAcc {
+    Extreme(Option<Scalar>),
+    Values(Vec<f64>),
+    Distinct(HashSet<KeyPart>),
+}
+
+/// How rows find their group's slot.
+enum Slots {
+    /// An array index from each dimension's slot (its code, or its bucket from the first).
+    Dense {
+        /// Slots per dimension (the last one of each holds missing values).
+        cards: Vec<u64>,
+        /// The first bucket of each bucket dimension (0 for others).
+        first: Vec<i64>,
+    },
+    /// Keys hashed.
+    Hashed,
+}
+
+impl Slots {
+    fn groups(&self) -> usize {
+        match self {
+            Slots::Dense { cards, .. } => cards.iter().product::<u64>() as usize,
+            Slots::Hashed => 0,
+        }
+    }
+
+    /// The key of dense slot `slot`.
+    fn key(&self, dims: &[Dim], mut slot: u64) -> RawKey {
+        let Slots::Dense { cards, first } = self else {
+            return Vec::new();
+        };
+        let mut key = vec![KeyPart::Null; dims.len()];
+        for d in (0..dims.len()).rev() {
+            let (card, s) = (cards[d], slot % cards[d]);
+            slot /= card;
+            if s == card - 1 {
+                continue;
+            }
+            key[d] = match dims[d] {
+                Dim::Code(_) => KeyPart::Int(s as i64),
+                Dim::Truth(_) | Dim::Open(_) => KeyPart::Bool(s == 1),
+                Dim::Bucket { size, .. } => KeyPart::Int(
+                    (first[d] + s as i64) * width(size).unwrap_or(1) - bucket_shift(dims[d]),
+                ),
+                Dim::Value(_) => KeyPart::Null,
+            };
+        }
+        key
+    }
+}
+
+/// What a fixed-width bucket index is offset by: `start = index × width − shift`.
+fn bucket_shift(dim: Dim) -> i64 {
+    match dim {
+        Dim::Bucket {
+            size,
+            fixed: Some(off),
+            ..
+        } => {
+            off + if size == BucketSize::Week {
+                3 * 86_400
+            } else {
+                0
+            }
+        }
+        _ => 0,
+    }
+}
+
+/// The index of the fixed-width bucket holding `t`.
+#[inline]
+fn bucket_index(t: i64, w: i64, shift: i64) -> i64 {
+    (t + shift).div_euclid(w)
+}
+
+impl Plan {
+    /// How the rows of `parts` find their slots: dense when every dimension has a known, small
+    /// number of values in these parts.
+    fn slots(&self, view: &TableView, parts: &[Part]) -> Slots {
+        let mut cards = Vec::with_capacity(self.dims.len());
+        let mut first = Vec::with_capacity(self.dims.len());
+        for dim in &self.dims {
+            let (card, from) = match *dim {
+                Dim::Code(c) => {
+                    let codes = match view.dataset().schema().fields[c].storage {
+                        Storage::Enum(words) => words.len() as i64,
+                        _ => view.labels(c).len() as i64,
+                    };
+                    // Every chunk's codes must be known to lie below the dictionary's size.
+                    if !parts.iter().all(|p| p.values_below(c, codes)) {
+                        return Slots::Hashed;
+                    }
+                    (codes as u64 + 1, 0)
+                }
+                Dim::Truth(_) | Dim::Open(_) => (3, 0),
+                Dim::Bucket {
+                    of: Int::Col(c),
+                    size,
+                    fixed: Some(_),
+                    ..
+                } => {
+                    let Some(w) = width(size) else {
+                        return Slots::Hashed;
+                    };
+                    let mut span: Option<(i64, i64)> = None;
+                    for p in parts.iter().filter(|p| p.len > 0) {
+                        let Some((lo, hi)) = p.range(c) else {
+                            return Slots::Hashed;
+                        };
+                        span = Some(span.map_or((lo, hi), |(a, b)| (a.min(lo), b.max(hi))));
+                    }
+                    let (mut lo, mut hi) = span.unwrap_or((0, 0));
+                    if let Some((from, to)) = self.filter.bounds(Int::Col(c)) {
+                        lo = lo.max(from);
+                        hi = hi.min(to.saturating_sub(1));
+                    }
+                    let shift = bucket_shift(*dim);
+                    let (a, b) = (
+                        bucket_index(lo, w, shift),
+                        bucket_index(hi.max(lo), w, shift),
+                    );
+                    ((b - a + 2) as u64, a)
+                }
+                _ => return Slots::Hashed,
+            };
+            cards.push(card);
+            first.push(from);
+        }
+        let groups = cards.iter().try_fold(1u64, |acc, c| acc.checked_mul(*c));
+        match groups {
+            Some(g) if g <= DENSE_GROUPS => Slots::Dense { cards, first },
+            _ => Slots::Hashed,
+        }
+    }
+
+    fn accs(&self, groups: usize) -> Accs {
+        Accs {
+            rows: vec![0; groups],
+            sums: self
+                .contribs()
+                .map(|c| match c {
+                    Contrib::Rows | Contrib::Flag(_) | Contrib::Present(_) => {
+                        Sums::Count(vec![0; groups])
+                    }
+                    Contrib::Sum(a) if integral(*a) => Sums::Int(vec![0; groups]),
+                    Contrib::Sum(_) => Sums::Float(vec![0.0; groups]),
+                })
+                .collect(),
+            stats: self.stats().map(|s| vec![stat_acc(s); groups]).collect(),
+            keys: Vec::new(),
+            slots: hashbrown::HashMap::new(),
+        }
+    }
+
+    /// The selection of each part: its base versions passing every filter (and, for budget
+    /// lines, each line's latest figures only).
+    pub(super) fn select(&self, parts: &[Part], now: i64) -> Result<Vec<Vec<u64>>, QueryError> {
+        let selected: Vec<Vec<u64>> = polars_core::POOL.install(|| {
+            parts
+                .par_iter()
+                .map(|part| {
+                    let mut sel = part.base_words();
+                    if sel.iter().any(|w| *w != 0) {
+                        let cols = Cols::new(part, self.dataset, now)?;
+                        self.filter.narrow(part, &cols, &mut sel);
+                    }
+                    Ok(sel)
+                })
+                .collect::<Result<_, QueryError>>()
+        })?;
+        if self.to_date {
+            return latest_figures(parts, selected, self.dataset, now);
+        }
+        Ok(selected)
+    }
+
+    /// Every group of the rows of `parts` that `selected` holds.
+    pub(super) fn fold(
+        &self,
+        view: &TableView,
+        parts: &[Part],
+        selected: &[Vec<u64>],
+        now: i64,
+    ) -> Result<Vec<Folded>, QueryError> {
+        let slots = self.slots(view, parts);
+        let groups = slots.groups();
+        let accs = polars_core::POOL.install(|| {
+            parts
+                .par_iter()
+                .zip(selected.par_iter())
+                .try_fold(
+                    || self.accs(groups),
+                    |mut accs, (part, sel)| {
+                        if sel.iter().any(|w| *w != 0) {
+                            self.fold_part(&slots, part, sel, now, &mut accs)?;
+                        }
+                        Ok::<_, QueryError>(accs)
+                    },
+                )
+                .try_reduce(|| self.accs(groups), |a, b| Ok(self.merge(&slots, a, b)))
+        })?;
+        Ok(self.finish(&slots, accs))
+    }
+
+    fn fold_part(
+        &self,
+        slots: &Slots,
+        part: &Part,
+        sel: &[u64],
+        now: i64,
+        accs: &mut Accs,
+    ) -> Result<(), QueryError> {
+        let cols = Cols::new(part, self.dataset, now)?;
+        // Conditions counted per group become bits first, a word at a time.
+        let flags: Vec<(usize, Vec<u64>)> = self
+            .contribs()
+            .enumerate()
+            .filter_map(|(p, c)| match c {
+                Contrib::Flag(cond) => Some((p, cond.words(part, &cols, sel))),
+                _ => None,
+            })
+            .collect();
+        let per_row = self
+            .contribs()
+            .any(|c| matches!(c, Contrib::Sum(_) | Contrib::Present(_)))
+            || !accs.stats.is_empty();
+        let single = match (slots, self.dims.as_slice()) {
+            (Slots::Dense { .. }, []) => Some(None),
+            (Slots::Dense { .. }, [Dim::Code(c)]) if cols.col(*c).no_nulls() => {
+                Some(cols.col(*c).ints())
+            }
+            _ => None,
+        };
+        match single {
+            // One group: rows and conditions are counted by their bits.
+            Some(None) => {
+                accs.rows[0] += sel.iter().map(|w| u64::from(w.count_ones())).sum::<u64>();
+                for (p, bits) in &flags {
+                    if let Sums::Count(n) = &mut accs.sums[*p] {
+                        n[0] += bits.iter().map(|w| u64::from(w.count_ones())).sum::<u64>();
+                    }
+                }
+                if per_row {
+                    self.add_values(&cols, sel, |_| 0, accs);
+                }
+            }
+            // Grouped by one label: its codes are the slots.
+            Some(Some(ints)) => with_slice!(ints, codes => {
+                let slot = |i: usize| codes[i] as usize;
+                count(sel, slot, &flags, accs);
+                if per_row {
+                    self.add_values(&cols, sel, slot, accs);
+                }
+            }),
+            _ => {
+                let slot_of: Vec<u32> = match slots {
+                    Slots::Dense { cards, first } => self.dense_slots(cards, first, &cols, sel),
+                    Slots::Hashed => {
+                        let mut out = vec![0u32; part.len];
+                        let mut key = Vec::with_capacity(self.dims.len());
+                        for i in ones(sel) {
+                            key.clear();
+                            key.extend(self.dims.iter().map(|d| d.key(&cols, i)));
+                            out[i] = accs.slot(self, &key);
+                        }
+                        out
+                    }
+                };
+                let slot = |i: usize| slot_of[i] as usize;
+                count(sel, slot, &flags, accs);
+                if per_row {
+                    self.add_values(&cols, sel, slot, accs);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Adds each selected row's values (sums, divisors of averages, statistics) to its slot.
+    fn add_values(&self, cols: &Cols, sel: &[u64], slot: impl Fn(usize) -> usize, accs: &mut Accs) {
+        let contribs: Vec<(usize, &Contrib)> = self
+            .contribs()
+            .enumerate()
+            .filter(|(_, c)| matches!(c, Contrib::Sum(_) | Contrib::Present(_)))
+            .collect();
+        let stats: Vec<Stat> = self.stats().collect();
+        for i in ones(sel) {
+            let s = slot(i);
+            for &(p, c) in &contribs {
+                match (&mut accs.sums[p], c) {
+                    (Sums::Count(n), Contrib::Present(a)) => {
+                        n[s] += u64::from(a.read(cols, i).is_some());
+                    }
+                    (Sums::Int(n), Contrib::Sum(a)) => {
+                        if let Some(v) = a.read(cols, i) {
+                            n[s] += v.number() as i64;
+                        }
+                    }
+                    (Sums::Float(n), Contrib::Sum(a)) => {
+                        if let Some(v) = a.read(cols, i) {
+                            n[s] += v.number();
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            for (k, stat) in stats.iter().enumerate() {
+                add_stat(&mut accs.stats[k][s], *stat, cols, i);
+            }
+        }
+    }
+
+    /// Each selected row's dense slot, a dimension at a time over the typed columns.
+    // The typed loops cast every stored type alike, `u32` included.
+    #[allow(clippy::unnecessary_cast)]
+    fn dense_slots(&self, cards: &[u64], first: &[i64], cols: &Cols, sel: &[u64]) -> Vec<u32> {
+        let mut out = vec![0u32; cols.len];
+        let mut stride = 1u32;
+        for d in (0..self.dims.len()).rev() {
+            let (card, null) = (cards[d] as u32, cards[d] as u32 - 1);
+            match self.dims[d] {
+                Dim::Code(c) => {
+                    let col = cols.col(c);
+                    match (col.ints(), col.no_nulls()) {
+                        (Some(ints), true) => with_slice!(ints, s => {
+                            for (w, &word) in sel.iter().enumerate() {
+                                if word == 0 {
+                                    continue;
+                                }
+                                let base = w * 64;
+                                let end = (base + 64).min(s.len());
+                                for (o, v) in out[base..end].iter_mut().zip(&s[base..end]) {
+                                    *o += (*v as u32) * stride;
+                                }
+                            }
+                        }),
+                        _ => {
+                            for i in ones(sel) {
+                                let v = col.int(i).map_or(null, |v| v as u32);
+                                out[i] += v * stride;
+                            }
+                        }
+                    }
+                }
+                Dim::Bucket { of, size, .. } => {
+                    let w = width(size).unwrap_or(1);
+                    let shift = bucket_shift(self.dims[d]);
+                    for i in ones(sel) {
+                        let v = cols.int(of, i).map_or(null, |t| {
+                            (bucket_index(t, w, shift) - first[d]).clamp(0, i64::from(null) - 1)
+                                as u32
+                        });
+                        out[i] += v * stride;
+                    }
+                }
+                dim => {
+                    for i in ones(sel) {
+                        let v = match dim.key(cols, i) {
+                            KeyPart::Bool(b) => u32::from(b),
+                            _ => null,
+                        };
+                        out[i] += v * stride;
+                    }
+                }
+            }
+            stride *= card;
+        }
+        out
+    }
+
+    fn merge(&self, slots: &Slots, mut a: Accs, b: Accs) -> Accs {
+        let stats: Vec<Stat> = self.stats().collect();
+        match slots {
+            Slots::Dense { .. } => {
+                add_into(&mut a, &b, &stats, |s| s);
+                a
+            }
+            Slots::Hashed => {
+                let (mut a, b) = if a.keys.len() >= b.keys.len() {
+                    (a, b)
+                } else {
+                    (b, a)
+                };
+                let map: Vec<usize> = b.keys.iter().map(|k| a.slot(self, k) as usize).collect();
+                add_into(&mut a, &b, &stats, |s| map[s]);
+                a
+            }
+        }
+    }
+
+    fn finish(&self, slots: &Slots, accs: Accs) -> Vec<Folded> {
+        let ungrouped = self.dims.is_empty();
+        let mut out = Vec::new();
+        for s in 0..accs.rows.len() {
+            let rows = accs.rows[s];
+            if rows == 0 && !ungrouped {
+                continue;
+            }
+            let key = match slots {
+                Slots::Dense { .. } => slots.key(&self.dims, s as u64),
+                Slots::Hashed => accs.keys[s].clone(),
+            };
+            out.push(Folded {
+                key,
+                rows,
+                sums: accs
+                    .sums
+                    .iter()
+                    .zip(self.contribs())
+                    .map(|(sums, c)| match sums {
+                        Sums::Count(_) if matches!(c, Contrib::Rows) => Scalar::Int(rows as i64),
+                        Sums::Count(n) => Scalar::Int(n[s] as i64),
+                        Sums::Int(n) => Scalar::Int(n[s]),
+                        Sums::Float(n) => Scalar::Float(n[s]),
+                    })
+                    .collect(),
+                stats: accs
+                    .stats
+                    .iter()
+                    .zip(self.stats())
+                    .map(|(per_group, stat)| finish_stat(&per_group[s], stat))
+                    .collect(),
+            });
+        }
+        if ungrouped && out.is_empty() {
+            // An ungrouped query always has its one group, over no rows if need be.
+            out.push(Folded {
+                key: Vec::new(),
+                rows: 0,
+                sums: self
+                    .contribs()
+                    .map(|c| match c {
+                        Contrib::Sum(a) if !integral(*a) => Scalar::Float(0.0),
+                        _ => Scalar::Int(0),
+                    })
+                    .collect(),
+                stats: self.stats().map(|_| None).collect(),
+            });
+        }
+        out
+    }
+
+    /// The signed sums of the rows `rows` (ascending, each with +1 when it became current and
+    /// -1 when it stopped being), row by row: the fast lane's view of a commit. Every row passes
+    /// the same filters and contributes the same parts as in a full computation.
+    pub(super) fn fold_rows(
+        &self,
+        view: &TableView,
+        rows: &[(u32, i32)],
+        now: i64,
+    ) -> Result<super::Sums, QueryError> {
+        let mut out = super::Sums::new();
+        let chunks: Vec<_> = view.chunks().collect();
+        let contribs: Vec<&Contrib> = self.contribs().collect();
+        let mut at = 0usize;
+        let mut current: Option<(usize, Cols)> = None;
+        let mut key = Vec::with_capacity(self.dims.len());
+        for &(row, sign) in rows {
+            while at < chunks.len()
+                && chunks[at].start() as usize + chunks[at].len() <= row as usize
+            {
+                at += 1;
+            }
+            let Some(chunk) = chunks.get(at).filter(|c| c.start() <= row) else {
+                continue;
+            };
+            if current.as_ref().is_none_or(|(c, _)| *c != at) {
+                let part = Part::chunk(self.dataset, *chunk, None);
+                current = Some((at, Cols::new(&part, self.dataset, now)?));
+            }
+            let Some((_, cols)) = &current else { continue };
+            let i = (row - chunk.start()) as usize;
+            if !self.filter.test(cols, i) {
+                continue;
+            }
+            key.clear();
+            key.extend(self.dims.iter().map(|d| d.key(cols, i)));
+            let sign = f64::from(sign);
+            let sums = out
+                .entry(key.clone())
+                .or_insert_with(|| vec![0.0; 1 + contribs.len()]);
+            sums[0] += sign;
+            for (p, c) in contribs.iter().enumerate() {
+                let v = match c {
+                    Contrib::Rows => 1.0,
+                    Contrib::Flag(cond) => f64::from(u8::from(cond.test(cols, i))),
+                    Contrib::Sum(a) => a.read(cols, i).map_or(0.0, Scalar::number),
+                    Contrib::Present(a) => f64::from(u8::from(a.read(cols, i).is_some())),
+                };
+                sums[1 + p] += sign * v;
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Counts each selected row in its slot's rows, and in each condition's count where its bit is
+/// set (`flags`: the sum's position and the condition's bits).
+#[inline]
+fn count(sel: &[u64], slot: impl Fn(usize) -> usize, flags: &[(usize, Vec<u64>)], accs: &mut Accs) {
+    let mut counts: Vec<Vec<u64>> = flags
+        .iter()
+        .map(|(p, _)| match &mut accs.sums[*p] {
+            Sums::Count(n) => std::mem::take(n),
+            _ => Vec::new(),
+        })
+        .collect();
+    let rows = &mut accs.rows;
+    for (w, &word) in sel.iter().enumerate() {
+        if word == 0 {
+            continue;
+        }
+        let base = w * 64;
+        let mut left = word;
+        while left != 0 {
+            let b = left.trailing_zeros() as usize;
+            left &= left - 1;
+            let s = slot(base + b);
+            rows[s] += 1;
+            for (n, (_, bits)) in counts.iter_mut().zip(flags) {
+                n[s] += bits[w] >> b & 1;
+            }
+        }
+    }
+    for ((p, _), n) in flags.iter().zip(counts) {
+        if let Sums::Count(held) = &mut accs.sums[*p] {
+            *held = n;
+        }
+    }
+}
+
+impl Accs {
+    /// The slot of `key`, added when new (hashed grouping).
+    fn slot(&mut self, plan: &Plan, key: &[KeyPart]) -> u32 {
+        if let Some(s) = self.slots.get(key) {
+            return *s;
+        }
+        let s = self.keys.len() as u32;
+        self.keys.push(key.to_vec());
+        self.slots.insert(key.to_vec(), s);
+        self.rows.push(0);
+        for sums in &mut self.sums {
+            match sums {
+                Sums::Count(n) => n.push(0),
+                Sums::Int(n) => n.push(0),
+                Sums::Float(n) => n.push(0.0),
+            }
+        }
+        for (per_group, stat) in self.stats.iter_mut().zip(plan.stats()) {
+            per_group.push(stat_acc(stat));
+        }
+        s
+    }
+}
+
+/// Adds every slot of `b` into `a`, slot `s` of `b` going to `to(s)`.
+fn add_into(a: &mut Accs, b: &Accs, stats: &[Stat], to: impl Fn(usize) -> usize) {
+    for (s, rows) in b.rows.iter().enumerate() {
+        a.rows[to(s)] += rows;
+    }
+    for (x, y) in a.sums.iter_mut().zip(&b.sums) {
+        match (x, y) {
+            (Sums::Count(x), Sums::Count(y)) => {
+                y.iter().enumerate().for_each(|(s, v)| x[to(s)] += v)
+            }
+            (Sums::Int(x), Sums::Int(y)) => y.iter().enumerate().for_each(|(s, v)| x[to(s)] += v),
+            (Sums::Float(x), Sums::Float(y)) => {
+                y.iter().enumerate().for_each(|(s, v)| x[to(s)] += v)
+            }
+            _ => {}
+        }
+    }
+    for ((x, y), stat) in a.stats.iter_mut().zip(&b.stats).zip(stats) {
+        for (s, v) in y.iter().enumerate() {
+            merge_stat(&mut x[to(s)], v, *stat);
+        }
+    }
+}
+
+fn stat_acc(stat: Stat) -> StatAcc {
+    match stat {
+        Stat::Min(_) | Stat::Max(_) => StatAcc::Extreme(None),
+        Stat::Quantile(..) => StatAcc::Values(Vec::new()),
+        Stat::Distinct(_) => StatAcc::Distinct(HashSet::new()),
+    }
+}
+
+fn better(stat: Stat, candidate: Scalar, held: Scalar) -> bool {
+    let (a, b) = match (candidate, held) {
+        (Scalar::Int(a), Scalar::Int(b)) => (a as f64, b as f64),
+        (a, b) => (a.number(), b.number()),
+    };
+    match stat {
+        Stat::Min(_) => a < b,
+        _ => a > b,
+    }
+}
+
+fn add_stat(acc: &mut StatAcc, stat: Stat, cols: &Cols, i: usize) {
+    let access = match stat {
+        Stat::Min(a) | Stat::Max(a) | Stat::Quantile(a, _) | Stat::Distinct(a) => a,
+    };
+    let Some(v) = access.read(cols, i) else {
+        return;
+    };
+    match acc {
+        StatAcc::Extreme(held) => {
+            if held.is_none_or(|h| better(stat, v, h)) {
+                *held = Some(v);
+            }
+        }
+        StatAcc::Values(values) => values.push(v.number()),
+        StatAcc::Distinct(seen) => {
+            seen.insert(KeyPart::from_scalar(v));
+        }
+    }
+}
+
+fn merge_stat(into: &mut StatAcc, from: &StatAcc, stat: Stat) {
+    match (into, from) {
+        (StatAcc::Extreme(a), StatAcc::Extreme(Some(b)))
+            if a.is_none_or(|held| better(stat, *b, held)) =>
+        {
+            *a = Some(*b);
+        }
+        (StatAcc::Values(a), StatAcc::Values(b)) => a.extend_from_slice(b),
+        (StatAcc::Distinct(a), StatAcc::Distinct(b)) => a.extend(b.iter().copied()),
+        _ => {}
+    }
+}
+
+fn finish_stat(acc: &StatAcc, stat: Stat) -> Option<Scalar> {
+    match (acc, stat) {
+        (StatAcc::Extreme(v), _) => *v,
+        (StatAcc::Values(values), Stat::Quantile(_, q)) => {
+            quantile(values.clone(), q).map(Scalar::Float)
+        }
+        (StatAcc::Distinct(seen), _) => Some(Scalar::Int(seen.len() as i64)),
+        _ => None,
+    }
+}
+
+/// The linear-interpolated quantile `q` of `values` (`None` when empty).
+fn quantile(mut values: Vec<f64>, q: f64) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    let pos = q * (values.len() - 1) as f64;
+    let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
+    let (_, low, above) = values.select_nth_unstable_by(lo, f64::total_cmp);
+    let low = *low;
+    let high = if hi == lo {
+        low
+    } else {
+        above.iter().copied().fold(f64::INFINITY, f64::min)
+    };
+    Some(low + (high - low) * (pos - lo as f64))
+}
+
+/// Budget figures are cumulative per period and a revised budget (perubahan) replaces the
+/// original (murni): of the selected rows, each line (fiscal year, OPD, account) keeps only its
+/// latest version and period.
+fn latest_figures(
+    parts: &[Part],
+    mut selected: Vec<Vec<u64>>,
+    dataset: Dataset,
+    now: i64,
+) -> Result<Vec<Vec<u64>>, QueryError> {
+    let rank = |cols: &Cols, i: usize| -> Option<((i64, i64, i64), i64)> {
+        let col = |c: usize| cols.col(c).int(i);
+        let line = (
+            col(budget_col::FISCAL_YEAR)?,
+            col(budget_col::OPD)?,
+            col(budget_col::ACCOUNT_CODE)?,
+        );
+        Some((
+            line,
+            col(budget_col::VERSION)? * 100 + col(budget_col::PERIOD)?,
+        ))
+    };
+    let mut best: hashbrown::HashMap<(i64, i64, i64), i64> = hashbrown::HashMap::new();
+    let mut all_cols = Vec::with_capacity(parts.len());
+    for (part, sel) in parts.iter().zip(&selected) {
+        let cols = Cols::new(part, dataset, now)?;
+        for i in ones(sel) {
+            if let Some((line, r)) = rank(&cols, i) {
+                let b = best.entry(line).or_insert(r);
+                *b = (*b).max(r);
+            }
+        }
+        all_cols.push(cols);
+    }
+    for (sel, cols) in selected.iter_mut().zip(&all_cols) {
+        let dropped: Vec<usize> = ones(sel)
+            .filter(|&i| rank(cols, i).is_none_or(|(line, r)| best.get(&line) != Some(&r)))
+            .collect();
+        for i in dropped {
+            sel[i / 64] &= !(1u64 << (i % 64));
+        }
+    }
+    Ok(selected)
+}
