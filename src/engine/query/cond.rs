@@ -246,6 +246,12 @@ impl Cond {
         match self {
             Cond::Never => sel.fill(0),
             Cond::All(all) => {
+                // Ask every condition's ranges first: one that no row of the part can pass
+                // spares the others' work.
+                if all.iter().any(|c| c.passes_none(part)) {
+                    sel.fill(0);
+                    return;
+                }
                 for c in all {
                     if sel.iter().all(|w| *w == 0) {
                         return;
@@ -254,11 +260,9 @@ impl Cond {
                 }
             }
             Cond::Codes { col, accept } => {
-                if let Some((min, max)) = part.range(*col) {
-                    if !(min..=max).any(|code| accepted(accept, code)) {
-                        sel.fill(0);
-                        return;
-                    }
+                if self.passes_none(part) {
+                    sel.fill(0);
+                    return;
                 }
                 let c = cols.col(*col);
                 if let Some(ints) = c.ints() {
@@ -297,14 +301,17 @@ impl Cond {
             } => {
                 let (lo, hi) = (*lo, *hi);
                 let c = cols.col(*col);
-                if let Some((min, max)) = part.range(*col) {
-                    if max < lo || min >= hi {
-                        sel.fill(0);
-                        return;
-                    }
-                    if lo <= min && max < hi && c.no_nulls() {
-                        return;
-                    }
+                if self.passes_none(part) {
+                    sel.fill(0);
+                    return;
+                }
+                // Every row passes: nothing to clear.
+                if c.no_nulls()
+                    && part
+                        .range(*col)
+                        .is_some_and(|(min, max)| lo <= min && max < hi)
+                {
+                    return;
                 }
                 if let Some(ints) = c.ints() {
                     with_slice!(ints, s => narrow_words(sel, s, c.valid_words(), |v| {
@@ -316,6 +323,25 @@ impl Cond {
                 }
             }
             _ => self.narrow_rows(cols, sel),
+        }
+    }
+
+    /// Whether the part's ranges of values show that no row can pass.
+    fn passes_none(&self, part: &Part) -> bool {
+        match self {
+            Cond::Never => true,
+            Cond::Codes { col, accept } => part
+                .range(*col)
+                .is_some_and(|(min, max)| !(min..=max).any(|code| accepted(accept, code))),
+            Cond::Between {
+                of: Int::Col(col),
+                lo,
+                hi,
+            } => part
+                .range(*col)
+                .is_some_and(|(min, max)| max < *lo || min >= *hi),
+            Cond::All(all) => all.iter().any(|c| c.passes_none(part)),
+            _ => false,
         }
     }
 

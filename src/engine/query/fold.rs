@@ -738,52 +738,39 @@ impl Plan {
         out
     }
 
-    /// The signed sums of the rows `rows` (ascending, each with +1 when it became current and
-    /// -1 when it stopped being), row by row: the fast lane's view of a commit. Every row passes
-    /// the same filters and contributes the same parts as in a full computation.
-    pub(super) fn fold_rows(
+    /// The signed sums of every row of `part` (`signs`: +1 for a row that became current, -1
+    /// for one that stopped being), row by row: the fast lane's view of a commit. Every row
+    /// passes the same filters and contributes the same parts as in a full computation.
+    pub(super) fn fold_signed(
         &self,
-        view: &TableView,
-        rows: &[(u32, i32)],
+        part: &Part,
+        signs: &[i32],
         now: i64,
     ) -> Result<super::Sums, QueryError> {
         let mut out = super::Sums::new();
-        let chunks: Vec<_> = view.chunks().collect();
+        let cols = Cols::new(part, self.dataset, now)?;
         let contribs: Vec<&Contrib> = self.contribs().collect();
-        let mut at = 0usize;
-        let mut current: Option<(usize, Cols)> = None;
         let mut key = Vec::with_capacity(self.dims.len());
-        for &(row, sign) in rows {
-            while at < chunks.len()
-                && chunks[at].start() as usize + chunks[at].len() <= row as usize
-            {
-                at += 1;
-            }
-            let Some(chunk) = chunks.get(at).filter(|c| c.start() <= row) else {
-                continue;
-            };
-            if current.as_ref().is_none_or(|(c, _)| *c != at) {
-                let part = Part::chunk(self.dataset, *chunk, None);
-                current = Some((at, Cols::new(&part, self.dataset, now)?));
-            }
-            let Some((_, cols)) = &current else { continue };
-            let i = (row - chunk.start()) as usize;
-            if !self.filter.test(cols, i) {
+        for (i, &sign) in signs.iter().enumerate().take(part.len) {
+            if !self.filter.test(&cols, i) {
                 continue;
             }
             key.clear();
-            key.extend(self.dims.iter().map(|d| d.key(cols, i)));
+            key.extend(self.dims.iter().map(|d| d.key(&cols, i)));
             let sign = f64::from(sign);
-            let sums = out
-                .entry(key.clone())
-                .or_insert_with(|| vec![0.0; 1 + contribs.len()]);
+            let sums = match out.get_mut(&key) {
+                Some(sums) => sums,
+                None => out
+                    .entry(key.clone())
+                    .or_insert_with(|| vec![0.0; 1 + contribs.len()]),
+            };
             sums[0] += sign;
             for (p, c) in contribs.iter().enumerate() {
                 let v = match c {
                     Contrib::Rows => 1.0,
-                    Contrib::Flag(cond) => f64::from(u8::from(cond.test(cols, i))),
-                    Contrib::Sum(a) => a.read(cols, i).map_or(0.0, Scalar::number),
-                    Contrib::Present(a) => f64::from(u8::from(a.read(cols, i).is_some())),
+                    Contrib::Flag(cond) => f64::from(u8::from(cond.test(&cols, i))),
+                    Contrib::Sum(a) => a.read(&cols, i).map_or(0.0, Scalar::number),
+                    Contrib::Present(a) => f64::from(u8::from(a.read(&cols, i).is_some())),
                 };
                 sums[1 + p] += sign * v;
             }

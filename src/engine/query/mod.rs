@@ -127,6 +127,19 @@ pub struct Frames<'a> {
     snapshot: &'a StoreSnapshot,
     built: Mutex<[Option<DataFrame>; 3]>,
     versions: Mutex<Vec<(Dataset, i64, Arc<Versions>)>>,
+    /// Rows of delta runs already gathered, by dataset and the run's first and last commit:
+    /// the panels of one pass usually follow the same run.
+    deltas: Mutex<Vec<(DeltaRun, Arc<DeltaRows>)>>,
+}
+
+/// A run of commits' deltas of one dataset: the dataset, the first and the last commit.
+type DeltaRun = (Dataset, u64, u64);
+
+/// The rows a run of deltas changed, gathered into one contiguous frame, each with its sign
+/// (+1 became current, -1 superseded).
+pub(crate) struct DeltaRows {
+    frame: DataFrame,
+    signs: Vec<i32>,
 }
 
 impl<'a> Frames<'a> {
@@ -136,6 +149,7 @@ impl<'a> Frames<'a> {
             snapshot,
             built: Mutex::new([None, None, None]),
             versions: Mutex::default(),
+            deltas: Mutex::default(),
         }
     }
 
@@ -154,6 +168,39 @@ impl<'a> Frames<'a> {
         let frame = self.view(dataset).frame()?;
         *slot = Some(frame.clone());
         Ok(frame)
+    }
+
+    /// The rows `deltas` (of `dataset`, in this snapshot's row numbering) changed, read once
+    /// from their chunks for every panel that follows the same run of commits.
+    fn delta_rows(
+        &self,
+        dataset: Dataset,
+        deltas: &[Arc<crate::store::Delta>],
+    ) -> Result<Arc<DeltaRows>, QueryError> {
+        let run = (
+            dataset,
+            deltas.first().map_or(0, |d| d.seq),
+            deltas.last().map_or(0, |d| d.seq),
+        );
+        let mut read = self.deltas.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, rows)) = read.iter().find(|(r, _)| *r == run) {
+            return Ok(rows.clone());
+        }
+        let mut signed: Vec<(u32, i32)> = Vec::new();
+        for d in deltas {
+            signed.extend(d.removed.iter().map(|&r| (r, -1)));
+            signed.extend(d.added.iter().map(|&r| (r, 1)));
+        }
+        // Ascending rows, each with its sign (a row may come and go over several deltas).
+        signed.sort_unstable();
+        let rows: Vec<u32> = signed.iter().map(|&(r, _)| r).collect();
+        let frame = self.view(dataset).gather(&rows)?;
+        let gathered = Arc::new(DeltaRows {
+            frame,
+            signs: signed.into_iter().map(|(_, s)| s).collect(),
+        });
+        read.push((run, gathered.clone()));
+        Ok(gathered)
     }
 
     /// The versions of `dataset` a query at `at` reads: the current ones, or those of `at`.

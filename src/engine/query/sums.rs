@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use super::access::Scalar;
-use super::columns::{parts, Versions};
+use super::columns::{self, parts, Versions};
 use super::fold::Plan;
 use super::*;
 use crate::store::Delta;
@@ -52,15 +52,10 @@ pub fn delta_sums(
     deltas: &[Arc<Delta>],
     at: &Moment,
 ) -> Result<Sums, QueryError> {
-    let mut signed: Vec<(u32, i32)> = Vec::new();
-    for d in deltas {
-        signed.extend(d.removed.iter().map(|&r| (r, -1)));
-        signed.extend(d.added.iter().map(|&r| (r, 1)));
-    }
-    // Ascending rows, each with its sign (a row may come and go over several deltas).
-    signed.sort_unstable();
+    let rows = frames.delta_rows(query.dataset, deltas)?;
+    let part = columns::Part::frame(query.dataset, &rows.frame)?;
     let view = frames.view(query.dataset);
-    Plan::new(query, view, at).fold_rows(view, &signed, at.now.timestamp())
+    Plan::new(query, view, at).fold_signed(&part, &rows.signs, at.now.timestamp())
 }
 
 /// The groups of a decomposable query from its per-group sums, as [`groups`] gives them.

@@ -119,6 +119,29 @@ fn compare(a: Scalar, b: Scalar) -> Ordering {
     }
 }
 
+/// Whether `v` ranks strictly after `t` (ties may still make the top: they keep row order).
+fn worse(v: Scalar, t: Scalar, descending: bool) -> bool {
+    match compare(v, t) {
+        Ordering::Less => descending,
+        Ordering::Greater => !descending,
+        Ordering::Equal => false,
+    }
+}
+
+/// Keeps the best `top` of `held` (in order) and gives the value of the last of them.
+fn keep_best(
+    held: &mut Vec<Candidate>,
+    top: usize,
+    order: &impl Fn(&Candidate, &Candidate) -> Ordering,
+) -> Option<Scalar> {
+    if held.len() > top {
+        held.select_nth_unstable_by(top - 1, order);
+        held.truncate(top);
+    }
+    held.sort_by(order);
+    held.last().and_then(|c| c.0)
+}
+
 /// The best `top` rows by the value of `access`.
 fn best_rows(
     plan: &Plan,
@@ -156,13 +179,8 @@ fn best_rows(
     let mut threshold: Option<Scalar> = None;
     for p in visit {
         if let (Some(b), Some(t)) = (bound(&parts[p]), threshold) {
-            let worse = match compare(Scalar::Int(b), t) {
-                Ordering::Less => descending,
-                Ordering::Greater => !descending,
-                Ordering::Equal => false,
-            };
             // Nothing in this part (nor, parts being sorted, in any later one) can make the top.
-            if worse {
+            if worse(Scalar::Int(b), t, descending) {
                 break;
             }
         }
@@ -171,15 +189,20 @@ fn best_rows(
         plan.filter.narrow(part, &cols[p], &mut sel);
         for i in columns::ones(&sel) {
             match access.read(&cols[p], i) {
-                Some(v) => held.push((Some(v), p, i)),
+                // A value worse than the last of the best held cannot make the top.
+                Some(v) if threshold.is_some_and(|t| worse(v, t, descending)) => {}
+                Some(v) => {
+                    held.push((Some(v), p, i));
+                    if held.len() >= 4 * top.max(16) {
+                        threshold = keep_best(&mut held, top, &order);
+                    }
+                }
                 None if nulls.len() < top => nulls.push((None, p, i)),
                 None => {}
             }
         }
         if held.len() >= top {
-            held.sort_by(&order);
-            held.truncate(top);
-            threshold = held.last().and_then(|c| c.0);
+            threshold = keep_best(&mut held, top, &order);
         }
     }
     held.sort_by(&order);
