@@ -49,6 +49,9 @@ pub struct LoadgenArgs {
     /// Print the report as JSON instead of text.
     #[arg(long)]
     pub json: bool,
+    /// Also report the latency of each topic (which panel's updates are late).
+    #[arg(long)]
+    pub by_topic: bool,
 }
 
 /// What the clients saw.
@@ -78,6 +81,9 @@ pub struct Report {
     pub server_rss_connected: Option<u64>,
     /// `(connected - before) / connected`, in bytes.
     pub server_bytes_per_connection: Option<f64>,
+    /// With `--by-topic`: each topic's messages and latency, by topic name.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub by_topic: std::collections::BTreeMap<String, Percentiles>,
 }
 
 /// Latency percentiles, milliseconds.
@@ -123,6 +129,8 @@ struct Tally {
     gaps: u64,
     resnapshots: u64,
     latencies_us: Vec<u32>,
+    /// With `--by-topic`: latencies per topic.
+    by_topic: std::collections::HashMap<String, Vec<u32>>,
 }
 
 /// Runs the load and returns the report.
@@ -179,6 +187,9 @@ pub async fn run(args: &LoadgenArgs) -> anyhow::Result<Report> {
             total.gaps += tally.gaps;
             total.resnapshots += tally.resnapshots;
             total.latencies_us.extend(tally.latencies_us);
+            for (topic, latencies) in tally.by_topic {
+                total.by_topic.entry(topic).or_default().extend(latencies);
+            }
         }
     }
     let per_connection = match (server_rss_before, server_rss_connected) {
@@ -200,6 +211,11 @@ pub async fn run(args: &LoadgenArgs) -> anyhow::Result<Report> {
         server_rss_before,
         server_rss_connected,
         server_bytes_per_connection: per_connection,
+        by_topic: total
+            .by_topic
+            .into_iter()
+            .map(|(topic, latencies)| (topic, Percentiles::of(latencies)))
+            .collect(),
     })
 }
 
@@ -291,9 +307,16 @@ async fn client(
                 field(&text, "\"committed_at\":\"").and_then(|t| t.parse::<DateTime<Utc>>().ok())
             {
                 let micros = (Utc::now() - committed).num_microseconds().unwrap_or(0);
-                tally
-                    .latencies_us
-                    .push(micros.clamp(0, i64::from(u32::MAX)) as u32);
+                let micros = micros.clamp(0, i64::from(u32::MAX)) as u32;
+                tally.latencies_us.push(micros);
+                if args.by_topic {
+                    match tally.by_topic.get_mut(topic) {
+                        Some(list) => list.push(micros),
+                        None => {
+                            tally.by_topic.insert(topic.to_owned(), vec![micros]);
+                        }
+                    }
+                }
             }
             match kind {
                 Some("patch") if seq != held.map(|s| s + 1) => tally.gaps += 1,
@@ -389,7 +412,15 @@ impl std::fmt::Display for Report {
                 self.server_rss_connected.unwrap_or(0)
             ),
             None => write!(f, "server memory         not exposed by the server"),
+        }?;
+        for (topic, l) in &self.by_topic {
+            write!(
+                f,
+                "\n  {topic:<44} p50 {:>6.1} ms  p99 {:>6.1} ms  max {:>6.1} ms  ({} messages)",
+                l.p50, l.p99, l.max, l.samples
+            )?;
         }
+        Ok(())
     }
 }
 

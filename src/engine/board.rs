@@ -4,13 +4,15 @@
 //!   waited for at most `coalesce`; commits landing during a pass join the next): the
 //!   decomposable panels
 //!   of the datasets that changed are brought forward from the commit's delta
-//!   ([`incremental`](super::incremental), O(batch) whatever the history), the source-health
-//!   panels from the health registry; all published together.
-//! - **Slow lane**, a background task: everything that needs every row — panels that are not
-//!   decomposable (tables, medians, budget lines) after their dataset changed; panels of a changed
-//!   dashboard file; and, on every clock tick, the panels that move with the clock (windows, SLA
-//!   deadlines, KPI comparisons), whose tracked sums are rebuilt at the clock's time and then
-//!   brought forward to the newest commit before they replace the fast lane's.
+//!   ([`incremental`](super::incremental), O(batch) whatever the history), the other panels of
+//!   those datasets whose last full computation took at most [`FAST_FULL`] (a table of the
+//!   newest rows reads only the newest chunks) are computed again, the source-health panels come
+//!   from the health registry; all published together, so a commit reaches a screen in one write.
+//! - **Slow lane**, a background task: everything that needs every row and costs more —
+//!   panels that are not decomposable (medians, wide tables) after their dataset changed; panels
+//!   of a changed dashboard file; and, on every clock tick, the panels that move with the clock
+//!   (windows, SLA deadlines, KPI comparisons), whose tracked sums are rebuilt at the clock's
+//!   time and then brought forward to the newest commit before they replace the fast lane's.
 //!
 //! Tracked sums are changed and published under one lock, so the two lanes never publish a
 //! panel out of order.
@@ -73,12 +75,21 @@ fn stamp(snapshot: &StoreSnapshot, d: Dataset) -> Stamp {
 /// The tracked sums of decomposable panels, by topic.
 type TrackedPanels = Arc<Mutex<HashMap<String, Tracked>>>;
 
+/// How long each panel's last full computation took, by topic.
+type Costs = Arc<Mutex<HashMap<String, Duration>>>;
+
+/// A panel that is not followed from deltas but whose last full computation took at most this
+/// long (a table over the newest chunks, a budget line sum) is computed again in the fast lane's
+/// pass after a commit of its dataset, so a commit reaches a screen in one write.
+const FAST_FULL: Duration = Duration::from_millis(2);
+
 /// What has been computed: the dashboards, each dataset's state the panels reflect, and the
 /// tracked sums.
 pub struct Computed {
     loaded: BTreeMap<String, Arc<Dashboard>>,
     seen: [Stamp; 3],
     tracked: TrackedPanels,
+    costs: Costs,
 }
 
 /// A panel to compute: its dashboard and its index there.
@@ -172,12 +183,14 @@ impl Board {
             .flat_map(|d| (0..d.panels.len()).map(move |i| (d.clone(), i)))
             .collect();
         let seen = Dataset::ALL.map(|d| stamp(&snapshot, d));
-        let tracked = TrackedPanels::default();
-        self.compute_full(&tracked, snapshot, work, None).await;
+        let (tracked, costs) = (TrackedPanels::default(), Costs::default());
+        self.compute_full(&tracked, &costs, snapshot, work, None)
+            .await;
         Computed {
             loaded,
             seen,
             tracked,
+            costs,
         }
     }
 
@@ -187,7 +200,7 @@ impl Board {
         let (slow_tx, slow_rx) = mpsc::unbounded_channel::<Work>();
         let slow = tokio::spawn(self.clone().slow_lane(
             store.clone(),
-            computed.tracked.clone(),
+            (computed.tracked.clone(), computed.costs.clone()),
             slow_rx,
             shutdown.clone(),
         ));
@@ -202,7 +215,7 @@ impl Board {
             if !slow.is_empty() {
                 let _ = slow_tx.send(slow);
             }
-            self.compute_fast(&computed.tracked, snapshot, fast, &store)
+            self.compute_fast(&computed.tracked, &computed.costs, snapshot, fast, &store)
                 .await;
             health = false;
             let mut commit = false;
@@ -249,8 +262,9 @@ impl Board {
     }
 
     /// What a new catalog, snapshot or health state changed, split by lane: the fast lane takes
-    /// tracked panels of the datasets that changed and source-health panels; the slow lane
-    /// every panel of an added or changed dashboard and untracked panels of a changed dataset.
+    /// tracked panels of the datasets that changed, the untracked ones whose last full
+    /// computation was cheap ([`FAST_FULL`]) and source-health panels; the slow lane every panel
+    /// of an added or changed dashboard and the other untracked panels of a changed dataset.
     /// Topics of panels that are gone are removed.
     fn changed(
         &self,
@@ -289,6 +303,7 @@ impl Board {
         }
         computed.loaded = current;
         let tracked = lock(&computed.tracked);
+        let costs = lock(&computed.costs);
         for d in Dataset::ALL {
             let now = stamp(snapshot, d);
             if now == computed.seen[d.index()] {
@@ -303,7 +318,9 @@ impl Board {
                     if p.dataset() != Some(d) {
                         continue;
                     }
-                    if tracked.contains_key(&topic(id, &p.id)) {
+                    let name = topic(id, &p.id);
+                    let cheap = costs.get(&name).is_some_and(|c| *c <= FAST_FULL);
+                    if tracked.contains_key(&name) || cheap {
                         fast.push((board.clone(), i));
                     } else {
                         slow.push((board.clone(), i));
@@ -327,11 +344,12 @@ impl Board {
     }
 
     /// The fast lane's pass: tracked panels brought forward from the deltas since the snapshot
-    /// they reflect, source-health panels from the registry; published together, under the
-    /// tracked sums' lock.
+    /// they reflect, cheap untracked panels computed in full, source-health panels from the
+    /// registry; published together, under the tracked sums' lock.
     async fn compute_fast(
         &self,
         tracked: &TrackedPanels,
+        costs: &Costs,
         snapshot: Arc<StoreSnapshot>,
         work: Work,
         store: &Store,
@@ -339,7 +357,7 @@ impl Board {
         if work.is_empty() {
             return;
         }
-        let (board, shared) = (self.clone(), tracked.clone());
+        let (board, shared, timed) = (self.clone(), tracked.clone(), costs.clone());
         let panels = work.len();
         let started = Instant::now();
         // On this thread alone: the fast lane's small frames never wait behind a full
@@ -369,7 +387,15 @@ impl Board {
                                 }
                             }
                         }
-                        _ => panel::evaluate(&d, p, &frames, &sources, &board.context, now),
+                        _ => {
+                            let began = Instant::now();
+                            let value =
+                                panel::evaluate(&d, p, &frames, &sources, &board.context, now);
+                            if p.query.is_some() {
+                                lock(&timed).insert(name.clone(), began.elapsed());
+                            }
+                            value
+                        }
                     };
                     match value {
                         Ok(value) => values.push((name, committed, value)),
@@ -383,7 +409,7 @@ impl Board {
         .await;
         match done {
             Ok(stale) if !stale.is_empty() => {
-                self.compute_full(tracked, store.snapshot(), stale, Some(store.clone()))
+                self.compute_full(tracked, costs, store.snapshot(), stale, Some(store.clone()))
                     .await
             }
             Ok(_) => {}
@@ -398,6 +424,7 @@ impl Board {
     async fn compute_full(
         &self,
         tracked: &TrackedPanels,
+        costs: &Costs,
         snapshot: Arc<StoreSnapshot>,
         work: Work,
         store: Option<Store>,
@@ -405,7 +432,7 @@ impl Board {
         if work.is_empty() {
             return;
         }
-        let (board, shared) = (self.clone(), tracked.clone());
+        let (board, shared, timed) = (self.clone(), tracked.clone(), costs.clone());
         let panels = work.len();
         let started = Instant::now();
         let done = tokio::task::spawn_blocking(move || {
@@ -416,8 +443,10 @@ impl Board {
                 .into_iter()
                 .map(|(d, i)| {
                     let p = &d.panels[i];
+                    let began = Instant::now();
                     let (value, t) = full(&d, p, &frames, &snapshot, &sources, &board.context, now);
                     let name = topic(&d.id, &p.id);
+                    lock(&timed).insert(name.clone(), began.elapsed());
                     (d, i, (name, value, t))
                 })
                 .collect();
@@ -476,7 +505,7 @@ impl Board {
     async fn slow_lane(
         self,
         store: Store,
-        tracked: TrackedPanels,
+        (tracked, costs): (TrackedPanels, Costs),
         mut requests: mpsc::UnboundedReceiver<Work>,
         shutdown: CancellationToken,
     ) {
@@ -509,14 +538,20 @@ impl Board {
             // One computation per panel, whatever was asked twice.
             let mut seen = BTreeSet::new();
             work.retain(|(d, i)| seen.insert(topic(&d.id, &d.panels[*i].id)));
-            self.compute_full(&tracked, store.snapshot(), work, Some(store.clone()))
-                .await;
+            self.compute_full(
+                &tracked,
+                &costs,
+                store.snapshot(),
+                work,
+                Some(store.clone()),
+            )
+            .await;
         }
     }
 }
 
-fn lock(tracked: &TrackedPanels) -> std::sync::MutexGuard<'_, HashMap<String, Tracked>> {
-    tracked.lock().unwrap_or_else(|p| p.into_inner())
+fn lock<T>(shared: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    shared.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// A panel whose value changes with time alone.

@@ -51,9 +51,11 @@ async fn upgrade(
         // Frames past twice the message limit close the connection in the codec, before buffering.
         .max_message_size(limits.max_message_bytes * 2)
         .max_frame_size(limits.max_message_bytes * 2)
-        // Small buffers keep an idle connection cheap. Frames are gathered until a session
-        // flushes (all its updates of one wake in one write) or 8 KiB are waiting.
-        .read_buffer_size(4 * 1024)
+        // Small buffers keep an idle connection cheap. The codec zero-fills its read buffer up
+        // to this size on every read attempt (every wake-up of a session), so it is kept near
+        // what client messages need; longer ones are read in several steps. Frames are gathered
+        // until a session flushes (all its updates of one wake in one write) or 8 KiB wait.
+        .read_buffer_size(1024)
         .write_buffer_size(8 * 1024)
         .max_write_buffer_size(4 * 1024 * 1024)
         .on_upgrade(move |socket| live::serve_socket(socket, context, grant, peer.ip(), slot))

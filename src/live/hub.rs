@@ -25,6 +25,9 @@ use super::protocol::ServerMessage;
 pub struct TopicState {
     /// Topic name, e.g. `overview/complaints`.
     pub topic: String,
+    /// The topic's slot in the hub, for [`Hub::get_slots`]; kept if the topic is removed and
+    /// comes back.
+    pub slot: usize,
     /// Increases by one on every change of the value.
     pub seq: u64,
     /// When the data behind this value was committed to the store.
@@ -68,7 +71,7 @@ pub struct Hub {
 
 struct Inner {
     /// A std lock: held only to swap an `Arc`, never across an await.
-    topics: RwLock<HashMap<String, Entry>>,
+    topics: RwLock<Topics>,
     /// Patches kept per topic for resume.
     history: usize,
     /// The current `source_status` message: seq, value, frame.
@@ -82,6 +85,28 @@ struct Inner {
     names: std::sync::atomic::AtomicU64,
     /// The sessions' bells by what they follow.
     followers: Mutex<Followers>,
+}
+
+/// The topics by name, and their states by slot: a session reads what it follows by slot
+/// number, without hashing topic names on every wake-up.
+#[derive(Default)]
+struct Topics {
+    entries: HashMap<String, Entry>,
+    /// Each topic's current state by its slot; `None` while the topic is removed.
+    slots: Vec<Option<Arc<TopicState>>>,
+    /// The slot of every topic ever published (a topic that comes back keeps its slot).
+    slot_of: HashMap<String, usize>,
+}
+
+impl Topics {
+    fn slot_for(&mut self, topic: &str) -> usize {
+        if let Some(slot) = self.slot_of.get(topic) {
+            return *slot;
+        }
+        self.slots.push(None);
+        self.slot_of.insert(topic.to_owned(), self.slots.len() - 1);
+        self.slots.len() - 1
+    }
 }
 
 /// A topic's state and the patch frames that led to it, oldest first.
@@ -102,7 +127,7 @@ impl Hub {
         let (changed, _) = watch::channel(0);
         Self {
             inner: Arc::new(Inner {
-                topics: RwLock::new(HashMap::new()),
+                topics: RwLock::new(Topics::default()),
                 history,
                 source_status: RwLock::new((0, Value::Null, None)),
                 retired: RwLock::new(HashMap::new()),
@@ -122,7 +147,7 @@ impl Hub {
         data: Value,
     ) -> Option<u64> {
         let mut topics = self.inner.topics.write().unwrap_or_else(|p| p.into_inner());
-        let created = !topics.contains_key(topic);
+        let created = !topics.entries.contains_key(topic);
         let seq = self.put(&mut topics, topic, committed_at, data);
         drop(topics);
         if seq.is_some() {
@@ -142,7 +167,7 @@ impl Hub {
         let changed: Vec<(String, bool)> = values
             .into_iter()
             .filter_map(|(topic, committed_at, data)| {
-                let created = !topics.contains_key(&topic);
+                let created = !topics.entries.contains_key(&topic);
                 self.put(&mut topics, &topic, committed_at, data)
                     .map(|_| (topic, created))
             })
@@ -239,12 +264,12 @@ impl Hub {
     /// Sets one topic under the write lock, building its frames; `None` when unchanged.
     fn put(
         &self,
-        topics: &mut HashMap<String, Entry>,
+        topics: &mut Topics,
         topic: &str,
         committed_at: Option<DateTime<Utc>>,
         data: Value,
     ) -> Option<u64> {
-        let previous = topics.get(topic).map(|e| &e.state);
+        let previous = topics.entries.get(topic).map(|e| &e.state);
         if previous.is_some_and(|p| p.data == data) {
             return None;
         }
@@ -269,8 +294,10 @@ impl Hub {
             committed_at,
             data: &data,
         });
+        let slot = topics.slot_for(topic);
         let state = Arc::new(TopicState {
             topic: topic.to_owned(),
+            slot,
             seq,
             committed_at,
             data,
@@ -278,7 +305,8 @@ impl Hub {
             patch_frame,
         });
         let limit = self.inner.history;
-        match topics.get_mut(topic) {
+        topics.slots[slot] = Some(state.clone());
+        match topics.entries.get_mut(topic) {
             Some(entry) => {
                 if let Some(patch) = &state.patch_frame {
                     entry.history.push_back((seq, patch.clone()));
@@ -289,7 +317,7 @@ impl Hub {
                 entry.state = state;
             }
             None => {
-                topics.insert(
+                topics.entries.insert(
                     topic.to_owned(),
                     Entry {
                         state,
@@ -304,16 +332,16 @@ impl Hub {
         Some(seq)
     }
 
-    /// The current states of `topics` (in order; `None` for a topic that is gone), read under
-    /// one lock.
-    pub fn get_all<'a>(
+    /// The current states of the topics in `slots` (see [`TopicState::slot`]; in order, `None`
+    /// for a topic that is gone), read under one lock.
+    pub fn get_slots(
         &self,
-        topics: impl IntoIterator<Item = &'a str>,
+        slots: impl IntoIterator<Item = usize>,
     ) -> Vec<Option<Arc<TopicState>>> {
-        let map = self.inner.topics.read().unwrap_or_else(|p| p.into_inner());
-        topics
+        let topics = self.inner.topics.read().unwrap_or_else(|p| p.into_inner());
+        slots
             .into_iter()
-            .map(|t| map.get(t).map(|e| e.state.clone()))
+            .map(|s| topics.slots.get(s).cloned().flatten())
             .collect()
     }
 
@@ -323,6 +351,7 @@ impl Hub {
             .topics
             .read()
             .unwrap_or_else(|p| p.into_inner())
+            .entries
             .get(topic)
             .map(|e| e.state.clone())
     }
@@ -331,7 +360,7 @@ impl Hub {
     /// seq, in order, or `None` when some are no longer kept (then the client needs a snapshot).
     pub fn patches_since(&self, topic: &str, since: u64) -> Option<Vec<(u64, Utf8Bytes)>> {
         let topics = self.inner.topics.read().unwrap_or_else(|p| p.into_inner());
-        let entry = topics.get(topic)?;
+        let entry = topics.entries.get(topic)?;
         if since >= entry.state.seq {
             return None;
         }
@@ -353,9 +382,12 @@ impl Hub {
     /// from it and new subscriptions are refused as unknown. Returns whether it existed.
     pub fn remove(&self, topic: &str) -> bool {
         let mut topics = self.inner.topics.write().unwrap_or_else(|p| p.into_inner());
-        let Some(entry) = topics.remove(topic) else {
+        let Some(entry) = topics.entries.remove(topic) else {
             return false;
         };
+        if let Some(slot) = topics.slot_of.get(topic).copied() {
+            topics.slots[slot] = None;
+        }
         self.inner
             .retired
             .write()
@@ -383,6 +415,7 @@ impl Hub {
             .topics
             .read()
             .unwrap_or_else(|p| p.into_inner())
+            .entries
             .keys()
             .filter(|k| k.starts_with(prefix))
             .cloned()

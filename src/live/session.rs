@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use chrono::Utc;
-use futures_util::{Sink, SinkExt, Stream, StreamExt};
+use futures_util::{FutureExt, Sink, SinkExt, Stream, StreamExt};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
@@ -105,6 +105,12 @@ pub struct ViewError {
 pub trait ViewSource: Send + Sync {
     /// The layer value of `topic` inside `bbox` (west, south, east, north) at `zoom`.
     fn features(&self, topic: &str, bbox: [f64; 4], zoom: u8) -> Result<Value, ViewError>;
+}
+
+/// A followed topic: the seq the client holds and where the hub keeps the topic.
+struct Followed {
+    delivered: u64,
+    slot: usize,
 }
 
 /// A client's view of one map topic.
@@ -209,7 +215,7 @@ struct Session {
     /// Rung by the hub when a followed topic (or the sources' status) changed.
     bell: super::hub::Bell,
     /// Followed topics and the seq the client holds for each.
-    followed: HashMap<String, u64>,
+    followed: HashMap<String, Followed>,
     /// Prefixes followed: topics that appear under them are followed too.
     prefixes: Vec<String>,
     /// The hub's topic-names version last looked at for `prefixes`.
@@ -273,8 +279,17 @@ impl Session {
                     None | Some(Err(_)) => Err(Stop::Gone),
                 },
                 () = self.bell.notified(), if !pending => {
-                    pending = true;
-                    Ok(())
+                    if tokio::time::Instant::now() >= next_send {
+                        // The last write is old enough: no reason to wait.
+                        next_send = tokio::time::Instant::now() + ctx.limits.min_send_interval;
+                        match self.send_source_status(out, ctx).await {
+                            Ok(()) => self.send_updates(out, ctx).await,
+                            Err(stop) => Err(stop),
+                        }
+                    } else {
+                        pending = true;
+                        Ok(())
+                    }
                 }
                 () = tokio::time::sleep_until(next_send), if pending => {
                     pending = false;
@@ -577,7 +592,13 @@ impl Session {
             }
         };
         ctx.hub.follow(&wanted.topic, &self.bell);
-        self.followed.insert(wanted.topic, delivered);
+        self.followed.insert(
+            wanted.topic,
+            Followed {
+                delivered,
+                slot: state.slot,
+            },
+        );
         Ok(())
     }
 
@@ -652,8 +673,8 @@ impl Session {
         };
         let mut removed = Vec::new();
         let mut frames = Vec::new();
-        let states = ctx.hub.get_all(self.followed.keys().map(String::as_str));
-        for ((topic, delivered), state) in self.followed.iter_mut().zip(states) {
+        let states = ctx.hub.get_slots(self.followed.values().map(|f| f.slot));
+        for ((topic, Followed { delivered, .. }), state) in self.followed.iter_mut().zip(states) {
             let Some(state) = state else {
                 removed.push((topic.clone(), *delivered));
                 continue;
@@ -681,7 +702,7 @@ impl Session {
             .filter(|(topic, view)| {
                 self.followed
                     .get(*topic)
-                    .is_some_and(|seq| *seq > view.sent)
+                    .is_some_and(|f| f.delivered > view.sent)
             })
             .map(|(topic, _)| topic.clone())
             .collect();
@@ -707,7 +728,13 @@ impl Session {
                     ctx.metrics.ws_subscriptions(1);
                     out.feed(state.snapshot_frame.clone()).await?;
                     ctx.hub.follow(&topic, &self.bell);
-                    self.followed.insert(topic, state.seq);
+                    self.followed.insert(
+                        topic,
+                        Followed {
+                            delivered: state.seq,
+                            slot: state.slot,
+                        },
+                    );
                 }
             }
         }
@@ -753,12 +780,25 @@ impl<S: Sink<Message> + Unpin> Outbox<'_, S> {
 
     /// Queues a message that carries no data, without flushing.
     async fn feed_control(&mut self, frame: Utf8Bytes) -> Result<(), Stop> {
+        // Nearly always taken at once (the write buffer has room): no timer for that.
+        if let Some(done) = self
+            .socket
+            .feed(Message::Text(frame.clone()))
+            .now_or_never()
+        {
+            return done.map_err(|_| Stop::Gone);
+        }
         let message = Message::Text(frame);
         bounded(self.metrics, self.send_timeout, self.socket.feed(message)).await
     }
 
     /// Sends what was queued.
     async fn flush(&mut self) -> Result<(), Stop> {
+        // Nearly always written at once (the socket has room): no timer for that. Flushing
+        // again after a partial write goes on where it stopped.
+        if let Some(done) = self.socket.flush().now_or_never() {
+            return done.map_err(|_| Stop::Gone);
+        }
         bounded(self.metrics, self.send_timeout, self.socket.flush()).await
     }
 

@@ -202,6 +202,7 @@ async fn the_load_generator_measures_a_live_server() {
         connect_concurrency: 10,
         settle: 0,
         json: false,
+        by_topic: false,
     };
     let report = pantau::loadgen::run(&args).await.unwrap();
     assert_eq!(report.connected, 20);
@@ -215,8 +216,10 @@ async fn the_load_generator_measures_a_live_server() {
     assert!(report
         .to_string()
         .contains("clients connected     20 of 20"));
-    // Following the whole wall dashboard: every panel's updates, per topic without gaps.
+    // Following the whole wall dashboard: every panel's updates, per topic without gaps, and
+    // with `--by-topic` each topic's share of them.
     args.dashboard = Some("kota-pasuruan-wall".into());
+    args.by_topic = true;
     let report = pantau::loadgen::run(&args).await.unwrap();
     assert_eq!(report.connected, 20);
     assert!(
@@ -224,6 +227,15 @@ async fn the_load_generator_measures_a_live_server() {
         "several panels move per commit: {report}"
     );
     assert_eq!(report.gaps, 0, "{report}");
+    let per_topic: usize = report.by_topic.values().map(|l| l.samples).sum();
+    assert_eq!(per_topic as u64, report.messages, "{report}");
+    assert!(
+        report
+            .by_topic
+            .keys()
+            .all(|t| t.starts_with("dashboards/kota-pasuruan-wall/")),
+        "{report}"
+    );
     app.stop().await;
 }
 
