@@ -18,7 +18,7 @@
 //! - [`live`]: topics with sequence numbers, the WebSocket protocol and sessions; knows nothing of the store.
 //! - [`export`]: the exact data behind a dataset or panel, as of any moment, as CSV, XLSX,
 //!   Parquet, GeoJSON or JSON, streamed with bounded memory; snapshots that freeze it.
-//! - [`engine`]: turns dashboard panels into polars plans over store snapshots and publishes
+//! - [`engine`]: runs dashboard panels' queries over store snapshots' columns and publishes
 //!   their results as topics, recomputing only what a commit, a file change or the clock moved.
 //! - [`dashboards`]: the dashboard file format (`dashboards/*.toml`), its validation with
 //!   `file:line:col` errors, and the hot-reloading catalog.

@@ -6,7 +6,7 @@
 //! categories, kecamatan and the newest complaints), recomputed with polars from the store's
 //! snapshot on every commit (coalesced), and `sources/health` (the source-health table, from the
 //! ingest health registry). Dashboards from `dashboards/*.toml` are computed by [`board`]:
-//! each panel's query ([`query`], a polars lazy plan) shaped by its kind ([`panel`]).
+//! each panel's query ([`query`], run over the store's chunks) shaped by its kind ([`panel`]).
 
 pub mod board;
 pub mod classes;
