@@ -14,6 +14,10 @@ mod common;
 
 use common::*;
 
+/// The allocator the `pantau` binary uses, so the bench measures what the server does.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let rows = arg("--rows", 10_000_000);

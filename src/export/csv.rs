@@ -77,7 +77,7 @@ fn encode(
             }
             match values {
                 Values::Text(v) => {
-                    if let Some(s) = v[row] {
+                    if let Some(s) = &v[row] {
                         text(s, out);
                     }
                 }

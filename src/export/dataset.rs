@@ -349,7 +349,7 @@ impl DatasetExport {
                 let keys = part.column(KEY_ID)?.u32()?;
                 Ok(Values::Text(
                     keys.into_iter()
-                        .map(|k| k.and_then(|k| view.local_id(k)))
+                        .map(|k| k.and_then(|k| view.local_id(k)).map(Into::into))
                         .collect(),
                 ))
             }
@@ -364,7 +364,10 @@ impl DatasetExport {
                             codes
                                 .u32()?
                                 .into_iter()
-                                .map(|c| c.and_then(|c| labels.get(c as usize)).map(|l| &**l))
+                                .map(|c| {
+                                    c.and_then(|c| labels.get(c as usize))
+                                        .map(|l| (&**l).into())
+                                })
                                 .collect(),
                         ))
                     }
@@ -372,7 +375,7 @@ impl DatasetExport {
                         column
                             .u8()?
                             .into_iter()
-                            .map(|c| c.and_then(|c| words.get(c as usize).copied()))
+                            .map(|c| c.and_then(|c| words.get(c as usize).map(|w| (*w).into())))
                             .collect(),
                     )),
                     Storage::Bool => Ok(Values::Int(

@@ -95,7 +95,7 @@ impl<'w> JsonSink<'w> {
             self.buf.extend_from_slice(&self.names[i]);
             self.buf.push(b':');
             match values {
-                Values::Text(v) => match v[row] {
+                Values::Text(v) => match &v[row] {
                     Some(s) => json_text(s, &mut self.buf),
                     None => self.buf.extend_from_slice(b"null"),
                 },
@@ -148,7 +148,7 @@ impl<'w> JsonSink<'w> {
             },
             Geometry::Regions { code, shapes } => {
                 let shape = match &block.columns[*code] {
-                    Values::Text(v) => v[row].and_then(|c| shapes.get(c)),
+                    Values::Text(v) => v[row].as_deref().and_then(|c| shapes.get(c)),
                     _ => None,
                 };
                 match shape {

@@ -149,7 +149,7 @@ fn series(column: &Column, values: &Values<'_>) -> Result<polars::prelude::Colum
     let name: PlSmallStr = column.name.as_str().into();
     let series = match (column.ty, values) {
         (_, Values::Text(v)) => {
-            StringChunked::from_iter_options(name, v.iter().copied()).into_series()
+            StringChunked::from_iter_options(name, v.iter().map(|c| c.as_deref())).into_series()
         }
         (_, Values::Float(v)) => {
             Float64Chunked::from_iter_options(name, v.iter().copied()).into_series()

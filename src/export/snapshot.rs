@@ -405,7 +405,7 @@ impl FrozenRows {
 fn values<'a>(column: &Column, series: &'a polars::prelude::Column) -> PolarsResult<Values<'a>> {
     let s = series.as_materialized_series();
     Ok(match column.ty {
-        ColType::Text => Values::Text(s.str()?.into_iter().collect()),
+        ColType::Text => Values::Text(s.str()?.into_iter().map(|c| c.map(Into::into)).collect()),
         ColType::Float => Values::Float(s.f64()?.into_iter().collect()),
         ColType::Coord => Values::Int(
             s.f64()?

@@ -72,8 +72,8 @@ impl Column {
 /// One column's values in a block, in the representation its [`ColType`] asks for.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Values<'a> {
-    /// Text columns.
-    Text(Vec<Option<&'a str>>),
+    /// Text columns (labels borrowed from the store's dictionaries, ids decoded from its keys).
+    Text(Vec<Option<std::borrow::Cow<'a, str>>>),
     /// Integer, bool, time (seconds), money (sen) and coordinate (micro-degree) columns.
     Int(Vec<Option<i64>>),
     /// Float columns.
@@ -259,7 +259,7 @@ impl Rows for Table {
                         ColType::Text => Values::Text(
                             rows.iter()
                                 .map(|r| match r.get(i) {
-                                    Some(Cell::Text(s)) => Some(s.as_str()),
+                                    Some(Cell::Text(s)) => Some(s.as_str().into()),
                                     _ => None,
                                 })
                                 .collect(),

@@ -181,7 +181,7 @@ impl Sink for XlsxSink<'_> {
                 let col = i as u16;
                 match values {
                     Values::Text(v) => {
-                        if let Some(s) = v[r] {
+                        if let Some(s) = v[r].as_deref() {
                             let s = if s.chars().count() > CELL_CHARS {
                                 self.truncated += 1;
                                 let end = s

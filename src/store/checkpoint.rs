@@ -1,7 +1,7 @@
 //! Checkpoints and history: the hot tables as Parquet files, written atomically.
 //!
 //! A checkpoint is a directory `checkpoints/<seq>/` holding, per dataset, `<name>.parquet` (every hot
-//! row with its key id and current flag), `<name>.keys` (key bytes by key id) and `<name>.dicts.json`
+//! row with its key id and current flag), `<name>.keys` (the packed keys by key id, see `table::keys`) and `<name>.dicts.json`
 //! (dictionary labels by code), plus `manifest.json`, written last. It is built in `<seq>.tmp/`, each
 //! file fsynced, then renamed into place and the parent fsynced: a crash leaves either the old or the
 //! new checkpoint, never half of one. History files (rows past the hot window) are written the same
@@ -17,11 +17,12 @@ use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::schema::Dataset;
-use super::table::{Dicts, KeyArena, Table, TableView};
+use super::table::{Dicts, KeyArena, KeyStore, Table, TableView};
 use super::{io_error as io, sync_dir, StoreError, StoreSnapshot};
 
-/// Version of the checkpoint layout.
-const FORMAT: u32 = 1;
+/// Version of the checkpoint layout: 2 since keys are packed (see `table::keys`); format 1
+/// checkpoints are still read.
+const FORMAT: u32 = 2;
 
 /// What a checkpoint holds.
 #[derive(Debug, Serialize, Deserialize)]
@@ -85,41 +86,32 @@ fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
     file.sync_all().map_err(io(path, "sync"))
 }
 
-fn encode_keys(keys: &KeyArena) -> Vec<u8> {
-    let mut out = Vec::new();
-    out.extend_from_slice(&keys.len().to_le_bytes());
-    let mut end = 0u64;
-    let mut bytes = Vec::new();
-    for id in 0..keys.len() {
-        let key = keys.get(id);
-        end += key.len() as u64;
-        out.extend_from_slice(&end.to_le_bytes());
-        bytes.extend_from_slice(key);
-    }
-    out.extend_from_slice(&bytes);
+/// A key file: the key store's bytes and a CRC.
+fn encode_keys(keys: &KeyStore) -> Vec<u8> {
+    let mut out = keys.encode();
     let crc = crc32fast::hash(&out);
     out.extend_from_slice(&crc.to_le_bytes());
     out
 }
 
-fn decode_keys(bytes: &[u8]) -> Option<KeyArena> {
+/// The key store of a key file of checkpoint format `format`: 2 holds packed keys; 1 (earlier
+/// versions) held every key's bytes, packed again here in key id order, which gives every key its
+/// id again.
+fn decode_keys(bytes: &[u8], format: u32) -> Option<KeyStore> {
     let (body, crc) = bytes.split_at(bytes.len().checked_sub(4)?);
     if crc32fast::hash(body) != u32::from_le_bytes(crc.try_into().ok()?) {
         return None;
     }
-    let n = u32::from_le_bytes(body.get(..4)?.try_into().ok()?) as usize;
-    let ends_at = 4;
-    let data_at = ends_at + n.checked_mul(8)?;
-    let data = body.get(data_at..)?;
-    let mut arena = KeyArena::default();
-    let mut start = 0usize;
-    for i in 0..n {
-        let raw = body.get(ends_at + i * 8..ends_at + i * 8 + 8)?;
-        let end = usize::try_from(u64::from_le_bytes(raw.try_into().ok()?)).ok()?;
-        arena.push_key(data.get(start..end)?);
-        start = end;
+    if format >= 2 {
+        return KeyStore::decode(body);
     }
-    Some(arena)
+    let arena = KeyArena::decode(body)?;
+    let (mut store, mut shapes) = (KeyStore::default(), Default::default());
+    for id in 0..arena.len() {
+        let probe = store.probe(&shapes, arena.get(id));
+        store.push(&mut shapes, &probe);
+    }
+    Some(store)
 }
 
 /// Writes a checkpoint of `snapshot` under `root/checkpoints/` and removes older ones.
@@ -229,11 +221,14 @@ pub(crate) fn latest(root: &Path) -> Result<Option<(PathBuf, Manifest)>, StoreEr
         offset: 0,
         reason: e.to_string(),
     })?;
-    if manifest.format != FORMAT {
+    if !(1..=FORMAT).contains(&manifest.format) {
         return Err(StoreError::Corrupt {
             path: path.display().to_string(),
             offset: 0,
-            reason: format!("checkpoint format {} is not {FORMAT}", manifest.format),
+            reason: format!(
+                "checkpoint format {} is not one this version reads (1 to {FORMAT})",
+                manifest.format
+            ),
         });
     }
     Ok(Some((dir, manifest)))
@@ -257,7 +252,8 @@ pub(crate) fn load(
     };
     let keys_path = dir.join(format!("{}.keys", dataset.name()));
     let bytes = std::fs::read(&keys_path).map_err(io(&keys_path, "read"))?;
-    let keys = decode_keys(&bytes).ok_or_else(|| corrupt(&keys_path, "bad key file".into()))?;
+    let keys = decode_keys(&bytes, manifest.format)
+        .ok_or_else(|| corrupt(&keys_path, "bad key file".into()))?;
     let dicts_path = dir.join(format!("{}.dicts.json", dataset.name()));
     let bytes = std::fs::read(&dicts_path).map_err(io(&dicts_path, "read"))?;
     let saved: BTreeMap<String, Vec<String>> =

@@ -277,6 +277,65 @@ async fn checkpoint_plus_log_rebuilds_the_same_state_and_truncates_the_log() {
     assert_eq!(reopened.snapshot().complaints().current_rows(), 5);
 }
 
+#[tokio::test]
+async fn a_checkpoint_of_the_first_format_with_key_bytes_is_read_and_its_keys_packed() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path()).await;
+    // Packable ids, ids with no digits, and ids whose digit runs are longer than a number holds.
+    let ids = [
+        "LPR-0000000042",
+        "LPR-7",
+        "tanpa-nomor",
+        "12345678901234567890",
+        "x",
+    ];
+    let batch = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| complaint(id, "Sampah", i as i64))
+        .collect();
+    store.append_complaints(batch).await.unwrap();
+    let seq = store.checkpoint().await.unwrap().unwrap();
+    let before = store.snapshot();
+    let expected = ComplaintKeys::of(before.complaints());
+    drop(store);
+    // Rewrite the checkpoint as format 1 wrote it: every key's bytes in an arena.
+    let cp = dir.path().join("checkpoints").join(format!("{seq:020}"));
+    for dataset in Dataset::ALL {
+        let mut arena = table::KeyArena::default();
+        let keys = before.table(dataset).keys();
+        for id in 0..keys.len() {
+            arena.push_key(&keys.get(id));
+        }
+        let mut bytes = arena.encode();
+        let crc = crc32fast::hash(&bytes);
+        bytes.extend_from_slice(&crc.to_le_bytes());
+        std::fs::write(cp.join(format!("{}.keys", dataset.name())), bytes).unwrap();
+    }
+    let manifest_path = cp.join("manifest.json");
+    let mut manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&manifest_path).unwrap()).unwrap();
+    manifest["format"] = 1.into();
+    std::fs::write(&manifest_path, serde_json::to_vec(&manifest).unwrap()).unwrap();
+
+    let reopened = open(dir.path()).await;
+    assert_eq!(
+        ComplaintKeys::of(reopened.snapshot().complaints()),
+        expected
+    );
+    // The keys are found again: a newer version of each replaces it.
+    let updates = ids
+        .iter()
+        .map(|id| version(id, Status::Resolved, 100))
+        .collect();
+    let commit = reopened.append_complaints(updates).await.unwrap();
+    assert_eq!(commit.changed, ids.len());
+    assert_eq!(
+        reopened.snapshot().complaints().current_rows(),
+        ids.len() as u64
+    );
+}
+
 /// The current rows' keys, for comparing two opens of one store.
 #[derive(Debug, PartialEq)]
 struct ComplaintKeys(Vec<String>);

@@ -5,8 +5,9 @@
 //! changes is which version of a key is *current*; those flags live in copy-on-write bitsets per
 //! chunk, so a reader's snapshot keeps the flags it saw while the writer moves on.
 //!
-//! Memory per row: the schema's columns (about 49 bytes for a complaint), 4 bytes of key id and a
-//! bit; per key: its bytes, a 4-byte offset, a 4-byte current-row slot and a hash-table slot.
+//! Memory per row: the schema's columns (about 45 bytes for a complaint), 4 bytes of key id and a
+//! bit; per key: 6 bytes of packed key (see `keys`) and a slot of the hash index, which holds the
+//! row of the key's current version.
 
 use std::sync::Arc;
 
@@ -17,8 +18,11 @@ use polars::prelude::*;
 use super::records::{key_parts, Decoder};
 use super::schema::{Dataset, Schema, Storage};
 
+mod keys;
 mod view;
 
+pub(crate) use keys::KeyStore;
+use keys::{Material, Shapes};
 pub use view::{ReadError, TableView};
 
 /// No row: a key whose current version moved to history, or a row superseded.
@@ -166,11 +170,44 @@ impl KeyArena {
         self.len
     }
 
-    fn heap_bytes(&self) -> usize {
+    pub(crate) fn heap_bytes(&self) -> usize {
         self.blocks
             .iter()
             .map(|b| b.ends.capacity() * 4 + b.bytes.capacity())
             .sum()
+    }
+
+    /// The arena as bytes (count, ends, bytes), for checkpoints.
+    pub(crate) fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        out.extend_from_slice(&self.len.to_le_bytes());
+        let mut end = 0u64;
+        let mut bytes = Vec::new();
+        for id in 0..self.len {
+            let key = self.get(id);
+            end += key.len() as u64;
+            out.extend_from_slice(&end.to_le_bytes());
+            bytes.extend_from_slice(key);
+        }
+        out.extend_from_slice(&bytes);
+        out
+    }
+
+    /// An arena from [`KeyArena::encode`]'s bytes (`None` when they do not hold one).
+    pub(crate) fn decode(body: &[u8]) -> Option<KeyArena> {
+        let n = u32::from_le_bytes(body.get(..4)?.try_into().ok()?) as usize;
+        let ends_at = 4;
+        let data_at = ends_at + n.checked_mul(8)?;
+        let data = body.get(data_at..)?;
+        let mut arena = KeyArena::default();
+        let mut start = 0usize;
+        for i in 0..n {
+            let raw = body.get(ends_at + i * 8..ends_at + i * 8 + 8)?;
+            let end = usize::try_from(u64::from_le_bytes(raw.try_into().ok()?)).ok()?;
+            arena.push_key(data.get(start..end)?);
+            start = end;
+        }
+        (start == data.len()).then_some(arena)
     }
 }
 
@@ -365,11 +402,13 @@ pub(crate) struct Table {
     pub(crate) dataset: Dataset,
     pub(crate) schema: &'static Schema,
     pub(crate) dicts: Dicts,
-    keys: KeyArena,
+    keys: KeyStore,
+    /// The writer's index of the keys' shapes.
+    shapes: Shapes,
+    /// The row of each key's current version, found by the key's hash; a row is compared
+    /// through its key id. A key whose rows all moved to history is not in it.
     index: HashTable<u32>,
     hasher: DefaultHashBuilder,
-    /// Row of each key's current version (`NONE` when it moved to history).
-    current: Vec<u32>,
     /// Superseded rows whose time equals their key's current version (same-time versions), so
     /// a repeat of any of them is recognised as a repeat. Empty for nearly every key.
     ties: hashbrown::HashMap<u32, Vec<u32>>,
@@ -398,10 +437,10 @@ impl Table {
             dataset,
             schema,
             dicts: Dicts::new(schema),
-            keys: KeyArena::default(),
+            keys: KeyStore::default(),
+            shapes: Shapes::default(),
             index: HashTable::new(),
             hasher: DefaultHashBuilder::default(),
-            current: Vec::new(),
             ties: hashbrown::HashMap::new(),
             chunks: Vec::new(),
             rows: 0,
@@ -425,26 +464,94 @@ impl Table {
         self.deltas.push_back(Arc::new(delta));
     }
 
-    fn hash(&self, key: &[u8]) -> u64 {
+    fn hash(&self, material: Material) -> u64 {
         use std::hash::BuildHasher;
-        self.hasher.hash_one(key)
+        self.hasher.hash_one(material)
     }
 
-    fn find_key(&self, hash: u64, key: &[u8]) -> Option<u32> {
+    /// The row of the current version of the key with `material` (and `hash`), if it has one;
+    /// `batch` are the key ids of the rows of the batch being applied, numbered from `base`.
+    fn current_row(&self, hash: u64, material: Material, batch: &[(u32, usize)]) -> Option<u32> {
+        let key_col = self.schema.fields.len();
+        let (chunks, keys, base) = (&self.chunks, &self.keys, self.rows);
         self.index
-            .find(hash, |id| self.keys.get(*id) == key)
+            .find(hash, |row| {
+                key_id_at(chunks, key_col, batch, base, *row)
+                    .is_some_and(|id| keys.material(id) == material)
+            })
             .copied()
     }
 
-    fn insert_key(&mut self, hash: u64, key: &[u8]) -> u32 {
-        let id = self.keys.push_key(key);
-        let (keys, hasher) = (&self.keys, &self.hasher);
-        self.index.insert_unique(hash, id, |id| {
+    /// Makes room in the index for `more` keys. The index is grown here, built anew from the
+    /// current rows read in order, rather than by the hash table's own rehash, which would find
+    /// each entry's key through its row at random.
+    fn reserve_index(&mut self, more: usize) {
+        let needed = self.index.len() + more;
+        if needed <= self.index.capacity() {
+            return;
+        }
+        let key_col = self.schema.fields.len();
+        let (chunks, keys, hasher) = (&self.chunks, &self.keys, &self.hasher);
+        let rehash = |r: &u32| {
             use std::hash::BuildHasher;
-            hasher.hash_one(keys.get(*id))
+            key_id_at(chunks, key_col, &[], u32::MAX, *r)
+                .map_or(0, |id| hasher.hash_one(keys.material(id)))
+        };
+        let mut index = HashTable::with_capacity(needed.max(self.index.capacity() * 2));
+        for chunk in chunks {
+            let Ok(ids) = chunk.columns[key_col].u32() else {
+                continue;
+            };
+            let Some(ids) = ids.downcast_iter().next().map(|a| a.values().as_slice()) else {
+                continue;
+            };
+            for (w, &word) in chunk.current.iter().enumerate() {
+                let mut left = word;
+                while left != 0 {
+                    let offset = w * 64 + left.trailing_zeros() as usize;
+                    left &= left - 1;
+                    if let Some(id) = ids.get(offset) {
+                        use std::hash::BuildHasher;
+                        let hash = hasher.hash_one(keys.material(*id));
+                        index.insert_unique(hash, chunk.start + offset as u32, rehash);
+                    }
+                }
+            }
+        }
+        self.index = index;
+    }
+
+    /// Points the index at `row` as the current version of the key with `material` (and `hash`),
+    /// which has a current row.
+    fn replace_current_row(
+        &mut self,
+        hash: u64,
+        material: Material,
+        row: u32,
+        batch: &[(u32, usize)],
+    ) {
+        let key_col = self.schema.fields.len();
+        let (chunks, keys, base) = (&self.chunks, &self.keys, self.rows);
+        let same = |r: &u32| {
+            key_id_at(chunks, key_col, batch, base, *r)
+                .is_some_and(|id| keys.material(id) == material)
+        };
+        if let Some(slot) = self.index.find_mut(hash, same) {
+            *slot = row;
+        }
+    }
+
+    /// Adds key `key_id` (just stored, with no current row) to the index with its row `row`.
+    /// It is hashed as stored: the first key of a new shape was probed as bytes, and is packed.
+    fn insert_current_row(&mut self, key_id: u32, row: u32, batch: &[(u32, usize)]) {
+        use std::hash::BuildHasher;
+        let key_col = self.schema.fields.len();
+        let (chunks, keys, base, hasher) = (&self.chunks, &self.keys, self.rows, &self.hasher);
+        let hash = hasher.hash_one(keys.material(key_id));
+        self.index.insert_unique(hash, row, |r| {
+            key_id_at(chunks, key_col, batch, base, *r)
+                .map_or(0, |id| hasher.hash_one(keys.material(id)))
         });
-        self.current.push(NONE);
-        id
     }
 
     fn chunk_of(&self, row: u32) -> usize {
@@ -473,17 +580,23 @@ impl Table {
         let vcol = self.schema.version_column;
         // (key id, position in `batch`) of each row that becomes a version.
         let mut kept: Vec<(u32, usize)> = Vec::with_capacity(batch.len());
+        // Whether each kept row was superseded by a later row of this batch.
+        let mut replaced: Vec<bool> = Vec::with_capacity(batch.len());
         let mut superseded: Vec<u32> = Vec::new();
         let base = self.rows;
+        self.reserve_index(batch.len());
         for i in 0..batch.len() {
             let (key, values) = (batch.key(i), batch.values(i));
-            let hash = self.hash(key);
-            let key_id = match self.find_key(hash, key) {
-                Some(id) => id,
-                None => self.insert_key(hash, key),
-            };
+            let probe = self.keys.probe(&self.shapes, key);
+            let material = probe.material();
+            let hash = self.hash(material);
             // A current row at or past `base` is an earlier row of this batch.
-            let previous = Some(self.current[key_id as usize]).filter(|r| *r != NONE);
+            let previous = self.current_row(hash, material, &kept);
+            let key_id = match previous {
+                Some(row) => key_id_at(&self.chunks, self.schema.fields.len(), &kept, base, row)
+                    .unwrap_or(NONE),
+                None => self.keys.push(&mut self.shapes, &probe),
+            };
             if let Some(prev_row) = previous {
                 let same = |row: u32| match row.checked_sub(base) {
                     Some(k) => batch.values(kept[k as usize].1) == values,
@@ -508,12 +621,19 @@ impl Table {
                 } else if !self.ties.is_empty() {
                     self.ties.remove(&key_id);
                 }
-                if prev_row < base {
-                    superseded.push(prev_row);
+                match prev_row.checked_sub(base) {
+                    Some(k) => replaced[k as usize] = true,
+                    None => superseded.push(prev_row),
                 }
             }
-            self.current[key_id as usize] = base + kept.len() as u32;
+            let row = base + kept.len() as u32;
+            match previous {
+                // The material borrows the probe's bytes, not the table: the index may change.
+                Some(_) => self.replace_current_row(hash, probe.material(), row, &kept),
+                None => self.insert_current_row(key_id, row, &kept),
+            }
             kept.push((key_id, i));
+            replaced.push(false);
         }
         if kept.is_empty() {
             return 0;
@@ -525,11 +645,7 @@ impl Table {
             chunk.set_current(offset, false);
             self.current_rows -= 1;
         }
-        let current_in_batch: Vec<bool> = kept
-            .iter()
-            .enumerate()
-            .map(|(p, (key_id, _))| self.current[*key_id as usize] == base + p as u32)
-            .collect();
+        let current_in_batch: Vec<bool> = replaced.iter().map(|r| !r).collect();
         self.current_rows += current_in_batch.iter().filter(|c| **c).count() as u64;
         let added = current_in_batch
             .iter()
@@ -642,9 +758,7 @@ impl Table {
             .sum();
         HeapUse {
             rows: columns,
-            keys: self.keys.heap_bytes()
-                + self.current.capacity() * 4
-                + self.index.allocation_size(),
+            keys: self.keys.heap_bytes() + self.index.allocation_size(),
         }
     }
 
@@ -653,22 +767,12 @@ impl Table {
     pub(crate) fn restore(
         &mut self,
         frame: &DataFrame,
-        keys: KeyArena,
+        keys: KeyStore,
         dicts: Dicts,
     ) -> PolarsResult<()> {
         self.dicts = dicts;
-        let n = keys.len() as usize;
-        let mut index = HashTable::with_capacity(n);
-        for id in 0..keys.len() {
-            let hash = self.hash(keys.get(id));
-            index.insert_unique(hash, id, |id| {
-                use std::hash::BuildHasher;
-                self.hasher.hash_one(keys.get(*id))
-            });
-        }
-        self.index = index;
+        self.shapes = keys.shapes_index();
         self.keys = keys;
-        self.current = vec![NONE; n];
         self.load_rows(frame)
     }
 
@@ -681,14 +785,15 @@ impl Table {
             self.dropped_through = last.seq;
         }
         self.deltas.clear();
-        self.current.iter_mut().for_each(|slot| *slot = NONE);
         self.chunks.clear();
         self.current_rows = 0;
         let key_ids = frame.column(KEY_ID)?.u32()?;
         let flags = frame.column(CURRENT)?.bool()?;
+        // Each key's current row while loading (dropped after: the index holds them).
+        let mut current = vec![NONE; self.keys.len() as usize];
         for (row, (key, flag)) in key_ids.into_iter().zip(flags).enumerate() {
             if let (Some(key), Some(true)) = (key, flag) {
-                if let Some(slot) = self.current.get_mut(key as usize) {
+                if let Some(slot) = current.get_mut(key as usize) {
                     *slot = row as u32;
                     self.current_rows += 1;
                 }
@@ -703,7 +808,7 @@ impl Table {
             let Some(key) = key.filter(|_| flag == Some(false)) else {
                 continue;
             };
-            let current = self.current.get(key as usize).copied().unwrap_or(NONE);
+            let current = current.get(key as usize).copied().unwrap_or(NONE);
             if current != NONE && times.get(current as usize) == t {
                 self.ties.entry(key).or_default().push(row as u32);
             }
@@ -732,6 +837,24 @@ impl Table {
             });
             offset += len;
         }
+        self.rows = n as u32;
+        // The index, sized for every key with a current row.
+        let key_col = self.schema.fields.len();
+        let (chunks, keys, hasher) = (&self.chunks, &self.keys, &self.hasher);
+        let rehash = |r: &u32| {
+            use std::hash::BuildHasher;
+            key_id_at(chunks, key_col, &[], u32::MAX, *r)
+                .map_or(0, |id| hasher.hash_one(keys.material(id)))
+        };
+        let mut index = HashTable::with_capacity(self.current_rows as usize);
+        for (key, row) in current.into_iter().enumerate() {
+            if row != NONE {
+                use std::hash::BuildHasher;
+                let hash = hasher.hash_one(keys.material(key as u32));
+                index.insert_unique(hash, row, rehash);
+            }
+        }
+        self.index = index;
         self.rows = n as u32;
         Ok(())
     }
@@ -762,12 +885,16 @@ impl Table {
                 .column(schema.fields[schema.version_column].name)?
                 .u32()?;
             for (key, flag) in key_ids.into_iter().zip(flags) {
-                let old_key = key
-                    .and_then(|k| self.current.get(k as usize).copied())
-                    .filter(|row| *row != NONE)
-                    .and_then(|row| times.get(row as usize))
-                    .is_some_and(|t| i64::from(t) < cutoff);
-                out.push(flag == Some(false) && old_key);
+                // Only superseded rows leave; a key's current row is found through the index.
+                let old_key = flag == Some(false)
+                    && key
+                        .and_then(|k| {
+                            let material = self.keys.material(k);
+                            self.current_row(self.hash(material), material, &[])
+                        })
+                        .and_then(|row| times.get(row as usize))
+                        .is_some_and(|t| i64::from(t) < cutoff);
+                out.push(old_key);
             }
         }
         if !out.contains(&true) {
@@ -797,6 +924,29 @@ impl Table {
         Arc::make_mut(&mut self.history).push(path);
         Ok(())
     }
+}
+
+/// The key id of `row`: one of the batch being applied (`batch`: key ids of the rows numbered
+/// from `base`), else a stored row of `chunks` (column `key_col`).
+fn key_id_at(
+    chunks: &[Chunk],
+    key_col: usize,
+    batch: &[(u32, usize)],
+    base: u32,
+    row: u32,
+) -> Option<u32> {
+    if let Some(k) = row.checked_sub(base) {
+        return batch.get(k as usize).map(|(id, _)| *id);
+    }
+    let at = chunks.partition_point(|c| c.start + c.len <= row);
+    let chunk = chunks.get(at).filter(|c| c.start <= row)?;
+    let keys = chunk.columns[key_col].u32().ok()?;
+    let offset = (row - chunk.start) as usize;
+    keys.downcast_iter()
+        .next()
+        .filter(|_| keys.chunks().len() == 1)
+        .and_then(|a| a.values().get(offset).copied())
+        .or_else(|| keys.get(offset))
 }
 
 /// The stored value at `offset` of a column, as the integer it is underneath.

@@ -10,7 +10,7 @@ pub struct TableView {
     pub(super) chunks: Vec<Chunk>,
     pub(super) rows: u32,
     pub(super) current_rows: u64,
-    pub(super) keys: KeyArena,
+    pub(super) keys: KeyStore,
     pub(super) labels: SharedLabels,
     pub(super) updated_at: Option<DateTime<Utc>>,
     pub(super) hot_since: Option<i64>,
@@ -80,19 +80,19 @@ impl TableView {
 
     /// The key of key id `key_id` as (name, text) parts.
     pub fn key(&self, key_id: u32) -> Vec<(&'static str, String)> {
-        key_parts(self.dataset, self.keys.get(key_id))
+        key_parts(self.dataset, &self.keys.get(key_id))
     }
 
     /// The record's id within its source (`source_id` of a complaint, `event_id` of a service
-    /// event) for key id `key_id`, borrowed from the key index; `None` for budget lines, whose
+    /// event) for key id `key_id`, decoded from the key index; `None` for budget lines, whose
     /// key parts are all columns.
-    pub fn local_id(&self, key_id: u32) -> Option<&str> {
+    pub fn local_id(&self, key_id: u32) -> Option<String> {
         if self.dataset == Dataset::BudgetLines {
             return None;
         }
         let key = self.keys.get(key_id);
         let at = key.iter().position(|b| *b == 0)?;
-        std::str::from_utf8(&key[at + 1..]).ok()
+        std::str::from_utf8(&key[at + 1..]).ok().map(str::to_owned)
     }
 
     /// The oldest version time the store holds for this dataset, hot or in history (`None` when
@@ -427,7 +427,7 @@ impl TableView {
         }
     }
 
-    pub(crate) fn keys(&self) -> &KeyArena {
+    pub(crate) fn keys(&self) -> &KeyStore {
         &self.keys
     }
 
