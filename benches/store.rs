@@ -88,7 +88,7 @@ async fn main() -> anyhow::Result<()> {
         view.rows() - view.current_rows(),
     );
     println!(
-        "key index:           {:>12.1} bytes/key  (key bytes, offsets, hash index, current slot)",
+        "key index:           {:>12.1} bytes/key  (packed keys, hash index of current rows)",
         heap.keys as f64 / keys
     );
     println!(

@@ -371,7 +371,7 @@ pub(crate) struct Eviction {
 pub struct HeapUse {
     /// Column chunks (schema columns and key ids) and current flags.
     pub rows: usize,
-    /// Key bytes, their offsets, the hash index and each key's current-row slot.
+    /// The packed keys and the hash index of their current rows.
     pub keys: usize,
 }
 
