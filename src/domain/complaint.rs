@@ -123,6 +123,18 @@ const OPEN311_NOTES: &[(&str, Status, bool)] = &[
 ];
 
 impl Status {
+    /// Every state, in lifecycle order (the order of their stored codes).
+    pub const ALL: [Status; 8] = [
+        Status::Received,
+        Status::Verified,
+        Status::Assigned,
+        Status::InProgress,
+        Status::OnHold,
+        Status::Resolved,
+        Status::Rejected,
+        Status::Reopened,
+    ];
+
     /// Reads a source's status word (and, for Open311, its `status_notes`) in the canonical lifecycle.
     pub fn from_source(
         vocabulary: StatusVocabulary,

@@ -21,16 +21,7 @@ use crate::store::{Store, StoreOptions};
 const CATEGORIES: [&str; 4] = ["Sampah", "Jalan Rusak", "Banjir", "PJU"];
 const OPDS: [&str; 3] = ["DLH", "PUPR", "Dishub"];
 const KELURAHAN: [&str; 3] = ["35.75.01.1001", "35.75.01.1002", "35.75.02.1001"];
-const STATUSES: [Status; 8] = [
-    Status::Received,
-    Status::Verified,
-    Status::Assigned,
-    Status::InProgress,
-    Status::OnHold,
-    Status::Resolved,
-    Status::Rejected,
-    Status::Reopened,
-];
+const STATUSES: [Status; 8] = Status::ALL;
 
 /// One version of a complaint in the model, times in minutes after `T0`.
 #[derive(Debug, Clone)]

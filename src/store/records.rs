@@ -250,16 +250,7 @@ impl Decoder<'_> {
 
     /// The complaint version these values hold, with its key parts.
     pub(crate) fn complaint(&self, source_id: String) -> Complaint {
-        const STATUSES: [Status; 8] = [
-            Status::Received,
-            Status::Verified,
-            Status::Assigned,
-            Status::InProgress,
-            Status::OnHold,
-            Status::Resolved,
-            Status::Rejected,
-            Status::Reopened,
-        ];
+        const STATUSES: [Status; 8] = Status::ALL;
         let epoch = DateTime::<Utc>::UNIX_EPOCH;
         Complaint {
             source: self.label(c::SOURCE).unwrap_or_default(),

@@ -45,9 +45,17 @@ pub fn table(
     let chosen = match by {
         _ if top == 0 => Vec::new(),
         None => first_rows(&plan, &parts, top, now)?,
-        Some((access, descending)) => {
-            best_rows(&plan, &parts, &cols, access, descending, top, now)?
-        }
+        Some((access, descending)) => best_rows(
+            &plan,
+            &parts,
+            &cols,
+            Ranking {
+                access,
+                descending,
+                top,
+            },
+            now,
+        )?,
     };
     let mut out = Vec::with_capacity(chosen.len());
     let key_col = dataset.schema().fields.len();
@@ -142,16 +150,27 @@ fn keep_best(
     held.last().and_then(|c| c.0)
 }
 
-/// The best `top` rows by the value of `access`.
+/// How rows are ranked: by the value of `access`, the `top` first.
+#[derive(Clone, Copy)]
+struct Ranking {
+    access: Access,
+    descending: bool,
+    top: usize,
+}
+
+/// The best rows by `ranking`.
 fn best_rows(
     plan: &Plan,
     parts: &[Part],
     cols: &[Cols],
-    access: Access,
-    descending: bool,
-    top: usize,
+    ranking: Ranking,
     now: i64,
 ) -> Result<Vec<Candidate>, QueryError> {
+    let Ranking {
+        access,
+        descending,
+        top,
+    } = ranking;
     let stored = match access {
         Access::Int(Int::Col(c)) | Access::Code(c) => Some(c),
         _ => None,
@@ -171,7 +190,7 @@ fn best_rows(
     });
     if plan.to_date {
         // Budget tables: each line's latest figures need every part at once.
-        return best_of_all(plan, parts, cols, access, descending, top, now);
+        return best_of_all(plan, parts, cols, ranking, now);
     }
     let order = order(descending);
     let mut held: Vec<Candidate> = Vec::new();
@@ -218,9 +237,7 @@ fn best_of_all(
     plan: &Plan,
     parts: &[Part],
     cols: &[Cols],
-    access: Access,
-    descending: bool,
-    top: usize,
+    by: Ranking,
     now: i64,
 ) -> Result<Vec<Candidate>, QueryError> {
     let selected = plan.select(parts, now)?;
@@ -228,9 +245,9 @@ fn best_of_all(
         .iter()
         .enumerate()
         .flat_map(|(p, sel)| columns::ones(sel).map(move |i| (p, i)))
-        .map(|(p, i)| (access.read(&cols[p], i), p, i))
+        .map(|(p, i)| (by.access.read(&cols[p], i), p, i))
         .collect();
-    all.sort_by(order(descending));
-    all.truncate(top);
+    all.sort_by(order(by.descending));
+    all.truncate(by.top);
     Ok(all)
 }
