@@ -106,7 +106,7 @@ async fn main() -> anyhow::Result<()> {
     })
     .await??;
     println!(
-        "overview tally:      {:>12.3} s  (the demo panel's counts over {} current complaints, polars)",
+        "overview tally:      {:>12.3} s  (the overview panel's counts over {} current complaints, read from the chunks)",
         secs(t.elapsed()),
         tally.total
     );

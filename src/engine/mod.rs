@@ -3,7 +3,7 @@
 //! Owns what each panel shows. Knows the store and the hub, nothing of HTTP or sockets.
 //!
 //! This first version publishes two fixed panels: `overview/complaints` (totals, status mix,
-//! categories, kecamatan and the newest complaints), recomputed with polars from the store's
+//! categories, kecamatan and the newest complaints), recomputed from the store's
 //! snapshot on every commit (coalesced), and `sources/health` (the source-health table, from the
 //! ingest health registry). Dashboards from `dashboards/*.toml` are computed by [`board`]:
 //! each panel's query ([`query`], run over the store's chunks) shaped by its kind ([`panel`]).

@@ -415,18 +415,6 @@ impl TableView {
         })
     }
 
-    /// Calls `f(row, value, current)` for every hot row of the 32-bit column `col`, in row order,
-    /// without building a frame.
-    pub(crate) fn scan_u32(&self, col: usize, mut f: impl FnMut(u32, Option<u32>, bool)) {
-        for chunk in &self.chunks {
-            if let Ok(values) = chunk.columns[col].u32() {
-                for (i, v) in values.into_iter().enumerate() {
-                    f(chunk.start + i as u32, v, chunk.is_current(i as u32));
-                }
-            }
-        }
-    }
-
     pub(crate) fn keys(&self) -> &KeyStore {
         &self.keys
     }
