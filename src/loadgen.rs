@@ -239,9 +239,10 @@ async fn client(
             .headers_mut()
             .insert("authorization", format!("Bearer {token}").parse()?);
     }
-    // Small buffers: 5,000 clients in one process would otherwise reserve hundreds of megabytes.
+    // Small buffers: 5,000 clients in one process would otherwise reserve hundreds of megabytes,
+    // and the codec zero-fills its read buffer before every read.
     let config = WebSocketConfig::default()
-        .read_buffer_size(4 * 1024)
+        .read_buffer_size(2 * 1024)
         .write_buffer_size(0);
     let permit = gate.acquire_owned().await?;
     let (mut ws, _) = tokio::time::timeout(
@@ -258,14 +259,13 @@ async fn client(
     };
     ws.send(Message::text(subscribe.to_string())).await?;
     // The seq this client holds per topic.
-    let mut last_seq: std::collections::HashMap<String, u64> = Default::default();
+    let mut last_seq: hashbrown::HashMap<String, u64> = Default::default();
     // Wait for the first snapshot before counting this client as ready.
     while last_seq.is_empty() {
         match tokio::time::timeout(Duration::from_secs(30), ws.next()).await {
             Ok(Some(Ok(Message::Text(text)))) => {
-                if field(&text, "\"type\":\"") == Some("snapshot") {
-                    if let (Some(topic), Some(seq)) = (field(&text, "\"topic\":\""), seq_of(&text))
-                    {
+                if field(&text, &TYPE) == Some("snapshot") {
+                    if let (Some(topic), Some(seq)) = (field(&text, &TOPIC), seq_of(&text)) {
                         last_seq.insert(topic.to_owned(), seq);
                     }
                 }
@@ -293,20 +293,18 @@ async fn client(
         let Message::Text(text) = message else {
             continue;
         };
-        let kind = field(&text, "\"type\":\"");
+        let kind = field(&text, &TYPE);
         if !matches!(kind, Some("patch") | Some("snapshot")) {
             continue;
         }
         let seq = seq_of(&text);
-        let topic = field(&text, "\"topic\":\"").unwrap_or_default();
+        let topic = field(&text, &TOPIC).unwrap_or_default();
         let held = last_seq.get(topic).copied();
         if measuring {
             tally.messages += 1;
             tally.bytes += text.len() as u64;
-            if let Some(committed) =
-                field(&text, "\"committed_at\":\"").and_then(|t| t.parse::<DateTime<Utc>>().ok())
-            {
-                let micros = (Utc::now() - committed).num_microseconds().unwrap_or(0);
+            if let Some(committed) = field(&text, &COMMITTED_AT).and_then(utc_micros) {
+                let micros = Utc::now().timestamp_micros() - committed;
                 let micros = micros.clamp(0, i64::from(u32::MAX)) as u32;
                 tally.latencies_us.push(micros);
                 if args.by_topic {
@@ -339,20 +337,79 @@ async fn client(
     Ok(tally)
 }
 
-/// The text after `prefix` up to the next `"` (a JSON string member, read without parsing).
-fn field<'a>(text: &'a str, prefix: &str) -> Option<&'a str> {
-    let start = text.find(prefix)? + prefix.len();
-    let end = text[start..].find('"')?;
-    Some(&text[start..start + end])
+/// A searcher for a member's opening, built once: every client reads every message with them.
+type Opening = std::sync::LazyLock<memchr::memmem::Finder<'static>>;
+
+static TYPE: Opening = Opening::new(|| memchr::memmem::Finder::new("\"type\":\""));
+static TOPIC: Opening = Opening::new(|| memchr::memmem::Finder::new("\"topic\":\""));
+static SEQ: Opening = Opening::new(|| memchr::memmem::Finder::new("\"seq\":"));
+static COMMITTED_AT: Opening = Opening::new(|| memchr::memmem::Finder::new("\"committed_at\":\""));
+
+/// The text after `opening` up to the next `"` (a JSON string member, read without parsing).
+fn field<'a>(text: &'a str, opening: &memchr::memmem::Finder) -> Option<&'a str> {
+    let start = opening.find(text.as_bytes())? + opening.needle().len();
+    let end = memchr::memchr(b'"', &text.as_bytes()[start..])?;
+    text.get(start..start + end)
 }
 
 fn seq_of(text: &str) -> Option<u64> {
-    let start = text.find("\"seq\":")? + "\"seq\":".len();
-    let digits: String = text[start..]
-        .chars()
-        .take_while(char::is_ascii_digit)
-        .collect();
-    digits.parse().ok()
+    let start = SEQ.find(text.as_bytes())? + SEQ.needle().len();
+    let digits = &text.as_bytes()[start..];
+    let n = digits.iter().take_while(|b| b.is_ascii_digit()).count();
+    (n > 0).then(|| {
+        digits[..n]
+            .iter()
+            .fold(0u64, |v, d| v.wrapping_mul(10) + u64::from(d - b'0'))
+    })
+}
+
+/// Microseconds since 1970 of an RFC 3339 UTC time as the server writes it
+/// (`2026-11-22T13:15:00.983Z`), read directly; any other form through chrono.
+fn utc_micros(text: &str) -> Option<i64> {
+    let b = text.as_bytes();
+    let num = |r: std::ops::Range<usize>| -> Option<i64> {
+        let part = b.get(r)?;
+        part.iter()
+            .all(u8::is_ascii_digit)
+            .then(|| part.iter().fold(0i64, |v, d| v * 10 + i64::from(d - b'0')))
+    };
+    let fixed = b.len() >= 20
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b[10] == b'T'
+        && b[13] == b':'
+        && b[16] == b':'
+        && b.last() == Some(&b'Z');
+    let fast = fixed.then(|| {
+        let date = chrono::NaiveDate::from_ymd_opt(
+            i32::try_from(num(0..4)?).ok()?,
+            u32::try_from(num(5..7)?).ok()?,
+            u32::try_from(num(8..10)?).ok()?,
+        )?;
+        let days = i64::from(chrono::Datelike::num_days_from_ce(&date) - 719_163);
+        let secs = days * 86_400 + num(11..13)? * 3600 + num(14..16)? * 60 + num(17..19)?;
+        let fraction = match b.get(19) {
+            Some(b'.') => {
+                let digits = &b[20..b.len() - 1];
+                if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+                    return None;
+                }
+                let micros: i64 = digits
+                    .iter()
+                    .take(6)
+                    .fold(0i64, |v, d| v * 10 + i64::from(d - b'0'));
+                micros * 10i64.pow(6 - digits.len().min(6) as u32)
+            }
+            Some(b'Z') if b.len() == 20 => 0,
+            _ => return None,
+        };
+        Some(secs * 1_000_000 + fraction)
+    });
+    fast.flatten().or_else(|| {
+        text.parse::<DateTime<Utc>>()
+            .ok()
+            .map(|t| t.timestamp_micros())
+    })
 }
 
 /// `ws://host:port/ws` → `http://host:port/metrics`.
@@ -431,12 +488,26 @@ mod tests {
     #[test]
     fn fields_are_read_from_protocol_frames() {
         let frame = r#"{"type":"patch","topic":"overview/complaints","seq":42,"committed_at":"2026-11-22T13:15:00.983Z","merge":{}}"#;
-        assert_eq!(field(frame, "\"type\":\""), Some("patch"));
+        assert_eq!(field(frame, &TYPE), Some("patch"));
+        assert_eq!(field(frame, &TOPIC), Some("overview/complaints"));
         assert_eq!(seq_of(frame), Some(42));
         assert_eq!(
-            field(frame, "\"committed_at\":\""),
+            field(frame, &COMMITTED_AT),
             Some("2026-11-22T13:15:00.983Z")
         );
+        // Read directly, the same instant chrono reads, for every precision the server writes.
+        for t in [
+            "2026-11-22T13:15:00.983Z",
+            "2026-11-22T13:15:00Z",
+            "2026-11-22T13:15:00.983412Z",
+            "2026-11-22T13:15:00.983412789Z",
+            "1999-02-28T23:59:59.5Z",
+            "2026-11-22T20:15:00.983+07:00",
+        ] {
+            let chrono = t.parse::<DateTime<Utc>>().unwrap().timestamp_micros();
+            assert_eq!(utc_micros(t), Some(chrono), "{t}");
+        }
+        assert_eq!(utc_micros("not a time"), None);
         assert_eq!(
             metrics_url("ws://127.0.0.1:18080/ws").unwrap(),
             "http://127.0.0.1:18080/metrics"

@@ -282,10 +282,7 @@ impl Session {
                     if tokio::time::Instant::now() >= next_send {
                         // The last write is old enough: no reason to wait.
                         next_send = tokio::time::Instant::now() + ctx.limits.min_send_interval;
-                        match self.send_source_status(out, ctx).await {
-                            Ok(()) => self.send_updates(out, ctx).await,
-                            Err(stop) => Err(stop),
-                        }
+                        self.send_all(out, ctx).await
                     } else {
                         pending = true;
                         Ok(())
@@ -294,10 +291,7 @@ impl Session {
                 () = tokio::time::sleep_until(next_send), if pending => {
                     pending = false;
                     next_send = tokio::time::Instant::now() + ctx.limits.min_send_interval;
-                    match self.send_source_status(out, ctx).await {
-                        Ok(()) => self.send_updates(out, ctx).await,
-                        Err(stop) => Err(stop),
-                    }
+                    self.send_all(out, ctx).await
                 }
                 _ = ping.tick() => {
                     if self.last_seen.elapsed() > ctx.limits.idle_timeout {
@@ -311,6 +305,16 @@ impl Session {
                 return stop;
             }
         }
+    }
+
+    /// Sends the sources' freshness if it changed, then every followed topic that moved.
+    async fn send_all<S: Sink<Message> + Unpin>(
+        &mut self,
+        out: &mut Outbox<'_, S>,
+        ctx: &SessionContext,
+    ) -> Result<(), Stop> {
+        self.send_source_status(out, ctx).await?;
+        self.send_updates(out, ctx).await
     }
 
     /// Sends the sources' freshness if it changed since the client last got it.
