@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use polars::prelude::*;
 use polars_arrow::array::Array;
 
+use super::query::ones;
 use crate::domain::Complaint;
 use crate::store::schema::{complaint_col as c, Dataset, STATUS_WORDS};
 use crate::store::{ReadError, TableView};
@@ -71,20 +72,6 @@ impl ComplaintTally {
     pub fn count(&self, status: &str) -> u64 {
         self.by_status.get(status).copied().unwrap_or(0)
     }
-}
-
-/// The set bits of `words`, as row offsets.
-fn ones(words: &[u64]) -> impl Iterator<Item = usize> + '_ {
-    words.iter().enumerate().flat_map(|(w, &word)| {
-        let mut left = word;
-        std::iter::from_fn(move || {
-            (left != 0).then(|| {
-                let bit = left.trailing_zeros() as usize;
-                left &= left - 1;
-                w * 64 + bit
-            })
-        })
-    })
 }
 
 /// Current rows per value of the code column `col` (u8 or u16), labelled.

@@ -370,7 +370,7 @@ fn mark_keys(
 }
 
 /// The positions of the set bits of `words`, in order.
-pub(super) fn ones(words: &[u64]) -> impl Iterator<Item = usize> + '_ {
+pub(in crate::engine) fn ones(words: &[u64]) -> impl Iterator<Item = usize> + '_ {
     words.iter().enumerate().flat_map(|(w, &word)| {
         let mut left = word;
         std::iter::from_fn(move || {

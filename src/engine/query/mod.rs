@@ -29,6 +29,7 @@ mod sums;
 mod table;
 
 use access::Scalar;
+pub(super) use columns::ones;
 use columns::{parts, Versions};
 use fold::{Folded, Plan};
 pub use points::{positions, row_key, status_words, Needs, Positions};
