@@ -91,8 +91,12 @@ async fn row_layers_account_for_every_located_row_in_view() {
         };
         complaints.push(c);
     }
-    store.append_complaints(complaints.clone()).await.unwrap();
+    // In several batches: the located rows are gathered from several chunks.
+    for batch in complaints.chunks(700) {
+        store.append_complaints(batch.to_vec()).await.unwrap();
+    }
     let snap = store.snapshot();
+    assert!(snap.complaints().chunks().len() > 1);
     let board = dashboards::parse(BOARD, Path::new("t.toml"), &Rules::zone(DEFAULT_TIME_ZONE))
         .unwrap_or_else(|e| panic!("{e:#?}"));
     let context = PanelContext {

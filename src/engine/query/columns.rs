@@ -369,6 +369,11 @@ fn mark_keys(
     Ok(())
 }
 
+/// How many bits of `words` are set.
+pub(super) fn count(words: &[u64]) -> usize {
+    words.iter().map(|w| w.count_ones() as usize).sum()
+}
+
 /// The positions of the set bits of `words`, in order.
 pub(in crate::engine) fn ones(words: &[u64]) -> impl Iterator<Item = usize> + '_ {
     words.iter().enumerate().flat_map(|(w, &word)| {
