@@ -1,305 +1,16 @@
-//! Rows grouped and measured: each group-by field (and the time bucket) is a dimension, every
-//! measure a few sums per group (rows, counts of rows meeting a condition, sums of a value) or,
-//! for medians, percentiles, extremes and distinct counts, what it needs of each row.
-//!
-//! Over every row (a full computation) the parts are folded on polars' thread pool, one part a
-//! task: the selection is made a word (64 rows) at a time, conditions of the SLA measures become
-//! bits too, and each selected row adds to the slot of its group. Labels, booleans and buckets
-//! of a bounded span give dense slots (an array index, no hashing); other keys are hashed.
-//! Over a commit's delta the same plan is applied row by row with a sign.
+//! The fold's passes: selecting rows, finding each one's group slot, adding it to the
+//! accumulators (over every part, or over a commit's delta with a sign) and finishing the groups.
 
-use std::collections::HashSet;
-
-use chrono_tz::Tz;
 use rayon::prelude::*;
 
-use super::access::{Access, Cols, Int, OpenRule, Scalar};
-use super::columns::{ones, with_slice, Part};
-use super::cond::{Cond, Sla};
-use super::{KeyPart, Moment, QueryError, RawKey};
-use crate::dashboards::model::{Func, Measure, Query};
-use crate::dashboards::window::{fixed_offset, BucketSize};
+use super::accs::*;
+use super::{integral, width, Contrib, Dim, Folded, Plan, Stat, DENSE_GROUPS};
+use crate::dashboards::window::BucketSize;
+use crate::engine::query::access::{Cols, Int, Scalar};
+use crate::engine::query::columns::{ones, with_slice, Part};
+use crate::engine::query::{KeyPart, QueryError, RawKey};
 use crate::store::schema::{budget_col, Storage};
 use crate::store::{Dataset, TableView};
-
-/// Dense slots up to this many groups; beyond, keys are hashed.
-const DENSE_GROUPS: u64 = 1 << 16;
-
-/// One grouping dimension.
-#[derive(Debug, Clone, Copy)]
-pub(super) enum Dim {
-    /// A label's code.
-    Code(usize),
-    /// A stored boolean.
-    Truth(usize),
-    /// Derived: open or not.
-    Open(OpenRule),
-    /// The start of the time bucket holding an instant.
-    Bucket {
-        /// The instant.
-        of: Int,
-        /// Bucket size.
-        size: BucketSize,
-        /// Zone of the buckets.
-        tz: Tz,
-        /// The zone's offset when it never changes (buckets by arithmetic).
-        fixed: Option<i64>,
-    },
-    /// Any other value, hashed.
-    Value(Access),
-}
-
-impl Dim {
-    fn key(self, cols: &Cols, i: usize) -> KeyPart {
-        match self {
-            Dim::Code(c) => cols.col(c).int(i).map_or(KeyPart::Null, KeyPart::Int),
-            Dim::Truth(c) => cols
-                .col(c)
-                .int(i)
-                .map_or(KeyPart::Null, |v| KeyPart::Bool(v != 0)),
-            Dim::Open(rule) => cols
-                .col(rule.col)
-                .int(i)
-                .map_or(KeyPart::Null, |code| KeyPart::Bool(rule.is_open(code))),
-            Dim::Bucket { of, .. } => cols
-                .int(of, i)
-                .map_or(KeyPart::Null, |t| KeyPart::Int(self.bucket_start(t))),
-            Dim::Value(access) => access
-                .read(cols, i)
-                .map_or(KeyPart::Null, KeyPart::from_scalar),
-        }
-    }
-
-    /// The start of the bucket holding `t` (seconds).
-    fn bucket_start(self, t: i64) -> i64 {
-        let Dim::Bucket {
-            size, tz, fixed, ..
-        } = self
-        else {
-            return t;
-        };
-        match (fixed, width(size)) {
-            (Some(off), Some(w)) => {
-                // 1970-01-01 was a Thursday: shift three days so weeks start on Monday.
-                let shift = if size == BucketSize::Week {
-                    3 * 86_400
-                } else {
-                    0
-                };
-                let local = t + off + shift;
-                local - local.rem_euclid(w) - off - shift
-            }
-            _ => size.start_of(t, tz),
-        }
-    }
-}
-
-fn width(size: BucketSize) -> Option<i64> {
-    match size {
-        BucketSize::Minute => Some(60),
-        BucketSize::Hour => Some(3600),
-        BucketSize::Day => Some(86_400),
-        BucketSize::Week => Some(7 * 86_400),
-        BucketSize::Month => None,
-    }
-}
-
-/// What a measure adds up per group.
-#[derive(Debug, Clone)]
-pub(super) enum Contrib {
-    /// Each row counts once (count, rate, share).
-    Rows,
-    /// Rows meeting a condition (the SLA measures).
-    Flag(Cond),
-    /// A value, summed (missing values add nothing).
-    Sum(Access),
-    /// Rows with a value (an average's divisor).
-    Present(Access),
-}
-
-/// What a measure that is not a sum needs of each row of a group.
-#[derive(Debug, Clone, Copy)]
-pub(super) enum Stat {
-    /// The least value.
-    Min(Access),
-    /// The greatest value.
-    Max(Access),
-    /// A quantile (linear interpolation) of the values.
-    Quantile(Access, f64),
-    /// How many distinct values.
-    Distinct(Access),
-}
-
-/// A query made ready to run over one view: its conditions, dimensions and measures' parts.
-pub(super) struct Plan {
-    /// The dataset read.
-    pub dataset: Dataset,
-    /// Every filter.
-    pub filter: Cond,
-    /// Grouping dimensions (group-by fields, then the bucket).
-    pub dims: Vec<Dim>,
-    /// Each measure's sums, in measure order, and its statistic if it has one.
-    pub measures: Vec<(Vec<Contrib>, Option<Stat>)>,
-    /// Budget lines: only each line's latest version and period count.
-    pub to_date: bool,
-}
-
-impl Plan {
-    /// `query` over `view` at `at`.
-    pub(super) fn new(query: &Query, view: &TableView, at: &Moment) -> Plan {
-        let dataset = query.dataset;
-        let now = at.now.timestamp();
-        let mut dims: Vec<Dim> = query
-            .group_by
-            .iter()
-            .map(|f| match Access::of(dataset, f) {
-                Access::Code(c) => Dim::Code(c),
-                Access::Truth(c) => Dim::Truth(c),
-                Access::Open(rule) => Dim::Open(rule),
-                other => Dim::Value(other),
-            })
-            .collect();
-        if let Some(b) = &query.bucket {
-            match Access::of(dataset, &b.field).int() {
-                Some(of) => dims.push(Dim::Bucket {
-                    of,
-                    size: b.size,
-                    tz: at.tz,
-                    fixed: fixed_offset(at.tz).map(i64::from),
-                }),
-                None => dims.push(Dim::Value(Access::Missing)),
-            }
-        }
-        let measures = query
-            .measures
-            .iter()
-            .map(|m| measure_parts(dataset, m, now))
-            .collect();
-        Plan {
-            dataset,
-            filter: Cond::filters(view, &query.filters, at),
-            dims,
-            measures,
-            to_date: dataset == Dataset::BudgetLines,
-        }
-    }
-
-    /// Only the filter: which rows the query reads.
-    pub(super) fn rows_only(query: &Query, view: &TableView, at: &Moment, to_date: bool) -> Plan {
-        Plan {
-            dataset: query.dataset,
-            filter: Cond::filters(view, &query.filters, at),
-            dims: Vec::new(),
-            measures: Vec::new(),
-            to_date: to_date && query.dataset == Dataset::BudgetLines,
-        }
-    }
-
-    fn contribs(&self) -> impl Iterator<Item = &Contrib> {
-        self.measures.iter().flat_map(|(c, _)| c.iter())
-    }
-
-    fn stats(&self) -> impl Iterator<Item = Stat> + '_ {
-        self.measures.iter().filter_map(|(_, s)| *s)
-    }
-}
-
-fn measure_parts(dataset: Dataset, m: &Measure, now: i64) -> (Vec<Contrib>, Option<Stat>) {
-    let of = m.of.map_or(Access::Missing, |f| Access::of(dataset, &f));
-    let money = |c: usize| Contrib::Sum(Access::Int(Int::Col(c)));
-    let sla = Sla::of(dataset);
-    let flag = |cond: Option<Cond>| Contrib::Flag(cond.unwrap_or(Cond::Never));
-    match m.func {
-        Func::Count | Func::RatePerHour | Func::Share => (vec![Contrib::Rows], None),
-        Func::Sum => (vec![Contrib::Sum(of)], None),
-        Func::Avg => (vec![Contrib::Sum(of), Contrib::Present(of)], None),
-        Func::Min => (Vec::new(), Some(Stat::Min(of))),
-        Func::Max => (Vec::new(), Some(Stat::Max(of))),
-        Func::Median => (Vec::new(), Some(Stat::Quantile(of, 0.5))),
-        Func::P90 => (Vec::new(), Some(Stat::Quantile(of, 0.9))),
-        Func::CountDistinct => (Vec::new(), Some(Stat::Distinct(of))),
-        Func::TimeToFirstResponse => {
-            let first = crate::dashboards::fields::field(dataset, "first_response_hours")
-                .map_or(Access::Missing, |f| Access::of(dataset, &f));
-            (Vec::new(), Some(Stat::Quantile(first, 0.5)))
-        }
-        Func::SlaBreached => (vec![flag(sla.map(|s| s.open_due(i64::MIN, now)))], None),
-        Func::SlaAtRisk => {
-            let within = m.within_secs.unwrap_or(0);
-            (
-                vec![flag(
-                    sla.map(|s| s.open_due(now, now.saturating_add(within))),
-                )],
-                None,
-            )
-        }
-        Func::SlaWithinPct => (
-            vec![
-                flag(sla.as_ref().map(Sla::within)),
-                flag(sla.as_ref().map(Sla::closed)),
-            ],
-            None,
-        ),
-        Func::Serapan => (
-            vec![money(budget_col::REALISASI), money(budget_col::PAGU)],
-            None,
-        ),
-        Func::PlanPct => (
-            vec![money(budget_col::ANGGARAN_KAS), money(budget_col::PAGU)],
-            None,
-        ),
-        Func::Deviation => (
-            vec![
-                money(budget_col::REALISASI),
-                money(budget_col::ANGGARAN_KAS),
-                money(budget_col::PAGU),
-            ],
-            None,
-        ),
-    }
-}
-
-/// Whether a sum of `access` is kept as an exact integer (seconds, sen, whole numbers).
-fn integral(access: Access) -> bool {
-    matches!(access, Access::Int(_) | Access::Code(_) | Access::Truth(_))
-}
-
-/// One group's result: its key, its rows, each sum (in [`Plan`] order) and each statistic.
-#[derive(Debug, Clone)]
-pub(super) struct Folded {
-    /// The group's key.
-    pub key: RawKey,
-    /// Rows in the group.
-    pub rows: u64,
-    /// The sums of the measures' parts.
-    pub sums: Vec<Scalar>,
-    /// The statistics of the measures that have one (`None`: no value).
-    pub stats: Vec<Option<Scalar>>,
-}
-
-/// Per-group accumulators of one run of the fold.
-#[derive(Default)]
-struct Accs {
-    rows: Vec<u64>,
-    sums: Vec<Sums>,
-    stats: Vec<Vec<StatAcc>>,
-    /// Hashed grouping: each slot's key and the slot of each key.
-    keys: Vec<RawKey>,
-    slots: hashbrown::HashMap<RawKey, u32>,
-}
-
-enum Sums {
-    Count(Vec<u64>),
-    Int(Vec<i64>),
-    Float(Vec<f64>),
-}
-
-#[derive(Clone)]
-enum StatAcc {
-    Extreme(Option<Scalar>),
-    Values(Vec<f64>),
-    Distinct(HashSet<KeyPart>),
-}
 
 /// How rows find their group's slot.
 enum Slots {
@@ -452,7 +163,11 @@ impl Plan {
 
     /// The selection of each part: its base versions passing every filter (and, for budget
     /// lines, each line's latest figures only).
-    pub(super) fn select(&self, parts: &[Part], now: i64) -> Result<Vec<Vec<u64>>, QueryError> {
+    pub(in crate::engine::query) fn select(
+        &self,
+        parts: &[Part],
+        now: i64,
+    ) -> Result<Vec<Vec<u64>>, QueryError> {
         let selected: Vec<Vec<u64>> = polars_core::POOL.install(|| {
             parts
                 .par_iter()
@@ -473,7 +188,7 @@ impl Plan {
     }
 
     /// Every group of the rows of `parts` that `selected` holds.
-    pub(super) fn fold(
+    pub(in crate::engine::query) fn fold(
         &self,
         view: &TableView,
         parts: &[Part],
@@ -741,13 +456,13 @@ impl Plan {
     /// The signed sums of every row of `part` (`signs`: +1 for a row that became current, -1
     /// for one that stopped being), row by row: the fast lane's view of a commit. Every row
     /// passes the same filters and contributes the same parts as in a full computation.
-    pub(super) fn fold_signed(
+    pub(in crate::engine::query) fn fold_signed(
         &self,
         part: &Part,
         signs: &[i32],
         now: i64,
-    ) -> Result<super::Sums, QueryError> {
-        let mut out = super::Sums::new();
+    ) -> Result<crate::engine::query::Sums, QueryError> {
+        let mut out = crate::engine::query::Sums::new();
         let cols = Cols::new(part, self.dataset, now)?;
         let contribs: Vec<&Contrib> = self.contribs().collect();
         let mut key = Vec::with_capacity(self.dims.len());
@@ -777,169 +492,6 @@ impl Plan {
         }
         Ok(out)
     }
-}
-
-/// Counts each selected row in its slot's rows, and in each condition's count where its bit is
-/// set (`flags`: the sum's position and the condition's bits).
-#[inline]
-fn count(sel: &[u64], slot: impl Fn(usize) -> usize, flags: &[(usize, Vec<u64>)], accs: &mut Accs) {
-    let mut counts: Vec<Vec<u64>> = flags
-        .iter()
-        .map(|(p, _)| match &mut accs.sums[*p] {
-            Sums::Count(n) => std::mem::take(n),
-            _ => Vec::new(),
-        })
-        .collect();
-    let rows = &mut accs.rows;
-    for (w, &word) in sel.iter().enumerate() {
-        if word == 0 {
-            continue;
-        }
-        let base = w * 64;
-        let mut left = word;
-        while left != 0 {
-            let b = left.trailing_zeros() as usize;
-            left &= left - 1;
-            let s = slot(base + b);
-            rows[s] += 1;
-            for (n, (_, bits)) in counts.iter_mut().zip(flags) {
-                n[s] += bits[w] >> b & 1;
-            }
-        }
-    }
-    for ((p, _), n) in flags.iter().zip(counts) {
-        if let Sums::Count(held) = &mut accs.sums[*p] {
-            *held = n;
-        }
-    }
-}
-
-impl Accs {
-    /// The slot of `key`, added when new (hashed grouping).
-    fn slot(&mut self, plan: &Plan, key: &[KeyPart]) -> u32 {
-        if let Some(s) = self.slots.get(key) {
-            return *s;
-        }
-        let s = self.keys.len() as u32;
-        self.keys.push(key.to_vec());
-        self.slots.insert(key.to_vec(), s);
-        self.rows.push(0);
-        for sums in &mut self.sums {
-            match sums {
-                Sums::Count(n) => n.push(0),
-                Sums::Int(n) => n.push(0),
-                Sums::Float(n) => n.push(0.0),
-            }
-        }
-        for (per_group, stat) in self.stats.iter_mut().zip(plan.stats()) {
-            per_group.push(stat_acc(stat));
-        }
-        s
-    }
-}
-
-/// Adds every slot of `b` into `a`, slot `s` of `b` going to `to(s)`.
-fn add_into(a: &mut Accs, b: &Accs, stats: &[Stat], to: impl Fn(usize) -> usize) {
-    for (s, rows) in b.rows.iter().enumerate() {
-        a.rows[to(s)] += rows;
-    }
-    for (x, y) in a.sums.iter_mut().zip(&b.sums) {
-        match (x, y) {
-            (Sums::Count(x), Sums::Count(y)) => {
-                y.iter().enumerate().for_each(|(s, v)| x[to(s)] += v)
-            }
-            (Sums::Int(x), Sums::Int(y)) => y.iter().enumerate().for_each(|(s, v)| x[to(s)] += v),
-            (Sums::Float(x), Sums::Float(y)) => {
-                y.iter().enumerate().for_each(|(s, v)| x[to(s)] += v)
-            }
-            _ => {}
-        }
-    }
-    for ((x, y), stat) in a.stats.iter_mut().zip(&b.stats).zip(stats) {
-        for (s, v) in y.iter().enumerate() {
-            merge_stat(&mut x[to(s)], v, *stat);
-        }
-    }
-}
-
-fn stat_acc(stat: Stat) -> StatAcc {
-    match stat {
-        Stat::Min(_) | Stat::Max(_) => StatAcc::Extreme(None),
-        Stat::Quantile(..) => StatAcc::Values(Vec::new()),
-        Stat::Distinct(_) => StatAcc::Distinct(HashSet::new()),
-    }
-}
-
-fn better(stat: Stat, candidate: Scalar, held: Scalar) -> bool {
-    let (a, b) = match (candidate, held) {
-        (Scalar::Int(a), Scalar::Int(b)) => (a as f64, b as f64),
-        (a, b) => (a.number(), b.number()),
-    };
-    match stat {
-        Stat::Min(_) => a < b,
-        _ => a > b,
-    }
-}
-
-fn add_stat(acc: &mut StatAcc, stat: Stat, cols: &Cols, i: usize) {
-    let access = match stat {
-        Stat::Min(a) | Stat::Max(a) | Stat::Quantile(a, _) | Stat::Distinct(a) => a,
-    };
-    let Some(v) = access.read(cols, i) else {
-        return;
-    };
-    match acc {
-        StatAcc::Extreme(held) => {
-            if held.is_none_or(|h| better(stat, v, h)) {
-                *held = Some(v);
-            }
-        }
-        StatAcc::Values(values) => values.push(v.number()),
-        StatAcc::Distinct(seen) => {
-            seen.insert(KeyPart::from_scalar(v));
-        }
-    }
-}
-
-fn merge_stat(into: &mut StatAcc, from: &StatAcc, stat: Stat) {
-    match (into, from) {
-        (StatAcc::Extreme(a), StatAcc::Extreme(Some(b)))
-            if a.is_none_or(|held| better(stat, *b, held)) =>
-        {
-            *a = Some(*b);
-        }
-        (StatAcc::Values(a), StatAcc::Values(b)) => a.extend_from_slice(b),
-        (StatAcc::Distinct(a), StatAcc::Distinct(b)) => a.extend(b.iter().copied()),
-        _ => {}
-    }
-}
-
-fn finish_stat(acc: &StatAcc, stat: Stat) -> Option<Scalar> {
-    match (acc, stat) {
-        (StatAcc::Extreme(v), _) => *v,
-        (StatAcc::Values(values), Stat::Quantile(_, q)) => {
-            quantile(values.clone(), q).map(Scalar::Float)
-        }
-        (StatAcc::Distinct(seen), _) => Some(Scalar::Int(seen.len() as i64)),
-        _ => None,
-    }
-}
-
-/// The linear-interpolated quantile `q` of `values` (`None` when empty).
-fn quantile(mut values: Vec<f64>, q: f64) -> Option<f64> {
-    if values.is_empty() {
-        return None;
-    }
-    let pos = q * (values.len() - 1) as f64;
-    let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
-    let (_, low, above) = values.select_nth_unstable_by(lo, f64::total_cmp);
-    let low = *low;
-    let high = if hi == lo {
-        low
-    } else {
-        above.iter().copied().fold(f64::INFINITY, f64::min)
-    };
-    Some(low + (high - low) * (pos - lo as f64))
 }
 
 /// Budget figures are cumulative per period and a revised budget (perubahan) replaces the
