@@ -18,9 +18,13 @@ use polars::prelude::*;
 use super::records::{key_parts, Decoder};
 use super::schema::{Dataset, Schema, Storage};
 
+mod arena;
+mod dicts;
 mod keys;
 mod view;
 
+pub(crate) use arena::KeyArena;
+pub(crate) use dicts::{Dicts, SharedLabels};
 pub(crate) use keys::KeyStore;
 use keys::{Material, Shapes};
 pub use view::{ReadError, TableView};
@@ -35,181 +39,8 @@ pub const CURRENT: &str = "current";
 const CHUNK_MAX: u32 = 1 << 20;
 /// Chunks of one size class that are merged together.
 const FANOUT: usize = 16;
-/// Keys per block of the key arena.
+/// Keys per block of the key arena and of the packed keys.
 const KEY_BLOCK: usize = 1 << 12;
-
-/// Every column's labels by code (`None` for columns without a dictionary), shared by snapshots.
-pub(crate) type SharedLabels = Arc<Vec<Option<Arc<Vec<Arc<str>>>>>>;
-
-/// The labels of each dictionary column of a dataset; grows, never changes a code.
-#[derive(Clone)]
-pub(crate) struct Dicts {
-    columns: Vec<Option<Dictionary>>,
-}
-
-#[derive(Clone)]
-struct Dictionary {
-    labels: Vec<Arc<str>>,
-    index: hashbrown::HashMap<Arc<str>, u32>,
-    max: i64,
-    /// The labels as last handed to a snapshot; dropped when a label is added.
-    shared: Option<Arc<Vec<Arc<str>>>>,
-}
-
-impl Dicts {
-    pub(crate) fn new(schema: &Schema) -> Dicts {
-        let columns = schema
-            .fields
-            .iter()
-            .map(|f| {
-                f.storage.is_dict().then(|| Dictionary {
-                    labels: Vec::new(),
-                    index: hashbrown::HashMap::new(),
-                    max: f.storage.max(),
-                    shared: None,
-                })
-            })
-            .collect();
-        Dicts { columns }
-    }
-
-    /// The code of `label` in column `col`, adding it if new.
-    pub(crate) fn code(&mut self, col: usize, label: &str) -> Result<i64, String> {
-        let Some(Some(dict)) = self.columns.get_mut(col) else {
-            return Err(format!("column {col} has no dictionary"));
-        };
-        if let Some(code) = dict.index.get(label) {
-            return Ok(i64::from(*code));
-        }
-        let code = dict.labels.len() as i64;
-        if code > dict.max {
-            return Err(format!(
-                "too many distinct values ({code}) for a dictionary column"
-            ));
-        }
-        let label: Arc<str> = Arc::from(label);
-        dict.labels.push(label.clone());
-        dict.index.insert(label, code as u32);
-        dict.shared = None;
-        Ok(code)
-    }
-
-    /// Every column's labels, sharing what did not change since the last call.
-    pub(crate) fn view(&mut self) -> SharedLabels {
-        Arc::new(
-            self.columns
-                .iter_mut()
-                .map(|d| {
-                    d.as_mut().map(|d| {
-                        d.shared
-                            .get_or_insert_with(|| Arc::new(d.labels.clone()))
-                            .clone()
-                    })
-                })
-                .collect(),
-        )
-    }
-
-    /// Rebuilds dictionaries from saved labels (checkpoint load).
-    pub(crate) fn restore(&mut self, col: usize, labels: Vec<String>) -> Result<(), String> {
-        for label in labels {
-            self.code(col, &label)?;
-        }
-        Ok(())
-    }
-}
-
-/// Key bytes by key id, in blocks so a snapshot shares all but the last block.
-#[derive(Clone, Default)]
-pub(crate) struct KeyArena {
-    blocks: Vec<Arc<KeyBlock>>,
-    len: u32,
-}
-
-#[derive(Clone, Default)]
-struct KeyBlock {
-    ends: Vec<u32>,
-    bytes: Vec<u8>,
-}
-
-impl KeyArena {
-    pub(crate) fn get(&self, id: u32) -> &[u8] {
-        let (block, i) = (id as usize / KEY_BLOCK, id as usize % KEY_BLOCK);
-        let Some(block) = self.blocks.get(block) else {
-            return &[];
-        };
-        let start = if i == 0 {
-            0
-        } else {
-            block.ends[i - 1] as usize
-        };
-        let end = block.ends.get(i).map_or(start, |e| *e as usize);
-        &block.bytes[start..end]
-    }
-
-    pub(crate) fn push_key(&mut self, key: &[u8]) -> u32 {
-        if (self.len as usize).is_multiple_of(KEY_BLOCK) {
-            // Seal the full block at its exact size; the new one never reallocates its ends.
-            if let Some(full) = self.blocks.last_mut() {
-                let full = Arc::make_mut(full);
-                full.bytes.shrink_to_fit();
-            }
-            self.blocks.push(Arc::new(KeyBlock {
-                ends: Vec::with_capacity(KEY_BLOCK),
-                bytes: Vec::new(),
-            }));
-        }
-        let block = Arc::make_mut(self.blocks.last_mut().expect("a block was just ensured"));
-        block.bytes.extend_from_slice(key);
-        block.ends.push(block.bytes.len() as u32);
-        self.len += 1;
-        self.len - 1
-    }
-
-    pub(crate) fn len(&self) -> u32 {
-        self.len
-    }
-
-    pub(crate) fn heap_bytes(&self) -> usize {
-        self.blocks
-            .iter()
-            .map(|b| b.ends.capacity() * 4 + b.bytes.capacity())
-            .sum()
-    }
-
-    /// The arena as bytes (count, ends, bytes), for checkpoints.
-    pub(crate) fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::new();
-        out.extend_from_slice(&self.len.to_le_bytes());
-        let mut end = 0u64;
-        let mut bytes = Vec::new();
-        for id in 0..self.len {
-            let key = self.get(id);
-            end += key.len() as u64;
-            out.extend_from_slice(&end.to_le_bytes());
-            bytes.extend_from_slice(key);
-        }
-        out.extend_from_slice(&bytes);
-        out
-    }
-
-    /// An arena from [`KeyArena::encode`]'s bytes (`None` when they do not hold one).
-    pub(crate) fn decode(body: &[u8]) -> Option<KeyArena> {
-        let n = u32::from_le_bytes(body.get(..4)?.try_into().ok()?) as usize;
-        let ends_at = 4;
-        let data_at = ends_at + n.checked_mul(8)?;
-        let data = body.get(data_at..)?;
-        let mut arena = KeyArena::default();
-        let mut start = 0usize;
-        for i in 0..n {
-            let raw = body.get(ends_at + i * 8..ends_at + i * 8 + 8)?;
-            let end = usize::try_from(u64::from_le_bytes(raw.try_into().ok()?)).ok()?;
-            arena.push_key(data.get(start..end)?);
-            start = end;
-        }
-        (start == data.len()).then_some(arena)
-    }
-}
 
 /// A run of rows: immutable columns plus copy-on-write current flags.
 #[derive(Clone)]
