@@ -537,6 +537,97 @@ query.filter = [{ field = "is_open", equals = true }]
     }
 }
 
+/// Tables over large chunks filed in time order, as real complaints are (so chunks are ruled out
+/// by their ranges once a top is held), some keys updated later, some without a deadline: the
+/// same rows as the model, now and as of a past moment.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tables_over_large_chunks_filed_in_time_order_agree_with_the_model() {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand::rngs::StdRng::seed_from_u64(5);
+    let (rows, span) = (24_000usize, 10 * 1440i64);
+    let (mut all, mut latest): (Vec<Version>, Vec<usize>) = (Vec::new(), Vec::new());
+    for n in 0..rows {
+        let status = rng.random_range(0..STATUSES.len());
+        let version = if n > 100 && rng.random_bool(0.2) {
+            let key = rng.random_range(0..latest.len());
+            let previous = &all[latest[key]];
+            Version {
+                status,
+                updated: previous.updated + rng.random_range(1..600),
+                resolved: rng.random_bool(0.5).then_some(previous.created + 90),
+                ..previous.clone()
+            }
+        } else {
+            let created = n as i64 * span / rows as i64 + rng.random_range(0..30);
+            latest.push(all.len());
+            Version {
+                key: latest.len() - 1,
+                category: rng.random_range(0..CATEGORIES.len()),
+                opd: rng.random_range(0..OPDS.len()),
+                status,
+                kelurahan: Some(rng.random_range(0..KELURAHAN.len())),
+                created,
+                updated: created,
+                resolved: None,
+                due: rng
+                    .random_bool(0.9)
+                    .then(|| created + rng.random_range(60..3 * 1440)),
+                rating: None,
+            }
+        };
+        latest[version.key] = all.len();
+        all.push(version);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), StoreOptions::default())
+        .await
+        .unwrap();
+    let mut from = 0;
+    for size in [9_000, 7_000, 5_000, 3_000] {
+        let batch = all[from..from + size].iter().map(Version::complaint);
+        store.append_complaints(batch.collect()).await.unwrap();
+        from += size;
+    }
+    let snap = store.snapshot();
+    assert!(snap.complaints().chunks().len() > 1);
+    check_tables(&snap, &all, span + 60);
+}
+
+/// Rows without a sort value come last in row order, even when a later chunk holds no value at
+/// all (its range unknown, so it is read first).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tables_put_rows_without_a_value_last_in_row_order() {
+    let open = STATUSES
+        .iter()
+        .position(|s| *s == Status::Received)
+        .unwrap();
+    let all: Vec<Version> = (0..20)
+        .map(|n| Version {
+            key: n,
+            category: 0,
+            opd: 0,
+            status: open,
+            kelurahan: None,
+            created: n as i64,
+            updated: n as i64,
+            resolved: None,
+            due: (n == 3).then_some(500),
+            rating: None,
+        })
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), StoreOptions::default())
+        .await
+        .unwrap();
+    for batch in all.chunks(10) {
+        let batch = batch.iter().map(Version::complaint).collect();
+        store.append_complaints(batch).await.unwrap();
+    }
+    let snap = store.snapshot();
+    assert_eq!(snap.complaints().chunks().len(), 2);
+    check_tables(&snap, &all, 1440);
+}
+
 fn shape() -> impl Strategy<Value = Shape> {
     (
         (

@@ -216,8 +216,14 @@ fn best_rows(
                         threshold = keep_best(&mut held, top, &order);
                     }
                 }
-                None if nulls.len() < top => nulls.push((None, p, i)),
-                None => {}
+                None => {
+                    // Rows without a value: the first `top` in row order, whatever the order
+                    // parts are read in (a part without any value is read first).
+                    nulls.push((None, p, i));
+                    if nulls.len() >= 4 * top.max(16) {
+                        keep_best(&mut nulls, top, &order);
+                    }
+                }
             }
         }
         if held.len() >= top {
