@@ -87,18 +87,26 @@ struct Inner {
     followers: Mutex<Followers>,
 }
 
-/// The topics by name, and their states by slot: a session reads what it follows by slot
+/// The topics by slot, and the slot of each name: a session reads what it follows by slot
 /// number, without hashing topic names on every wake-up.
 #[derive(Default)]
 struct Topics {
-    entries: HashMap<String, Entry>,
-    /// Each topic's current state by its slot; `None` while the topic is removed.
-    slots: Vec<Option<Arc<TopicState>>>,
+    /// Each topic by its slot; `None` while the topic is removed.
+    slots: Vec<Option<Entry>>,
     /// The slot of every topic ever published (a topic that comes back keeps its slot).
     slot_of: HashMap<String, usize>,
 }
 
 impl Topics {
+    fn get(&self, topic: &str) -> Option<&Entry> {
+        self.slots.get(*self.slot_of.get(topic)?)?.as_ref()
+    }
+
+    fn contains(&self, topic: &str) -> bool {
+        self.get(topic).is_some()
+    }
+
+    /// The slot of `topic`, given one if it never had one.
     fn slot_for(&mut self, topic: &str) -> usize {
         if let Some(slot) = self.slot_of.get(topic) {
             return *slot;
@@ -106,6 +114,19 @@ impl Topics {
         self.slots.push(None);
         self.slot_of.insert(topic.to_owned(), self.slots.len() - 1);
         self.slots.len() - 1
+    }
+
+    /// Takes `topic` out; its slot stays its own.
+    fn remove(&mut self, topic: &str) -> Option<Entry> {
+        self.slots.get_mut(*self.slot_of.get(topic)?)?.take()
+    }
+
+    /// Names of the topics present.
+    fn names(&self) -> impl Iterator<Item = &String> {
+        self.slot_of
+            .iter()
+            .filter(|(_, slot)| self.slots[**slot].is_some())
+            .map(|(name, _)| name)
     }
 }
 
@@ -147,7 +168,7 @@ impl Hub {
         data: Value,
     ) -> Option<u64> {
         let mut topics = self.inner.topics.write().unwrap_or_else(|p| p.into_inner());
-        let created = !topics.entries.contains_key(topic);
+        let created = !topics.contains(topic);
         let seq = self.put(&mut topics, topic, committed_at, data);
         drop(topics);
         if seq.is_some() {
@@ -167,7 +188,7 @@ impl Hub {
         let changed: Vec<(String, bool)> = values
             .into_iter()
             .filter_map(|(topic, committed_at, data)| {
-                let created = !topics.entries.contains_key(&topic);
+                let created = !topics.contains(&topic);
                 self.put(&mut topics, &topic, committed_at, data)
                     .map(|_| (topic, created))
             })
@@ -269,7 +290,7 @@ impl Hub {
         committed_at: Option<DateTime<Utc>>,
         data: Value,
     ) -> Option<u64> {
-        let previous = topics.entries.get(topic).map(|e| &e.state);
+        let previous = topics.get(topic).map(|e| &e.state);
         if previous.is_some_and(|p| p.data == data) {
             return None;
         }
@@ -305,8 +326,7 @@ impl Hub {
             patch_frame,
         });
         let limit = self.inner.history;
-        topics.slots[slot] = Some(state.clone());
-        match topics.entries.get_mut(topic) {
+        match &mut topics.slots[slot] {
             Some(entry) => {
                 if let Some(patch) = &state.patch_frame {
                     entry.history.push_back((seq, patch.clone()));
@@ -316,14 +336,11 @@ impl Hub {
                 }
                 entry.state = state;
             }
-            None => {
-                topics.entries.insert(
-                    topic.to_owned(),
-                    Entry {
-                        state,
-                        history: VecDeque::new(),
-                    },
-                );
+            empty => {
+                *empty = Some(Entry {
+                    state,
+                    history: VecDeque::new(),
+                });
                 self.inner
                     .names
                     .fetch_add(1, std::sync::atomic::Ordering::Release);
@@ -341,7 +358,7 @@ impl Hub {
         let topics = self.inner.topics.read().unwrap_or_else(|p| p.into_inner());
         slots
             .into_iter()
-            .map(|s| topics.slots.get(s).cloned().flatten())
+            .map(|s| Some(topics.slots.get(s)?.as_ref()?.state.clone()))
             .collect()
     }
 
@@ -351,7 +368,6 @@ impl Hub {
             .topics
             .read()
             .unwrap_or_else(|p| p.into_inner())
-            .entries
             .get(topic)
             .map(|e| e.state.clone())
     }
@@ -360,7 +376,7 @@ impl Hub {
     /// seq, in order, or `None` when some are no longer kept (then the client needs a snapshot).
     pub fn patches_since(&self, topic: &str, since: u64) -> Option<Vec<(u64, Utf8Bytes)>> {
         let topics = self.inner.topics.read().unwrap_or_else(|p| p.into_inner());
-        let entry = topics.entries.get(topic)?;
+        let entry = topics.get(topic)?;
         if since >= entry.state.seq {
             return None;
         }
@@ -382,12 +398,9 @@ impl Hub {
     /// from it and new subscriptions are refused as unknown. Returns whether it existed.
     pub fn remove(&self, topic: &str) -> bool {
         let mut topics = self.inner.topics.write().unwrap_or_else(|p| p.into_inner());
-        let Some(entry) = topics.entries.remove(topic) else {
+        let Some(entry) = topics.remove(topic) else {
             return false;
         };
-        if let Some(slot) = topics.slot_of.get(topic).copied() {
-            topics.slots[slot] = None;
-        }
         self.inner
             .retired
             .write()
@@ -415,8 +428,7 @@ impl Hub {
             .topics
             .read()
             .unwrap_or_else(|p| p.into_inner())
-            .entries
-            .keys()
+            .names()
             .filter(|k| k.starts_with(prefix))
             .cloned()
             .collect();

@@ -760,7 +760,14 @@ async fn bounded<E>(
     timeout: Duration,
     op: impl std::future::Future<Output = Result<(), E>>,
 ) -> Result<(), Stop> {
-    match tokio::time::timeout(timeout, op).await {
+    let mut op = std::pin::pin!(op);
+    // Nearly always done at once (the socket has room): no timer for that. Otherwise the same
+    // operation goes on under the timer, from where it stopped.
+    let done = match op.as_mut().now_or_never() {
+        Some(done) => Ok(done),
+        None => tokio::time::timeout(timeout, op).await,
+    };
+    match done {
         Ok(Ok(())) => Ok(()),
         Ok(Err(_)) => Err(Stop::Gone),
         Err(_) => {
@@ -784,25 +791,12 @@ impl<S: Sink<Message> + Unpin> Outbox<'_, S> {
 
     /// Queues a message that carries no data, without flushing.
     async fn feed_control(&mut self, frame: Utf8Bytes) -> Result<(), Stop> {
-        // Nearly always taken at once (the write buffer has room): no timer for that.
-        if let Some(done) = self
-            .socket
-            .feed(Message::Text(frame.clone()))
-            .now_or_never()
-        {
-            return done.map_err(|_| Stop::Gone);
-        }
         let message = Message::Text(frame);
         bounded(self.metrics, self.send_timeout, self.socket.feed(message)).await
     }
 
     /// Sends what was queued.
     async fn flush(&mut self) -> Result<(), Stop> {
-        // Nearly always written at once (the socket has room): no timer for that. Flushing
-        // again after a partial write goes on where it stopped.
-        if let Some(done) = self.socket.flush().now_or_never() {
-            return done.map_err(|_| Stop::Gone);
-        }
         bounded(self.metrics, self.send_timeout, self.socket.flush()).await
     }
 

@@ -1,10 +1,10 @@
 //! Checkpoints and history: the hot tables as Parquet files, written atomically.
 //!
-//! A checkpoint is a directory `checkpoints/<seq>/` holding, per dataset, `<name>.parquet` (every hot
-//! row with its key id and current flag), `<name>.keys` (the packed keys by key id, see `table::keys`) and `<name>.dicts.json`
-//! (dictionary labels by code), plus `manifest.json`, written last. It is built in `<seq>.tmp/`, each
-//! file fsynced, then renamed into place and the parent fsynced: a crash leaves either the old or the
-//! new checkpoint, never half of one. History files (rows past the hot window) are written the same
+//! A checkpoint is a directory `checkpoints/<seq>/` holding, per dataset, `<name>.parquet` (every
+//! hot row with its key id and current flag), `<name>.keys` (the packed keys by key id, see
+//! `table::keys`) and `<name>.dicts.json` (dictionary labels by code), plus `manifest.json`,
+//! written last. It is built in `<seq>.tmp/`, each file fsynced, then renamed into place and the
+//! parent fsynced: a crash leaves either the old or the new checkpoint, never half of one. History files (rows past the hot window) are written the same
 //! way under `history/<name>/` and listed by the manifest that first includes them.
 
 use std::collections::BTreeMap;

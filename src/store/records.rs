@@ -250,7 +250,6 @@ impl Decoder<'_> {
 
     /// The complaint version these values hold, with its key parts.
     pub(crate) fn complaint(&self, source_id: String) -> Complaint {
-        const STATUSES: [Status; 8] = Status::ALL;
         let epoch = DateTime::<Utc>::UNIX_EPOCH;
         Complaint {
             source: self.label(c::SOURCE).unwrap_or_default(),
@@ -260,7 +259,7 @@ impl Decoder<'_> {
             channel: self.label(c::CHANNEL),
             opd: self.label(c::OPD).unwrap_or_default(),
             status: self.values[c::STATUS]
-                .and_then(|s| STATUSES.get(s as usize).copied())
+                .and_then(|s| Status::ALL.get(s as usize).copied())
                 .unwrap_or(Status::Received),
             out_of_jurisdiction: self.values[c::OUT_OF_JURISDICTION] == Some(1),
             kecamatan: self.region(c::KECAMATAN),

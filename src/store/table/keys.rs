@@ -1,8 +1,9 @@
 //! Keys by key id, packed: most keys are a fixed head and a number (`lapor` + `LPR-0000000042`,
 //! `la311` + `1-1523590121`), so a key is kept as a *shape* — the bytes before its trailing run
 //! of digits (at most nine) and the run's length — and the run's value: 4 bytes and, where keys
-//! stored together do not all share a shape, 2 more, whatever the key's length. A table knows a few thousand shapes at most; a key whose head would be a shape
-//! past that (ids with no common head) keeps its bytes in an arena instead, as before.
+//! stored together do not all share a shape, 2 more, whatever the key's length. A table knows a
+//! few thousand shapes at most; a key whose head would be a shape past that (ids with no common
+//! head) keeps its bytes in an arena instead.
 //!
 //! A key is either always packed or always kept as bytes (its head is a shape from the first key
 //! that has it, or never), so one key hashes and compares the same way every time.
@@ -217,8 +218,8 @@ impl KeyStore {
                 let mut out = Vec::with_capacity(s.head.len() + usize::from(s.digits));
                 out.extend_from_slice(&s.head);
                 if s.digits > 0 {
-                    let text = format!("{number:0width$}", width = usize::from(s.digits));
-                    out.extend_from_slice(text.as_bytes());
+                    use std::io::Write;
+                    let _ = write!(out, "{number:0width$}", width = usize::from(s.digits));
                 }
                 Cow::Owned(out)
             }

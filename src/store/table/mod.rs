@@ -322,34 +322,50 @@ impl Table {
             return;
         }
         let key_col = self.schema.fields.len();
+        let current = self.chunks.iter().flat_map(|chunk| {
+            let ids = chunk.columns[key_col].u32().ok();
+            let ids = ids.and_then(|ids| ids.downcast_iter().next().map(|a| a.values().as_slice()));
+            chunk
+                .current
+                .iter()
+                .enumerate()
+                .flat_map(move |(w, &word)| {
+                    let mut left = word;
+                    std::iter::from_fn(move || {
+                        (left != 0).then(|| {
+                            let offset = w * 64 + left.trailing_zeros() as usize;
+                            left &= left - 1;
+                            offset
+                        })
+                    })
+                    .filter_map(move |offset| {
+                        Some((*ids?.get(offset)?, chunk.start + offset as u32))
+                    })
+                })
+        });
+        let capacity = needed.max(self.index.capacity() * 2);
+        self.index = self.build_index(capacity, current);
+    }
+
+    /// A hash index of the current rows `current` (key id, row), with room for `capacity`.
+    fn build_index(
+        &self,
+        capacity: usize,
+        current: impl Iterator<Item = (u32, u32)>,
+    ) -> HashTable<u32> {
+        use std::hash::BuildHasher;
+        let key_col = self.schema.fields.len();
         let (chunks, keys, hasher) = (&self.chunks, &self.keys, &self.hasher);
         let rehash = |r: &u32| {
-            use std::hash::BuildHasher;
             key_id_at(chunks, key_col, &[], u32::MAX, *r)
                 .map_or(0, |id| hasher.hash_one(keys.material(id)))
         };
-        let mut index = HashTable::with_capacity(needed.max(self.index.capacity() * 2));
-        for chunk in chunks {
-            let Ok(ids) = chunk.columns[key_col].u32() else {
-                continue;
-            };
-            let Some(ids) = ids.downcast_iter().next().map(|a| a.values().as_slice()) else {
-                continue;
-            };
-            for (w, &word) in chunk.current.iter().enumerate() {
-                let mut left = word;
-                while left != 0 {
-                    let offset = w * 64 + left.trailing_zeros() as usize;
-                    left &= left - 1;
-                    if let Some(id) = ids.get(offset) {
-                        use std::hash::BuildHasher;
-                        let hash = hasher.hash_one(keys.material(*id));
-                        index.insert_unique(hash, chunk.start + offset as u32, rehash);
-                    }
-                }
-            }
+        let mut index = HashTable::with_capacity(capacity);
+        for (key_id, row) in current {
+            let hash = hasher.hash_one(keys.material(key_id));
+            index.insert_unique(hash, row, rehash);
         }
-        self.index = index;
+        index
     }
 
     /// Points the index at `row` as the current version of the key with `material` (and `hash`),
@@ -670,23 +686,8 @@ impl Table {
         }
         self.rows = n as u32;
         // The index, sized for every key with a current row.
-        let key_col = self.schema.fields.len();
-        let (chunks, keys, hasher) = (&self.chunks, &self.keys, &self.hasher);
-        let rehash = |r: &u32| {
-            use std::hash::BuildHasher;
-            key_id_at(chunks, key_col, &[], u32::MAX, *r)
-                .map_or(0, |id| hasher.hash_one(keys.material(id)))
-        };
-        let mut index = HashTable::with_capacity(self.current_rows as usize);
-        for (key, row) in current.into_iter().enumerate() {
-            if row != NONE {
-                use std::hash::BuildHasher;
-                let hash = hasher.hash_one(keys.material(key as u32));
-                index.insert_unique(hash, row, rehash);
-            }
-        }
-        self.index = index;
-        self.rows = n as u32;
+        let current = (0u32..).zip(current).filter(|(_, row)| *row != NONE);
+        self.index = self.build_index(self.current_rows as usize, current);
         Ok(())
     }
 
