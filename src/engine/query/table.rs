@@ -15,11 +15,14 @@ use super::*;
 /// A table panel's row: its key (`source/source_id`) and its cells by field name.
 pub type TableRow = (String, serde_json::Map<String, Value>);
 
-/// A candidate row: its sort value, part and row in the part.
-type Candidate = (Option<Scalar>, usize, usize);
+/// A candidate row: its sort value, its key id (ties go in the order keys were first stored),
+/// part and row in the part.
+type Candidate = (Option<Scalar>, u32, usize, usize);
 
 /// The rows of a table panel: `columns` of the first `top` rows by `sort`, each with its key.
-/// Ties keep row order; rows without a sort value come last.
+/// Ties go in the order their keys were first stored (the same whether the versions are current,
+/// of a moment in the hot window, or read with the history files); rows without a sort value come
+/// last.
 pub fn table(
     query: &Query,
     columns: &[QueryField],
@@ -59,7 +62,7 @@ pub fn table(
     };
     let mut out = Vec::with_capacity(chosen.len());
     let key_col = dataset.schema().fields.len();
-    for (_, p, i) in chosen {
+    for (_, _, p, i) in chosen {
         let c = &cols[p];
         let key = c
             .col(key_col)
@@ -96,7 +99,7 @@ fn first_rows(
     Ok(selected
         .iter()
         .enumerate()
-        .flat_map(|(p, sel)| columns::ones(sel).map(move |i| (None, p, i)))
+        .flat_map(|(p, sel)| columns::ones(sel).map(move |i| (None, 0, p, i)))
         .take(top)
         .collect())
 }
@@ -116,7 +119,7 @@ fn order(descending: bool) -> impl Fn(&Candidate, &Candidate) -> Ordering {
             (None, Some(_)) => Ordering::Greater,
             (None, None) => Ordering::Equal,
         };
-        by_value.then((a.1, a.2).cmp(&(b.1, b.2)))
+        by_value.then((a.1, a.2, a.3).cmp(&(b.1, b.2, b.3)))
     }
 }
 
@@ -127,7 +130,7 @@ fn compare(a: Scalar, b: Scalar) -> Ordering {
     }
 }
 
-/// Whether `v` ranks strictly after `t` (ties may still make the top: they keep row order).
+/// Whether `v` ranks strictly after `t` (ties may still make the top: they go by key).
 fn worse(v: Scalar, t: Scalar, descending: bool) -> bool {
     match compare(v, t) {
         Ordering::Less => descending,
@@ -193,6 +196,8 @@ fn best_rows(
         return best_of_all(plan, parts, cols, ranking, now);
     }
     let order = order(descending);
+    let key_col = plan.dataset.schema().fields.len();
+    let key_of = |p: usize, i: usize| cols[p].col(key_col).int(i).unwrap_or(0) as u32;
     let mut held: Vec<Candidate> = Vec::new();
     let mut nulls: Vec<Candidate> = Vec::new();
     let mut threshold: Option<Scalar> = None;
@@ -211,15 +216,15 @@ fn best_rows(
                 // A value worse than the last of the best held cannot make the top.
                 Some(v) if threshold.is_some_and(|t| worse(v, t, descending)) => {}
                 Some(v) => {
-                    held.push((Some(v), p, i));
+                    held.push((Some(v), key_of(p, i), p, i));
                     if held.len() >= 4 * top.max(16) {
                         threshold = keep_best(&mut held, top, &order);
                     }
                 }
                 None => {
-                    // Rows without a value: the first `top` in row order, whatever the order
-                    // parts are read in (a part without any value is read first).
-                    nulls.push((None, p, i));
+                    // Rows without a value: the first `top` by key, whatever the order parts
+                    // are read in (a part without any value is read first).
+                    nulls.push((None, key_of(p, i), p, i));
                     if nulls.len() >= 4 * top.max(16) {
                         keep_best(&mut nulls, top, &order);
                     }
@@ -247,11 +252,15 @@ fn best_of_all(
     now: i64,
 ) -> Result<Vec<Candidate>, QueryError> {
     let selected = plan.select(parts, now)?;
+    let key_col = plan.dataset.schema().fields.len();
     let mut all: Vec<Candidate> = selected
         .iter()
         .enumerate()
         .flat_map(|(p, sel)| columns::ones(sel).map(move |i| (p, i)))
-        .map(|(p, i)| (by.access.read(&cols[p], i), p, i))
+        .map(|(p, i)| {
+            let key = cols[p].col(key_col).int(i).unwrap_or(0) as u32;
+            (by.access.read(&cols[p], i), key, p, i)
+        })
         .collect();
     all.sort_by(order(by.descending));
     all.truncate(by.top);
