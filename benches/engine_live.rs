@@ -25,8 +25,9 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use common::*;
 use pantau::dashboards;
+use pantau::dashboards::topic;
 use pantau::domain::{Complaint, Status};
-use pantau::engine::board::{topic, Board};
+use pantau::engine::board::Board;
 use pantau::engine::panel::PanelContext;
 use pantau::live::Hub;
 
@@ -119,10 +120,10 @@ async fn main() -> anyhow::Result<()> {
     if let Some(e) = catalog.errors().first() {
         anyhow::bail!("wall dashboard invalid: {e}");
     }
-    let settings = pantau::config::DashboardSettings::default();
+    let settings = pantau::dashboards::DashboardSettings::default();
     let hub = Hub::new(64);
     // The feeder acts as an ingest worker: each batch is a pull, recorded in the sources' health.
-    let health = pantau::ingest::SourceHealth::default();
+    let health = pantau::domain::SourceHealth::default();
     health.register(
         "lapor",
         "lapor",
@@ -131,7 +132,7 @@ async fn main() -> anyhow::Result<()> {
     );
     let board = Board {
         catalog,
-        hub: hub.clone(),
+        sink: std::sync::Arc::new(hub.clone()),
         health: health.clone(),
         context: Arc::new(PanelContext {
             geo: Some(Arc::new(pantau::geo::Catalog::open(

@@ -19,8 +19,8 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use common::*;
+use pantau::domain::Dataset;
 use pantau::export::{write, DatasetExport, DatasetRequest, Format, Meta};
-use pantau::store::Dataset;
 
 /// Resets the kernel's record of this process's peak resident memory (VmHWM).
 fn reset_peak() {

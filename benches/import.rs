@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use pantau::config::Settings;
-use pantau::offline::Offline;
+use pantau::startup::offline::Offline;
 
 const FILES: [&str; 3] = [
     "la311_2017-12_myla311_subset.csv",

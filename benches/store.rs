@@ -99,19 +99,6 @@ async fn main() -> anyhow::Result<()> {
     );
 
     let t = Instant::now();
-    // Polars runs on a blocking thread, as in the engine (never on a tokio worker).
-    let shared = snapshot.clone();
-    let tally = tokio::task::spawn_blocking(move || {
-        pantau::engine::tally::ComplaintTally::of(shared.complaints())
-    })
-    .await??;
-    println!(
-        "overview tally:      {:>12.3} s  (the overview panel's counts over {} current complaints, read from the chunks)",
-        secs(t.elapsed()),
-        tally.total
-    );
-
-    let t = Instant::now();
     store.checkpoint().await?;
     println!("checkpoint:          {:>12.2} s", secs(t.elapsed()));
     drop(snapshot);

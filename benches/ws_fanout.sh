@@ -2,7 +2,7 @@
 # WebSocket fan-out benchmark: N real clients follow the Kota Pasuruan wall dashboard (every panel's
 # topic, as a wall screen does) while the simulator ingests.
 # Usage: bash benches/ws_fanout.sh [CLIENTS] [SECONDS]     (results: see docs/performance.md)
-#        INTERVAL_MS=50 FOLLOW_TOPIC=overview/complaints bash benches/ws_fanout.sh   (one topic)
+#        INTERVAL_MS=50 FOLLOW_TOPIC=dashboards/overview/total bash benches/ws_fanout.sh   (one topic)
 # Runs two servers in turn on 127.0.0.1 only:
 #   idle — no simulator: server memory per connected, subscribed, idle client;
 #   live — the demo with the simulator committing a batch every INTERVAL_MS (250 ms by default:

@@ -7,11 +7,12 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::config::{ConfigError, LogFormat, Overrides, Settings};
+use crate::config::{ConfigError, Overrides, Settings};
 use crate::loadgen::LoadgenArgs;
-use crate::offline::Offline;
+use crate::startup::offline::Offline;
 use crate::startup::{self, Application};
 use crate::telemetry;
+use crate::telemetry::LogFormat;
 
 /// Pantau — the backend of a smart-city command centre.
 ///
@@ -56,9 +57,9 @@ enum Command {
     /// Retry a source's quarantined records with its current mapping (after fixing the mapping).
     /// Needs the data dir free (no server running on it).
     Reprocess(ReprocessArgs),
-    /// Write a dataset's rows (current, or as of a time; filtered) to a CSV, XLSX, Parquet,
-    /// GeoJSON or JSON file, with progress on stderr. Reads the data dir (no server may run on it),
-    /// or downloads from a running server with --url.
+    /// Write a dataset's rows (current, or as of a time; filtered) to a file in one of the export
+    /// formats (`--format`), with progress on stderr. Reads the data dir (no server may run on
+    /// it), or downloads from a running server with --url.
     Export(ExportArgs),
 }
 
@@ -69,8 +70,8 @@ struct ExportArgs {
     /// The file to write (written as FILE.partial, renamed when complete).
     #[arg(long, short, value_name = "FILE")]
     output: PathBuf,
-    /// csv, xlsx, parquet, geojson or json [default: the output file's extension].
-    #[arg(long)]
+    /// The file's format [default: the output file's extension].
+    #[arg(long, value_name = "FORMAT", help = format_help())]
     format: Option<String>,
     /// The state at this moment: 2026-11-27T08:00:00+07:00, or 2026-11-27T08:00 in the deployment's zone.
     #[arg(long, value_name = "TIME")]
@@ -87,6 +88,14 @@ struct ExportArgs {
     /// Download from this running server (http://HOST:PORT) instead of reading the data dir.
     #[arg(long, value_name = "URL")]
     url: Option<String>,
+}
+
+/// `--format`'s help: every export format, from the one list of them.
+fn format_help() -> String {
+    format!(
+        "{} [default: the output file's extension]",
+        crate::export::Format::names().join(", ")
+    )
 }
 
 #[derive(Debug, clap::Args)]
@@ -262,56 +271,55 @@ async fn import(opened: Offline, settings: &Settings, args: &ImportArgs) -> anyh
     Ok(())
 }
 
-/// What `pantau export` was asked for, checked: the dataset, format, filters (as `FIELD[.TEST]`
-/// and value) and as-of time.
+/// What `pantau export` was asked for, checked as the server checks the same request: the dataset
+/// and the export query its arguments make.
 struct ExportPlan {
-    dataset: crate::store::Dataset,
-    format: crate::export::Format,
-    pairs: Vec<(String, String)>,
-    as_of: Option<chrono::DateTime<chrono::Utc>>,
+    dataset: crate::domain::Dataset,
+    query: crate::export::ExportQuery,
 }
 
 fn export_plan(settings: &Settings, args: &ExportArgs) -> anyhow::Result<ExportPlan> {
-    use crate::export::Format;
-    let dataset = crate::store::Dataset::from_name(&args.dataset).ok_or_else(|| {
-        anyhow::anyhow!(
-            "no dataset '{}': use complaints, budget_lines or service_events",
-            args.dataset
-        )
-    })?;
+    use crate::export::{ExportQuery, Format};
+    let dataset = crate::export::find_dataset(&args.dataset)?;
     let format = match (
         &args.format,
         args.output.extension().and_then(|e| e.to_str()),
     ) {
-        (Some(name), _) => Format::parse(name)?,
-        (None, Some(ext)) => Format::parse(ext).map_err(|_| {
-            anyhow::anyhow!(
-                "cannot tell the format from '.{ext}': give --format csv|xlsx|parquet|geojson|json"
-            )
-        })?,
-        (None, None) => Format::Csv,
+        (Some(name), _) => name.clone(),
+        (None, Some(ext)) => Format::parse(ext)
+            .map_err(|_| {
+                anyhow::anyhow!(
+                    "cannot tell the format from '.{ext}': give --format {}",
+                    Format::names().join("|")
+                )
+            })?
+            .extension()
+            .to_owned(),
+        (None, None) => Format::Csv.extension().to_owned(),
     };
-    let pairs = args
-        .filters
-        .iter()
-        .map(|f| {
-            f.split_once('=')
-                .map(|(k, v)| (k.to_owned(), v.to_owned()))
-                .ok_or_else(|| anyhow::anyhow!("--filter {f}: use FIELD=VALUE or FIELD.min=VALUE"))
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    let as_of = args
-        .as_of
-        .as_deref()
-        .map(|t| crate::domain::parse_instant(t, settings.deployment.tz()))
-        .transpose()
-        .map_err(|e| anyhow::anyhow!("--as-of: {e}"))?;
-    Ok(ExportPlan {
-        dataset,
-        format,
-        pairs,
-        as_of,
-    })
+    let mut pairs = vec![("format".to_owned(), format)];
+    if let Some(at) = &args.as_of {
+        pairs.push(("as_of".to_owned(), at.clone()));
+    }
+    if let Some(columns) = &args.columns {
+        pairs.push(("columns".to_owned(), columns.join(",")));
+    }
+    if let Some(limit) = args.limit {
+        pairs.push(("limit".to_owned(), limit.to_string()));
+    }
+    for f in &args.filters {
+        let (k, v) = f
+            .split_once('=')
+            .ok_or_else(|| anyhow::anyhow!("--filter {f}: use FIELD=VALUE or FIELD.min=VALUE"))?;
+        pairs.push((format!("filter.{k}"), v.to_owned()));
+    }
+    let query = ExportQuery::parse(
+        &pairs,
+        crate::export::query::DATASET_PARAMS,
+        Some(dataset),
+        settings.deployment.tz(),
+    )?;
+    Ok(ExportPlan { dataset, query })
 }
 
 fn export(settings: &Settings, args: &ExportArgs) -> ExitCode {
@@ -363,19 +371,23 @@ fn export(settings: &Settings, args: &ExportArgs) -> ExitCode {
         };
     }
     offline(settings, "export", |o| async move {
-        let filters = crate::dashboards::FilterInput::from_pairs(plan.dataset, &plan.pairs)
-            .map_err(|p| anyhow::anyhow!("{}", p.join("; ")))?;
         let request = crate::export::DatasetRequest {
             dataset: plan.dataset,
-            filters: crate::export::check_filters(plan.dataset, &filters)?,
-            columns: args.columns.clone(),
-            as_of: plan.as_of,
-            limit: args.limit,
+            filters: crate::export::check_filters(plan.dataset, &plan.query.filters)?,
+            columns: plan.query.columns.clone(),
+            as_of: plan.query.as_of,
+            limit: plan.query.limit,
             time_zone: settings.deployment.tz(),
             to_date: false,
         };
         let rows = o
-            .export(settings, request, plan.format, &args.output, &mut progress)
+            .export(
+                settings,
+                request,
+                plan.query.format(),
+                &args.output,
+                &mut progress,
+            )
             .await?;
         done(rows);
         Ok(())
@@ -385,19 +397,7 @@ fn export(settings: &Settings, args: &ExportArgs) -> ExitCode {
 /// `pantau export --url`: the same export from a running server, streamed to the file.
 async fn download(url: &str, plan: &ExportPlan, args: &ExportArgs) -> anyhow::Result<u64> {
     use std::io::Write;
-    let mut query: Vec<(String, String)> = vec![("format".into(), plan.format.extension().into())];
-    if let Some(at) = plan.as_of {
-        query.push(("as_of".into(), at.to_rfc3339()));
-    }
-    if let Some(columns) = &args.columns {
-        query.push(("columns".into(), columns.join(",")));
-    }
-    if let Some(limit) = args.limit {
-        query.push(("limit".into(), limit.to_string()));
-    }
-    for (k, v) in &plan.pairs {
-        query.push((format!("filter.{k}"), v.clone()));
-    }
+    let query = plan.query.to_pairs();
     let endpoint = format!(
         "{}/api/datasets/{}/export",
         url.trim_end_matches('/'),
@@ -425,7 +425,7 @@ async fn download(url: &str, plan: &ExportPlan, args: &ExportArgs) -> anyhow::Re
         .unwrap_or(0);
     let partial = args
         .output
-        .with_extension(format!("{}.partial", plan.format.extension()));
+        .with_extension(format!("{}.partial", plan.query.format().extension()));
     let mut file = std::io::BufWriter::new(std::fs::File::create(&partial)?);
     let started = std::time::Instant::now();
     let mut bytes = 0u64;

@@ -9,8 +9,9 @@
 //! Dependencies point down this list; nothing imports `startup` or `cli`.
 //!
 //! - [`cli`]: the `pantau` command line (`demo`, `serve`, `check`, `import`, `reprocess`, `loadgen`); turns errors into one line and an exit code.
-//! - [`startup`]: the only place that wires concrete parts together: `Application::build` / `run_until_stopped`.
-//! - [`offline`]: `import` and `reprocess` on a data dir no server holds.
+//! - [`startup`]: the only place that wires concrete parts together: `Application::build` /
+//!   `run_until_stopped`, and `startup::offline` for `import`, `reprocess` and `export` on a data
+//!   dir no server holds.
 //! - [`config`]: typed settings, layered file → environment (`PANTAU__SECTION__KEY`) → command line, validated.
 //! - [`loadgen`]: `pantau loadgen`, real WebSocket clients that measure delivery, latency and memory.
 //! - [`telemetry`]: log output (text or JSON lines) and the Prometheus metric families.
@@ -42,7 +43,6 @@ pub mod http;
 pub mod ingest;
 pub mod live;
 pub mod loadgen;
-pub mod offline;
 pub mod startup;
 pub mod store;
 pub mod telemetry;

@@ -32,7 +32,7 @@ pub struct LoadgenArgs {
     #[arg(long, default_value_t = 30)]
     pub duration: u64,
     /// Topic every client follows.
-    #[arg(long, default_value = "overview/complaints")]
+    #[arg(long, default_value = "dashboards/overview/total")]
     pub topic: String,
     /// Follow every panel of this dashboard instead of one topic (`dashboards/ID/` prefix).
     #[arg(long, value_name = "ID")]

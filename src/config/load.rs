@@ -8,7 +8,9 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use super::{LogFormat, Secret, Settings};
+use super::Settings;
+use crate::domain::settings::{redact_url, Checks};
+use crate::telemetry::LogFormat;
 
 /// Prefix of environment variables that override settings; `__` separates the key's parts.
 const ENV_PREFIX: &str = "PANTAU__";
@@ -114,7 +116,7 @@ impl Settings {
         settings.origin = overrides.config.clone();
         if let Some(url) = &settings.database.url {
             let from_env = env_origins.iter().any(|(k, _)| k == "database.url");
-            if !from_env && super::redact_url(url.expose()) != url.expose() {
+            if !from_env && redact_url(url.expose()) != url.expose() {
                 issues.push(ConfigIssue {
                     origin: file_label.clone(),
                     key: "database.url".to_owned(),
@@ -320,244 +322,44 @@ fn apply_overrides(settings: &mut Settings, overrides: &Overrides) {
     }
 }
 
+/// Runs every section's own checks, then the few that span sections; each problem gets the origin
+/// of its key.
 fn validate(settings: &Settings, origin_of: &dyn Fn(&str) -> String) -> Vec<ConfigIssue> {
-    let mut issues = Vec::new();
-    let mut check = |ok: bool, key: &str, reason: String| {
-        if !ok {
-            issues.push(ConfigIssue {
-                origin: origin_of(key),
-                key: key.to_owned(),
-                reason,
-            });
-        }
-    };
-    if settings.database.url.is_some() {
-        if let Err(e) = settings.database_target() {
-            for issue in e.issues {
-                check(false, "database.url", issue.reason);
-            }
-        }
-    }
-    let server = &settings.server;
-    check(
-        (1..=300).contains(&server.shutdown_timeout_secs),
-        "server.shutdown_timeout_secs",
-        format!("must be 1..=300, got {}", server.shutdown_timeout_secs),
-    );
-    check(
-        (1..=3600).contains(&server.request_timeout_secs),
-        "server.request_timeout_secs",
-        format!("must be 1..=3600, got {}", server.request_timeout_secs),
-    );
-    check(
+    let mut found = Vec::new();
+    settings
+        .server
+        .check(&mut Checks::new("server", &mut found));
+    settings
+        .deployment
+        .check(&mut Checks::new("deployment", &mut found));
+    settings
+        .database
+        .check(&mut Checks::new("database", &mut found));
+    settings.log.check(&mut Checks::new("log", &mut found));
+    settings.live.check(&mut Checks::new("live", &mut found));
+    settings.store.check(&mut Checks::new("store", &mut found));
+    settings
+        .simulator
+        .check(&mut Checks::new("simulator", &mut found));
+    settings
+        .dashboards
+        .check(&mut Checks::new("dashboards", &mut found));
+    settings
+        .export
+        .check(&mut Checks::new("export", &mut found));
+    Checks::new("data", &mut found).check(
         !settings.data.dir.as_os_str().is_empty(),
-        "data.dir",
-        "must not be empty".to_owned(),
+        "dir",
+        "must not be empty",
     );
-    check(
-        !settings.deployment.name.trim().is_empty(),
-        "deployment.name",
-        "must not be empty".to_owned(),
-    );
-    check(
-        settings
-            .deployment
-            .time_zone
-            .parse::<chrono_tz::Tz>()
-            .is_ok(),
-        "deployment.time_zone",
-        format!(
-            "'{}' is not an IANA time zone (e.g. Asia/Jakarta, Asia/Makassar, Asia/Jayapura)",
-            settings.deployment.time_zone
-        ),
-    );
-    if let Some(url) = &settings.deployment.tile_url {
-        check(
-            (url.starts_with("https://") || url.starts_with("http://") || url.starts_with('/'))
-                && ["{z}", "{x}", "{y}"].iter().all(|p| url.contains(p)),
-            "deployment.tile_url",
-            format!(
-                "'{url}' must be an http(s):// or /path URL with {{z}}, {{x}} and {{y}}, e.g. https://tiles.example.go.id/{{z}}/{{x}}/{{y}}.png"
-            ),
-        );
-    }
-    let db = &settings.database;
-    check(
-        !(db.url.is_some() && db.url_file.is_some()),
-        "database.url_file",
-        "set either database.url or database.url_file, not both".to_owned(),
-    );
-    if let Some(schema) = &db.schema {
-        let valid = !schema.is_empty()
-            && schema.len() <= 63
-            && schema.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
-            && schema
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-        check(
-            valid,
-            "database.schema",
-            format!(
-                "'{schema}' must be 1-63 characters of a-z, 0-9 and _, not starting with a digit"
-            ),
-        );
-    }
-    check(
-        (1..=100).contains(&db.max_connections),
-        "database.max_connections",
-        format!("must be 1..=100, got {}", db.max_connections),
-    );
-    check(
-        (1..=120).contains(&db.connect_timeout_secs),
-        "database.connect_timeout_secs",
-        format!("must be 1..=120, got {}", db.connect_timeout_secs),
-    );
-    let level_ok = tracing_subscriber::EnvFilter::try_new(&settings.log.level).is_ok();
-    check(
-        level_ok,
-        "log.level",
-        format!(
-            "'{}' is not a log filter (e.g. info, debug, pantau=debug)",
-            settings.log.level
-        ),
-    );
-    let live = &settings.live;
-    for (key, value, range) in [
-        (
-            "live.max_connections_per_ip",
-            live.max_connections_per_ip,
-            1..=100_000,
-        ),
-        (
-            "live.max_message_bytes",
-            live.max_message_bytes,
-            256..=16 * 1024 * 1024,
-        ),
-        ("live.max_topics", live.max_topics, 1..=100_000),
-        (
-            "live.messages_per_second",
-            live.messages_per_second as usize,
-            1..=10_000,
-        ),
-        ("live.max_errors", live.max_errors as usize, 0..=100_000),
-        (
-            "live.ping_interval_secs",
-            live.ping_interval_secs as usize,
-            1..=3600,
-        ),
-        ("live.history", live.history, 0..=100_000),
-        (
-            "live.min_send_interval_ms",
-            live.min_send_interval_ms as usize,
-            0..=10_000,
-        ),
-    ] {
-        check(
-            range.contains(&value),
-            key,
-            format!("must be {}..={}, got {value}", range.start(), range.end()),
-        );
-    }
-    check(
-        live.idle_timeout_secs > live.ping_interval_secs && live.idle_timeout_secs <= 86_400,
-        "live.idle_timeout_secs",
-        format!(
-            "must be greater than live.ping_interval_secs ({}) and at most 86400, got {}",
-            live.ping_interval_secs, live.idle_timeout_secs
-        ),
-    );
-    for origin in &live.allowed_origins {
-        let host = origin
-            .strip_prefix("https://")
-            .or_else(|| origin.strip_prefix("http://"));
-        check(
-            host.is_some_and(|h| !h.is_empty() && !h.contains('/')),
-            "live.allowed_origins",
-            format!(
-                "'{origin}' must be a scheme and host like https://example.go.id, without a path"
-            ),
-        );
-    }
-    let store = &settings.store;
-    check(
-        store.retention_days <= 36_500,
-        "store.retention_days",
-        format!("must be 0..=36500, got {}", store.retention_days),
-    );
-    check(
-        (1..=86_400).contains(&store.checkpoint_interval_secs),
-        "store.checkpoint_interval_secs",
-        format!("must be 1..=86400, got {}", store.checkpoint_interval_secs),
-    );
-    check(
-        (1..=65_536).contains(&store.checkpoint_log_mib),
-        "store.checkpoint_log_mib",
-        format!("must be 1..=65536, got {}", store.checkpoint_log_mib),
-    );
-    let sim = &settings.simulator;
-    check(
-        (10..=3_600_000).contains(&sim.interval_ms),
-        "simulator.interval_ms",
-        format!("must be 10..=3600000, got {}", sim.interval_ms),
-    );
-    check(
-        (1..=10_000).contains(&sim.max_batch),
-        "simulator.max_batch",
-        format!("must be 1..=10000, got {}", sim.max_batch),
-    );
-    let boards = &settings.dashboards;
-    check(
-        (50..=60_000).contains(&boards.reload_ms),
-        "dashboards.reload_ms",
-        format!("must be 50..=60000, got {}", boards.reload_ms),
-    );
-    check(
-        (100..=3_600_000).contains(&boards.clock_ms),
-        "dashboards.clock_ms",
-        format!("must be 100..=3600000, got {}", boards.clock_ms),
-    );
-    check(
-        boards.coalesce_ms <= 1_000,
-        "dashboards.coalesce_ms",
-        format!("must be 0..=1000, got {}", boards.coalesce_ms),
-    );
-    let export = &settings.export;
-    check(
-        (1..=1_000_000_000).contains(&export.max_rows),
-        "export.max_rows",
-        format!("must be 1..=1000000000, got {}", export.max_rows),
-    );
-    check(
-        (1..=64).contains(&export.max_concurrent),
-        "export.max_concurrent",
-        format!("must be 1..=64, got {}", export.max_concurrent),
-    );
-    check(
-        (1..=64).contains(&export.max_per_client),
-        "export.max_per_client",
-        format!("must be 1..=64, got {}", export.max_per_client),
-    );
-    issues
-}
-
-/// Reads the first line of a secret file (e.g. `database.url_file`).
-pub(super) fn read_secret_file(path: &Path) -> Result<Secret, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        ConfigError::single(
-            path.display().to_string(),
-            "database.url_file",
-            format!("cannot read the file: {e}"),
-        )
-    })?;
-    let line = text.lines().next().unwrap_or("").trim();
-    if line.is_empty() {
-        return Err(ConfigError::single(
-            path.display().to_string(),
-            "database.url_file",
-            "the file is empty",
-        ));
-    }
-    Ok(Secret::new(line))
+    found
+        .into_iter()
+        .map(|issue| ConfigIssue {
+            origin: origin_of(&issue.key),
+            key: issue.key,
+            reason: issue.reason,
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -4,8 +4,9 @@
 
 use serde::Serialize;
 
+use crate::domain::Dataset;
 use crate::store::schema::{complaint_col, service_col, Storage};
-use crate::store::Dataset;
+use crate::store::DatasetSchema;
 
 /// What kind of value a field holds, for validation and output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -8,7 +8,7 @@ use toml::Spanned;
 use super::fields::{self, FieldType};
 use super::model::Filter;
 use super::spec::FilterSpec;
-use crate::store::Dataset;
+use crate::domain::Dataset;
 
 /// One test on one field: exactly one of `equals`, `in`, `min`/`max`, `window` (as in a
 /// dashboard file), with values as JSON.

@@ -7,6 +7,7 @@
 pub mod fields;
 pub mod filter;
 pub mod model;
+mod settings;
 pub mod spec;
 pub mod validate;
 pub mod window;
@@ -24,6 +25,18 @@ use tokio_util::sync::CancellationToken;
 
 pub use filter::FilterInput;
 pub use model::{Dashboard, Panel, PanelKind, Query};
+pub use settings::DashboardSettings;
+
+/// The live topic of a dashboard panel: `dashboards/{dashboard}/{panel}` (a whole dashboard is
+/// followed by the prefix `dashboards/{dashboard}/`).
+pub fn topic(dashboard: &str, panel: &str) -> String {
+    format!("dashboards/{dashboard}/{panel}")
+}
+
+/// The dashboard and panel ids of a panel's topic (the reverse of [`topic`]).
+pub fn panel_of(topic: &str) -> Option<(&str, &str)> {
+    topic.strip_prefix("dashboards/")?.split_once('/')
+}
 
 /// A problem in a dashboard file, placed at `file:line:col`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

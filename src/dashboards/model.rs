@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::fields::{FieldType, QueryField};
 use super::spec::{Area, Text};
 use super::window::{BucketSize, Window};
-use crate::store::Dataset;
+use crate::domain::Dataset;
 
 /// Who a dashboard is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

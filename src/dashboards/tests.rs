@@ -48,6 +48,7 @@ fn the_shipped_dashboards_are_valid() {
             "kota-pasuruan-wall",
             "la-311",
             "leadership-kpi",
+            "overview",
             "service-levels"
         ]
     );

@@ -4,6 +4,8 @@
 //! processed files, snapshot records; users and the audit log later). Must not hold columnar data: that is the store's.
 //! Queries are checked at run time (`query_as`) and tested against both backends.
 
+mod settings;
+
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
@@ -13,7 +15,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{ConnectOptions, Connection, PgPool, SqlitePool};
 
-use crate::config::{DatabaseSettings, DatabaseTarget};
+pub use settings::{DatabaseSettings, DatabaseTarget};
 
 /// Why a metadata database operation failed.
 #[derive(Debug, thiserror::Error)]

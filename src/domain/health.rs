@@ -1,5 +1,8 @@
 //! How each source is doing: last success, last error, rows, newest record, and from those its
 //! freshness (fresh, stale, failing), for operators (`/api/sources`) and screens (`source_status`).
+//!
+//! Vocabulary shared by the rooms that write it (ingest's workers) and read it (the engine's
+//! source-health panels, the HTTP API): the registry is memory and a change counter, no I/O.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};

@@ -13,13 +13,18 @@
 
 pub mod budget;
 pub mod complaint;
+pub mod dataset;
+pub mod health;
 pub mod money;
 pub mod region;
 pub mod service;
+pub mod settings;
 pub mod time;
 
 pub use budget::{BudgetLine, BudgetVersion};
 pub use complaint::{Complaint, MappedStatus, Status, StatusVocabulary, UnknownStatus};
+pub use dataset::Dataset;
+pub use health::{Freshness, SourceHealth, SourceStatus};
 pub use money::{MoneyError, NumberStyle, Rupiah};
 pub use region::{RegionCode, RegionCodeError, RegionLevel};
 pub use service::{ServiceEvent, ServiceOutcome};

@@ -30,29 +30,20 @@ use tokio_util::sync::CancellationToken;
 use super::incremental::Tracked;
 use super::panel::{self, PanelContext};
 use super::query::{Frames, Moment, QueryError};
+use super::TopicSink;
 use crate::dashboards::model::Query;
-use crate::dashboards::{Catalog, Dashboard, Panel, PanelKind};
-use crate::ingest::SourceHealth;
-use crate::live::Hub;
-use crate::store::{Dataset, Store, StoreSnapshot};
-
-/// The topic of a dashboard panel.
-pub fn topic(dashboard: &str, panel: &str) -> String {
-    format!("dashboards/{dashboard}/{panel}")
-}
-
-/// The dashboard and panel ids of a panel's topic (the reverse of [`topic`]).
-pub fn panel_of(topic: &str) -> Option<(&str, &str)> {
-    topic.strip_prefix("dashboards/")?.split_once('/')
-}
+use crate::dashboards::{topic, Catalog, Dashboard, Panel, PanelKind};
+use crate::domain::Dataset;
+use crate::domain::SourceHealth;
+use crate::store::{Store, StoreSnapshot};
 
 /// What the dashboard runner reads and where it publishes.
 #[derive(Clone)]
 pub struct Board {
     /// The loaded dashboards.
     pub catalog: Catalog,
-    /// Where panel values go.
-    pub hub: Hub,
+    /// Where panel values go (the live hub, connected in `startup`).
+    pub sink: Arc<dyn TopicSink>,
     /// Sources' health, for source-health panels.
     pub health: SourceHealth,
     /// Region sets for choropleths.
@@ -111,7 +102,7 @@ fn moment(d: &Dashboard, now: DateTime<Utc>) -> Moment {
 fn committed_at(
     p: &Panel,
     snapshot: &StoreSnapshot,
-    sources: &[crate::ingest::SourceStatus],
+    sources: &[crate::domain::SourceStatus],
 ) -> Option<DateTime<Utc>> {
     match p.dataset() {
         Some(ds) => snapshot.table(ds).updated_at(),
@@ -126,7 +117,7 @@ fn full(
     p: &Panel,
     frames: &Frames,
     snapshot: &StoreSnapshot,
-    sources: &[crate::ingest::SourceStatus],
+    sources: &[crate::domain::SourceStatus],
     context: &PanelContext,
     now: DateTime<Utc>,
 ) -> (Result<Value, QueryError>, Option<Tracked>) {
@@ -296,7 +287,7 @@ impl Board {
                         tracked.remove(&name);
                     }
                     if kept.is_none_or(|d| !d.panels.iter().any(|n| n.id == p.id)) {
-                        self.hub.remove(&name);
+                        self.sink.remove(&name);
                     }
                 }
             }
@@ -402,7 +393,7 @@ impl Board {
                         Err(e) => not_updated(&name, &e),
                     }
                 }
-                board.hub.publish_all(values);
+                board.sink.publish_all(values);
                 stale
             })
         })
@@ -474,7 +465,7 @@ impl Board {
         computed: Vec<(Arc<Dashboard>, usize, Full)>,
         snapshot: &StoreSnapshot,
         newest: &StoreSnapshot,
-        sources: &[crate::ingest::SourceStatus],
+        sources: &[crate::domain::SourceStatus],
         now: DateTime<Utc>,
     ) {
         let newest_frames = Frames::new(newest);
@@ -497,7 +488,7 @@ impl Board {
                 Err(e) => not_updated(&name, &e),
             }
         }
-        self.hub.publish_all(values);
+        self.sink.publish_all(values);
     }
 
     /// The slow lane: panels that need every row, as they are sent, and on each clock tick the

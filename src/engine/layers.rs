@@ -210,8 +210,19 @@ fn fit_zoom(view: View) -> u8 {
     (24.0 - (span / FIT_PIXELS).log2()).floor().clamp(8.0, 20.0) as u8
 }
 
-/// Map views for WebSocket clients (`view` messages): the topic's dashboard panel, computed over
-/// the store's newest snapshot inside the client's box.
+/// Why a map view was not computed: a stable code (`unknown_topic`, `invalid_message`) and a
+/// message for a person.
+#[derive(Debug)]
+pub struct ViewRefused {
+    /// The protocol's error code.
+    pub code: &'static str,
+    /// What was wrong.
+    pub message: String,
+}
+
+/// Map views (a box and a zoom over a row layer's topic): the topic's dashboard panel, computed
+/// over the store's newest snapshot inside the box. `startup` connects it to the live room's
+/// `view` messages.
 pub struct LayerViews {
     /// The data.
     pub store: crate::store::Store,
@@ -219,16 +230,11 @@ pub struct LayerViews {
     pub catalog: crate::dashboards::Catalog,
 }
 
-impl crate::live::ViewSource for LayerViews {
-    fn features(
-        &self,
-        topic: &str,
-        bbox: [f64; 4],
-        zoom: u8,
-    ) -> Result<Value, crate::live::ViewError> {
-        let refused =
-            |code: &'static str, message: String| crate::live::ViewError { code, message };
-        let (dashboard, panel) = super::board::panel_of(topic).ok_or_else(|| {
+impl LayerViews {
+    /// The layer value of `topic` inside `bbox` (west, south, east, north) at `zoom`.
+    pub fn features(&self, topic: &str, bbox: [f64; 4], zoom: u8) -> Result<Value, ViewRefused> {
+        let refused = |code: &'static str, message: String| ViewRefused { code, message };
+        let (dashboard, panel) = crate::dashboards::panel_of(topic).ok_or_else(|| {
             refused(
                 "invalid_message",
                 format!("'{topic}' is not a map panel's topic"),

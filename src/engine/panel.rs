@@ -13,7 +13,7 @@ use super::classes;
 use super::query::{self, round, Frames, Group, Key, Moment, QueryError};
 use crate::dashboards::model::{Dashboard, Func, Panel, PanelKind, Query, Test};
 use crate::dashboards::window::BucketSize;
-use crate::ingest::SourceStatus;
+use crate::domain::SourceStatus;
 
 /// What panels need besides the data.
 #[derive(Clone, Default)]

@@ -3,12 +3,14 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{json, Value};
 
 use super::panel::{evaluate, PanelContext};
 use super::query::Frames;
+use super::sink::recording::Recording;
 use crate::dashboards::{self, Dashboard, Rules};
 use crate::domain::{BudgetLine, BudgetVersion, Complaint, Rupiah, Status, DEFAULT_TIME_ZONE};
 use crate::store::{Batch, Store, StoreSnapshot};
@@ -112,7 +114,7 @@ async fn la_store(dir: &Path) -> Store {
     )
     .unwrap();
     let db = crate::db::MetaDb::connect(
-        &crate::config::DatabaseTarget::Sqlite(dir.join("meta.sqlite")),
+        &crate::db::DatabaseTarget::Sqlite(dir.join("meta.sqlite")),
         &Default::default(),
     )
     .await
@@ -597,7 +599,7 @@ query.measures = [{ id = "open", fn = "count" }]
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rolling_window_rolls_with_the_clock_alone_and_a_commit_moves_its_panels() {
-    use super::board::topic;
+    use crate::dashboards::topic;
     let dir = tempfile::tempdir().unwrap();
     let boards = tempfile::tempdir().unwrap();
     std::fs::write(
@@ -625,9 +627,9 @@ query.measures = [{ id = "n", fn = "count" }]
         .append_complaints(vec![complaint("1", Utc::now())])
         .await
         .unwrap();
-    let hub = crate::live::Hub::new(8);
+    let hub = Arc::new(Recording::default());
     let board = runner(boards.path(), &hub, std::time::Duration::from_millis(200));
-    let value = |panel: &str| hub.get(&topic("roll", panel)).unwrap().data["value"].clone();
+    let value = |panel: &str| hub.get(&topic("roll", panel)).unwrap()["value"].clone();
     let computed = board.publish_all(store.snapshot()).await;
     assert_eq!(value("recent"), 1);
     let shutdown = tokio_util::sync::CancellationToken::new();
@@ -890,7 +892,7 @@ query.dataset = "complaints"
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn both_lanes_leave_every_panel_equal_to_a_full_computation_after_a_stream_of_commits() {
-    use super::board::topic;
+    use crate::dashboards::topic;
     let dir = tempfile::tempdir().unwrap();
     let boards = tempfile::tempdir().unwrap();
     std::fs::write(boards.path().join("lanes.toml"), LANES).unwrap();
@@ -907,7 +909,7 @@ async fn both_lanes_leave_every_panel_equal_to_a_full_computation_after_a_stream
         .append(Batch::Complaints(churn.batch(0)))
         .await
         .unwrap();
-    let hub = crate::live::Hub::new(64);
+    let hub = Arc::new(Recording::default());
     // No clock tick during the test: tracked panels move by the fast lane alone.
     let board_runner = runner(boards.path(), &hub, std::time::Duration::from_secs(3600));
     let computed = board_runner.publish_all(store.snapshot()).await;
@@ -932,7 +934,7 @@ async fn both_lanes_leave_every_panel_equal_to_a_full_computation_after_a_stream
     loop {
         let differing: Vec<&str> = expected
             .iter()
-            .filter(|(id, v)| hub.get(&topic("lanes", id)).is_none_or(|s| s.data != *v))
+            .filter(|(id, v)| hub.get(&topic("lanes", id)).is_none_or(|s| s != *v))
             .map(|(id, _)| id.as_str())
             .collect();
         if differing.is_empty() {
@@ -948,16 +950,16 @@ async fn both_lanes_leave_every_panel_equal_to_a_full_computation_after_a_stream
     running.await.unwrap();
 }
 
-/// The dashboard runner over the files in `dir`, publishing to `hub`, its clock ticking every
+/// The dashboard runner over the files in `dir`, publishing to `sink`, its clock ticking every
 /// `clock`.
 fn runner(
     dir: &std::path::Path,
-    hub: &crate::live::Hub,
+    sink: &Arc<Recording>,
     clock: std::time::Duration,
 ) -> super::board::Board {
     super::board::Board {
         catalog: dashboards::Catalog::open(dir, Rules::zone(DEFAULT_TIME_ZONE)),
-        hub: hub.clone(),
+        sink: sink.clone(),
         health: Default::default(),
         context: Default::default(),
         clock,

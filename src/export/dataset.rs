@@ -11,8 +11,10 @@ use super::table::{Block, ColType, Column, Geometry, Rows, Values};
 use super::ExportError;
 use crate::dashboards::model::{Filter, Query};
 use crate::dashboards::FilterInput;
+use crate::domain::Dataset;
 use crate::engine::query::{selection, Frames, Moment, QueryError};
-use crate::store::{Dataset, Storage, StoreSnapshot, KEY_ID};
+use crate::store::DatasetSchema;
+use crate::store::{Storage, StoreSnapshot, KEY_ID};
 
 /// How far ahead of the server's clock an `as_of` may be (clocks of clients drift).
 const FUTURE_SLACK_SECS: i64 = 60;

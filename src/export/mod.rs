@@ -10,16 +10,16 @@
 //! time and writes each block out before building the next, so ten million rows are never held
 //! a second time.
 
-mod csv;
 pub mod dataset;
-mod json;
+mod format;
 pub mod panel;
-mod parquet;
+pub mod query;
 pub mod regions;
+mod requests;
 mod service;
+mod settings;
 pub mod snapshot;
 pub mod table;
-mod xlsx;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -29,79 +29,12 @@ use chrono_tz::Tz;
 use serde::Serialize;
 
 pub use dataset::{check_filters, DatasetExport, DatasetRequest};
-pub use service::{Busy, Exports, Gate, Permit};
+pub use format::{Format, Writer};
+pub use query::ExportQuery;
+pub use requests::{find_dataset, Current, CurrentValues, Download, SnapshotRequest, SnapshotView};
+pub use service::{Busy, ExportInputs, Exports, Gate, Permit};
+pub use settings::ExportSettings;
 pub use table::{Block, Cell, ColType, Column, Geometry, Rows, Table, Values};
-
-/// A file format an export is written in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Format {
-    /// Comma-separated values, UTF-8, a header line, times with their offset.
-    Csv,
-    /// An Excel workbook with typed cells (dates as dates, Rupiah as numbers).
-    Xlsx,
-    /// Apache Parquet with typed columns (timestamps in UTC, Rupiah as decimal(18,2)).
-    Parquet,
-    /// An RFC 7946 FeatureCollection (rows or regions with geometry).
-    Geojson,
-    /// A JSON object with the columns and one object per row.
-    Json,
-}
-
-impl Format {
-    /// Every format, for messages.
-    pub const ALL: [Format; 5] = [
-        Format::Csv,
-        Format::Xlsx,
-        Format::Parquet,
-        Format::Geojson,
-        Format::Json,
-    ];
-
-    /// The format called `name` (`csv`, `xlsx`, `parquet`, `geojson`, `json`).
-    pub fn parse(name: &str) -> Result<Format, ExportError> {
-        Format::ALL
-            .into_iter()
-            .find(|f| f.extension() == name.to_ascii_lowercase())
-            .ok_or_else(|| {
-                ExportError::UnknownFormat(format!(
-                    "unknown format '{}': use one of csv, xlsx, parquet, geojson, json",
-                    name.chars().take(40).collect::<String>()
-                ))
-            })
-    }
-
-    /// The file extension, also the format's name.
-    pub fn extension(self) -> &'static str {
-        match self {
-            Format::Csv => "csv",
-            Format::Xlsx => "xlsx",
-            Format::Parquet => "parquet",
-            Format::Geojson => "geojson",
-            Format::Json => "json",
-        }
-    }
-
-    /// The HTTP content type.
-    pub fn content_type(self) -> &'static str {
-        match self {
-            Format::Csv => "text/csv; charset=utf-8",
-            Format::Xlsx => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            Format::Parquet => "application/vnd.apache.parquet",
-            Format::Geojson => "application/geo+json",
-            Format::Json => "application/json",
-        }
-    }
-
-    /// Rows per block read from the store and handed to the writer.
-    fn block_rows(self) -> usize {
-        match self {
-            // A block is a Parquet row group: large enough for good compression and statistics.
-            Format::Parquet => 131_072,
-            _ => 32_768,
-        }
-    }
-}
 
 /// Why an export could not be made.
 #[derive(Debug, thiserror::Error)]
@@ -138,6 +71,15 @@ pub enum ExportError {
     /// The metadata database failed (snapshot records).
     #[error(transparent)]
     Db(#[from] crate::db::DbError),
+    /// No such dataset, dashboard, panel or snapshot.
+    #[error("{0}")]
+    NotFound(String),
+    /// The panel exists but has no value yet.
+    #[error("{0}")]
+    NotReady(String),
+    /// As many exports run as may: try again later.
+    #[error(transparent)]
+    Busy(#[from] Busy),
 }
 
 impl ExportError {
@@ -149,6 +91,9 @@ impl ExportError {
             ExportError::AsOf(_) => "as_of_out_of_range",
             ExportError::NoGeometry(_) => "no_geometry",
             ExportError::TooManyRows { .. } => "too_many_rows",
+            ExportError::NotFound(_) => "not_found",
+            ExportError::NotReady(_) => "not_ready",
+            ExportError::Busy(_) => "too_many_exports",
             ExportError::Query(_)
             | ExportError::Io(_)
             | ExportError::Encode(_)
@@ -225,14 +170,6 @@ impl Meta {
     }
 }
 
-/// How a row-by-row writer (CSV, JSON, GeoJSON, XLSX) receives rows.
-trait Sink {
-    /// Writes one block.
-    fn block(&mut self, block: &Block<'_>) -> Result<(), ExportError>;
-    /// Ends the file.
-    fn finish(self: Box<Self>) -> Result<(), ExportError>;
-}
-
 /// Writes `rows` to `out` in `format`; returns the rows written. Blocks are encoded and written
 /// one after the other, so memory holds one block (plus Parquet's row group) at a time.
 pub fn write(
@@ -252,49 +189,11 @@ pub fn write_reporting(
     out: Box<dyn Write + Send + '_>,
     progress: &mut dyn FnMut(u64),
 ) -> Result<u64, ExportError> {
-    let columns = rows.columns();
-    let mut written = 0u64;
-    if format == Format::Parquet {
-        // Parquet takes whole typed columns: a source with columnar data builds them directly.
-        let mut sink = parquet::ParquetSink::new(columns, meta, out)?;
-        rows.each_frame(format.block_rows(), &mut |frame| {
-            let n = frame.height() as u64;
-            sink.frame(frame)?;
-            written += n;
-            progress(written);
-            Ok(())
-        })?;
-        sink.finish()?;
-        return Ok(written);
-    }
-    let mut sink: Box<dyn Sink + '_> = match format {
-        Format::Csv => Box::new(csv::CsvSink::new(columns, meta, out)?),
-        Format::Json => Box::new(json::JsonSink::new(columns, meta, Geometry::None, out)?),
-        Format::Geojson => {
-            let geometry = rows.geometry();
-            if geometry == Geometry::None {
-                return Err(ExportError::NoGeometry(format!(
-                    "{} has no geometry for GeoJSON: export complaints (points) or a map panel (regions), or use another format",
-                    meta.title
-                )));
-            }
-            Box::new(json::JsonSink::new(columns, meta, geometry, out)?)
-        }
-        Format::Xlsx => Box::new(xlsx::XlsxSink::new(columns, meta, out)?),
-        Format::Parquet => unreachable!("written above"),
-    };
-    rows.each(format.block_rows(), &mut |block| {
-        sink.block(block)?;
-        written += block.rows as u64;
-        progress(written);
-        Ok(())
-    })?;
-    sink.finish()?;
-    Ok(written)
+    format.writer().write(rows, meta, out, progress)
 }
 
 /// Money in sen as a plain decimal (`1234567.89`, `-0.50`): exact, readable by every tool.
-fn write_money(sen: i64, out: &mut Vec<u8>) {
+pub(crate) fn write_money(sen: i64, out: &mut Vec<u8>) {
     if sen < 0 {
         out.push(b'-');
     }
@@ -305,7 +204,7 @@ fn write_money(sen: i64, out: &mut Vec<u8>) {
 }
 
 /// A coordinate in micro-degrees as degrees with six decimals (`-7.645123`), exactly as stored.
-fn write_coord(micro: i64, out: &mut Vec<u8>) {
+pub(crate) fn write_coord(micro: i64, out: &mut Vec<u8>) {
     if micro < 0 {
         out.push(b'-');
     }
@@ -335,7 +234,7 @@ fn write_u64(mut n: u64, out: &mut Vec<u8>) {
     out.extend_from_slice(&buf[at..]);
 }
 
-fn write_i64(n: i64, out: &mut Vec<u8>) {
+pub(crate) fn write_i64(n: i64, out: &mut Vec<u8>) {
     if n < 0 {
         out.push(b'-');
     }
@@ -343,7 +242,7 @@ fn write_i64(n: i64, out: &mut Vec<u8>) {
 }
 
 /// A float as the shortest text that reads back to it; `None` for NaN and infinities.
-fn float_text(x: f64) -> Option<String> {
+pub(crate) fn float_text(x: f64) -> Option<String> {
     x.is_finite().then(|| format!("{x}"))
 }
 

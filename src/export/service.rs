@@ -1,6 +1,6 @@
 //! What a server needs to answer export and snapshot requests: the limits, the gate that bounds
-//! how many run at once, the snapshots, region shapes, and the evaluation of a dashboard as of a
-//! past moment.
+//! how many run at once, the snapshots, region shapes, the data and dashboards, and the
+//! evaluation of a dashboard as of a past moment. The requests themselves are [`super::requests`].
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -9,13 +9,17 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
 use super::regions::Regions;
+use super::requests::CurrentValues;
 use super::snapshot::{freeze, FrozenDashboard, Snapshots};
 use super::ExportError;
-use crate::config::ExportSettings;
+use super::ExportSettings;
+use crate::dashboards::Catalog;
 use crate::dashboards::Dashboard;
 use crate::engine::panel::{evaluate_at, PanelContext};
 use crate::engine::query::Frames;
+use crate::store::Store;
 use crate::store::StoreSnapshot;
+use crate::telemetry::Metrics;
 
 /// Why an export could not start now.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -100,24 +104,50 @@ pub struct Exports {
     pub panels: Arc<PanelContext>,
     /// The deployment's zone (dataset exports' times, relative windows).
     pub time_zone: Tz,
+    /// The data exported.
+    pub store: Store,
+    /// The dashboards whose panels are exported and frozen.
+    pub dashboards: Catalog,
+    /// The panel values the screens have now.
+    pub current: CurrentValues,
+    /// Export counters.
+    pub metrics: Metrics,
+}
+
+/// What exports read besides their settings.
+pub struct ExportInputs {
+    /// The snapshot files and records.
+    pub snapshots: Snapshots,
+    /// Region names and shapes for map panels.
+    pub regions: Regions,
+    /// Boundary sets for evaluating map panels as of a past moment.
+    pub panels: Arc<PanelContext>,
+    /// The deployment's zone.
+    pub time_zone: Tz,
+    /// The data.
+    pub store: Store,
+    /// The dashboards.
+    pub dashboards: Catalog,
+    /// The panel values the screens have now.
+    pub current: CurrentValues,
+    /// Export counters.
+    pub metrics: Metrics,
 }
 
 impl Exports {
-    /// From the `[export]` settings.
-    pub fn new(
-        settings: &ExportSettings,
-        snapshots: Snapshots,
-        regions: Regions,
-        panels: Arc<PanelContext>,
-        time_zone: Tz,
-    ) -> Exports {
+    /// From the `[export]` settings and what exports read.
+    pub fn new(settings: &ExportSettings, inputs: ExportInputs) -> Exports {
         Exports {
             max_rows: settings.max_rows,
             gate: Gate::new(settings.max_concurrent, settings.max_per_client),
-            snapshots,
-            regions,
-            panels,
-            time_zone,
+            snapshots: inputs.snapshots,
+            regions: inputs.regions,
+            panels: inputs.panels,
+            time_zone: inputs.time_zone,
+            store: inputs.store,
+            dashboards: inputs.dashboards,
+            current: inputs.current,
+            metrics: inputs.metrics,
         }
     }
 

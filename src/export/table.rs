@@ -165,7 +165,7 @@ pub trait Rows: Send {
     ) -> Result<(), ExportError> {
         let columns = self.columns().to_vec();
         self.each(block_rows, &mut |block| {
-            f(super::parquet::typed_frame(&columns, block)?)
+            f(super::format::typed_frame(&columns, block)?)
         })
     }
 }

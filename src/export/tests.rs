@@ -11,8 +11,9 @@ use serde_json::Value;
 
 use super::*;
 use crate::dashboards::FilterInput;
+use crate::domain::Dataset;
 use crate::domain::{BudgetLine, BudgetVersion, Complaint, Rupiah, Status, DEFAULT_TIME_ZONE};
-use crate::store::{Batch, Dataset, Store, StoreSnapshot};
+use crate::store::{Batch, Store, StoreSnapshot};
 
 fn at(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s).unwrap().to_utc()

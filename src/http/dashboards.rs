@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 use super::error::ApiError;
 use super::AppState;
-use crate::engine::board::topic;
+use crate::dashboards::topic;
 
 pub fn router() -> Router<AppState> {
     Router::new()

@@ -6,7 +6,9 @@ use axum::{Json, Router};
 use serde_json::{json, Value};
 
 use super::{ApiError, AppState};
-use crate::store::{Dataset, Field, Storage};
+use crate::domain::Dataset;
+use crate::store::DatasetSchema;
+use crate::store::{Field, Storage};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -34,6 +36,7 @@ async fn list(State(state): State<AppState>) -> Json<Value> {
         "seq": snapshot.seq,
         "time_zone": state.exports.time_zone.name(),
         "datasets": datasets,
+        "formats": crate::export::Format::catalog(),
     }))
 }
 

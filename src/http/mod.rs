@@ -13,6 +13,8 @@ mod metrics;
 mod openapi;
 mod pages;
 mod screens;
+mod settings;
+mod snapshots;
 mod sources;
 mod ws;
 
@@ -34,9 +36,10 @@ use tracing::Level;
 
 pub use error::ApiError;
 pub use geo::{GeoService, Tiles};
+pub use settings::ServerSettings;
 
 use crate::db::MetaDb;
-use crate::ingest::SourceHealth;
+use crate::domain::SourceHealth;
 use crate::live::SessionContext;
 use crate::store::Store;
 use crate::telemetry::{HttpLabels, Metrics};
@@ -76,6 +79,7 @@ pub fn router(state: AppState, static_dir: PathBuf, request_timeout: Duration) -
                 .merge(datasets::router())
                 .merge(dashboards::router())
                 .merge(export::router())
+                .merge(snapshots::router())
                 .merge(geo::router())
                 .merge(screens::router())
                 .merge(openapi::router())

@@ -6,6 +6,7 @@ use axum::{Json, Router};
 use serde_json::{json, Value};
 
 use super::AppState;
+use crate::export::Format;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/openapi.json", get(|| async { Json(document()) }))
@@ -37,20 +38,33 @@ pub fn document() -> Value {
 
 /// Exports and snapshots (docs/exports.md).
 fn export_paths() -> Value {
-    let format = json!({"name": "format", "in": "query", "schema": {"enum": ["csv", "xlsx", "parquet", "geojson", "json"], "default": "csv"}});
+    let format = json!({"name": "format", "in": "query", "schema": {"enum": Format::names(), "default": "csv"}});
     let as_of = json!({"name": "as_of", "in": "query", "schema": {"type": "string"},
         "description": "The state at this moment: RFC 3339 with an offset, or a local date-time in the deployment's zone", "example": "2026-11-27T08:00:00+07:00"});
     let limit =
         json!({"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1}});
     let snapshot = json!({"name": "snapshot", "in": "path", "required": true, "schema": {"type": "string", "pattern": "^[0-9a-z-]{1,48}$"}, "example": "20261127-020304-3fa9c2"});
+    let content: serde_json::Map<String, Value> = Format::ALL
+        .iter()
+        .map(|f| {
+            let schema = match f.content_type() {
+                t if t.starts_with("text/") => json!({"type": "string"}),
+                t if t.ends_with("json") => json!({"type": "object"}),
+                _ => json!({"type": "string", "format": "binary"}),
+            };
+            (
+                f.content_type()
+                    .split(';')
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned(),
+                json!({"schema": schema}),
+            )
+        })
+        .collect();
     let file = json!({
         "description": "The file, streamed (X-Pantau-Rows: rows it holds; X-Pantau-Seq: store commit read)",
-        "content": {
-            "text/csv": {"schema": {"type": "string"}},
-            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {"schema": {"type": "string", "format": "binary"}},
-            "application/vnd.apache.parquet": {"schema": {"type": "string", "format": "binary"}},
-            "application/geo+json": {"schema": {"type": "object"}},
-            "application/json": {"schema": {"type": "object"}}}});
+        "content": content});
     let record = json!({"type": "object", "properties": {
         "id": {"type": "string"}, "kind": {"enum": ["dashboard", "dataset"]}, "target": {"type": "string"},
         "request": {"type": "object"}, "as_of": {"type": "string", "format": "date-time"},

@@ -141,8 +141,8 @@ impl SourceConfig {
                 self.id
             ));
         }
-        if !(self.interval_secs.is_finite() && self.interval_secs >= 0.05) {
-            return Err("interval_secs must be at least 0.05".to_owned());
+        if !(self.interval_secs.is_finite() && self.interval_secs >= 0.01) {
+            return Err("interval_secs must be at least 0.01".to_owned());
         }
         Ok(())
     }

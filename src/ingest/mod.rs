@@ -9,17 +9,20 @@
 pub mod config;
 pub mod enrich;
 pub mod files;
-pub mod health;
 pub mod http_json;
 pub mod import;
 pub mod mapping;
 pub mod open311;
+mod settings;
 pub mod simulator;
 pub mod sql;
 
 pub use config::{build_sources, check_sources, SourceConfig};
 pub use enrich::Enricher;
-pub use health::{Freshness, SourceHealth, SourceStatus};
+pub use settings::{
+    IngestSettings, SimulatorSettings, SIMULATOR_BUDGET_ID, SIMULATOR_SERVICES_ID,
+    SIMULATOR_SOURCE_ID,
+};
 
 use std::time::Duration;
 
@@ -29,7 +32,9 @@ use rand::Rng;
 use tokio_util::sync::CancellationToken;
 
 use crate::db::{MetaDb, QuarantineEntry};
-use crate::store::{Batch, Dataset, Store, StoreError};
+use crate::domain::Dataset;
+use crate::domain::SourceHealth;
+use crate::store::{Batch, Store, StoreError};
 use crate::telemetry::Metrics;
 use mapping::Rows;
 

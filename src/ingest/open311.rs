@@ -19,7 +19,7 @@ use serde_json::Value;
 use super::http_json::{get_json, redact, HttpClient};
 use super::mapping::{Bound, Layout, Mapping, MappingSpec, Rows};
 use super::{Pulled, Source, SourceError, SourceIdentity};
-use crate::store::Dataset;
+use crate::domain::Dataset;
 
 /// How the fields of a GeoReport v2 request map onto a complaint.
 const MAPPING: &str = r#"

@@ -9,7 +9,7 @@ use std::net::IpAddr;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use crate::config::LiveSettings;
+use super::LiveSettings;
 
 /// What kind of client a token belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]

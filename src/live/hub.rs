@@ -23,7 +23,7 @@ use super::protocol::ServerMessage;
 /// One topic's current state, shared by every session.
 #[derive(Debug)]
 pub struct TopicState {
-    /// Topic name, e.g. `overview/complaints`.
+    /// Topic name, e.g. `dashboards/overview/total`.
     pub topic: String,
     /// The topic's slot in the hub, for [`Hub::get_slots`]; kept if the topic is removed and
     /// comes back.
@@ -510,6 +510,21 @@ pub fn merge_patch(old: &Value, new: &Value) -> Value {
             Value::Object(patch)
         }
         _ => new.clone(),
+    }
+}
+
+/// The engine publishes its panel values into the hub (connected in `startup`).
+impl crate::engine::TopicSink for Hub {
+    fn publish_all(&self, values: Vec<crate::engine::TopicValue>) {
+        Hub::publish_all(self, values);
+    }
+
+    fn remove(&self, topic: &str) {
+        Hub::remove(self, topic);
+    }
+
+    fn set_source_status(&self, sources: Value) {
+        Hub::set_source_status(self, sources);
     }
 }
 

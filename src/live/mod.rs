@@ -9,8 +9,10 @@ mod hub;
 pub mod protocol;
 pub mod screens;
 mod session;
+mod settings;
 
 pub use access::{AccessPolicy, Denied, Grant, IpSlot};
 pub use hub::{Hub, TopicState};
 pub use screens::{Screen, ScreenState, Screens};
 pub use session::{serve_socket, SessionContext, SessionLimits, ViewError, ViewSource};
+pub use settings::LiveSettings;

@@ -21,7 +21,7 @@ use super::hub::frame;
 use super::protocol::{ClientMessage, ServerMessage, Subscription, PROTOCOL_VERSION};
 use super::screens::Screens;
 use super::Hub;
-use crate::config::LiveSettings;
+use super::LiveSettings;
 use crate::telemetry::Metrics;
 
 /// How long a closing connection waits for the client's close frame.

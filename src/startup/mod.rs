@@ -4,6 +4,8 @@
 //! listener; `run_until_stopped` serves until a shutdown signal, then drains within a bounded time.
 //! Nothing imports this module except the command line.
 
+pub mod offline;
+
 use std::future::{Future, IntoFuture};
 use std::net::SocketAddr;
 use std::path::Path;
@@ -12,6 +14,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use axum::serve::ListenerExt;
+use serde_json::Value;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -19,29 +22,22 @@ use tokio_util::task::TaskTracker;
 use crate::config::Settings;
 use crate::dashboards::Catalog as DashboardCatalog;
 use crate::db::MetaDb;
+use crate::domain::SourceHealth;
 use crate::engine::board::Board;
+use crate::engine::layers::LayerViews;
 use crate::engine::panel::PanelContext;
-use crate::engine::{self, Labels, MapSet, RegionNames};
+use crate::engine::{self, TopicSink};
 use crate::export::regions::Regions;
 use crate::export::snapshot::Snapshots;
-use crate::export::Exports;
+use crate::export::{Current, CurrentValues, ExportInputs, Exports};
 use crate::geo::{Boundaries, Catalog};
 use crate::http::{self, AppState, GeoService};
-use crate::ingest::simulator::{BudgetSimulator, ServiceSimulator, Simulator};
-use crate::ingest::{self, Enricher, Sinks, SourceHealth};
-use crate::live::{AccessPolicy, Hub, Screens, SessionContext, SessionLimits};
+use crate::ingest::{self, Enricher, Sinks};
+use crate::live::{
+    AccessPolicy, Hub, Screens, SessionContext, SessionLimits, ViewError, ViewSource,
+};
 use crate::store::Store;
 use crate::telemetry::Metrics;
-
-/// Id of the simulator source (keys its cursor and the complaints it files).
-pub const SIMULATOR_SOURCE_ID: &str = "simulator";
-/// Id of the demo's budget-execution simulator.
-pub const SIMULATOR_BUDGET_ID: &str = "simulator-apbd";
-/// Id of the demo's service-event simulator.
-pub const SIMULATOR_SERVICES_ID: &str = "simulator-layanan";
-
-/// Kecamatan of Kota Pasuruan, shipped for region names; see `static/geo/ATTRIBUTION.md`.
-const KOTA_PASURUAN_KECAMATAN: &str = include_str!("../static/geo/kota_pasuruan_kecamatan.geojson");
 
 /// A built instance, listening but not yet serving.
 pub struct Application {
@@ -57,38 +53,23 @@ impl Application {
     /// Prepares everything and binds the listener. Any failure names what and where.
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         prepare_data_dir(&settings.data.dir)?;
-        let sim_boundaries = if settings.simulator.enabled {
-            Some(simulator_boundaries(&settings)?)
-        } else {
-            None
-        };
         let target = settings.database_target()?;
         let db = MetaDb::connect(&target, &settings.database).await?;
         tracing::info!(database = ?target, "Metadata database ready.");
-        let mut sources = ingest::build_sources(
-            &settings.sources,
+        let sources = ingest::build_sources(
+            &settings.all_sources(),
             &settings.config_dir(),
             settings.deployment.tz(),
             &db,
         )
         .map_err(|problems| anyhow::anyhow!("{}", problems.join("\n")))?;
-        let enricher = Enricher::new(Some(Arc::new(enrichment_boundaries(
-            &settings,
-            sim_boundaries.as_ref(),
-        )?)));
+        let enricher = Enricher::new(Some(Arc::new(enrichment_boundaries(&settings)?)));
         let store = Store::open(&settings.data.dir.join("store"), settings.store.options()).await?;
         let metrics = Metrics::new();
         let health = SourceHealth::default();
         let hub = Hub::new(settings.live.history);
         let access = AccessPolicy::from_settings(&settings.live)?;
         let static_dir = settings.server.resolved_static_dir();
-        let labels = Labels {
-            names: region_names(sim_boundaries.as_ref()),
-            map: sim_boundaries
-                .as_ref()
-                .and_then(|set| map_set(&settings, &static_dir, set)),
-        };
-        engine::publish_now(&store, &hub, &labels).await;
 
         let listen = settings.server.listen;
         let listener = TcpListener::bind(listen)
@@ -119,6 +100,10 @@ impl Application {
         let panel_context = Arc::new(PanelContext {
             geo: Some(boundary_sets.clone()),
         });
+        let views = MapViews(LayerViews {
+            store: store.clone(),
+            catalog: dashboards.clone(),
+        });
         let live = Arc::new(SessionContext {
             hub: hub.clone(),
             metrics: metrics.clone(),
@@ -129,14 +114,12 @@ impl Application {
             limits: SessionLimits::from_settings(&settings.live),
             access,
             screens: Screens::default(),
-            views: Some(Arc::new(engine::layers::LayerViews {
-                store: store.clone(),
-                catalog: dashboards.clone(),
-            })),
+            views: Some(Arc::new(views)),
         });
+        let sink: Arc<dyn TopicSink> = Arc::new(hub.clone());
         let board = Board {
             catalog: dashboards.clone(),
-            hub: hub.clone(),
+            sink: sink.clone(),
             health: health.clone(),
             context: panel_context.clone(),
             clock: Duration::from_millis(settings.dashboards.clock_ms),
@@ -148,12 +131,28 @@ impl Application {
                 settings.data.dir.display()
             )
         })?;
+        let current: CurrentValues = {
+            let hub = hub.clone();
+            Arc::new(move |topic: &str| {
+                hub.get(topic).map(|t| Current {
+                    seq: t.seq,
+                    committed_at: t.committed_at,
+                    data: t.data.clone(),
+                })
+            })
+        };
         let exports = Arc::new(Exports::new(
             &settings.export,
-            snapshots,
-            Regions::new(boundary_sets),
-            panel_context,
-            settings.deployment.tz(),
+            ExportInputs {
+                snapshots,
+                regions: Regions::new(boundary_sets),
+                panels: panel_context,
+                time_zone: settings.deployment.tz(),
+                store: store.clone(),
+                dashboards: dashboards.clone(),
+                current,
+                metrics: metrics.clone(),
+            },
         ));
         let computed = board.publish_all(store.snapshot()).await;
         let state = AppState {
@@ -166,57 +165,15 @@ impl Application {
             live,
             exports,
         };
-        let router = http::router(
-            state.clone(),
-            static_dir,
-            Duration::from_secs(settings.server.request_timeout_secs),
-        );
+        let router = http::router(state.clone(), static_dir, settings.server.request_timeout());
 
         let tasks = TaskTracker::new();
         tasks.spawn(store.clone().run_checkpoints(shutdown.clone()));
-        tasks.spawn(engine::run(
-            store.clone(),
-            hub.clone(),
-            labels,
-            shutdown.clone(),
-        ));
         tasks.spawn(board.run(store.clone(), computed, shutdown.clone()));
         tasks.spawn(dashboards.watch(
             Duration::from_millis(settings.dashboards.reload_ms),
             shutdown.clone(),
         ));
-        if let Some(boundaries) = sim_boundaries {
-            let sim = &settings.simulator;
-            let source = Simulator::new(
-                SIMULATOR_SOURCE_ID,
-                boundaries.clone(),
-                Duration::from_millis(sim.interval_ms),
-                sim.max_batch,
-                sim.seed,
-            );
-            sources.insert(0, Box::new(source));
-            // The demo's other two datasets move too: budget execution and service events.
-            let interval = Duration::from_millis(sim.interval_ms);
-            sources.insert(
-                1,
-                Box::new(BudgetSimulator::new(
-                    SIMULATOR_BUDGET_ID,
-                    interval.saturating_mul(5),
-                    settings.deployment.tz(),
-                    sim.seed,
-                )),
-            );
-            sources.insert(
-                2,
-                Box::new(ServiceSimulator::new(
-                    SIMULATOR_SERVICES_ID,
-                    boundaries,
-                    interval.saturating_mul(5),
-                    sim.max_batch,
-                    sim.seed,
-                )),
-            );
-        }
         let sinks = Sinks {
             store,
             db,
@@ -229,10 +186,10 @@ impl Application {
             tasks.spawn(ingest::worker(source, sinks.clone(), shutdown.clone()));
         }
         // Sources are registered above, so the first `source_status` already lists them all.
-        engine::publish_source_health(&health, &hub);
+        engine::publish_source_health(&health, sink.as_ref());
         tasks.spawn(engine::run_source_status(
             health.clone(),
-            hub,
+            sink,
             shutdown.clone(),
         ));
         Ok(Application {
@@ -323,7 +280,7 @@ pub fn check(settings: &Settings) -> Result<(), Vec<String>> {
         problems.push(e.to_string());
     }
     if settings.simulator.boundaries.is_some() {
-        if let Err(e) = simulator_boundaries(settings) {
+        if let Err(e) = Boundaries::from_file_or_shipped(settings.simulator.boundaries.as_deref()) {
             problems.push(format!(
                 "{}: simulator.boundaries: {e:#}",
                 settings.origin_label()
@@ -339,7 +296,7 @@ pub fn check(settings: &Settings) -> Result<(), Vec<String>> {
         .map(|e| e.to_string()),
     );
     let sources = ingest::check_sources(
-        &settings.sources,
+        &settings.all_sources(),
         &settings.config_dir(),
         settings.deployment.tz(),
     );
@@ -375,56 +332,28 @@ fn prepare_data_dir(dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The set complaints are placed in by coordinates: `[ingest] boundaries`, else the simulator's.
-fn enrichment_boundaries(
-    settings: &Settings,
-    sim: Option<&Boundaries>,
-) -> anyhow::Result<Boundaries> {
-    match (&settings.ingest.boundaries, sim) {
-        // The simulator's set is already loaded.
-        (None, Some(set)) => Ok(set.clone()),
-        _ => Ok(Boundaries::from_file_or_shipped(
-            settings.enrichment_boundaries(),
-        )?),
-    }
-}
-
-fn simulator_boundaries(settings: &Settings) -> anyhow::Result<Boundaries> {
-    let set = Boundaries::from_file_or_shipped(settings.simulator.boundaries.as_deref())?;
+/// The set complaints are placed in by coordinates: `[ingest] boundaries`, else the simulator's,
+/// else the shipped Kota Pasuruan kelurahan.
+fn enrichment_boundaries(settings: &Settings) -> anyhow::Result<Boundaries> {
+    let set = Boundaries::from_file_or_shipped(settings.enrichment_boundaries())?;
     for repair in set.repairs() {
         tracing::warn!(%repair, "Repaired an invalid boundary.");
     }
     Ok(set)
 }
 
-/// The overview map: the simulator's boundary set, when `/api/geo` serves it (the shipped set, or
-/// a configured file that is also in the static `geo/` directory).
-fn map_set(settings: &Settings, static_dir: &Path, set: &Boundaries) -> Option<MapSet> {
-    let name = match &settings.simulator.boundaries {
-        None => "kota_pasuruan_desa_kelurahan".to_owned(),
-        Some(path) => path.file_stem()?.to_str()?.to_owned(),
-    };
-    static_dir
-        .join("geo")
-        .join(format!("{name}.geojson"))
-        .is_file()
-        .then(|| MapSet {
-            set: name,
-            regions: set.regions().iter().map(|r| r.code.to_string()).collect(),
-        })
-}
+/// Answers the live room's `view` messages with the engine's map layers.
+struct MapViews(LayerViews);
 
-/// Region names for panel labels: the shipped Kota Pasuruan kecamatan, plus the simulator's regions.
-fn region_names(boundaries: Option<&Boundaries>) -> RegionNames {
-    let mut names = RegionNames::new();
-    let shipped =
-        Boundaries::from_geojson(KOTA_PASURUAN_KECAMATAN, "builtin:kota_pasuruan_kecamatan");
-    for set in shipped.iter().chain(boundaries) {
-        for region in set.regions() {
-            names.insert(region.code.to_string(), region.name.clone());
-        }
+impl ViewSource for MapViews {
+    fn features(&self, topic: &str, bbox: [f64; 4], zoom: u8) -> Result<Value, ViewError> {
+        self.0
+            .features(topic, bbox, zoom)
+            .map_err(|refused| ViewError {
+                code: refused.code,
+                message: refused.message,
+            })
     }
-    names
 }
 
 /// A short random id telling this process apart from its previous and next runs.

@@ -16,9 +16,10 @@ use chrono::{DateTime, Utc};
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::schema::Dataset;
 use super::table::{Dicts, KeyArena, KeyStore, Table, TableView};
 use super::{io_error as io, sync_dir, StoreError, StoreSnapshot};
+use crate::domain::Dataset;
+use crate::store::DatasetSchema;
 
 /// Version of the checkpoint layout: 2 since keys are packed (see `table::keys`); format 1
 /// checkpoints are still read.

@@ -18,6 +18,7 @@ mod codec;
 mod log;
 mod records;
 pub mod schema;
+mod settings;
 mod table;
 #[cfg(test)]
 mod tests;
@@ -34,7 +35,10 @@ use crate::domain::{BudgetLine, Complaint, ServiceEvent};
 pub use codec::LogEntry;
 pub use log::{BatchLog, FileLog};
 use records::Record;
-pub use schema::{Dataset, Field, Schema, Storage};
+pub use schema::{DatasetSchema, Field, Schema, Storage};
+pub use settings::StoreSettings;
+
+use crate::domain::Dataset;
 pub use table::{ChunkRef, Delta, HeapUse, ReadError, TableView, CURRENT, KEY_ID};
 use table::{Prepared, Table};
 

@@ -2,9 +2,10 @@
 
 use chrono::{DateTime, Utc};
 
-use super::schema::{budget_col as b, complaint_col as c, service_col as s, Dataset};
+use super::schema::{budget_col as b, complaint_col as c, service_col as s};
 use super::table::Dicts;
-use crate::domain::{BudgetLine, Complaint, RegionCode, ServiceEvent, Status};
+use crate::domain::Dataset;
+use crate::domain::{BudgetLine, Complaint, RegionCode, ServiceEvent};
 
 /// One row's column values; every stored value is an integer underneath.
 pub(crate) type Values = [Option<i64>];
@@ -225,12 +226,14 @@ impl Record for ServiceEvent {
     }
 }
 
-/// Reads stored values back into domain types (for tickers and row previews).
+/// Reads stored values back into domain types (the engine's reference computations in tests).
+#[cfg(test)]
 pub(crate) struct Decoder<'a> {
     pub(crate) values: &'a Values,
     pub(crate) labels: &'a dyn Fn(usize, i64) -> Option<String>,
 }
 
+#[cfg(test)]
 impl Decoder<'_> {
     fn label(&self, col: usize) -> Option<String> {
         self.values[col].and_then(|code| (self.labels)(col, code))
@@ -259,8 +262,8 @@ impl Decoder<'_> {
             channel: self.label(c::CHANNEL),
             opd: self.label(c::OPD).unwrap_or_default(),
             status: self.values[c::STATUS]
-                .and_then(|s| Status::ALL.get(s as usize).copied())
-                .unwrap_or(Status::Received),
+                .and_then(|s| crate::domain::Status::ALL.get(s as usize).copied())
+                .unwrap_or(crate::domain::Status::Received),
             out_of_jurisdiction: self.values[c::OUT_OF_JURISDICTION] == Some(1),
             kecamatan: self.region(c::KECAMATAN),
             kelurahan: self.region(c::KELURAHAN),

@@ -6,51 +6,22 @@
 use polars::prelude::DataType;
 use serde::Serialize;
 
-/// A dataset the store holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Dataset {
-    /// Citizen complaints (mutable entities, one version per change).
-    Complaints,
-    /// APBD budget execution lines (corrected by later reports).
-    BudgetLines,
-    /// Public-service events (e-Monev).
-    ServiceEvents,
+use crate::domain::Dataset;
+
+/// A dataset's column layout: [`Dataset`] is vocabulary ([`crate::domain`]); how the store lays
+/// its columns out is the store's.
+pub trait DatasetSchema {
+    /// Its column layout.
+    fn schema(self) -> &'static Schema;
 }
 
-impl Dataset {
-    /// Every dataset, in a stable order.
-    pub const ALL: [Dataset; 3] = [
-        Dataset::Complaints,
-        Dataset::BudgetLines,
-        Dataset::ServiceEvents,
-    ];
-
-    /// The dataset's name in APIs and files.
-    pub fn name(self) -> &'static str {
-        match self {
-            Dataset::Complaints => "complaints",
-            Dataset::BudgetLines => "budget_lines",
-            Dataset::ServiceEvents => "service_events",
-        }
-    }
-
-    /// The dataset called `name`, if any.
-    pub fn from_name(name: &str) -> Option<Dataset> {
-        Dataset::ALL.into_iter().find(|d| d.name() == name)
-    }
-
-    /// Its column layout.
-    pub fn schema(self) -> &'static Schema {
+impl DatasetSchema for Dataset {
+    fn schema(self) -> &'static Schema {
         match self {
             Dataset::Complaints => &COMPLAINTS,
             Dataset::BudgetLines => &BUDGET_LINES,
             Dataset::ServiceEvents => &SERVICE_EVENTS,
         }
-    }
-
-    pub(crate) fn index(self) -> usize {
-        self as usize
     }
 }
 

@@ -11,7 +11,52 @@ use std::io::IsTerminal;
 
 use tracing_subscriber::{fmt, layer::SubscriberExt, util::SubscriberInitExt, EnvFilter};
 
-use crate::config::{LogFormat, LogSettings};
+use serde::Deserialize;
+
+use crate::domain::settings::Checks;
+
+/// `[log]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct LogSettings {
+    /// `text` for people at a terminal, `json` for log collectors.
+    pub format: LogFormat,
+    /// A tracing filter, e.g. `info` or `pantau=debug,tower_http=info`; `RUST_LOG` wins when set.
+    pub level: String,
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Text,
+            level: "info".to_owned(),
+        }
+    }
+}
+
+impl LogSettings {
+    /// Checks the section.
+    pub fn check(&self, c: &mut Checks<'_>) {
+        c.check(
+            EnvFilter::try_new(&self.level).is_ok(),
+            "level",
+            format!(
+                "'{}' is not a log filter (e.g. info, debug, pantau=debug)",
+                self.level
+            ),
+        );
+    }
+}
+
+/// Shape of log lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Readable lines for a terminal.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
 
 /// Installs the global log subscriber; `RUST_LOG` wins over `log.level`. A second call is a no-op.
 pub fn init_logging(settings: &LogSettings) {

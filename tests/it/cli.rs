@@ -219,8 +219,8 @@ async fn live_total(port: u16) -> u64 {
         .expect("WebSocket connect failed");
     let mut ws = Ws { stream };
     ws.next_of("hello").await;
-    ws.subscribe("overview/complaints", None).await;
-    ws.next_of("snapshot").await["data"]["total"]
+    ws.subscribe("dashboards/overview/total", None).await;
+    ws.next_of("snapshot").await["data"]["value"]
         .as_u64()
         .unwrap()
 }

@@ -250,7 +250,7 @@ fn check_names_a_bad_dashboard_by_file_line_and_column() {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    assert!(stdout.contains("6 dashboard(s) valid"), "{stdout}");
+    assert!(stdout.contains("7 dashboard(s) valid"), "{stdout}");
 }
 
 #[tokio::test]

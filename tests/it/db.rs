@@ -1,8 +1,10 @@
 //! The metadata database on both backends: migrations apply, cursors round-trip.
 
 use chrono::Utc;
-use pantau::config::{DatabaseSettings, DatabaseTarget, Secret};
+use pantau::db::DatabaseSettings;
+use pantau::db::DatabaseTarget;
 use pantau::db::MetaDb;
+use pantau::domain::settings::Secret;
 
 use crate::helpers::{backends, drop_schema, fresh_schema, postgres_url, Backend};
 

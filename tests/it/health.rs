@@ -170,7 +170,7 @@ async fn readiness_turns_503_with_a_reason_when_the_database_goes_away() {
     let (mut settings, schema) = crate::helpers::settings(&options, data_dir.path());
     let url =
         crate::helpers::postgres_url().replace("127.0.0.1:5432", &format!("127.0.0.1:{port}"));
-    settings.database.url = Some(pantau::config::Secret::new(url));
+    settings.database.url = Some(pantau::domain::settings::Secret::new(url));
     settings.database.connect_timeout_secs = 1;
     let app = pantau::startup::Application::build(settings).await.unwrap();
     let base = format!("http://{}", app.local_addr());

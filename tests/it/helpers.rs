@@ -5,7 +5,8 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use pantau::config::{Secret, Settings};
+use pantau::config::Settings;
+use pantau::domain::settings::Secret;
 use pantau::startup::Application;
 use serde_json::Value;
 use tokio::net::TcpStream;

@@ -5,14 +5,15 @@ use std::time::Duration;
 
 use chrono::Utc;
 use futures_util::future::BoxFuture;
-use pantau::config::{DatabaseSettings, DatabaseTarget};
+use pantau::db::DatabaseSettings;
+use pantau::db::DatabaseTarget;
 use pantau::db::MetaDb;
 use pantau::domain::Complaint;
+use pantau::domain::Dataset;
+use pantau::domain::{Freshness, SourceHealth};
 use pantau::ingest::mapping::Rows;
-use pantau::ingest::{
-    self, Enricher, Freshness, Pulled, Sinks, Source, SourceError, SourceHealth, SourceIdentity,
-};
-use pantau::store::{Batch, Dataset, Store};
+use pantau::ingest::{self, Enricher, Pulled, Sinks, Source, SourceError, SourceIdentity};
+use pantau::store::{Batch, Store};
 use pantau::telemetry::Metrics;
 use tokio_util::sync::CancellationToken;
 

@@ -8,7 +8,7 @@ use tokio_tungstenite::tungstenite::Message;
 
 use crate::helpers::{apply_merge, backends, spawn_app, spawn_quiet_app, AppOptions};
 
-const TOPIC: &str = "overview/complaints";
+const TOPIC: &str = "dashboards/overview/total";
 
 #[tokio::test]
 async fn patches_from_live_ingest_rebuild_exactly_the_servers_value() {
@@ -28,7 +28,7 @@ async fn patches_from_live_ingest_rebuild_exactly_the_servers_value() {
         let snapshot = ws.next_of("snapshot").await;
         let mut value = snapshot["data"].clone();
         let mut seq = snapshot["seq"].as_u64().unwrap();
-        let first_total = value["total"].as_u64().unwrap();
+        let first_total = value["value"].as_u64().unwrap();
 
         // Follow at least three patches: each is the next seq, never a gap or a repeat. A client
         // that falls more than one change behind (a loaded machine) is sent the latest state as a
@@ -61,7 +61,7 @@ async fn patches_from_live_ingest_rebuild_exactly_the_servers_value() {
             seq += 1;
         }
         assert!(
-            value["total"].as_u64().unwrap() > first_total,
+            value["value"].as_u64().unwrap() > first_total,
             "the live figure moved"
         );
 
@@ -95,7 +95,7 @@ async fn resuming_with_the_current_seq_sends_nothing_and_an_old_seq_gets_a_snaps
     let snapshot = ws.next_of("snapshot").await;
     let seq = snapshot["seq"].as_u64().unwrap();
     assert_eq!(
-        snapshot["data"]["total"], 0,
+        snapshot["data"]["value"], 0,
         "an empty store shows zero, not nothing"
     );
 

@@ -9,7 +9,7 @@ use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
 use crate::helpers::{apply_merge, spawn_app_with, AppOptions, Backend, TestApp};
 
-const TOPIC: &str = "overview/complaints";
+const TOPIC: &str = "dashboards/overview/total";
 
 fn quiet() -> AppOptions {
     AppOptions {

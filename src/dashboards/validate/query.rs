@@ -11,7 +11,7 @@ use crate::dashboards::fields::{self, FieldType, QueryField};
 use crate::dashboards::model::*;
 use crate::dashboards::spec::{self, QuerySpec, Text};
 use crate::dashboards::window::{parse_duration, BucketSize, Window};
-use crate::store::Dataset;
+use crate::domain::Dataset;
 
 pub(super) fn unknown_field(dataset: Dataset, name: &str) -> String {
     let names: Vec<&str> = fields::fields(dataset).iter().map(|f| f.name).collect();

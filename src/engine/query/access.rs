@@ -4,8 +4,9 @@
 use super::columns::{Col, Part};
 use super::QueryError;
 use crate::dashboards::fields::{Derived, Origin, QueryField};
+use crate::domain::Dataset;
 use crate::store::schema::{complaint_col, service_col, Storage, STATUS_WORDS};
-use crate::store::Dataset;
+use crate::store::DatasetSchema;
 
 /// A value as a query means it.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -7,7 +7,9 @@ use polars::prelude::*;
 use polars_arrow::bitmap::Bitmap;
 
 use super::QueryError;
-use crate::store::{ChunkRef, Dataset, TableView};
+use crate::domain::Dataset;
+use crate::store::DatasetSchema;
+use crate::store::{ChunkRef, TableView};
 
 /// A column's stored integers (codes, seconds, micro-degrees, sen, small numbers).
 #[derive(Clone, Copy)]

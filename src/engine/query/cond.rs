@@ -11,8 +11,10 @@ use super::columns::{ones, with_slice, Part};
 use super::Moment;
 use crate::dashboards::fields::{FieldType, QueryField};
 use crate::dashboards::model::{Filter, Literal, Test};
+use crate::domain::Dataset;
 use crate::store::schema::Storage;
-use crate::store::{Dataset, TableView};
+use crate::store::DatasetSchema;
+use crate::store::TableView;
 
 /// A condition on one row.
 #[derive(Debug, Clone)]

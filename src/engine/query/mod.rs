@@ -17,8 +17,10 @@ use serde_json::{json, Value};
 
 use crate::dashboards::fields::{FieldType, Origin, QueryField};
 use crate::dashboards::model::{Func, Measure, Query};
+use crate::domain::Dataset;
 use crate::domain::Rupiah;
-use crate::store::{Dataset, ReadError, StoreSnapshot, TableView};
+use crate::store::DatasetSchema;
+use crate::store::{ReadError, StoreSnapshot, TableView};
 
 mod access;
 mod columns;
@@ -29,7 +31,6 @@ mod sums;
 mod table;
 
 use access::Scalar;
-pub(super) use columns::ones;
 use columns::{parts, Versions};
 use fold::{Folded, Plan};
 pub use points::{positions, row_key, status_words, Needs, Positions};

@@ -23,8 +23,8 @@ pub use convert::{parse_number, parse_time, quote, Cell};
 pub use record::{lookup, Fields, Locator, Owned, TypedRow};
 pub use rows::{Row, Rows};
 
+use crate::domain::Dataset;
 use crate::domain::{NumberStyle, StatusVocabulary};
-use crate::store::Dataset;
 
 /// Why a mapping cannot be used, one line per problem (`fields.created_at: unknown key 'formt'`).
 #[derive(Debug, Clone, thiserror::Error)]

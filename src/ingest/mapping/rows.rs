@@ -9,10 +9,11 @@ use serde_json::Value;
 use super::convert::{digit_run, quote, Cell};
 use super::record::{Fields, Locator};
 use super::{normalise, Bound, BoundPart, Hierarchy, Kind, Rule, Target};
+use crate::domain::Dataset;
 use crate::domain::{
     BudgetLine, BudgetVersion, Complaint, RegionCode, Rupiah, ServiceEvent, ServiceOutcome, Status,
 };
-use crate::store::{Batch, Dataset};
+use crate::store::Batch;
 
 use Kind::*;
 

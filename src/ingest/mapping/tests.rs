@@ -202,7 +202,7 @@ updated_at = { column = "berkas", digits = 2, format = "unix" }
         "berkas",
     ]);
     let bound = m.bind(Layout::Header(&h)).unwrap();
-    let mut rows = Rows::new(crate::store::Dataset::BudgetLines);
+    let mut rows = Rows::new(crate::domain::Dataset::BudgetLines);
     for (code, pagu) in [
         ("1.01.1.01.01.00.00.5", "759243300538.61"),
         ("1.01.1.01.01.00.00.5.1", "642912497638.61"),

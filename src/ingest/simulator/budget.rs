@@ -13,10 +13,11 @@ use futures_util::future::BoxFuture;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
+use crate::domain::Dataset;
 use crate::domain::{BudgetLine, BudgetVersion, Rupiah};
 use crate::ingest::mapping::Rows;
 use crate::ingest::{Pulled, Source, SourceError, SourceIdentity};
-use crate::store::{Batch, Dataset};
+use crate::store::Batch;
 
 /// OPD code (prefix of its account codes), name (the OPD as dashboards show it), pagu in million
 /// Rupiah, and how fast it spends (1.0 = on plan).

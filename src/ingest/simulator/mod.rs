@@ -22,9 +22,10 @@ use rand::{Rng, SeedableRng};
 
 use super::mapping::Rows;
 use super::{Pulled, Source, SourceError, SourceIdentity};
+use crate::domain::Dataset;
 use crate::domain::{Complaint, Status};
 use crate::geo::Boundaries;
-use crate::store::{Batch, Dataset};
+use crate::store::Batch;
 
 /// Categories with the OPD that handles them and a relative frequency.
 const CATEGORIES: &[(&str, &str, u32)] = &[

@@ -10,11 +10,12 @@ use futures_util::future::BoxFuture;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
+use crate::domain::Dataset;
 use crate::domain::{ServiceEvent, ServiceOutcome};
 use crate::geo::Boundaries;
 use crate::ingest::mapping::Rows;
 use crate::ingest::{Pulled, Source, SourceError, SourceIdentity};
-use crate::store::{Batch, Dataset};
+use crate::store::Batch;
 
 /// Unit, service, SLA in minutes, relative frequency.
 const SERVICES: &[(&str, &str, u32, u32)] = &[

@@ -15,8 +15,10 @@ use chrono::{DateTime, Utc};
 use hashbrown::{DefaultHashBuilder, HashTable};
 use polars::prelude::*;
 
-use super::records::{key_parts, Decoder};
-use super::schema::{Dataset, Schema, Storage};
+use super::records::key_parts;
+use super::schema::{Schema, Storage};
+use crate::domain::Dataset;
+use crate::store::DatasetSchema;
 
 mod arena;
 mod dicts;

@@ -390,6 +390,7 @@ impl TableView {
     }
 
     /// The stored values of hot row `row` and its key id.
+    #[cfg(test)]
     pub(crate) fn row(&self, row: u32) -> Option<(u32, Vec<Option<i64>>)> {
         let c = self.chunks.partition_point(|c| c.start + c.len <= row);
         let chunk = self.chunks.get(c)?;
@@ -403,13 +404,14 @@ impl TableView {
     }
 
     /// A decoder over one row's values, resolving labels through this view.
+    #[cfg(test)]
     pub(crate) fn with_decoder<T>(
         &self,
         values: &[Option<i64>],
-        f: impl FnOnce(&Decoder<'_>) -> T,
+        f: impl FnOnce(&crate::store::records::Decoder<'_>) -> T,
     ) -> T {
         let labels = |col: usize, code: i64| self.label(col, code).map(str::to_owned);
-        f(&Decoder {
+        f(&crate::store::records::Decoder {
             values,
             labels: &labels,
         })

@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use pantau::config::Settings;
-use pantau::offline::Offline;
-use pantau::store::Dataset;
+use pantau::domain::Dataset;
+use pantau::startup::offline::Offline;
 use serde_json::Value;
 
 use super::{current_rows, mapping, offline_at, shared, source, spawn_with_sources};

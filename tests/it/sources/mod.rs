@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use pantau::config::Settings;
 use pantau::ingest::SourceConfig;
-use pantau::offline::Offline;
+use pantau::startup::offline::Offline;
 use serde_json::Value;
 
 use crate::helpers::{spawn_app_with, AppOptions, Backend, TestApp};

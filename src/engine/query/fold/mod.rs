@@ -15,8 +15,9 @@ use super::cond::{Cond, Sla};
 use super::{KeyPart, Moment, RawKey};
 use crate::dashboards::model::{Func, Measure, Query};
 use crate::dashboards::window::{fixed_offset, BucketSize};
+use crate::domain::Dataset;
 use crate::store::schema::budget_col;
-use crate::store::{Dataset, TableView};
+use crate::store::TableView;
 
 mod accs;
 mod pass;

@@ -6,11 +6,13 @@ use rayon::prelude::*;
 use super::accs::*;
 use super::{integral, width, Contrib, Dim, Folded, Plan, Stat, DENSE_GROUPS};
 use crate::dashboards::window::BucketSize;
+use crate::domain::Dataset;
 use crate::engine::query::access::{Cols, Int, Scalar};
 use crate::engine::query::columns::{ones, with_slice, Part};
 use crate::engine::query::{KeyPart, QueryError, RawKey};
 use crate::store::schema::{budget_col, Storage};
-use crate::store::{Dataset, TableView};
+use crate::store::DatasetSchema;
+use crate::store::TableView;
 
 /// How rows find their group's slot.
 enum Slots {

@@ -4,16 +4,17 @@
 
 use std::io::Write;
 
-use super::{
+use super::super::{
     float_text, write_coord, write_i64, write_money, Block, ColType, Column, ExportError, Meta,
-    Sink, Values,
+    Rows, Values,
 };
+use super::{write_blocks, Sink, Writer};
 use crate::domain::LocalClock;
 
 /// Bytes gathered before they are written out.
 const FLUSH_BYTES: usize = 256 * 1024;
 
-pub(super) struct CsvSink<'w> {
+struct CsvSink<'w> {
     types: Vec<ColType>,
     clock: LocalClock,
     buf: Vec<u8>,
@@ -23,7 +24,7 @@ pub(super) struct CsvSink<'w> {
 }
 
 impl<'w> CsvSink<'w> {
-    pub(super) fn new(
+    fn new(
         columns: &[Column],
         meta: &Meta,
         out: Box<dyn Write + Send + 'w>,
@@ -145,5 +146,33 @@ impl Sink for CsvSink<'_> {
         self.out.write_all(&self.buf)?;
         self.out.flush()?;
         Ok(())
+    }
+}
+
+/// CSV.
+pub(super) struct Csv;
+
+impl Writer for Csv {
+    fn name(&self) -> &'static str {
+        "csv"
+    }
+
+    fn content_type(&self) -> &'static str {
+        "text/csv; charset=utf-8"
+    }
+
+    fn description(&self) -> &'static str {
+        "Comma-separated values, UTF-8, a header line, times with their offset"
+    }
+
+    fn write(
+        &self,
+        rows: &dyn Rows,
+        meta: &Meta,
+        out: Box<dyn Write + Send + '_>,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<u64, ExportError> {
+        let sink = CsvSink::new(rows.columns(), meta, out)?;
+        write_blocks(rows, self.block_rows(), Box::new(sink), progress)
     }
 }

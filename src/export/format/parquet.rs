@@ -20,7 +20,8 @@ use polars_parquet::write::{
 /// The file's compression: zstd at its default level.
 const COMPRESSION: ParquetCompression = ParquetCompression::Zstd(None);
 
-use super::{Block, ColType, Column, ExportError, Meta, Values};
+use super::super::{Block, ColType, Column, ExportError, Meta, Rows, Values};
+use super::Writer;
 
 fn encode(e: PolarsError) -> ExportError {
     ExportError::Encode(e.to_string())
@@ -32,7 +33,7 @@ type PageWriter<'w> = (
     Vec<ColumnWriteOptions>,
 );
 
-pub(super) struct ParquetSink<'w> {
+struct ParquetSink<'w> {
     /// Made at the first frame, with that frame's schema (label columns may be enums), with
     /// each column's write options.
     writer: Option<PageWriter<'w>>,
@@ -55,7 +56,7 @@ pub(super) fn dtype(ty: ColType) -> DataType {
 }
 
 impl<'w> ParquetSink<'w> {
-    pub(super) fn new(
+    fn new(
         columns: &[Column],
         meta: &Meta,
         out: Box<dyn Write + Send + 'w>,
@@ -134,8 +135,8 @@ fn compressed(
         .collect()
 }
 
-/// A block as a frame of the export's types (what [`super::Rows::each_frame`] delivers).
-pub(super) fn typed_frame(columns: &[Column], block: &Block<'_>) -> Result<DataFrame, ExportError> {
+/// A block as a frame of the export's types (what [`Rows::each_frame`] delivers).
+pub(crate) fn typed_frame(columns: &[Column], block: &Block<'_>) -> Result<DataFrame, ExportError> {
     let columns = columns
         .iter()
         .zip(&block.columns)
@@ -236,5 +237,48 @@ impl ParquetSink<'_> {
         let declared = self.declared.clone();
         self.writer(&declared)?.0.finish().map_err(encode)?;
         Ok(())
+    }
+}
+
+/// Parquet.
+pub(super) struct Parquet;
+
+impl Writer for Parquet {
+    fn name(&self) -> &'static str {
+        "parquet"
+    }
+
+    fn content_type(&self) -> &'static str {
+        "application/vnd.apache.parquet"
+    }
+
+    fn description(&self) -> &'static str {
+        "Apache Parquet with typed columns (timestamps in UTC, Rupiah as decimal(18,2))"
+    }
+
+    /// A block is a row group: large enough for good compression and statistics.
+    fn block_rows(&self) -> usize {
+        131_072
+    }
+
+    fn write(
+        &self,
+        rows: &dyn Rows,
+        meta: &Meta,
+        out: Box<dyn Write + Send + '_>,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<u64, ExportError> {
+        // Parquet takes whole typed columns: a source with columnar data builds them directly.
+        let mut sink = ParquetSink::new(rows.columns(), meta, out)?;
+        let mut written = 0u64;
+        rows.each_frame(self.block_rows(), &mut |frame| {
+            let n = frame.height() as u64;
+            sink.frame(frame)?;
+            written += n;
+            progress(written);
+            Ok(())
+        })?;
+        sink.finish()?;
+        Ok(written)
     }
 }

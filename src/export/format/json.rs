@@ -1,4 +1,5 @@
-//! JSON and GeoJSON, written as they stream.
+//! JSON and GeoJSON (see `geojson.rs`, which writes through the same sink), written as they
+//! stream.
 //!
 //! JSON: `{"export": {facts}, "columns": [{name, type}], "rows": [{column: value}, …]}`.
 //! GeoJSON (RFC 7946): a FeatureCollection whose `pantau` member carries the facts; each row is a
@@ -10,10 +11,11 @@
 
 use std::io::Write;
 
-use super::{
+use super::super::{
     float_text, write_coord, write_i64, write_money, Block, ColType, Column, ExportError, Geometry,
-    Meta, Sink, Values,
+    Meta, Rows, Values,
 };
+use super::{write_blocks, Sink, Writer};
 use crate::domain::LocalClock;
 
 const FLUSH_BYTES: usize = 256 * 1024;
@@ -193,5 +195,33 @@ impl Sink for JsonSink<'_> {
         self.out.write_all(&self.buf)?;
         self.out.flush()?;
         Ok(())
+    }
+}
+
+/// JSON.
+pub(super) struct Json;
+
+impl Writer for Json {
+    fn name(&self) -> &'static str {
+        "json"
+    }
+
+    fn content_type(&self) -> &'static str {
+        "application/json"
+    }
+
+    fn description(&self) -> &'static str {
+        "A JSON object with the columns and one object per row"
+    }
+
+    fn write(
+        &self,
+        rows: &dyn Rows,
+        meta: &Meta,
+        out: Box<dyn Write + Send + '_>,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<u64, ExportError> {
+        let sink = JsonSink::new(rows.columns(), meta, Geometry::None, out)?;
+        write_blocks(rows, self.block_rows(), Box::new(sink), progress)
     }
 }

@@ -11,7 +11,8 @@ use std::io::Write;
 
 use rust_xlsxwriter::{Format as CellFormat, Workbook, Worksheet, XlsxError};
 
-use super::{Block, ColType, Column, ExportError, Meta, Sink, Values};
+use super::super::{Block, ColType, Column, ExportError, Meta, Rows, Values};
+use super::{write_blocks, Sink, Writer};
 use crate::domain::LocalClock;
 
 /// Data rows per sheet below the header (Excel's limit is 1,048,576 rows in all).
@@ -25,7 +26,7 @@ fn encode(e: XlsxError) -> ExportError {
     ExportError::Encode(e.to_string())
 }
 
-pub(super) struct XlsxSink<'w> {
+struct XlsxSink<'w> {
     workbook: Workbook,
     columns: Vec<Column>,
     meta: Meta,
@@ -62,7 +63,7 @@ fn sheet_name(title: &str, part: usize) -> String {
 }
 
 impl<'w> XlsxSink<'w> {
-    pub(super) fn new(
+    fn new(
         columns: &[Column],
         meta: &Meta,
         out: Box<dyn Write + Send + 'w>,
@@ -248,5 +249,33 @@ impl Sink for XlsxSink<'_> {
         std::io::copy(&mut assembled, &mut self.out)?;
         self.out.flush()?;
         Ok(())
+    }
+}
+
+/// XLSX.
+pub(super) struct Xlsx;
+
+impl Writer for Xlsx {
+    fn name(&self) -> &'static str {
+        "xlsx"
+    }
+
+    fn content_type(&self) -> &'static str {
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    }
+
+    fn description(&self) -> &'static str {
+        "An Excel workbook with typed cells (dates as dates, Rupiah as numbers)"
+    }
+
+    fn write(
+        &self,
+        rows: &dyn Rows,
+        meta: &Meta,
+        out: Box<dyn Write + Send + '_>,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<u64, ExportError> {
+        let sink = XlsxSink::new(rows.columns(), meta, out)?;
+        write_blocks(rows, self.block_rows(), Box::new(sink), progress)
     }
 }

@@ -1,0 +1,37 @@
+//! `[export]`: how large exports and snapshots may be and how many run at once.
+
+use serde::Deserialize;
+
+use crate::domain::settings::Checks;
+
+/// `[export]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct ExportSettings {
+    /// Most rows one export or snapshot may hold (a request for more is refused before anything
+    /// is written).
+    pub max_rows: u64,
+    /// Exports and snapshots running at once on this server.
+    pub max_concurrent: usize,
+    /// Exports and snapshots one client (token, else address) may run at once.
+    pub max_per_client: usize,
+}
+
+impl Default for ExportSettings {
+    fn default() -> Self {
+        Self {
+            max_rows: 20_000_000,
+            max_concurrent: 4,
+            max_per_client: 2,
+        }
+    }
+}
+
+impl ExportSettings {
+    /// Checks the section.
+    pub fn check(&self, c: &mut Checks<'_>) {
+        c.range("max_rows", self.max_rows, 1..=1_000_000_000);
+        c.range("max_concurrent", self.max_concurrent, 1..=64);
+        c.range("max_per_client", self.max_per_client, 1..=64);
+    }
+}
