@@ -1,56 +1,26 @@
 // Pantau analyst page: export any dataset (now or as of a time, filtered) or panel, preview rows,
 // take snapshots and view one by its citable URL (/analyst/?snapshot=ID). API: docs/exports.md.
+// Numbers, Rupiah, times and words come from the pages' shared modules (static/lib/).
 "use strict";
 
-(function () {
-  const ZONE_NAMES = { "Asia/Jakarta": "WIB", "Asia/Makassar": "WITA", "Asia/Jayapura": "WIT" };
-  const FORMATS = ["csv", "xlsx", "parquet", "geojson", "json"];
-  const TEXT = {
-    id: {
-      title: "Analis data", export_title: "Ekspor data", dataset: "Dataset", as_of: "Per waktu (kosong = sekarang)",
-      limit: "Batas baris", format: "Format", filters: "Filter", add_filter: "+ Tambah filter", columns: "Kolom",
-      preview: "Pratinjau", download: "Unduh", description: "Keterangan snapshot", created_by: "Nama Anda",
-      snapshot: "Simpan snapshot", dashboards_title: "Dasbor dan panel", snapshots_title: "Snapshot",
-      snap_id: "Id", snap_what: "Isi", as_of_short: "Per waktu", created_by_short: "Oleh",
-      description_short: "Keterangan", rows: "Baris", more: "Lainnya…", back: "← Kembali",
-      snapshot_heading: "Snapshot", copy_link: "Salin tautan", copied: "Tautan disalin.",
-      footer: "Waktu ditampilkan dalam zona penerapan; uang dalam Rupiah, tepat.",
-      remove: "Hapus", equals: "sama dengan", min: "minimal", max: "kurang dari", window: "rentang waktu",
-      result: "nilai panel", rows_behind: "baris data", snapshot_dashboard: "Snapshot dasbor",
-      taken: "Snapshot {id} tersimpan.", no_rows: "Tidak ada baris.", showing: "{n} dari {total} baris",
-      kind_dashboard: "dasbor", kind_dataset: "dataset", created_at: "Dibuat", sha256: "SHA-256",
-      target: "Isi", request: "Permintaan", store_seq: "Commit penyimpanan", loading: "Memuat…",
-      not_found: "Snapshot tidak ditemukan.", panel_empty: "Panel tanpa nilai pada waktu itu.",
-    },
-    en: {
-      title: "Data analyst", export_title: "Export data", dataset: "Dataset", as_of: "As of (empty = now)",
-      limit: "Row limit", format: "Format", filters: "Filters", add_filter: "+ Add filter", columns: "Columns",
-      preview: "Preview", download: "Download", description: "Snapshot description", created_by: "Your name",
-      snapshot: "Save snapshot", dashboards_title: "Dashboards and panels", snapshots_title: "Snapshots",
-      snap_id: "Id", snap_what: "Contents", as_of_short: "As of", created_by_short: "By",
-      description_short: "Description", rows: "Rows", more: "More…", back: "← Back",
-      snapshot_heading: "Snapshot", copy_link: "Copy link", copied: "Link copied.",
-      footer: "Times are shown in the deployment's zone; money in Rupiah, exact.",
-      remove: "Remove", equals: "equals", min: "at least", max: "below", window: "window",
-      result: "panel values", rows_behind: "rows behind", snapshot_dashboard: "Snapshot dashboard",
-      taken: "Snapshot {id} saved.", no_rows: "No rows.", showing: "{n} of {total} rows",
-      kind_dashboard: "dashboard", kind_dataset: "dataset", created_at: "Taken", sha256: "SHA-256",
-      target: "Contents", request: "Request", store_seq: "Store commit", loading: "Loading…",
-      not_found: "No such snapshot.", panel_empty: "The panel had no value at that moment.",
-    },
-  };
+import { clock, dateTime, initialLang, money, number as formatNumber, switchLang } from "/lib/format.js";
+import { applyWords, WORDS } from "/lib/words.js";
+
+{
   const WINDOWS = ["last 24h", "last 7d", "today", "yesterday", "this week", "this month", "this year", "this fiscal year"];
 
   const state = {
-    lang: localStorage.getItem("pantau.lang") === "en" ? "en" : "id",
+    lang: initialLang(),
     timeZone: "Asia/Jakarta",
+    /** The export formats the server writes (`GET /api/datasets`). */
+    formats: [],
     schemas: {},
     snapshotsBefore: null,
   };
   window.pantauAnalyst = state; // read by browser tests
 
   const $ = (id) => document.getElementById(id);
-  const t = (key) => TEXT[state.lang][key] || key;
+  const t = (key) => WORDS[state.lang].analyst[key] || key;
   const el = (tag, attrs, ...children) => {
     const node = document.createElement(tag);
     for (const [k, v] of Object.entries(attrs || {})) {
@@ -61,30 +31,19 @@
     for (const c of children) node.append(c instanceof Node ? c : document.createTextNode(c ?? ""));
     return node;
   };
-  const locale = () => (state.lang === "id" ? "id-ID" : "en-GB");
-  const number = (n) => new Intl.NumberFormat(locale(), { maximumFractionDigits: 4 }).format(n);
+  const number = (n) => formatNumber(n, state.lang, 4);
 
   function whenText(iso) {
     if (!iso) return "—";
     const date = new Date(iso);
     if (Number.isNaN(date.getTime())) return iso;
-    const text = new Intl.DateTimeFormat(locale(), {
-      year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", second: "2-digit",
-      hour12: false, timeZone: state.timeZone,
-    }).format(date);
-    return text + " " + (ZONE_NAMES[state.timeZone] || state.timeZone);
+    return dateTime(date, state.timeZone, state.lang, true);
   }
 
-  // A cell as people read it: Rupiah with id-ID grouping, times in the zone, numbers grouped.
+  // A cell as people read it: Rupiah exact, times in the zone, numbers grouped.
   function cellText(value, type) {
     if (value === null || value === undefined || value === "") return "";
-    if (type === "rupiah") {
-      const [whole, frac] = String(value).split(".");
-      const grouped = new Intl.NumberFormat(locale()).format(BigInt(whole.replace("-", ""))); // exact
-      const sign = whole.startsWith("-") ? "-" : "";
-      const sep = state.lang === "id" ? "," : ".";
-      return `${sign}Rp ${grouped}${frac && frac !== "00" ? sep + frac : ""}`;
-    }
+    if (type === "rupiah") return money(String(value), state.lang);
     if (type === "timestamp") return whenText(value);
     if (type === "boolean") return value ? "✓" : "✗";
     if (typeof value === "number") return number(value);
@@ -108,16 +67,12 @@
   }
 
   function applyLanguage() {
-    document.documentElement.lang = state.lang;
-    for (const node of document.querySelectorAll("[data-i18n]")) node.textContent = t(node.dataset.i18n);
-    for (const node of document.querySelectorAll("[data-i18n-placeholder]")) node.placeholder = t(node.dataset.i18nPlaceholder);
+    applyWords(document, state.lang);
     $("lang").textContent = state.lang === "id" ? "EN" : "ID";
   }
 
   function tick() {
-    const text = new Intl.DateTimeFormat("id-ID", { hour: "2-digit", minute: "2-digit", hour12: false, timeZone: state.timeZone })
-      .format(new Date()).replace(/\./g, ":");
-    $("clock").textContent = `${text} ${ZONE_NAMES[state.timeZone] || state.timeZone}`;
+    $("clock").textContent = clock(new Date(), state.timeZone);
   }
 
   // ---- exports of a dataset -------------------------------------------------------------
@@ -247,7 +202,7 @@
   // ---- dashboards and panels --------------------------------------------------------------
 
   function formatLinks(base, extra) {
-    return el("span", { class: "links" }, ...FORMATS.map((f) => el("a", { href: `${base}?format=${f}${extra || ""}` }, f)));
+    return el("span", { class: "links" }, ...state.formats.map((f) => el("a", { href: `${base}?format=${f.name}${extra || ""}`, title: f.description }, f.name)));
   }
 
   async function loadDashboards() {
@@ -361,8 +316,7 @@
   async function start() {
     applyLanguage();
     $("lang").addEventListener("click", () => {
-      state.lang = state.lang === "id" ? "en" : "id";
-      localStorage.setItem("pantau.lang", state.lang);
+      state.lang = switchLang(state.lang);
       location.reload();
     });
     $("copy-link").addEventListener("click", async () => {
@@ -375,6 +329,8 @@
     document.body.append(datalist);
     const info = await api("/api/datasets");
     if (info.time_zone) state.timeZone = info.time_zone;
+    state.formats = info.formats || [];
+    $("format").replaceChildren(...state.formats.map((f) => el("option", { value: f.name, title: f.description }, f.name)));
     tick();
     setInterval(tick, 10000);
     const id = new URLSearchParams(location.search).get("snapshot");
@@ -400,4 +356,4 @@
   }
 
   start().catch((e) => { say("export-message", e.message, true); state.error = e.message; });
-})();
+}

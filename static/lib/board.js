@@ -4,16 +4,23 @@
 "use strict";
 
 import { age, clock, longDate, pick } from "./format.js";
-import { renderPanel } from "./panels.js";
+import { loadKinds, renderPanel } from "./panels.js";
 import { words } from "./words.js";
 
 /** Topic of the sources' health (last success per source, for data ages). */
 export const HEALTH_TOPIC = "sources/health";
 
-/** A dashboard as `GET /api/dashboards/{id}` gives it; rejects with the list of known ids. */
+/**
+ * A dashboard as `GET /api/dashboards/{id}` gives it, with the drawings of its panels' kinds
+ * loaded; rejects with the list of known ids.
+ */
 export async function loadDashboard(id) {
   const response = await fetch("/api/dashboards/" + encodeURIComponent(id));
-  if (response.ok) return response.json();
+  if (response.ok) {
+    const dashboard = await response.json();
+    await loadKinds(dashboard.panels.map((p) => p.kind));
+    return dashboard;
+  }
   const known = await fetch("/api/dashboards").then((r) => r.json()).catch(() => ({ dashboards: [] }));
   const error = new Error("HTTP " + response.status);
   error.notFound = response.status === 404;

@@ -74,11 +74,11 @@ export function clock(date, timeZone, withSeconds = false) {
   return text + " " + (ZONE_NAMES[timeZone] || timeZone);
 }
 
-/** `27 Nov 2026 14:05 WIB`. */
-export function dateTime(date, timeZone, lang) {
+/** `27 Nov 2026 14:05 WIB` (`14:05:09 WIB` with seconds). */
+export function dateTime(date, timeZone, lang, withSeconds = false) {
   const day = new Intl.DateTimeFormat(locale(lang), { day: "numeric", month: "short", year: "numeric", timeZone })
     .format(date);
-  return day + " " + clock(date, timeZone);
+  return day + " " + clock(date, timeZone, withSeconds);
 }
 
 /** `Jumat, 27 November 2026`. */

@@ -16,6 +16,26 @@ export const WORDS = {
       pending: "menunggu", completed: "selesai", cancelled: "dibatalkan", failed: "gagal" },
     rag: { green: "sesuai target", amber: "perlu perhatian", red: "di luar target" },
     offline: "Luring — nilai terakhir ditampilkan", complaints: "aduan",
+    nav_wall: "Layar dinding", nav_map_wall: "Peta aduan", nav_explore: "Jelajah peta", nav_kpi: "KPI pimpinan",
+    nav_analyst: "Analis",
+    demo_note: "Data simulasi di atas batas kelurahan Kota Pasuruan (Kemendagri, cahyadsn/wilayah_boundaries, MIT).",
+    // The analyst page (static/analyst/analyst.js).
+    analyst: {
+      title: "Analis data", export_title: "Ekspor data", dataset: "Dataset", as_of: "Per waktu (kosong = sekarang)",
+      limit: "Batas baris", format: "Format", filters: "Filter", add_filter: "+ Tambah filter", columns: "Kolom",
+      preview: "Pratinjau", download: "Unduh", description: "Keterangan snapshot", created_by: "Nama Anda",
+      snapshot: "Simpan snapshot", dashboards_title: "Dasbor dan panel", snapshots_title: "Snapshot",
+      snap_id: "Id", snap_what: "Isi", as_of_short: "Per waktu", created_by_short: "Oleh",
+      description_short: "Keterangan", rows: "Baris", more: "Lainnya…", back: "← Kembali",
+      snapshot_heading: "Snapshot", copy_link: "Salin tautan", copied: "Tautan disalin.",
+      footer: "Waktu ditampilkan dalam zona penerapan; uang dalam Rupiah, tepat.",
+      remove: "Hapus", equals: "sama dengan", min: "minimal", max: "kurang dari", window: "rentang waktu",
+      result: "nilai panel", rows_behind: "baris data", snapshot_dashboard: "Snapshot dasbor",
+      taken: "Snapshot {id} tersimpan.", no_rows: "Tidak ada baris.", showing: "{n} dari {total} baris",
+      kind_dashboard: "dasbor", kind_dataset: "dataset", created_at: "Dibuat", sha256: "SHA-256",
+      target: "Isi", request: "Permintaan", store_seq: "Commit penyimpanan", loading: "Memuat…",
+      not_found: "Snapshot tidak ditemukan.", panel_empty: "Panel tanpa nilai pada waktu itu.",
+    },
     measures: { count: "Jumlah", sum: "Jumlah", avg: "Rata-rata", min: "Minimum", max: "Maksimum", median: "Median",
       p90: "P90", count_distinct: "Jumlah unik", rate_per_hour: "Per jam", share: "Porsi", sla_breached: "Lewat SLA",
       sla_at_risk: "Berisiko", sla_within_pct: "Tepat waktu", time_to_first_response: "Tanggap pertama",
@@ -35,6 +55,25 @@ export const WORDS = {
       pending: "pending", completed: "completed", cancelled: "cancelled", failed: "failed" },
     rag: { green: "on target", amber: "needs attention", red: "off target" },
     offline: "Offline — showing the last values", complaints: "complaints",
+    nav_wall: "Wall screen", nav_map_wall: "Complaint map", nav_explore: "Map explorer", nav_kpi: "Leadership KPIs",
+    nav_analyst: "Analyst",
+    demo_note: "Simulated data over the kelurahan boundaries of Kota Pasuruan (Kemendagri, cahyadsn/wilayah_boundaries, MIT).",
+    analyst: {
+      title: "Data analyst", export_title: "Export data", dataset: "Dataset", as_of: "As of (empty = now)",
+      limit: "Row limit", format: "Format", filters: "Filters", add_filter: "+ Add filter", columns: "Columns",
+      preview: "Preview", download: "Download", description: "Snapshot description", created_by: "Your name",
+      snapshot: "Save snapshot", dashboards_title: "Dashboards and panels", snapshots_title: "Snapshots",
+      snap_id: "Id", snap_what: "Contents", as_of_short: "As of", created_by_short: "By",
+      description_short: "Description", rows: "Rows", more: "More…", back: "← Back",
+      snapshot_heading: "Snapshot", copy_link: "Copy link", copied: "Link copied.",
+      footer: "Times are shown in the deployment's zone; money in Rupiah, exact.",
+      remove: "Remove", equals: "equals", min: "at least", max: "below", window: "window",
+      result: "panel values", rows_behind: "rows behind", snapshot_dashboard: "Snapshot dashboard",
+      taken: "Snapshot {id} saved.", no_rows: "No rows.", showing: "{n} of {total} rows",
+      kind_dashboard: "dashboard", kind_dataset: "dataset", created_at: "Taken", sha256: "SHA-256",
+      target: "Contents", request: "Request", store_seq: "Store commit", loading: "Loading…",
+      not_found: "No such snapshot.", panel_empty: "The panel had no value at that moment.",
+    },
     measures: { count: "Count", sum: "Sum", avg: "Average", min: "Minimum", max: "Maximum", median: "Median",
       p90: "P90", count_distinct: "Distinct", rate_per_hour: "Per hour", share: "Share", sla_breached: "Past SLA",
       sla_at_risk: "At risk", sla_within_pct: "On time", time_to_first_response: "First response",
@@ -50,4 +89,20 @@ export function words(lang) {
     for (const [name, value] of Object.entries(values)) text = text.replace("{" + name + "}", value);
     return text;
   };
+}
+
+/** Puts the words of `lang` into every `[data-i18n]` element (its text) and
+ * `[data-i18n-placeholder]` element (its placeholder) under `root`. */
+export function applyWords(root, lang) {
+  // A dotted key (`analyst.title`) looks inside a page's own section of the words.
+  const t = (key) => key.split(".").reduce((d, k) => (d && typeof d === "object" ? d[k] : undefined), WORDS[lang]);
+  for (const node of root.querySelectorAll("[data-i18n]")) {
+    const text = t(node.dataset.i18n);
+    if (typeof text === "string") node.textContent = text;
+  }
+  for (const node of root.querySelectorAll("[data-i18n-placeholder]")) {
+    const text = t(node.dataset.i18nPlaceholder);
+    if (typeof text === "string") node.placeholder = text;
+  }
+  if (root.documentElement) root.documentElement.lang = lang;
 }

@@ -314,6 +314,9 @@ async fn simulated_app() -> TestApp {
     .await
 }
 
+/// The overview's complaints total as drawn (the `total` kpi's raw figure).
+const OVERVIEW_TOTAL: &str = "Number((document.querySelector('[data-panel=\"total\"] .kpi-value') || {dataset: {}}).dataset.raw || 0)";
+
 #[tokio::test]
 async fn the_wall_page_shows_live_values_survives_a_server_restart_and_fits_a_tablet() {
     let Some(chromium) = chromium_path() else {
@@ -325,13 +328,13 @@ async fn the_wall_page_shows_live_values_survives_a_server_restart_and_fits_a_ta
     let mut wall = Browser::launch(&chromium, 1920, 1080, false).await;
     wall.navigate(&format!("{url}?screen=wall-test")).await;
     wall.wait_until(
-        "window.pantau && pantau.connection === 'open' && pantau.data && pantau.data.total > 0",
+        &format!("window.pantau && pantau.live && pantau.live.connection === 'open' && {OVERVIEW_TOTAL} > 0"),
         Duration::from_secs(20),
         "the page never showed a live total",
     )
     .await;
     let shown = wall
-        .eval("document.getElementById('total').textContent")
+        .eval("document.querySelector('[data-panel=\"total\"] .kpi-value').textContent")
         .await;
     assert_ne!(shown, json!("—"), "the total tile is filled");
     assert_eq!(
@@ -349,9 +352,9 @@ async fn the_wall_page_shows_live_values_survives_a_server_restart_and_fits_a_ta
         .as_str()
         .unwrap()
         .ends_with("WIB"));
-    let before = wall.eval("pantau.data.total").await.as_u64().unwrap();
+    let before = wall.eval(OVERVIEW_TOTAL).await.as_f64().unwrap();
     wall.wait_until(
-        &format!("pantau.data.total > {before}"),
+        &format!("{OVERVIEW_TOTAL} > {before}"),
         Duration::from_secs(20),
         "the total did not move after an ingest",
     )
@@ -363,7 +366,7 @@ async fn the_wall_page_shows_live_values_survives_a_server_restart_and_fits_a_ta
     );
     // The live map: every kelurahan drawn, coloured by the server's classes, with a legend.
     wall.wait_until(
-        "document.querySelectorAll('#map path').length === 34 && [...document.querySelectorAll('#map path')].some(p => p.getAttribute('fill') !== '#2a3038') && document.querySelectorAll('#legend li').length >= 2",
+        "(() => { const m = document.querySelector('[data-panel=\"map\"]'); const paths = m ? [...m.querySelectorAll('svg.map path')] : []; return paths.length === 34 && paths.some(p => p.getAttribute('fill') !== '#2a3038') && m.querySelectorAll('.legend li').length >= 2; })()",
         Duration::from_secs(20),
         "the map did not show 34 coloured kelurahan with a legend",
     )
@@ -383,19 +386,19 @@ async fn the_wall_page_shows_live_values_survives_a_server_restart_and_fits_a_ta
     // The server stops: the page says so instead of freezing silently.
     demo.stop().await;
     wall.wait_until(
-        "document.getElementById('conn').className === 'conn conn-closed' && document.getElementById('age').classList.contains('stale')",
+        "document.getElementById('conn').className === 'conn conn-closed' && document.querySelector('[data-panel=\"total\"]').classList.contains('stale')",
         Duration::from_secs(20),
         "the disconnected and stale indicators did not appear",
     )
     .await;
     wall.screenshot("wall-1920x1080-disconnected.png").await;
-    let total_when_down = wall.eval("pantau.data.total").await.as_u64().unwrap();
+    let total_when_down = wall.eval(OVERVIEW_TOTAL).await.as_f64().unwrap();
 
     // It comes back on the same data dir: the page reconnects by itself, no reload.
     wall.eval("window.__sameDocument = true").await;
     demo.restart().await;
     wall.wait_until(
-        &format!("pantau.connection === 'open' && pantau.data.total > {total_when_down}"),
+        &format!("pantau.live.connection === 'open' && {OVERVIEW_TOTAL} > {total_when_down}"),
         Duration::from_secs(60),
         "the page did not recover after the restart",
     )
@@ -413,7 +416,7 @@ async fn the_wall_page_shows_live_values_survives_a_server_restart_and_fits_a_ta
     tablet.navigate(&url).await;
     tablet
         .wait_until(
-            "window.pantau && pantau.data && pantau.data.total > 0",
+            &format!("window.pantau && pantau.live && {OVERVIEW_TOTAL} > 0"),
             Duration::from_secs(20),
             "the tablet view never showed a live total",
         )
@@ -544,6 +547,67 @@ async fn the_analyst_page_previews_an_export_takes_a_snapshot_and_shows_it_by_it
         .await;
     assert!(links.as_u64().unwrap() > 5, "every panel has its exports");
     finish(page, app, "analyst-snapshot-1440x900.png").await;
+}
+
+/// Both pages format money with the one shared formatter (`static/lib/format.js`): an OPD's pagu
+/// on the wall's budget panel reads exactly as the analyst page shows it in a snapshot of that
+/// panel.
+#[tokio::test]
+async fn a_rupiah_value_reads_the_same_on_the_wall_and_the_analyst_page() {
+    let Some(chromium) = chromium_path() else {
+        return;
+    };
+    let app = simulated_app().await;
+    let mut wall = open(
+        &chromium,
+        &app,
+        (1920, 1080),
+        "/wall/kota-pasuruan-wall?part=2",
+    )
+    .await;
+    // The wall's text of the first OPD's pagu, and that OPD.
+    let pagu_on_wall = "(() => { const li = document.querySelector('[data-panel=\"serapan-opd\"] li[data-key]'); if (!li) return null; const m = /Pagu (Rp [0-9.,]+)/.exec(li.querySelector('.detail').textContent); return m ? [li.dataset.key, m[1]] : null; })()";
+    wall.wait_until(
+        &format!("{pagu_on_wall} !== null"),
+        Duration::from_secs(30),
+        "the budget panel never showed a pagu",
+    )
+    .await;
+    let on_wall = wall.eval(pagu_on_wall).await;
+    let (opd, shown) = (
+        on_wall[0].as_str().unwrap().to_owned(),
+        on_wall[1].as_str().unwrap().to_owned(),
+    );
+    let snapshot: Value = app
+        .client
+        .post(app.url("/api/snapshots"))
+        .json(&json!({"dashboard": "kota-pasuruan-wall", "description": "Rupiah"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let view = snapshot["view"].as_str().unwrap().to_owned();
+    let mut analyst = open(&chromium, &app, (1440, 900), &view).await;
+    analyst
+        .wait_until(
+            "window.pantauAnalyst && pantauAnalyst.ready === true && document.querySelectorAll('#panel-serapan-opd tbody tr').length > 0",
+            Duration::from_secs(20),
+            "the snapshot view did not show the budget panel",
+        )
+        .await;
+    let on_analyst = analyst
+        .eval(&format!("(() => {{ const table = document.querySelector('#panel-serapan-opd table'); const names = [...table.querySelectorAll('th')].map(th => th.textContent); const row = [...table.querySelectorAll('tbody tr')].find(tr => [...tr.children].some(td => td.textContent === {opd:?})); return row ? row.children[names.indexOf('pagu')].textContent : null; }})()"))
+        .await;
+    assert_eq!(
+        on_analyst.as_str(),
+        Some(shown.as_str()),
+        "{opd}: the wall shows {shown}, the analyst page {on_analyst}"
+    );
+    assert!(shown.starts_with("Rp "), "{shown}");
+    drop(wall);
+    finish(analyst, app, "analyst-rupiah-1440x900.png").await;
 }
 
 /// True once every panel of the page holds a drawn value (no "waiting" placeholder left).

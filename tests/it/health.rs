@@ -80,8 +80,8 @@ async fn pages_are_served_and_unknown_api_paths_get_a_json_error() {
     assert_eq!(index.status(), 200);
     let html = index.text().await.unwrap();
     assert!(html.contains("<title>Pantau"), "{html}");
-    assert!(html.contains("src=\"/app.js\""));
-    assert_eq!(app.get("/app.js").await.status(), 200);
+    assert!(html.contains("src=\"/wall/wall.js\""), "the overview is the wall's page");
+    assert!(html.contains("data-dashboard=\"overview\""));
     assert_eq!(
         app.get("/geo/kota_pasuruan_desa_kelurahan.geojson")
             .await
@@ -105,10 +105,12 @@ async fn pages_are_served_and_unknown_api_paths_get_a_json_error() {
         );
     }
     for script in [
-        "/lib/wall.js",
-        "/lib/kpi.js",
-        "/lib/explore.js",
+        "/wall/wall.js",
+        "/kpi/kpi.js",
+        "/map/explore.js",
+        "/analyst/analyst.js",
         "/lib/live.js",
+        "/lib/kinds/kpi.js",
     ] {
         let response = app.get(script).await;
         assert_eq!(response.status(), 200, "{script}");

@@ -3,10 +3,10 @@
 // with its age, under an "offline" line; they move again when it comes back.
 "use strict";
 
-import { initialLang, switchLang, pick } from "./format.js";
-import { startLive } from "./live.js";
-import { HEALTH_TOPIC, changeOf, drawHeader, drawHealth, drawPanels, loadDashboard, loadRegions, markFreshness, panelSection } from "./board.js";
-import { words } from "./words.js";
+import { initialLang, switchLang, pick } from "/lib/format.js";
+import { startLive } from "/lib/live.js";
+import { HEALTH_TOPIC, changeOf, drawHeader, drawHealth, drawPanels, loadDashboard, loadRegions, markFreshness, panelSection } from "/lib/board.js";
+import { words } from "/lib/words.js";
 
 const params = new URLSearchParams(location.search);
 const byId = (id) => document.getElementById(id);

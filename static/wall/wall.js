@@ -1,15 +1,17 @@
 // The wall display (`/wall/{dashboard}`, `/wall?playlist=a,b&every=60`): a dashboard's panels on
 // its grid, live over /ws, each with its data age; one part of a dashboard spread over several
-// screens with `?part=N`; a named screen (`?screen=lobby-1`) reports itself to operators.
-// docs/pages.md describes the parameters.
+// screens with `?part=N`; a named screen (`?screen=lobby-1`) reports itself to operators. The
+// overview (`/`) is this page too, on the dashboard its body names (`data-dashboard`); a `board`
+// dashboard scrolls and stacks its panels on a narrow screen. docs/pages.md describes the
+// parameters.
 "use strict";
 
-import { initialLang, switchLang, pick } from "./format.js";
-import { startLive } from "./live.js";
+import { initialLang, switchLang, pick } from "/lib/format.js";
+import { startLive } from "/lib/live.js";
 import {
   HEALTH_TOPIC, changeOf, drawHeader, drawHealth, drawPanels, loadDashboard, loadRegions, markFreshness, panelSection, sourcesLine,
-} from "./board.js";
-import { words } from "./words.js";
+} from "/lib/board.js";
+import { applyWords, words } from "/lib/words.js";
 
 const params = new URLSearchParams(location.search);
 const byId = (id) => document.getElementById(id);
@@ -17,8 +19,10 @@ const byId = (id) => document.getElementById(id);
 /** What this screen shows: `[{ id, part }]` (part null = every part side by side). */
 function wanted() {
   const part = Number(params.get("part")) || null;
-  const fromPath = decodeURIComponent(location.pathname.replace(/^\/wall\/?/, "").replace(/\/$/, ""));
+  const onWall = /^\/wall(\/|$)/.test(location.pathname);
+  const fromPath = onWall ? decodeURIComponent(location.pathname.replace(/^\/wall\/?/, "").replace(/\/$/, "")) : "";
   if (fromPath) return [{ id: fromPath, part }];
+  if (document.body.dataset.dashboard) return [{ id: document.body.dataset.dashboard, part }];
   return (params.get("playlist") || "").split(",").map((s) => s.trim()).filter(Boolean).map((entry) => {
     const [id, p] = entry.split(":");
     return { id, part: Number(p) || part };
@@ -79,6 +83,7 @@ function show(index) {
   const board = view.boards[index];
   if (!board) return;
   byId("title").textContent = pick(board.dashboard.title, view.lang);
+  document.body.classList.toggle("board", board.dashboard.audience === "board");
   const layout = board.dashboard.layout;
   byId("part").textContent = layout && board.part && layout.screens > 1 ? board.part + "/" + layout.screens : "";
   document.title = "Pantau — " + pick(board.dashboard.title, view.lang);
@@ -91,6 +96,9 @@ function drawAll(topic) {
 function tick() {
   const now = Date.now();
   drawHeader(view.live, view.lang, new Date(now));
+  // The overview says when its data is simulated (the demo's sources).
+  const footer = byId("footer");
+  if (footer) footer.hidden = !view.live.sources.some((s) => s.kind === "simulator");
   const sources = sourcesLine(view.live, view.lang);
   const line = byId("sources");
   line.textContent = sources.text;
@@ -188,6 +196,7 @@ async function main() {
 
 byId("lang").addEventListener("click", () => {
   view.lang = switchLang(view.lang);
+  applyWords(document, view.lang);
   if (!view.live) return;
   show(view.current);
   for (const board of view.boards) {
@@ -201,4 +210,5 @@ byId("lang").addEventListener("click", () => {
   tick();
 });
 
+applyWords(document, view.lang);
 main().catch((e) => { console.warn("pantau:", e); fail(String(e.message || e)); });

@@ -4,11 +4,11 @@
 // which the server sends again whenever the layer moves.
 "use strict";
 
-import { initialLang, number, pick, switchLang } from "./format.js";
-import { startLive } from "./live.js";
-import { drawHeader } from "./board.js";
-import { choropleth } from "./map.js";
-import { words } from "./words.js";
+import { initialLang, number, pick, switchLang } from "/lib/format.js";
+import { startLive } from "/lib/live.js";
+import { drawHeader } from "/lib/board.js";
+import { choropleth } from "/lib/map.js";
+import { words } from "/lib/words.js";
 
 const params = new URLSearchParams(location.search);
 const byId = (id) => document.getElementById(id);
