@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 use chrono::DateTime;
 use common::*;
 use pantau::dashboards;
+use pantau::dashboards::kinds::Sets;
 use pantau::engine::panel::{evaluate, PanelContext};
 use pantau::engine::query::Frames;
 

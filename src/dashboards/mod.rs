@@ -1,12 +1,16 @@
 //! Dashboards as code: the files in `dashboards/*.toml`, parsed, validated and kept current.
 //!
-//! Owns the format ([`spec`]), its validation ([`validate`]) into a typed form ([`model`]), the queryable fields of each
+//! Owns the format ([`spec`]), its validation ([`validate`]) into a typed form ([`model`]), a
+//! query's result vocabulary ([`result`]), the queryable fields of each
 //! dataset ([`fields`]), time windows and buckets ([`window`]) and the [`Catalog`] of loaded
-//! dashboards with hot reload. Computes nothing: the engine turns a [`Dashboard`] into results.
+//! dashboards with hot reload, and the panel kinds ([`kinds`]: what each needs, how a result
+//! becomes its value and its table). Runs no query: the engine computes the results.
 
 pub mod fields;
 pub mod filter;
+pub mod kinds;
 pub mod model;
+pub mod result;
 mod settings;
 pub mod spec;
 pub mod validate;
@@ -24,7 +28,8 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 pub use filter::FilterInput;
-pub use model::{Dashboard, Panel, PanelKind, Query};
+pub use kinds::PanelKind;
+pub use model::{Dashboard, Panel, Query};
 pub use settings::DashboardSettings;
 
 /// The live topic of a dashboard panel: `dashboards/{dashboard}/{panel}` (a whole dashboard is

@@ -7,6 +7,7 @@ use chrono_tz::Tz;
 use serde::Serialize;
 
 use super::fields::{FieldType, QueryField};
+use super::kinds::PanelKind;
 use super::spec::{Area, Text};
 use super::window::{BucketSize, Window};
 use crate::domain::Dataset;
@@ -62,44 +63,6 @@ pub struct Dashboard {
 
 fn zone_name<S: serde::Serializer>(tz: &Tz, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(tz.name())
-}
-
-/// What a panel shows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum PanelKind {
-    /// One number, with change and red/amber/green.
-    Kpi,
-    /// Values per time bucket.
-    Timeseries,
-    /// Values per group, top N and the rest.
-    Breakdown,
-    /// The top N rows.
-    Table,
-    /// Progress of each group (e.g. serapan) against a target.
-    Progress,
-    /// Counts per lifecycle state, in lifecycle order.
-    Funnel,
-    /// A map layer.
-    Map,
-    /// The sources' health.
-    SourceHealth,
-}
-
-impl PanelKind {
-    pub(crate) fn parse(text: &str) -> Option<PanelKind> {
-        Some(match text {
-            "kpi" => PanelKind::Kpi,
-            "timeseries" => PanelKind::Timeseries,
-            "breakdown" => PanelKind::Breakdown,
-            "table" => PanelKind::Table,
-            "progress" => PanelKind::Progress,
-            "funnel" => PanelKind::Funnel,
-            "map" => PanelKind::Map,
-            "source_health" => PanelKind::SourceHealth,
-            _ => return None,
-        })
-    }
 }
 
 /// Red/amber/green bands.

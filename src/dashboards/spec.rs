@@ -110,8 +110,8 @@ pub struct PanelSpec {
     /// Identifier within the dashboard (`a-z 0-9 _ -`).
     #[schemars(with = "String")]
     pub id: Spanned<String>,
-    /// `kpi`, `timeseries`, `breakdown`, `table`, `progress`, `funnel`, `map` or `source_health`.
-    #[schemars(with = "String")]
+    /// What the panel shows (`docs/dashboards.md`, "Panel kinds").
+    #[schemars(with = "super::kinds::PanelKind")]
     pub kind: Spanned<String>,
     /// Title in both languages.
     pub title: Text,

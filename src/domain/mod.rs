@@ -19,6 +19,7 @@ pub mod money;
 pub mod region;
 pub mod service;
 pub mod settings;
+pub mod table;
 pub mod time;
 
 pub use budget::{BudgetLine, BudgetVersion};

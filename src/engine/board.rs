@@ -31,8 +31,9 @@ use super::incremental::Tracked;
 use super::panel::{self, PanelContext};
 use super::query::{Frames, Moment, QueryError};
 use super::TopicSink;
+use crate::dashboards::kinds::Input;
 use crate::dashboards::model::Query;
-use crate::dashboards::{topic, Catalog, Dashboard, Panel, PanelKind};
+use crate::dashboards::{topic, Catalog, Dashboard, Panel};
 use crate::domain::Dataset;
 use crate::domain::SourceHealth;
 use crate::store::{Store, StoreSnapshot};
@@ -325,7 +326,7 @@ impl Board {
                     continue;
                 }
                 for (i, p) in board.panels.iter().enumerate() {
-                    if p.kind == PanelKind::SourceHealth {
+                    if p.kind.kind().input(p) == Input::Sources {
                         fast.push((board.clone(), i));
                     }
                 }

@@ -14,8 +14,9 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::query::{self, Frames, Group, Moment, QueryError, Sums};
+use super::query::{self, Frames, Moment, QueryError, Sums};
 use crate::dashboards::model::Query;
+use crate::dashboards::result::Group;
 use crate::store::Delta;
 
 /// One panel's sums and where they stand.

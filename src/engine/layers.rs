@@ -138,7 +138,7 @@ fn shape(
             out["weight"] = json!(layer.weight.map(|f| f.name));
             // Without a weight field a cell weighs its row count, a whole number.
             let weighed = |w: f64| match layer.weight {
-                Some(_) => query::round(w),
+                Some(_) => crate::dashboards::result::round(w),
                 None => json!(w as u64),
             };
             out["max"] = weighed(cells.iter().map(|c| c.weight).fold(0.0, f64::max));

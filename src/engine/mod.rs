@@ -9,7 +9,6 @@
 //! `sources/health` topic and every screen's `source_status`.
 
 pub mod board;
-pub mod classes;
 pub mod incremental;
 pub mod layers;
 pub mod panel;

@@ -12,7 +12,8 @@ use proptest::prelude::*;
 use serde_json::{json, Value};
 
 use super::panel::{evaluate_at, PanelContext};
-use super::query::{groups, Frames, Group, Key, Moment};
+use super::query::{groups, Frames, Moment};
+use crate::dashboards::result::{Group, Key};
 use crate::dashboards::{self, Rules};
 use crate::domain::{Complaint, Status, DEFAULT_TIME_ZONE};
 use crate::store::schema::STATUS_WORDS;

@@ -7,10 +7,11 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use polars::prelude::*;
 
-use super::table::{Block, ColType, Column, Geometry, Rows, Values};
+use super::table::{Block, Geometry, Rows, Values};
 use super::ExportError;
 use crate::dashboards::model::{Filter, Query};
 use crate::dashboards::FilterInput;
+use crate::domain::table::{ColType, Column};
 use crate::domain::Dataset;
 use crate::engine::query::{selection, Frames, Moment, QueryError};
 use crate::store::DatasetSchema;

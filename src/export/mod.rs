@@ -34,7 +34,7 @@ pub use query::ExportQuery;
 pub use requests::{find_dataset, Current, CurrentValues, Download, SnapshotRequest, SnapshotView};
 pub use service::{Busy, ExportInputs, Exports, Gate, Permit};
 pub use settings::ExportSettings;
-pub use table::{Block, Cell, ColType, Column, Geometry, Rows, Table, Values};
+pub use table::{Block, Geometry, Rows, Values};
 
 /// Why an export could not be made.
 #[derive(Debug, thiserror::Error)]

@@ -17,10 +17,11 @@ use super::panel::tabulate;
 use super::query::SNAPSHOT_PARAMS;
 use super::query::{clip, ExportQuery, DATASET_PARAMS, MAX_FILTERS, MAX_TEXT, PANEL_PARAMS};
 use super::snapshot::{freeze, Creation, FrozenDashboard};
-use super::table::{Geometry, Rows, Table};
+use super::table::{Geometry, Rows};
 use super::{ExportError, Exports, Format, Meta, Permit};
 use crate::dashboards::{topic, Dashboard, FilterInput, Panel};
 use crate::db::SnapshotRecord;
+use crate::domain::table::Table;
 use crate::domain::{format_local, Dataset};
 
 /// Longest snapshot description.

@@ -17,10 +17,11 @@ use sha2::Digest;
 use super::dataset::{DatasetExport, DatasetRequest};
 use super::panel::tabulate;
 use super::regions::Regions;
-use super::table::{Block, ColType, Column, Geometry, Rows, Table, Values};
+use super::table::{Block, Geometry, Rows, Values};
 use super::{ExportError, Format, Meta};
 use crate::dashboards::{Dashboard, Panel};
 use crate::db::{MetaDb, SnapshotRecord};
+use crate::domain::table::{ColType, Column, Table};
 use crate::store::StoreSnapshot;
 
 /// Who takes a snapshot, for what, of which moment.

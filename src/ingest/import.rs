@@ -11,7 +11,7 @@ use std::sync::Arc;
 use chrono::Utc;
 use serde::Serialize;
 
-use super::files::{FileReader, Format};
+use super::kinds::files::{FileReader, Format};
 use super::mapping::{Mapping, Rows};
 use super::{deliver, Enricher, SourceError};
 use crate::db::MetaDb;

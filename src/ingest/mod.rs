@@ -1,6 +1,6 @@
 //! Ingest: pull workers that bring records from sources into the store.
 //!
-//! Owns the [`Source`] trait, one file per source kind, the declarative [`mapping`] from a
+//! Owns the [`Source`] trait, one module per source kind ([`kinds`]), the declarative [`mapping`] from a
 //! source's records to dataset rows, geo-enrichment, the quarantine of records that cannot be
 //! stored, and the worker loop: pull from the stored cursor, append durably, only then advance the
 //! cursor (together with the pull's quarantined records); back off with jitter on failure. Must
@@ -8,14 +8,10 @@
 
 pub mod config;
 pub mod enrich;
-pub mod files;
-pub mod http_json;
 pub mod import;
+pub mod kinds;
 pub mod mapping;
-pub mod open311;
 mod settings;
-pub mod simulator;
-pub mod sql;
 
 pub use config::{build_sources, check_sources, SourceConfig};
 pub use enrich::Enricher;

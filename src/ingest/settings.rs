@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use super::config::{SimulatorConfig, SourceConfig, SourceKind};
+use super::config::SourceConfig;
+use super::kinds::simulator::SimulatorConfig;
+use super::kinds::SourceKind;
 use crate::domain::settings::Checks;
 use crate::domain::Dataset;
 

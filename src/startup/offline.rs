@@ -14,10 +14,9 @@ use crate::export::{
     write_reporting, DatasetExport, DatasetRequest, Format, Meta, Rows as ExportRows,
 };
 use crate::geo::Boundaries;
-use crate::ingest::config::SourceKind;
 use crate::ingest::import::{import, ImportSummary};
 use crate::ingest::mapping::{Layout, Mapping, Rows};
-use crate::ingest::{deliver, open311, Enricher};
+use crate::ingest::{deliver, Enricher};
 use crate::store::Store;
 
 /// Quarantined records retried per round.
@@ -143,13 +142,15 @@ impl Offline {
             .iter()
             .find(|s| s.id == source_id)
             .with_context(|| format!("no source '{source_id}' in the configuration"))?;
-        let mapping: Arc<Mapping> = match &source.kind {
-            SourceKind::Open311(_) => open311::mapping().map_err(anyhow::Error::msg)?,
-            SourceKind::Simulator(_) => anyhow::bail!("the simulator quarantines nothing"),
-            _ => source
-                .load_mapping(&settings.config_dir(), settings.deployment.tz())
-                .map_err(anyhow::Error::msg)?,
-        };
+        let mapping: Arc<Mapping> = source
+            .load_mapping(&settings.config_dir(), settings.deployment.tz())
+            .map_err(anyhow::Error::msg)?
+            .with_context(|| {
+                format!(
+                    "source '{source_id}' ({}) makes its rows itself and quarantines nothing",
+                    source.kind.tag()
+                )
+            })?;
         if mapping.spec.hierarchy.is_some() {
             anyhow::bail!(
                 "source '{source_id}' derives budget hierarchies from whole reports; re-import its files instead"

@@ -80,7 +80,10 @@ async fn pages_are_served_and_unknown_api_paths_get_a_json_error() {
     assert_eq!(index.status(), 200);
     let html = index.text().await.unwrap();
     assert!(html.contains("<title>Pantau"), "{html}");
-    assert!(html.contains("src=\"/wall/wall.js\""), "the overview is the wall's page");
+    assert!(
+        html.contains("src=\"/wall/wall.js\""),
+        "the overview is the wall's page"
+    );
     assert!(html.contains("data-dashboard=\"overview\""));
     assert_eq!(
         app.get("/geo/kota_pasuruan_desa_kelurahan.geojson")

@@ -17,6 +17,7 @@ use serde_json::{json, Value};
 
 use crate::dashboards::fields::{FieldType, Origin, QueryField};
 use crate::dashboards::model::{Func, Measure, Query};
+use crate::dashboards::result::{round, Group, Key};
 use crate::domain::Dataset;
 use crate::domain::Rupiah;
 use crate::store::DatasetSchema;
@@ -59,41 +60,6 @@ pub struct Moment {
     pub tz: Tz,
     /// First month of the fiscal year.
     pub fiscal_start: u32,
-}
-
-/// One group of a result: its key values (decoded) and its measures (as JSON).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Group {
-    /// Group-by values, in `group_by` order, then the bucket start if bucketed (seconds).
-    pub keys: Vec<Key>,
-    /// Measure values in `measures` order.
-    pub values: Vec<Value>,
-    /// Rows in the group (for shares and "other").
-    pub rows: u64,
-}
-
-/// A decoded group-by value.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Key {
-    /// A label (or a number or boolean written out).
-    Text(String),
-    /// A bucket start, seconds since 1970.
-    Time(i64),
-    /// No value.
-    Missing,
-}
-
-impl Key {
-    /// The key as text for JSON object keys.
-    pub fn text(&self, tz: Tz) -> String {
-        match self {
-            Key::Text(s) => s.clone(),
-            Key::Time(t) => DateTime::from_timestamp(*t, 0)
-                .map(|t| crate::domain::format_local(t, tz))
-                .unwrap_or_default(),
-            Key::Missing => "unknown".to_owned(),
-        }
-    }
 }
 
 /// One group-by value as stored (a code, a number, a bucket start), hashable.
@@ -345,14 +311,6 @@ pub fn selection(
 }
 
 /// Rounds a float for display and stable diffs (4 decimals).
-pub(crate) fn round(v: f64) -> Value {
-    if v.is_finite() {
-        json!((v * 10_000.0).round() / 10_000.0)
-    } else {
-        Value::Null
-    }
-}
-
 fn pct(part: Option<f64>, whole: Option<f64>) -> Value {
     match (part, whole) {
         (Some(p), Some(w)) if w != 0.0 => round(p / w * 100.0),

@@ -4,10 +4,8 @@
 
 use std::io::Write;
 
-use super::super::{
-    float_text, write_coord, write_i64, write_money, Block, ColType, Column, ExportError, Meta,
-    Rows, Values,
-};
+use crate::domain::table::{ColType, Column};
+use super::super::{float_text, write_coord, write_i64, write_money, Block, ExportError, Meta, Rows, Values};
 use super::{write_blocks, Sink, Writer};
 use crate::domain::LocalClock;
 

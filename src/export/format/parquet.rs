@@ -20,7 +20,8 @@ use polars_parquet::write::{
 /// The file's compression: zstd at its default level.
 const COMPRESSION: ParquetCompression = ParquetCompression::Zstd(None);
 
-use super::super::{Block, ColType, Column, ExportError, Meta, Rows, Values};
+use crate::domain::table::{ColType, Column};
+use super::super::{Block, ExportError, Meta, Rows, Values};
 use super::Writer;
 
 fn encode(e: PolarsError) -> ExportError {

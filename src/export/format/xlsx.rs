@@ -11,7 +11,8 @@ use std::io::Write;
 
 use rust_xlsxwriter::{Format as CellFormat, Workbook, Worksheet, XlsxError};
 
-use super::super::{Block, ColType, Column, ExportError, Meta, Rows, Values};
+use crate::domain::table::{ColType, Column};
+use super::super::{Block, ExportError, Meta, Rows, Values};
 use super::{write_blocks, Sink, Writer};
 use crate::domain::LocalClock;
 

@@ -278,7 +278,7 @@ async fn lapor_v3(
     let next = (offset + PAGE < all.len()).then(|| {
         format!(
             "http://{host}/api/v3/aduan?updated_since={}&offset={}",
-            pantau::ingest::http_json::encode(&since),
+            pantau::ingest::kinds::http_json::encode(&since),
             offset + PAGE
         )
     });

@@ -13,15 +13,20 @@ pub use budget::BudgetSimulator;
 pub use services::ServiceSimulator;
 
 use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
 use futures_util::future::BoxFuture;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+use serde::Deserialize;
 
-use super::mapping::Rows;
-use super::{Pulled, Source, SourceError, SourceIdentity};
+use super::{BuildContext, SourceSpec};
+
+use crate::ingest::mapping::{Mapping, Rows};
+use crate::ingest::{Pulled, Source, SourceError, SourceIdentity};
 use crate::domain::Dataset;
 use crate::domain::{Complaint, Status};
 use crate::geo::Boundaries;
@@ -52,6 +57,63 @@ const OUT_OF_JURISDICTION_ONE_IN: u32 = 25;
 
 /// How many filed complaints the simulator remembers to move along their lifecycle.
 const OPEN_KEPT: usize = 500;
+
+/// `type = "simulator"` settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SimulatorConfig {
+    /// Kelurahan/desa boundaries (GeoJSON); unset means the shipped Kota Pasuruan set.
+    #[serde(default)]
+    pub boundaries: Option<PathBuf>,
+    /// Largest number of complaints in one batch.
+    #[serde(default = "default_max_batch")]
+    pub max_batch: u32,
+    /// Seed for reproducible runs.
+    #[serde(default)]
+    pub seed: Option<u64>,
+    /// Dataset to simulate: `complaints` (default), `budget_lines` or `service_events`.
+    #[serde(default = "default_sim_dataset")]
+    pub dataset: String,
+}
+
+fn default_sim_dataset() -> String {
+    "complaints".to_owned()
+}
+
+fn default_max_batch() -> u32 {
+    5
+}
+
+impl SourceSpec for SimulatorConfig {
+    /// Simulated rows are made as rows: there is no mapping, and nothing is ever quarantined.
+    fn mapping(&self, _ctx: &BuildContext<'_>) -> Result<Option<Arc<Mapping>>, String> {
+        Ok(None)
+    }
+
+    fn build(&self, ctx: &BuildContext<'_>) -> Result<Box<dyn Source>, String> {
+        let set = match &self.boundaries {
+            Some(p) => Boundaries::from_file(&ctx.resolve(p)).map_err(|e| e.to_string())?,
+            None => Boundaries::kota_pasuruan_kelurahan().map_err(|e| e.to_string())?,
+        };
+        let (id, interval) = (ctx.id, ctx.interval);
+        Ok(match self.dataset.as_str() {
+            "complaints" => Box::new(Simulator::new(id, set, interval, self.max_batch, self.seed)),
+            "budget_lines" => Box::new(BudgetSimulator::new(id, interval, ctx.zone, self.seed)),
+            "service_events" => Box::new(ServiceSimulator::new(
+                id,
+                set,
+                interval,
+                self.max_batch,
+                self.seed,
+            )),
+            other => {
+                return Err(format!(
+                    "dataset '{other}' is not one of complaints, budget_lines, service_events"
+                ))
+            }
+        })
+    }
+}
 
 /// Simulated complaints source.
 pub struct Simulator {

@@ -20,8 +20,9 @@ use chrono::Utc;
 use futures_util::future::BoxFuture;
 use serde::Deserialize;
 
-use super::mapping::{Mapping, Rows};
-use super::{Pulled, Source, SourceError, SourceIdentity};
+use super::{BuildContext, SourceSpec};
+use crate::ingest::mapping::{Mapping, Rows};
+use crate::ingest::{Pulled, Source, SourceError, SourceIdentity};
 use crate::db::{MetaDb, ProcessedFile};
 
 /// A file changed more recently than this is assumed to be still arriving.
@@ -367,4 +368,23 @@ fn free_name(dir: &Path, name: &str) -> PathBuf {
         .map(|n| dir.join(format!("{name}.{n}")))
         .find(|p| !p.exists())
         .unwrap_or(first)
+}
+
+impl SourceSpec for FilesConfig {
+    fn build(&self, ctx: &BuildContext<'_>) -> Result<Box<dyn Source>, String> {
+        let mut config = self.clone();
+        config.dir = ctx.resolve(&config.dir);
+        Ok(Box::new(DropFolder::new(
+            ctx.id,
+            ctx.interval,
+            config,
+            ctx.load_mapping()?,
+            ctx.db()?.clone(),
+        )?))
+    }
+
+    /// Only the mapping: building would create the folder's directories.
+    fn check(&self, ctx: &BuildContext<'_>) -> Result<(), String> {
+        ctx.load_mapping().map(drop)
+    }
 }

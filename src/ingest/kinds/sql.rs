@@ -16,8 +16,9 @@ use sqlx::postgres::PgPoolOptions;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 use sqlx::{Column, PgPool, Row as _, SqlitePool, TypeInfo, ValueRef};
 
-use super::mapping::{Layout, Mapping, Owned, Rows, TypedRow};
-use super::{Pulled, Source, SourceError, SourceIdentity};
+use super::{BuildContext, SourceSpec};
+use crate::ingest::mapping::{Layout, Mapping, Owned, Rows, TypedRow};
+use crate::ingest::{Pulled, Source, SourceError, SourceIdentity};
 
 /// `type = "sql"` settings.
 #[derive(Debug, Clone, Deserialize)]
@@ -122,7 +123,7 @@ impl SqlSource {
         format!(
             "sql source {} ({})",
             self.identity.id,
-            super::mapping::quote(&self.config.query)
+            crate::ingest::mapping::quote(&self.config.query)
         )
     }
 
@@ -463,5 +464,16 @@ impl Source for SqlSource {
 
     fn pull(&mut self, cursor: Option<String>) -> BoxFuture<'_, Result<Pulled, SourceError>> {
         Box::pin(self.pull_inner(cursor))
+    }
+}
+
+impl SourceSpec for SqlConfig {
+    fn build(&self, ctx: &BuildContext<'_>) -> Result<Box<dyn Source>, String> {
+        Ok(Box::new(SqlSource::new(
+            ctx.id,
+            ctx.interval,
+            self.clone(),
+            ctx.load_mapping()?,
+        )?))
     }
 }

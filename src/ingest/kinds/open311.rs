@@ -17,8 +17,9 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::http_json::{get_json, redact, HttpClient};
-use super::mapping::{Bound, Layout, Mapping, MappingSpec, Rows};
-use super::{Pulled, Source, SourceError, SourceIdentity};
+use super::{BuildContext, SourceSpec};
+use crate::ingest::mapping::{Bound, Layout, Mapping, MappingSpec, Rows};
+use crate::ingest::{Pulled, Source, SourceError, SourceIdentity};
 use crate::domain::Dataset;
 
 /// How the fields of a GeoReport v2 request map onto a complaint.
@@ -263,6 +264,21 @@ impl Source for Open311 {
 
     fn pull(&mut self, cursor: Option<String>) -> BoxFuture<'_, Result<Pulled, SourceError>> {
         Box::pin(self.pull_inner(cursor))
+    }
+}
+
+
+impl SourceSpec for Open311Config {
+    fn mapping(&self, ctx: &BuildContext<'_>) -> Result<Option<Arc<Mapping>>, String> {
+        if ctx.mapping.is_some() {
+            return Err("mapping: open311 has a built-in mapping".to_owned());
+        }
+        mapping().map(Some)
+    }
+
+    fn build(&self, ctx: &BuildContext<'_>) -> Result<Box<dyn Source>, String> {
+        self.mapping(ctx)?;
+        Ok(Box::new(Open311::new(ctx.id, ctx.interval, self.clone())?))
     }
 }
 

@@ -16,8 +16,9 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::files::records_at;
-use super::mapping::{lookup, Bound, Layout, Mapping, Rows};
-use super::{Pulled, Source, SourceError, SourceIdentity};
+use super::{BuildContext, SourceSpec};
+use crate::ingest::mapping::{lookup, Bound, Layout, Mapping, Rows};
+use crate::ingest::{Pulled, Source, SourceError, SourceIdentity};
 
 /// Largest answer read (a misconfigured endpoint must not exhaust memory).
 const MAX_BODY_BYTES: usize = 256 << 20;
@@ -152,7 +153,7 @@ pub async fn get_json(
         return Err(SourceError::Status {
             target,
             status: status.as_u16(),
-            body: super::mapping::quote(&String::from_utf8_lossy(&body)),
+            body: crate::ingest::mapping::quote(&String::from_utf8_lossy(&body)),
         });
     }
     serde_json::from_slice(&body).map_err(|e| SourceError::Malformed {
@@ -331,6 +332,18 @@ impl Source for HttpJson {
 
     fn pull(&mut self, cursor: Option<String>) -> BoxFuture<'_, Result<Pulled, SourceError>> {
         Box::pin(self.pull_inner(cursor))
+    }
+}
+
+
+impl SourceSpec for HttpJsonConfig {
+    fn build(&self, ctx: &BuildContext<'_>) -> Result<Box<dyn Source>, String> {
+        Ok(Box::new(HttpJson::new(
+            ctx.id,
+            ctx.interval,
+            self.clone(),
+            ctx.load_mapping()?,
+        )?))
     }
 }
 
