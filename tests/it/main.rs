@@ -14,5 +14,6 @@ mod ingest;
 mod live;
 mod live_access;
 mod map_views;
+mod rooms;
 mod sources;
 mod store_crash;
