@@ -8,6 +8,9 @@
 //! Memory per row: the schema's columns (about 45 bytes for a complaint), 4 bytes of key id and a
 //! bit; per key: 6 bytes of packed key (see `keys`) and a slot of the hash index, which holds the
 //! row of the key's current version.
+//!
+//! Here the table and a batch's application; the chunks in [`chunk`], the key index in
+//! [`index`], merging chunks in [`compact`], moving old versions to history in [`evict`].
 
 use std::sync::Arc;
 
@@ -16,19 +19,26 @@ use hashbrown::{DefaultHashBuilder, HashTable};
 use polars::prelude::*;
 
 use super::records::key_parts;
-use super::schema::{Schema, Storage};
+use super::schema::Schema;
 use crate::domain::Dataset;
 use crate::store::DatasetSchema;
 
 mod arena;
+mod chunk;
+mod compact;
 mod dicts;
+mod evict;
+mod index;
 mod keys;
 mod view;
 
 pub(crate) use arena::KeyArena;
+pub use chunk::ChunkRef;
+use chunk::{cell, Chunk, Columns};
 pub(crate) use dicts::{Dicts, SharedLabels};
+use index::key_id_at;
 pub(crate) use keys::KeyStore;
-use keys::{Material, Shapes};
+use keys::Shapes;
 pub use view::{ReadError, TableView};
 
 /// No row: a key whose current version moved to history, or a row superseded.
@@ -43,104 +53,6 @@ const CHUNK_MAX: u32 = 1 << 20;
 const FANOUT: usize = 16;
 /// Keys per block of the key arena and of the packed keys.
 const KEY_BLOCK: usize = 1 << 12;
-
-/// A run of rows: immutable columns plus copy-on-write current flags.
-#[derive(Clone)]
-pub(crate) struct Chunk {
-    start: u32,
-    len: u32,
-    /// The schema's columns, then the key id column.
-    columns: Arc<Columns>,
-    current: Arc<Vec<u64>>,
-}
-
-/// A chunk's immutable columns and, worked out on first use, each column's range of values: a
-/// reader skips a chunk whose times all fall outside a window without reading them.
-pub(crate) struct Columns {
-    series: Vec<Series>,
-    ranges: Vec<std::sync::OnceLock<Option<(i64, i64)>>>,
-}
-
-impl Columns {
-    fn new(series: Vec<Series>) -> Columns {
-        let ranges = series.iter().map(|_| std::sync::OnceLock::new()).collect();
-        Columns { series, ranges }
-    }
-
-    /// The least and greatest value of column `col` as integers (`None`: no value, or not an
-    /// integer column).
-    fn range(&self, col: usize) -> Option<(i64, i64)> {
-        let series = self.series.get(col)?;
-        *self.ranges[col].get_or_init(|| {
-            let min = series.min::<i64>().ok().flatten()?;
-            let max = series.max::<i64>().ok().flatten()?;
-            Some((min, max))
-        })
-    }
-}
-
-impl std::ops::Deref for Columns {
-    type Target = [Series];
-
-    fn deref(&self) -> &[Series] {
-        &self.series
-    }
-}
-
-/// One chunk of a view as a reader that scans columns itself sees it: a run of rows, their
-/// columns and current-version flags.
-#[derive(Clone, Copy)]
-pub struct ChunkRef<'a> {
-    chunk: &'a Chunk,
-}
-
-impl<'a> ChunkRef<'a> {
-    /// Number of the chunk's first row in the view (as in [`TableView::frame`]).
-    pub fn start(&self) -> u32 {
-        self.chunk.start
-    }
-
-    /// Rows in the chunk.
-    pub fn len(&self) -> usize {
-        self.chunk.len as usize
-    }
-
-    /// True when the chunk holds no row.
-    pub fn is_empty(&self) -> bool {
-        self.chunk.len == 0
-    }
-
-    /// Column `col` of the schema (the key id column after the last), one contiguous array.
-    pub fn column(&self, col: usize) -> &'a Series {
-        &self.chunk.columns[col]
-    }
-
-    /// Which rows are current versions: bit `i % 64` of word `i / 64` for row `start + i`.
-    pub fn current(&self) -> &'a [u64] {
-        &self.chunk.current
-    }
-
-    /// The least and greatest value of column `col` (as integers), worked out once per chunk.
-    pub fn range(&self, col: usize) -> Option<(i64, i64)> {
-        self.chunk.columns.range(col)
-    }
-}
-
-impl Chunk {
-    fn is_current(&self, offset: u32) -> bool {
-        self.current[offset as usize / 64] >> (offset % 64) & 1 == 1
-    }
-
-    fn set_current(&mut self, offset: u32, on: bool) {
-        let words = Arc::make_mut(&mut self.current);
-        let (w, bit) = (offset as usize / 64, 1u64 << (offset % 64));
-        if on {
-            words[w] |= bit;
-        } else {
-            words[w] &= !bit;
-        }
-    }
-}
 
 /// Rows ready to be applied, flat: each row's key bytes and its column values.
 pub(crate) struct Prepared {
@@ -189,14 +101,6 @@ impl Prepared {
     fn values(&self, i: usize) -> &[Option<i64>] {
         &self.values[i * self.width..(i + 1) * self.width]
     }
-}
-
-/// Rows split off a table by retention, not yet dropped from it.
-pub(crate) struct Eviction {
-    /// The rows leaving, for their history file.
-    pub(crate) history: DataFrame,
-    kept: DataFrame,
-    cutoff: i64,
 }
 
 /// Heap bytes of one hot table.
@@ -295,112 +199,6 @@ impl Table {
             }
         }
         self.deltas.push_back(Arc::new(delta));
-    }
-
-    fn hash(&self, material: Material) -> u64 {
-        use std::hash::BuildHasher;
-        self.hasher.hash_one(material)
-    }
-
-    /// The row of the current version of the key with `material` (and `hash`), if it has one;
-    /// `batch` are the key ids of the rows of the batch being applied, numbered from `base`.
-    fn current_row(&self, hash: u64, material: Material, batch: &[(u32, usize)]) -> Option<u32> {
-        let key_col = self.schema.fields.len();
-        let (chunks, keys, base) = (&self.chunks, &self.keys, self.rows);
-        self.index
-            .find(hash, |row| {
-                key_id_at(chunks, key_col, batch, base, *row)
-                    .is_some_and(|id| keys.material(id) == material)
-            })
-            .copied()
-    }
-
-    /// Makes room in the index for `more` keys. The index is grown here, built anew from the
-    /// current rows read in order, rather than by the hash table's own rehash, which would find
-    /// each entry's key through its row at random.
-    fn reserve_index(&mut self, more: usize) {
-        let needed = self.index.len() + more;
-        if needed <= self.index.capacity() {
-            return;
-        }
-        let key_col = self.schema.fields.len();
-        let current = self.chunks.iter().flat_map(|chunk| {
-            let ids = chunk.columns[key_col].u32().ok();
-            let ids = ids.and_then(|ids| ids.downcast_iter().next().map(|a| a.values().as_slice()));
-            chunk
-                .current
-                .iter()
-                .enumerate()
-                .flat_map(move |(w, &word)| {
-                    let mut left = word;
-                    std::iter::from_fn(move || {
-                        (left != 0).then(|| {
-                            let offset = w * 64 + left.trailing_zeros() as usize;
-                            left &= left - 1;
-                            offset
-                        })
-                    })
-                    .filter_map(move |offset| {
-                        Some((*ids?.get(offset)?, chunk.start + offset as u32))
-                    })
-                })
-        });
-        let capacity = needed.max(self.index.capacity() * 2);
-        self.index = self.build_index(capacity, current);
-    }
-
-    /// A hash index of the current rows `current` (key id, row), with room for `capacity`.
-    fn build_index(
-        &self,
-        capacity: usize,
-        current: impl Iterator<Item = (u32, u32)>,
-    ) -> HashTable<u32> {
-        use std::hash::BuildHasher;
-        let key_col = self.schema.fields.len();
-        let (chunks, keys, hasher) = (&self.chunks, &self.keys, &self.hasher);
-        let rehash = |r: &u32| {
-            key_id_at(chunks, key_col, &[], u32::MAX, *r)
-                .map_or(0, |id| hasher.hash_one(keys.material(id)))
-        };
-        let mut index = HashTable::with_capacity(capacity);
-        for (key_id, row) in current {
-            let hash = hasher.hash_one(keys.material(key_id));
-            index.insert_unique(hash, row, rehash);
-        }
-        index
-    }
-
-    /// Points the index at `row` as the current version of the key with `material` (and `hash`),
-    /// which has a current row.
-    fn replace_current_row(
-        &mut self,
-        hash: u64,
-        material: Material,
-        row: u32,
-        batch: &[(u32, usize)],
-    ) {
-        let key_col = self.schema.fields.len();
-        let (chunks, keys, base) = (&self.chunks, &self.keys, self.rows);
-        let same = |r: &u32| {
-            key_id_at(chunks, key_col, batch, base, *r)
-                .is_some_and(|id| keys.material(id) == material)
-        };
-        if let Some(slot) = self.index.find_mut(hash, same) {
-            *slot = row;
-        }
-    }
-
-    /// Adds key `key_id` (just stored, with no current row) to the index with its row `row`.
-    /// It is hashed as stored: the first key of a new shape was probed as bytes, and is packed.
-    fn insert_current_row(&mut self, key_id: u32, row: u32, batch: &[(u32, usize)]) {
-        use std::hash::BuildHasher;
-        let key_col = self.schema.fields.len();
-        let (chunks, keys, base, hasher) = (&self.chunks, &self.keys, self.rows, &self.hasher);
-        let hash = hasher.hash_one(keys.material(key_id));
-        self.index.insert_unique(hash, row, |r| {
-            key_id_at(chunks, key_col, batch, base, *r)
-                .map_or(0, |id| hasher.hash_one(keys.material(id)))
-        });
     }
 
     fn chunk_of(&self, row: u32) -> usize {
@@ -513,69 +311,6 @@ impl Table {
         self.compact();
         self.updated_at = Some(at);
         kept.len()
-    }
-
-    fn build_chunk(&self, batch: &Prepared, rows: &[(u32, usize)], current: &[bool]) -> Chunk {
-        let mut columns: Vec<Series> = self
-            .schema
-            .fields
-            .iter()
-            .enumerate()
-            .map(|(col, f)| {
-                column(
-                    f.name,
-                    f.storage,
-                    rows.iter().map(|r| batch.values(r.1)[col]),
-                )
-            })
-            .collect();
-        columns.push(Series::from_vec(
-            KEY_ID.into(),
-            rows.iter().map(|r| r.0).collect::<Vec<u32>>(),
-        ));
-        let mut words = vec![0u64; rows.len().div_ceil(64)];
-        for (i, on) in current.iter().enumerate() {
-            if *on {
-                words[i / 64] |= 1 << (i % 64);
-            }
-        }
-        Chunk {
-            start: self.rows,
-            len: rows.len() as u32,
-            columns: Arc::new(Columns::new(columns)),
-            current: Arc::new(words),
-        }
-    }
-
-    /// Merges the newest chunks in tiers: once `FANOUT` chunks of one size class (powers of 16
-    /// rows) trail the table, they become one chunk of the next class, up to `CHUNK_MAX` rows. A
-    /// row is copied about once per class (two or three times for 10k-row batches), and the chunk
-    /// count stays under `FANOUT` per class.
-    fn compact(&mut self) {
-        fn class(len: u32) -> u32 {
-            (32 - len.max(1).leading_zeros()) / 4
-        }
-        loop {
-            let n = self.chunks.len();
-            let Some(last) = self.chunks.last() else {
-                return;
-            };
-            let c = class(last.len);
-            let run = self
-                .chunks
-                .iter()
-                .rev()
-                .take_while(|chunk| class(chunk.len) == c)
-                .count();
-            let from = n - run;
-            let total: u32 = self.chunks[from..].iter().map(|chunk| chunk.len).sum();
-            if run < FANOUT || total > CHUNK_MAX {
-                return;
-            }
-            let merged = merge(&self.chunks[from..]);
-            self.chunks.truncate(from);
-            self.chunks.push(merged);
-        }
     }
 
     /// An immutable view for readers.
@@ -691,165 +426,5 @@ impl Table {
         let current = (0u32..).zip(current).filter(|(_, row)| *row != NONE);
         self.index = self.build_index(self.current_rows as usize, current);
         Ok(())
-    }
-
-    /// Splits off the rows past the hot window (`cutoff`, seconds): for append-only datasets every
-    /// row whose time is before it; otherwise superseded versions of keys whose current version is
-    /// itself before it (so the state at any time inside the window stays answerable from hot rows).
-    /// Nothing changes until [`Table::finish_eviction`].
-    pub(crate) fn evict(&mut self, cutoff: i64) -> PolarsResult<Option<Eviction>> {
-        let frame = self.view().frame().map_err(|e| match e {
-            ReadError::Frame { source, .. } => source,
-        })?;
-        let schema = self.schema;
-        let key_ids = frame.column(KEY_ID)?.u32()?;
-        let flags = frame.column(CURRENT)?.bool()?;
-        let mut out = Vec::with_capacity(frame.height());
-        if schema.append_only {
-            let times = frame
-                .column(schema.fields[schema.time_column].name)?
-                .u32()?;
-            out.extend(
-                times
-                    .into_iter()
-                    .map(|t| t.is_some_and(|t| i64::from(t) < cutoff)),
-            );
-        } else {
-            let times = frame
-                .column(schema.fields[schema.version_column].name)?
-                .u32()?;
-            for (key, flag) in key_ids.into_iter().zip(flags) {
-                // Only superseded rows leave; a key's current row is found through the index.
-                let old_key = flag == Some(false)
-                    && key
-                        .and_then(|k| {
-                            let material = self.keys.material(k);
-                            self.current_row(self.hash(material), material, &[])
-                        })
-                        .and_then(|row| times.get(row as usize))
-                        .is_some_and(|t| i64::from(t) < cutoff);
-                out.push(old_key);
-            }
-        }
-        if !out.contains(&true) {
-            return Ok(None);
-        }
-        let mask = BooleanChunked::from_iter_values("evict".into(), out.into_iter());
-        let history = frame.filter(&mask)?.drop(CURRENT)?;
-        let kept = frame.filter(&!&mask)?;
-        Ok(Some(Eviction {
-            history,
-            kept,
-            cutoff,
-        }))
-    }
-
-    /// Drops the evicted rows once their history file at `path` is durable.
-    pub(crate) fn finish_eviction(
-        &mut self,
-        eviction: Eviction,
-        path: std::path::PathBuf,
-    ) -> PolarsResult<()> {
-        self.load_rows(&eviction.kept)?;
-        self.hot_since = Some(
-            self.hot_since
-                .map_or(eviction.cutoff, |s| s.max(eviction.cutoff)),
-        );
-        Arc::make_mut(&mut self.history).push(path);
-        Ok(())
-    }
-}
-
-/// The key id of `row`: one of the batch being applied (`batch`: key ids of the rows numbered
-/// from `base`), else a stored row of `chunks` (column `key_col`).
-fn key_id_at(
-    chunks: &[Chunk],
-    key_col: usize,
-    batch: &[(u32, usize)],
-    base: u32,
-    row: u32,
-) -> Option<u32> {
-    if let Some(k) = row.checked_sub(base) {
-        return batch.get(k as usize).map(|(id, _)| *id);
-    }
-    let at = chunks.partition_point(|c| c.start + c.len <= row);
-    let chunk = chunks.get(at).filter(|c| c.start <= row)?;
-    let keys = chunk.columns[key_col].u32().ok()?;
-    let offset = (row - chunk.start) as usize;
-    keys.downcast_iter()
-        .next()
-        .filter(|_| keys.chunks().len() == 1)
-        .and_then(|a| a.values().get(offset).copied())
-        .or_else(|| keys.get(offset))
-}
-
-/// The stored value at `offset` of a column, as the integer it is underneath.
-fn cell(series: &Series, offset: usize) -> Option<i64> {
-    match series.dtype() {
-        DataType::UInt8 => series.u8().ok()?.get(offset).map(i64::from),
-        DataType::UInt16 => series.u16().ok()?.get(offset).map(i64::from),
-        DataType::UInt32 => series.u32().ok()?.get(offset).map(i64::from),
-        DataType::Int32 => series.i32().ok()?.get(offset).map(i64::from),
-        DataType::Int64 => series.i64().ok()?.get(offset),
-        DataType::Boolean => series.bool().ok()?.get(offset).map(i64::from),
-        _ => None,
-    }
-}
-
-/// A typed column from integer values (validated against the column's range before this point).
-fn column(name: &str, storage: Storage, values: impl Iterator<Item = Option<i64>>) -> Series {
-    let name = PlSmallStr::from(name);
-    match storage.dtype() {
-        DataType::UInt8 => {
-            UInt8Chunked::from_iter_options(name, values.map(|v| v.map(|v| v as u8))).into_series()
-        }
-        DataType::UInt16 => {
-            UInt16Chunked::from_iter_options(name, values.map(|v| v.map(|v| v as u16)))
-                .into_series()
-        }
-        DataType::UInt32 => {
-            UInt32Chunked::from_iter_options(name, values.map(|v| v.map(|v| v as u32)))
-                .into_series()
-        }
-        DataType::Int32 => {
-            Int32Chunked::from_iter_options(name, values.map(|v| v.map(|v| v as i32))).into_series()
-        }
-        DataType::Boolean => {
-            BooleanChunked::from_iter_options(name, values.map(|v| v.map(|v| v != 0))).into_series()
-        }
-        _ => Int64Chunked::from_iter_options(name, values).into_series(),
-    }
-}
-
-/// One chunk holding `parts` (consecutive) in order, contiguous.
-fn merge(parts: &[Chunk]) -> Chunk {
-    let width = parts[0].columns.len();
-    let columns = (0..width)
-        .map(|col| {
-            let mut s = parts[0].columns[col].clone();
-            for part in &parts[1..] {
-                // Same names and types by construction.
-                s.append(&part.columns[col])
-                    .expect("chunks of one table share a schema");
-            }
-            s.rechunk()
-        })
-        .collect();
-    let len: u32 = parts.iter().map(|p| p.len).sum();
-    let mut words = vec![0u64; len.div_ceil(64) as usize];
-    let mut at = 0u32;
-    for part in parts {
-        for i in 0..part.len {
-            if part.is_current(i) {
-                words[(at / 64) as usize] |= 1 << (at % 64);
-            }
-            at += 1;
-        }
-    }
-    Chunk {
-        start: parts[0].start,
-        len,
-        columns: Arc::new(Columns::new(columns)),
-        current: Arc::new(words),
     }
 }
