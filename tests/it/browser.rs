@@ -17,25 +17,17 @@ use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-use crate::helpers::{in_ci, settings, AppOptions, Backend, TestApp};
+use crate::helpers::{settings, AppOptions, Backend, TestApp};
 
-fn chromium_path() -> Option<PathBuf> {
-    let path = std::env::var("PANTAU_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    let path = PathBuf::from(path);
-    if path.is_file() {
-        return Some(path);
-    }
-    if in_ci() {
-        panic!(
-            "CI=true but Chromium is not at {} (apt-get install -y chromium)",
-            path.display()
-        );
-    }
-    eprintln!(
-        "SKIPPED browser test: no Chromium at {}; set CI=true to require it",
-        path.display()
-    );
-    None
+crate::tests! {
+    needs(Chromium) async the_wall_page_shows_live_values_survives_a_server_restart_and_fits_a_tablet,
+    needs(Chromium) async a_screen_without_a_valid_token_says_so_instead_of_spinning,
+    needs(Chromium) async the_analyst_page_previews_an_export_takes_a_snapshot_and_shows_it_by_its_url,
+    needs(Chromium) async a_rupiah_value_reads_the_same_on_the_wall_and_the_analyst_page,
+    needs(Chromium) async the_dashboard_wall_and_the_tablet_follow_live_data_and_survive_a_server_restart,
+    needs(Chromium) async maps_lay_the_regions_over_the_configured_tile_server,
+    needs(Chromium) async the_map_wall_draws_clusters_points_and_heat_from_live_rows,
+    needs(Chromium) async the_map_explorer_asks_for_the_view_it_is_zoomed_to,
 }
 
 /// Where screenshots go (kept by CI as artifacts; ignored by git).
@@ -317,11 +309,8 @@ async fn simulated_app() -> TestApp {
 /// The overview's complaints total as drawn (the `total` kpi's raw figure).
 const OVERVIEW_TOTAL: &str = "Number((document.querySelector('[data-panel=\"total\"] .kpi-value') || {dataset: {}}).dataset.raw || 0)";
 
-#[tokio::test]
 async fn the_wall_page_shows_live_values_survives_a_server_restart_and_fits_a_tablet() {
-    let Some(chromium) = chromium_path() else {
-        return;
-    };
+    let chromium = crate::harness::chromium();
     let mut demo = Demo::start().await;
     let url = demo.url("/");
 
@@ -445,11 +434,8 @@ async fn the_wall_page_shows_live_values_survives_a_server_restart_and_fits_a_ta
     demo.stop().await;
 }
 
-#[tokio::test]
 async fn a_screen_without_a_valid_token_says_so_instead_of_spinning() {
-    let Some(chromium) = chromium_path() else {
-        return;
-    };
+    let chromium = crate::harness::chromium();
     let app = crate::helpers::spawn_app_with(
         AppOptions {
             backend: Backend::Sqlite,
@@ -470,11 +456,8 @@ async fn a_screen_without_a_valid_token_says_so_instead_of_spinning() {
     app.stop().await;
 }
 
-#[tokio::test]
 async fn the_analyst_page_previews_an_export_takes_a_snapshot_and_shows_it_by_its_url() {
-    let Some(chromium) = chromium_path() else {
-        return;
-    };
+    let chromium = crate::harness::chromium();
     let app = simulated_app().await;
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
@@ -552,11 +535,8 @@ async fn the_analyst_page_previews_an_export_takes_a_snapshot_and_shows_it_by_it
 /// Both pages format money with the one shared formatter (`static/lib/format.js`): an OPD's pagu
 /// on the wall's budget panel reads exactly as the analyst page shows it in a snapshot of that
 /// panel.
-#[tokio::test]
 async fn a_rupiah_value_reads_the_same_on_the_wall_and_the_analyst_page() {
-    let Some(chromium) = chromium_path() else {
-        return;
-    };
+    let chromium = crate::harness::chromium();
     let app = simulated_app().await;
     let mut wall = open(
         &chromium,
@@ -618,11 +598,8 @@ fn kpi_raw(panel: &str) -> String {
     format!("Number(document.querySelector('[data-panel=\"{panel}\"] .kpi-value').dataset.raw)")
 }
 
-#[tokio::test]
 async fn the_dashboard_wall_and_the_tablet_follow_live_data_and_survive_a_server_restart() {
-    let Some(chromium) = chromium_path() else {
-        return;
-    };
+    let chromium = crate::harness::chromium();
     let mut demo = Demo::start().await;
     let base = demo.url("");
 
@@ -967,11 +944,8 @@ async fn tile_server() -> (u16, std::sync::Arc<std::sync::Mutex<Vec<(u32, u32, u
     (port, seen)
 }
 
-#[tokio::test]
 async fn maps_lay_the_regions_over_the_configured_tile_server() {
-    let Some(chromium) = chromium_path() else {
-        return;
-    };
+    let chromium = crate::harness::chromium();
     let (tile_port, seen) = tile_server().await;
     let app = crate::helpers::spawn_app_with(
         AppOptions {
@@ -1038,11 +1012,8 @@ async fn maps_lay_the_regions_over_the_configured_tile_server() {
     finish(page, app, "wall-map-over-tiles.png").await;
 }
 
-#[tokio::test]
 async fn the_map_wall_draws_clusters_points_and_heat_from_live_rows() {
-    let Some(chromium) = chromium_path() else {
-        return;
-    };
+    let chromium = crate::harness::chromium();
     let app = simulated_app().await;
     let mut page = open(&chromium, &app, (1920, 1080), "/wall/kota-pasuruan-peta").await;
     let topic =
@@ -1093,11 +1064,8 @@ async fn the_map_wall_draws_clusters_points_and_heat_from_live_rows() {
     finish(page, app, "wall-map-layers-1920x1080.png").await;
 }
 
-#[tokio::test]
 async fn the_map_explorer_asks_for_the_view_it_is_zoomed_to() {
-    let Some(chromium) = chromium_path() else {
-        return;
-    };
+    let chromium = crate::harness::chromium();
     let app = simulated_app().await;
     let mut page = open(
         &chromium,

@@ -3,9 +3,23 @@
 use std::io::Write;
 use std::net::TcpListener;
 use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::helpers::Ws;
+use crate::helpers::{eventually, eventually_blocking, Ws};
+
+crate::tests! {
+    sync check_lists_every_problem_as_file_key_reason_and_exits_2,
+    sync check_accepts_the_shipped_example_and_environment_errors_name_the_variable,
+    sync serve_without_a_config_file_says_so,
+    sync a_port_in_use_and_an_unusable_data_dir_are_one_clear_line_each,
+    sync an_unreachable_database_fails_the_start_with_its_redacted_url,
+    async sigterm_stops_the_demo_with_exit_0_and_a_restart_keeps_its_data,
+    sync json_log_lines_are_one_object_each,
+    sync every_command_explains_itself,
+    sync check_loads_the_configured_boundaries_and_names_a_bad_feature,
+    async sigkill_in_the_middle_of_a_file_loses_nothing_and_duplicates_nothing,
+    sync check_names_each_bad_source_with_its_key_and_reason,
+}
 
 /// The real `pantau` binary, run from the repository, without the test's `PANTAU…` variables.
 pub(crate) fn pantau() -> Command {
@@ -39,7 +53,6 @@ fn free_port() -> u16 {
         .port()
 }
 
-#[test]
 fn check_lists_every_problem_as_file_key_reason_and_exits_2() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("broken.toml");
@@ -92,7 +105,6 @@ fn check_lists_every_problem_as_file_key_reason_and_exits_2() {
     );
 }
 
-#[test]
 fn check_accepts_the_shipped_example_and_environment_errors_name_the_variable() {
     let output = run(pantau().args(["check", "--config", "pantau.example.toml"]));
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
@@ -111,7 +123,6 @@ fn check_accepts_the_shipped_example_and_environment_errors_name_the_variable() 
     );
 }
 
-#[test]
 fn serve_without_a_config_file_says_so() {
     let output = run(pantau().arg("serve"));
     assert_eq!(output.status.code(), Some(2));
@@ -134,7 +145,6 @@ fn demo_on_a_busy_port(args: &[&str], data: &std::path::Path) -> (Output, u16) {
     (output, port)
 }
 
-#[test]
 fn a_port_in_use_and_an_unusable_data_dir_are_one_clear_line_each() {
     let data = tempfile::tempdir().unwrap();
     let (output, port) = demo_on_a_busy_port(&[], data.path());
@@ -170,7 +180,6 @@ fn a_port_in_use_and_an_unusable_data_dir_are_one_clear_line_each() {
     );
 }
 
-#[test]
 fn an_unreachable_database_fails_the_start_with_its_redacted_url() {
     let data = tempfile::tempdir().unwrap();
     let output = run(pantau()
@@ -193,23 +202,14 @@ fn an_unreachable_database_fails_the_start_with_its_redacted_url() {
 /// Waits (bounded) until the demo answers /readyz.
 async fn wait_ready(port: u16, child: &mut Child) {
     let client = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
+    eventually("pantau ready", Duration::from_secs(30), || {
         if let Some(status) = child.try_wait().unwrap() {
             panic!("pantau exited early with {status}");
         }
-        if let Ok(r) = client
-            .get(format!("http://127.0.0.1:{port}/readyz"))
-            .send()
-            .await
-        {
-            if r.status() == 200 {
-                return;
-            }
-        }
-        assert!(Instant::now() < deadline, "pantau not ready within 30 s");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+        let ready = client.get(format!("http://127.0.0.1:{port}/readyz")).send();
+        async move { ready.await.ok().filter(|r| r.status() == 200).map(drop) }
+    })
+    .await
 }
 
 /// The complaints total the demo shows right now, read as a wall screen reads it.
@@ -234,20 +234,17 @@ fn sigterm(child: &Child) {
 }
 
 fn wait_exit(child: &mut Child, limit: Duration) -> std::process::ExitStatus {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("pantau did not exit within {limit:?} of SIGTERM");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let exited = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        eventually_blocking("pantau exits after SIGTERM", limit, || {
+            child.try_wait().unwrap()
+        })
+    }));
+    exited.unwrap_or_else(|panic| {
+        let _ = child.kill();
+        std::panic::resume_unwind(panic)
+    })
 }
 
-#[tokio::test]
 async fn sigterm_stops_the_demo_with_exit_0_and_a_restart_keeps_its_data() {
     let data = tempfile::tempdir().unwrap();
     let port = free_port();
@@ -269,15 +266,12 @@ async fn sigterm_stops_the_demo_with_exit_0_and_a_restart_keeps_its_data() {
     };
     let mut child = start();
     wait_ready(port, &mut child).await;
-    let mut before = 0;
-    for _ in 0..100 {
-        before = live_total(port).await;
-        if before > 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(before > 0, "the simulator filed nothing");
+    let before = eventually(
+        "the simulator files complaints",
+        Duration::from_secs(5),
+        || async { Some(live_total(port).await).filter(|n| *n > 0) },
+    )
+    .await;
     sigterm(&child);
     let status = wait_exit(&mut child, Duration::from_secs(10));
     assert_eq!(status.code(), Some(0), "exit status after SIGTERM");
@@ -293,7 +287,6 @@ async fn sigterm_stops_the_demo_with_exit_0_and_a_restart_keeps_its_data() {
     );
 }
 
-#[test]
 fn json_log_lines_are_one_object_each() {
     let data = tempfile::tempdir().unwrap();
     let (output, _) = demo_on_a_busy_port(&["--log-format", "json"], data.path());
@@ -320,7 +313,6 @@ fn json_log_lines_are_one_object_each() {
     );
 }
 
-#[test]
 fn every_command_explains_itself() {
     for args in [
         vec!["--help"],
@@ -342,7 +334,6 @@ fn every_command_explains_itself() {
     }
 }
 
-#[test]
 fn check_loads_the_configured_boundaries_and_names_a_bad_feature() {
     let dir = tempfile::tempdir().unwrap();
     let good = dir.path().join("good.toml");
@@ -397,7 +388,6 @@ async fn dataset_rows(port: u16, name: &str) -> u64 {
         .unwrap_or(0)
 }
 
-#[tokio::test]
 async fn sigkill_in_the_middle_of_a_file_loses_nothing_and_duplicates_nothing() {
     // 20 copies of the real LA 2018 export (request numbers made unique per copy): a file large
     // enough to be killed in the middle of, read in many chunks.
@@ -455,32 +445,27 @@ async fn sigkill_in_the_middle_of_a_file_loses_nothing_and_duplicates_nothing() 
     };
     let mut child = serve();
     wait_ready(port, &mut child).await;
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let rows = dataset_rows(port, "complaints").await;
-        if rows > 0 {
-            assert!(
-                rows < total,
-                "the whole file went in before the kill; make it larger"
-            );
-            break;
-        }
-        assert!(Instant::now() < deadline, "nothing imported");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let rows = eventually(
+        "part of the file is imported",
+        Duration::from_secs(60),
+        || async { Some(dataset_rows(port, "complaints").await).filter(|n| *n > 0) },
+    )
+    .await;
+    assert!(
+        rows < total,
+        "the whole file went in before the kill; make it larger"
+    );
     child.kill().unwrap(); // SIGKILL, part-way through the file
     child.wait().unwrap();
 
     let mut child = serve();
     wait_ready(port, &mut child).await;
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while !drop.join("done/la_big.csv").is_file() {
-        assert!(
-            Instant::now() < deadline,
-            "the file was not finished after the restart"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    eventually(
+        "the file is finished after the restart",
+        Duration::from_secs(120),
+        || async { drop.join("done/la_big.csv").is_file().then_some(()) },
+    )
+    .await;
     let stored = dataset_rows(port, "complaints").await;
     let mut quarantined = 0u64;
     let mut after = 0i64;
@@ -514,7 +499,6 @@ async fn sigkill_in_the_middle_of_a_file_loses_nothing_and_duplicates_nothing() 
     assert!(wait_exit(&mut child, Duration::from_secs(15)).success());
 }
 
-#[test]
 fn check_names_each_bad_source_with_its_key_and_reason() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("sources.toml");

@@ -8,7 +8,14 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::helpers::{apply_merge, spawn_app_with, AppOptions, Backend, TestApp};
+use crate::helpers::{apply_merge, eventually, spawn_app_with, AppOptions, Backend, TestApp};
+
+crate::tests! {
+    async panels_are_served_and_move_with_the_data,
+    async a_saved_file_goes_live_and_a_broken_one_keeps_the_previous_version,
+    sync check_names_a_bad_dashboard_by_file_line_and_column,
+    async a_screen_follows_a_whole_dashboard_and_hears_of_panels_added_and_removed,
+}
 
 const OPS: &str = r#"title = { id = "Operasi", en = "Operations" }
 audience = "board"
@@ -52,21 +59,17 @@ async fn json(app: &TestApp, path: &str) -> (u16, Value) {
 
 /// Polls `path` until `ok` holds for its JSON, for up to 10 s.
 async fn until(app: &TestApp, path: &str, ok: impl Fn(&Value) -> bool) -> Value {
-    let started = Instant::now();
-    loop {
+    eventually(path, Duration::from_secs(10), || async {
         let (_, body) = json(app, path).await;
         if ok(&body) {
-            return body;
+            Ok(body)
+        } else {
+            Err(body)
         }
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "{path}: last {body}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    })
+    .await
 }
 
-#[tokio::test]
 async fn panels_are_served_and_move_with_the_data() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("ops.toml"), OPS).unwrap();
@@ -127,7 +130,6 @@ async fn panels_are_served_and_move_with_the_data() {
     app.stop().await;
 }
 
-#[tokio::test]
 async fn a_saved_file_goes_live_and_a_broken_one_keeps_the_previous_version() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("ops.toml");
@@ -195,25 +197,26 @@ async fn a_saved_file_goes_live_and_a_broken_one_keeps_the_previous_version() {
     let (_, one) = json(&app, "/api/dashboards/ops").await;
     assert_eq!(one["panels"].as_array().unwrap().len(), 2);
     // The removed panel's topic is gone too: subscribing to it is refused as unknown.
-    let mut ws = app.ws_after_hello().await;
-    let started = Instant::now();
-    loop {
-        ws.subscribe("dashboards/ops/open", None).await;
-        let answer = ws.next_json().await;
-        if answer["type"] == "error" {
-            assert_eq!(answer["code"], "unknown_topic", "{answer}");
-            break;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(5),
-            "topic still served: {answer}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let ws = tokio::sync::Mutex::new(app.ws_after_hello().await);
+    let answer = eventually(
+        "the removed topic is refused",
+        Duration::from_secs(5),
+        || async {
+            let mut ws = ws.lock().await;
+            ws.subscribe("dashboards/ops/open", None).await;
+            let answer = ws.next_json().await;
+            if answer["type"] == "error" {
+                Ok(answer)
+            } else {
+                Err(answer)
+            }
+        },
+    )
+    .await;
+    assert_eq!(answer["code"], "unknown_topic", "{answer}");
     app.stop().await;
 }
 
-#[test]
 fn check_names_a_bad_dashboard_by_file_line_and_column() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
@@ -253,7 +256,6 @@ fn check_names_a_bad_dashboard_by_file_line_and_column() {
     assert!(stdout.contains("7 dashboard(s) valid"), "{stdout}");
 }
 
-#[tokio::test]
 async fn a_screen_follows_a_whole_dashboard_and_hears_of_panels_added_and_removed() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("ops.toml"), OPS).unwrap();

@@ -4,9 +4,13 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::helpers::{spawn_app_with, spawn_quiet_app, AppOptions, Backend};
+use crate::helpers::{eventually, spawn_app_with, spawn_quiet_app, AppOptions, Backend};
 
-#[tokio::test]
+crate::tests! {
+    async datasets_list_rows_and_the_schema_describes_typed_columns,
+    async an_unknown_dataset_is_a_json_404_naming_the_known_ones,
+}
+
 async fn datasets_list_rows_and_the_schema_describes_typed_columns() {
     let app = spawn_app_with(
         AppOptions {
@@ -17,10 +21,9 @@ async fn datasets_list_rows_and_the_schema_describes_typed_columns() {
     )
     .await;
     // The simulator files complaints: the listing follows.
-    let mut complaints = Value::Null;
-    for _ in 0..100 {
+    let complaints = eventually("complaints are listed", Duration::from_secs(5), || async {
         let body: Value = app.get("/api/datasets").await.json().await.unwrap();
-        complaints = body["datasets"]
+        let complaints = body["datasets"]
             .as_array()
             .unwrap()
             .iter()
@@ -28,11 +31,12 @@ async fn datasets_list_rows_and_the_schema_describes_typed_columns() {
             .cloned()
             .unwrap();
         if complaints["rows"].as_u64().unwrap() > 0 {
-            break;
+            Ok(complaints)
+        } else {
+            Err(complaints)
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(complaints["rows"].as_u64().unwrap() > 0, "{complaints}");
+    })
+    .await;
     assert!(complaints["versions"].as_u64() >= complaints["rows"].as_u64());
     assert!(complaints["updated_at"].is_string());
     let body: Value = app.get("/api/datasets").await.json().await.unwrap();
@@ -85,24 +89,23 @@ async fn datasets_list_rows_and_the_schema_describes_typed_columns() {
 
     // The periodic checkpoint runs inside the application.
     let checkpoints = app.data_dir.path().join("store/checkpoints");
-    let mut written = false;
-    for _ in 0..60 {
-        written = std::fs::read_dir(&checkpoints)
-            .map(|d| {
-                d.flatten()
-                    .any(|e| e.path().join("manifest.json").is_file())
-            })
-            .unwrap_or(false);
-        if written {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(written, "no checkpoint under {}", checkpoints.display());
+    eventually(
+        &format!("a checkpoint under {}", checkpoints.display()),
+        Duration::from_secs(6),
+        || async {
+            std::fs::read_dir(&checkpoints)
+                .map(|d| {
+                    d.flatten()
+                        .any(|e| e.path().join("manifest.json").is_file())
+                })
+                .unwrap_or(false)
+                .then_some(())
+        },
+    )
+    .await;
     app.stop().await;
 }
 
-#[tokio::test]
 async fn an_unknown_dataset_is_a_json_404_naming_the_known_ones() {
     let app = spawn_quiet_app().await;
     let response = app.get("/api/datasets/pengaduan/schema").await;

@@ -6,48 +6,49 @@ use pantau::db::DatabaseTarget;
 use pantau::db::MetaDb;
 use pantau::domain::settings::Secret;
 
-use crate::helpers::{backends, drop_schema, fresh_schema, postgres_url, Backend};
+use crate::helpers::{drop_schema, fresh_schema, postgres_url, Backend};
 
-#[tokio::test]
-async fn cursors_round_trip_and_survive_a_reconnect_on_every_backend() {
-    for backend in backends().await {
-        let dir = tempfile::tempdir().unwrap();
-        let mut settings = DatabaseSettings::default();
-        let target = match backend {
-            Backend::Sqlite => DatabaseTarget::Sqlite(dir.path().join("meta.db")),
-            Backend::Postgres => {
-                settings.schema = Some(fresh_schema());
-                DatabaseTarget::Postgres(Secret::new(postgres_url()))
-            }
-        };
-        let db = MetaDb::connect(&target, &settings).await.unwrap();
-        assert_eq!(db.load_cursor("lapor").await.unwrap(), None);
-        db.save_cursor("lapor", "page-1", Utc::now()).await.unwrap();
-        db.save_cursor("lapor", "page-2", Utc::now()).await.unwrap();
-        db.save_cursor("qlue", "2026-11-22T00:00:00Z", Utc::now())
-            .await
-            .unwrap();
-        db.close().await;
+crate::tests! {
+    per_backend cursors_round_trip_and_survive_a_reconnect_on_every_backend,
+    async an_unreachable_database_is_named_without_its_password,
+}
 
-        // Reconnecting runs the migrations again (a no-op) and finds the cursors.
-        let db = MetaDb::connect(&target, &settings).await.unwrap();
-        assert_eq!(
-            db.load_cursor("lapor").await.unwrap().as_deref(),
-            Some("page-2"),
-            "{backend:?}"
-        );
-        assert_eq!(
-            db.load_cursor("qlue").await.unwrap().as_deref(),
-            Some("2026-11-22T00:00:00Z")
-        );
-        db.close().await;
-        if let Some(schema) = settings.schema {
-            drop_schema(&schema).await;
+async fn cursors_round_trip_and_survive_a_reconnect_on_every_backend(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = DatabaseSettings::default();
+    let target = match backend {
+        Backend::Sqlite => DatabaseTarget::Sqlite(dir.path().join("meta.db")),
+        Backend::Postgres => {
+            settings.schema = Some(fresh_schema());
+            DatabaseTarget::Postgres(Secret::new(postgres_url()))
         }
+    };
+    let db = MetaDb::connect(&target, &settings).await.unwrap();
+    assert_eq!(db.load_cursor("lapor").await.unwrap(), None);
+    db.save_cursor("lapor", "page-1", Utc::now()).await.unwrap();
+    db.save_cursor("lapor", "page-2", Utc::now()).await.unwrap();
+    db.save_cursor("qlue", "2026-11-22T00:00:00Z", Utc::now())
+        .await
+        .unwrap();
+    db.close().await;
+
+    // Reconnecting runs the migrations again (a no-op) and finds the cursors.
+    let db = MetaDb::connect(&target, &settings).await.unwrap();
+    assert_eq!(
+        db.load_cursor("lapor").await.unwrap().as_deref(),
+        Some("page-2"),
+        "{backend:?}"
+    );
+    assert_eq!(
+        db.load_cursor("qlue").await.unwrap().as_deref(),
+        Some("2026-11-22T00:00:00Z")
+    );
+    db.close().await;
+    if let Some(schema) = settings.schema {
+        drop_schema(&schema).await;
     }
 }
 
-#[tokio::test]
 async fn an_unreachable_database_is_named_without_its_password() {
     let settings = DatabaseSettings {
         connect_timeout_secs: 1,

@@ -10,8 +10,19 @@ use pantau::config::Settings;
 use serde_json::{json, Value};
 
 use crate::cli::pantau;
-use crate::helpers::{backends, spawn_app_with, AppOptions, Backend, TestApp};
+use crate::helpers::{eventually, spawn_app_with, AppOptions, Backend, TestApp};
 use crate::sources::{mapping, offline_at, shared, source};
+
+crate::tests! {
+    async dataset_exports_in_every_format_hold_exactly_the_stored_rows,
+    async bad_export_requests_get_a_clear_error_before_any_byte,
+    async a_client_that_runs_too_many_exports_at_once_is_told_to_wait,
+    async a_slow_download_outlasts_the_request_timeout_and_arrives_whole,
+    async panel_exports_hold_the_values_on_screen_and_the_rows_behind_them,
+    per_backend snapshots_stay_as_taken_while_the_data_moves_on_both_databases,
+    async snapshot_requests_are_checked,
+    async pantau_export_writes_the_same_rows_from_the_data_dir_and_from_a_server,
+}
 
 /// A data dir holding the 9,995 stored rows of the real January 2020 LA 311 export (imported
 /// through the shipped mapping, as `pantau import` does).
@@ -114,24 +125,23 @@ fn csv_records(bytes: &[u8]) -> (Vec<String>, Vec<Vec<String>>) {
 
 /// Waits until the dashboard panel has a value.
 async fn panel_value(app: &TestApp, dashboard: &str, panel: &str) -> Value {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        let response = app
-            .get(&format!("/api/dashboards/{dashboard}/panels/{panel}"))
-            .await;
-        if response.status().is_success() {
-            let body: Value = response.json().await.unwrap();
-            return body["value"].clone();
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{panel} never computed"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let path = format!("/api/dashboards/{dashboard}/panels/{panel}");
+    eventually(
+        &format!("{panel} computed"),
+        Duration::from_secs(20),
+        || async {
+            let response = app.get(&path).await;
+            if response.status().is_success() {
+                let body: Value = response.json().await.unwrap();
+                Ok(body["value"].clone())
+            } else {
+                Err(response.status())
+            }
+        },
+    )
+    .await
 }
 
-#[tokio::test]
 async fn dataset_exports_in_every_format_hold_exactly_the_stored_rows() {
     let data = la_data_dir().await;
     let app = serve(data.path(), Backend::Sqlite, |_| {}).await;
@@ -284,7 +294,6 @@ async fn dataset_exports_in_every_format_hold_exactly_the_stored_rows() {
     app.stop().await;
 }
 
-#[tokio::test]
 async fn bad_export_requests_get_a_clear_error_before_any_byte() {
     let data = la_data_dir().await;
     let app = serve(data.path(), Backend::Sqlite, |s| s.export.max_rows = 1_000).await;
@@ -428,7 +437,6 @@ async fn bad_export_requests_get_a_clear_error_before_any_byte() {
     app.stop().await;
 }
 
-#[tokio::test]
 async fn a_client_that_runs_too_many_exports_at_once_is_told_to_wait() {
     let data = la_data_dir().await;
     let app = serve(data.path(), Backend::Sqlite, |s| {
@@ -446,22 +454,21 @@ async fn a_client_that_runs_too_many_exports_at_once_is_told_to_wait() {
     );
     // Once it ends (here: the client goes away), the next one runs.
     drop(stalled);
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        let response = app.get("/api/datasets/complaints/export?limit=1").await;
-        if response.status() == 200 {
-            break;
+    eventually("the gate reopens", Duration::from_secs(20), || async {
+        let status = app
+            .get("/api/datasets/complaints/export?limit=1")
+            .await
+            .status();
+        if status == 200 {
+            Ok(())
+        } else {
+            Err(status)
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the gate never reopened"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    })
+    .await;
     app.stop().await;
 }
 
-#[tokio::test]
 async fn a_slow_download_outlasts_the_request_timeout_and_arrives_whole() {
     let data = la_data_dir().await;
     let app = serve(data.path(), Backend::Sqlite, |s| {
@@ -485,7 +492,6 @@ async fn a_slow_download_outlasts_the_request_timeout_and_arrives_whole() {
     app.stop().await;
 }
 
-#[tokio::test]
 async fn panel_exports_hold_the_values_on_screen_and_the_rows_behind_them() {
     let data = la_data_dir().await;
     let app = serve(data.path(), Backend::Sqlite, |_| {}).await;
@@ -609,159 +615,148 @@ fn later_versions(drop: &Path, count: usize) -> Vec<String> {
     ids
 }
 
-#[tokio::test]
-async fn snapshots_stay_as_taken_while_the_data_moves_on_both_databases() {
-    for backend in backends().await {
-        let data = la_data_dir().await;
-        let drop_dir = tempfile::tempdir().unwrap();
-        let files = source(&format!(
-            // The id is the rows' source: the updates are new versions of the imported requests.
-            "id = \"la311\"\ntype = \"files\"\ninterval_secs = 0.2\ndir = \"{}\"\nmapping = \"{}\"\n",
-            drop_dir.path().display(),
-            mapping("la311.toml").display()
-        ));
-        let app = serve(data.path(), backend, |s| s.sources = vec![files]).await;
-        let funnel_then = panel_value(&app, "la-311", "status").await;
+async fn snapshots_stay_as_taken_while_the_data_moves_on_both_databases(backend: Backend) {
+    let data = la_data_dir().await;
+    let drop_dir = tempfile::tempdir().unwrap();
+    let files = source(&format!(
+        // The id is the rows' source: the updates are new versions of the imported requests.
+        "id = \"la311\"\ntype = \"files\"\ninterval_secs = 0.2\ndir = \"{}\"\nmapping = \"{}\"\n",
+        drop_dir.path().display(),
+        mapping("la311.toml").display()
+    ));
+    let app = serve(data.path(), backend, |s| s.sources = vec![files]).await;
+    let funnel_then = panel_value(&app, "la-311", "status").await;
 
-        // A dataset snapshot of resolved requests, and a dashboard snapshot, now.
-        let client = reqwest::Client::new();
-        let created: Value = {
-            let response = client
-                .post(app.url("/api/snapshots"))
-                .json(&json!({
-                    "dataset": "complaints",
-                    "filter": [{"field": "status", "equals": "resolved"}],
-                    "columns": ["source_id", "status", "updated_at"],
-                    "description": "Permintaan selesai, awal Januari",
-                    "created_by": "Rina (Bappeda)",
-                }))
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(response.status(), 201, "{backend:?}");
-            let location = response.headers()["location"].to_str().unwrap().to_owned();
-            let body: Value = response.json().await.unwrap();
-            assert_eq!(
-                location,
-                format!("/api/snapshots/{}", body["id"].as_str().unwrap())
-            );
-            body
-        };
-        let id = created["id"].as_str().unwrap().to_owned();
-        assert_eq!(created["created_by"], "Rina (Bappeda)");
-        assert_eq!(created["view"], format!("/analyst/?snapshot={id}"));
-        let resolved = funnel_then["stages"]["resolved"]["n"].as_u64().unwrap();
-        assert_eq!(created["rows"].as_u64(), Some(resolved));
-        let board: Value = client
+    // A dataset snapshot of resolved requests, and a dashboard snapshot, now.
+    let client = reqwest::Client::new();
+    let created: Value = {
+        let response = client
             .post(app.url("/api/snapshots"))
-            .json(&json!({"dashboard": "la-311", "description": "Papan LA"}))
+            .json(&json!({
+                "dataset": "complaints",
+                "filter": [{"field": "status", "equals": "resolved"}],
+                "columns": ["source_id", "status", "updated_at"],
+                "description": "Permintaan selesai, awal Januari",
+                "created_by": "Rina (Bappeda)",
+            }))
             .send()
             .await
-            .unwrap()
-            .json()
-            .await
             .unwrap();
-        let board_id = board["id"].as_str().unwrap().to_owned();
-        let (_, _, first_csv) =
-            download(&app, &format!("/api/snapshots/{id}/export?format=csv")).await;
-        let (_, _, first_funnel) = download(
-            &app,
-            &format!("/api/snapshots/{board_id}/export?format=csv&panel=status"),
-        )
-        .await;
-        let file = data.path().join("snapshots").join(&id).join("rows.parquet");
-        assert!(
-            std::fs::metadata(&file).unwrap().permissions().readonly(),
-            "snapshot files are read-only"
-        );
-
-        // Later versions arrive: three resolved requests are pending again.
-        let changed = later_versions(drop_dir.path(), 3);
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-        loop {
-            let funnel = panel_value(&app, "la-311", "status").await;
-            if funnel["stages"]["resolved"]["n"].as_u64() == Some(resolved - 3) {
-                break;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "the updates never arrived"
-            );
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-
-        // The snapshot and its exports are unchanged; a fresh export is not.
-        let (_, _, again_csv) =
-            download(&app, &format!("/api/snapshots/{id}/export?format=csv")).await;
-        assert_eq!(again_csv, first_csv, "{backend:?}: the snapshot moved");
-        let (_, rows) = csv_records(&again_csv);
-        assert!(changed
-            .iter()
-            .all(|c| rows.iter().any(|r| &r[0] == c && r[1] == "resolved")));
-        let (_, _, again_funnel) = download(
-            &app,
-            &format!("/api/snapshots/{board_id}/export?format=csv&panel=status"),
-        )
-        .await;
-        assert_eq!(again_funnel, first_funnel);
-        let now = json_of(
-            &app,
-            "/api/datasets/complaints/export?format=json&filter.status=resolved&columns=source_id",
-        )
-        .await;
-        assert_eq!(now["rows"].as_array().unwrap().len() as u64, resolved - 3);
-        // As of a moment before the updates (the export's own updates end in August 2020), the
-        // export agrees with the snapshot.
-        let (_, _, as_of_csv) = download(
-            &app,
-            "/api/datasets/complaints/export?format=csv&filter.status=resolved&columns=source_id,status,updated_at&as_of=2020-12-31T00:00:00Z",
-        )
-        .await;
+        assert_eq!(response.status(), 201, "{backend:?}");
+        let location = response.headers()["location"].to_str().unwrap().to_owned();
+        let body: Value = response.json().await.unwrap();
         assert_eq!(
-            as_of_csv, first_csv,
-            "{backend:?}: an as-of export before the updates equals the snapshot"
+            location,
+            format!("/api/snapshots/{}", body["id"].as_str().unwrap())
         );
+        body
+    };
+    let id = created["id"].as_str().unwrap().to_owned();
+    assert_eq!(created["created_by"], "Rina (Bappeda)");
+    assert_eq!(created["view"], format!("/analyst/?snapshot={id}"));
+    let resolved = funnel_then["stages"]["resolved"]["n"].as_u64().unwrap();
+    assert_eq!(created["rows"].as_u64(), Some(resolved));
+    let board: Value = client
+        .post(app.url("/api/snapshots"))
+        .json(&json!({"dashboard": "la-311", "description": "Papan LA"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let board_id = board["id"].as_str().unwrap().to_owned();
+    let (_, _, first_csv) = download(&app, &format!("/api/snapshots/{id}/export?format=csv")).await;
+    let (_, _, first_funnel) = download(
+        &app,
+        &format!("/api/snapshots/{board_id}/export?format=csv&panel=status"),
+    )
+    .await;
+    let file = data.path().join("snapshots").join(&id).join("rows.parquet");
+    assert!(
+        std::fs::metadata(&file).unwrap().permissions().readonly(),
+        "snapshot files are read-only"
+    );
 
-        // Every format reads back from the snapshot file.
-        let (_, _, parquet) =
-            download(&app, &format!("/api/snapshots/{id}/export?format=parquet")).await;
-        use polars::prelude::SerReader;
-        let frame = polars::prelude::ParquetReader::new(std::io::Cursor::new(parquet))
-            .finish()
-            .unwrap();
-        assert_eq!(frame.height() as u64, resolved);
-        let (status, _, _) =
-            download(&app, &format!("/api/snapshots/{id}/export?format=xlsx")).await;
-        assert_eq!(status, 200);
+    // Later versions arrive: three resolved requests are pending again.
+    let changed = later_versions(drop_dir.path(), 3);
+    eventually("the updates arrive", Duration::from_secs(30), || async {
+        let funnel = panel_value(&app, "la-311", "status").await;
+        let now = funnel["stages"]["resolved"]["n"].as_u64();
+        (now == Some(resolved - 3))
+            .then_some(())
+            .ok_or(format!("{now:?} resolved"))
+    })
+    .await;
 
-        // Listing and details.
-        let list = json_of(&app, "/api/snapshots?limit=1").await;
-        assert_eq!(
-            list["snapshots"][0]["id"],
-            board_id.as_str(),
-            "newest first"
-        );
-        let next = list["next_before"].as_str().unwrap();
-        let page = json_of(&app, &format!("/api/snapshots?limit=1&before={next}")).await;
-        assert_eq!(page["snapshots"][0]["id"], id.as_str());
-        let detail = json_of(&app, &format!("/api/snapshots/{board_id}")).await;
-        let panels = detail["panels"].as_array().unwrap();
-        let status_panel = panels.iter().find(|p| p["id"] == "status").unwrap();
-        assert_eq!(
-            status_panel["value"], funnel_then,
-            "the frozen value is what the screen showed"
-        );
-        let (code, _, message) = error_of(&app, &format!("/api/snapshots/{board_id}/export")).await;
-        assert_eq!(code, 400);
-        assert!(
-            message.contains("add panel= one of total, status"),
-            "{message}"
-        );
-        app.stop().await;
-    }
+    // The snapshot and its exports are unchanged; a fresh export is not.
+    let (_, _, again_csv) = download(&app, &format!("/api/snapshots/{id}/export?format=csv")).await;
+    assert_eq!(again_csv, first_csv, "{backend:?}: the snapshot moved");
+    let (_, rows) = csv_records(&again_csv);
+    assert!(changed
+        .iter()
+        .all(|c| rows.iter().any(|r| &r[0] == c && r[1] == "resolved")));
+    let (_, _, again_funnel) = download(
+        &app,
+        &format!("/api/snapshots/{board_id}/export?format=csv&panel=status"),
+    )
+    .await;
+    assert_eq!(again_funnel, first_funnel);
+    let now = json_of(
+        &app,
+        "/api/datasets/complaints/export?format=json&filter.status=resolved&columns=source_id",
+    )
+    .await;
+    assert_eq!(now["rows"].as_array().unwrap().len() as u64, resolved - 3);
+    // As of a moment before the updates (the export's own updates end in August 2020), the
+    // export agrees with the snapshot.
+    let (_, _, as_of_csv) = download(
+        &app,
+        "/api/datasets/complaints/export?format=csv&filter.status=resolved&columns=source_id,status,updated_at&as_of=2020-12-31T00:00:00Z",
+    )
+    .await;
+    assert_eq!(
+        as_of_csv, first_csv,
+        "{backend:?}: an as-of export before the updates equals the snapshot"
+    );
+
+    // Every format reads back from the snapshot file.
+    let (_, _, parquet) =
+        download(&app, &format!("/api/snapshots/{id}/export?format=parquet")).await;
+    use polars::prelude::SerReader;
+    let frame = polars::prelude::ParquetReader::new(std::io::Cursor::new(parquet))
+        .finish()
+        .unwrap();
+    assert_eq!(frame.height() as u64, resolved);
+    let (status, _, _) = download(&app, &format!("/api/snapshots/{id}/export?format=xlsx")).await;
+    assert_eq!(status, 200);
+
+    // Listing and details.
+    let list = json_of(&app, "/api/snapshots?limit=1").await;
+    assert_eq!(
+        list["snapshots"][0]["id"],
+        board_id.as_str(),
+        "newest first"
+    );
+    let next = list["next_before"].as_str().unwrap();
+    let page = json_of(&app, &format!("/api/snapshots?limit=1&before={next}")).await;
+    assert_eq!(page["snapshots"][0]["id"], id.as_str());
+    let detail = json_of(&app, &format!("/api/snapshots/{board_id}")).await;
+    let panels = detail["panels"].as_array().unwrap();
+    let status_panel = panels.iter().find(|p| p["id"] == "status").unwrap();
+    assert_eq!(
+        status_panel["value"], funnel_then,
+        "the frozen value is what the screen showed"
+    );
+    let (code, _, message) = error_of(&app, &format!("/api/snapshots/{board_id}/export")).await;
+    assert_eq!(code, 400);
+    assert!(
+        message.contains("add panel= one of total, status"),
+        "{message}"
+    );
+    app.stop().await;
 }
 
-#[tokio::test]
 async fn snapshot_requests_are_checked() {
     let data = la_data_dir().await;
     let app = serve(data.path(), Backend::Sqlite, |_| {}).await;
@@ -837,7 +832,6 @@ async fn snapshot_requests_are_checked() {
     app.stop().await;
 }
 
-#[tokio::test]
 async fn pantau_export_writes_the_same_rows_from_the_data_dir_and_from_a_server() {
     let data = la_data_dir().await;
     let out = tempfile::tempdir().unwrap();

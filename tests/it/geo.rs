@@ -5,6 +5,12 @@ use serde_json::Value;
 
 use crate::helpers::spawn_quiet_app;
 
+crate::tests! {
+    async boundary_sets_are_valid_geojson_simplified_per_zoom_and_cached,
+    async unknown_sets_and_bad_zooms_are_clear_errors,
+    async region_names_of_every_shipped_set_are_served_by_code_and_cached,
+}
+
 /// Twice the signed area of a ring (positive = counter-clockwise).
 fn signed_area(ring: &[Value]) -> f64 {
     ring.windows(2)
@@ -74,7 +80,6 @@ fn check_feature_collection(doc: &Value, text: &str) -> usize {
     positions
 }
 
-#[tokio::test]
 async fn boundary_sets_are_valid_geojson_simplified_per_zoom_and_cached() {
     let app = spawn_quiet_app().await;
     let sets: Value = app.get("/api/geo").await.json().await.unwrap();
@@ -150,7 +155,6 @@ async fn boundary_sets_are_valid_geojson_simplified_per_zoom_and_cached() {
     app.stop().await;
 }
 
-#[tokio::test]
 async fn unknown_sets_and_bad_zooms_are_clear_errors() {
     let app = spawn_quiet_app().await;
     let missing = app.get("/api/geo/atlantis").await;
@@ -172,7 +176,6 @@ async fn unknown_sets_and_bad_zooms_are_clear_errors() {
     app.stop().await;
 }
 
-#[tokio::test]
 async fn region_names_of_every_shipped_set_are_served_by_code_and_cached() {
     let app = spawn_quiet_app().await;
     let response = app.get("/api/regions").await;

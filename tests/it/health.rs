@@ -2,36 +2,40 @@
 
 use serde_json::Value;
 
-use crate::helpers::{backends, spawn_app, spawn_quiet_app, AppOptions, Backend};
+use crate::helpers::{spawn_app, spawn_quiet_app, AppOptions, Backend};
 
-#[tokio::test]
-async fn health_and_readiness_answer_on_every_backend() {
-    for backend in backends().await {
-        let app = spawn_app(AppOptions {
-            backend,
-            simulator: true,
-        })
-        .await;
-
-        let health = app.get("/healthz").await;
-        assert_eq!(health.status(), 200, "{backend:?}");
-        assert_eq!(health.json::<Value>().await.unwrap()["status"], "ok");
-
-        let ready = app.get("/readyz").await;
-        assert_eq!(ready.status(), 200, "{backend:?}");
-        let body: Value = ready.json().await.unwrap();
-        assert_eq!(body["status"], "ready");
-        let expected = match backend {
-            crate::helpers::Backend::Sqlite => "sqlite",
-            crate::helpers::Backend::Postgres => "postgres",
-        };
-        assert_eq!(body["checks"]["database"]["backend"], expected);
-        assert_eq!(body["checks"]["store"]["ok"], true);
-        app.stop().await;
-    }
+crate::tests! {
+    per_backend health_and_readiness_answer_on_every_backend,
+    async metrics_cover_http_websockets_ingest_and_source_lag,
+    async pages_are_served_and_unknown_api_paths_get_a_json_error,
+    needs(Postgres) async readiness_turns_503_with_a_reason_when_the_database_goes_away,
+    async the_openapi_description_lists_exactly_what_is_served,
 }
 
-#[tokio::test]
+async fn health_and_readiness_answer_on_every_backend(backend: Backend) {
+    let app = spawn_app(AppOptions {
+        backend,
+        simulator: true,
+    })
+    .await;
+
+    let health = app.get("/healthz").await;
+    assert_eq!(health.status(), 200, "{backend:?}");
+    assert_eq!(health.json::<Value>().await.unwrap()["status"], "ok");
+
+    let ready = app.get("/readyz").await;
+    assert_eq!(ready.status(), 200, "{backend:?}");
+    let body: Value = ready.json().await.unwrap();
+    assert_eq!(body["status"], "ready");
+    let expected = match backend {
+        crate::helpers::Backend::Sqlite => "sqlite",
+        crate::helpers::Backend::Postgres => "postgres",
+    };
+    assert_eq!(body["checks"]["database"]["backend"], expected);
+    assert_eq!(body["checks"]["store"]["ok"], true);
+    app.stop().await;
+}
+
 async fn metrics_cover_http_websockets_ingest_and_source_lag() {
     let app = spawn_app(AppOptions {
         backend: crate::helpers::Backend::Sqlite,
@@ -42,14 +46,16 @@ async fn metrics_cover_http_websockets_ingest_and_source_lag() {
     let _ws = app.ws().await;
     // Wait (bounded) until the simulator has finished a pull: the lag is recorded last, after
     // the append and the cursor.
-    let mut text = String::new();
-    for _ in 0..100 {
-        text = app.get("/metrics").await.text().await.unwrap();
-        if text.contains("pantau_source_lag_seconds{source=\"simulator\"}") {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    let text = crate::helpers::eventually(
+        "the simulator's lag is recorded",
+        std::time::Duration::from_secs(5),
+        || async {
+            let text = app.get("/metrics").await.text().await.unwrap();
+            text.contains("pantau_source_lag_seconds{source=\"simulator\"}")
+                .then_some(text)
+        },
+    )
+    .await;
     assert!(
         text.contains(
             "pantau_http_requests_total{method=\"GET\",route=\"/healthz\",status=\"200\"} 1"
@@ -73,7 +79,6 @@ async fn metrics_cover_http_websockets_ingest_and_source_lag() {
     app.stop().await;
 }
 
-#[tokio::test]
 async fn pages_are_served_and_unknown_api_paths_get_a_json_error() {
     let app = spawn_quiet_app().await;
     let index = app.get("/").await;
@@ -161,11 +166,7 @@ async fn cuttable_proxy(target: &str) -> (u16, tokio_util::sync::CancellationTok
     (port, cut)
 }
 
-#[tokio::test]
 async fn readiness_turns_503_with_a_reason_when_the_database_goes_away() {
-    if !crate::helpers::postgres_available().await {
-        return;
-    }
     let (port, cut) = cuttable_proxy("127.0.0.1:5432").await;
     let data_dir = tempfile::tempdir().unwrap();
     let options = AppOptions {
@@ -220,7 +221,6 @@ async fn readiness_turns_503_with_a_reason_when_the_database_goes_away() {
     }
 }
 
-#[tokio::test]
 async fn the_openapi_description_lists_exactly_what_is_served() {
     // With the simulator on, a source exists for the templated source paths.
     let app = spawn_app(AppOptions {

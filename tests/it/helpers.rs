@@ -14,6 +14,67 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use tokio_util::sync::CancellationToken;
 
+/// What one look of [`eventually`] found: a value, or not yet (with what was seen instead).
+pub trait Outcome<T> {
+    /// The value, or a description of what was seen.
+    fn outcome(self) -> Result<T, String>;
+}
+
+impl<T> Outcome<T> for Option<T> {
+    fn outcome(self) -> Result<T, String> {
+        self.ok_or_else(|| "not yet".to_owned())
+    }
+}
+
+impl<T, E: std::fmt::Display> Outcome<T> for Result<T, E> {
+    fn outcome(self) -> Result<T, String> {
+        self.map_err(|e| e.to_string())
+    }
+}
+
+/// Looks with `check` until it gives a value, at most `limit`; then panics with `what` and the
+/// last thing seen. The one way a test waits for something the server does by itself (a pull,
+/// a commit, a freed slot).
+pub async fn eventually<T, O, F, Fut>(what: &str, limit: Duration, mut check: F) -> T
+where
+    O: Outcome<T>,
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = O>,
+{
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        let last = match check().await.outcome() {
+            Ok(value) => return value,
+            Err(last) => last,
+        };
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{what} (waited {limit:?}; last seen: {last})"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// [`eventually`] for a test that is not async (a child process, a plain thread).
+pub fn eventually_blocking<T, O: Outcome<T>>(
+    what: &str,
+    limit: Duration,
+    mut check: impl FnMut() -> O,
+) -> T {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        let last = match check().outcome() {
+            Ok(value) => return value,
+            Err(last) => last,
+        };
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what} (waited {limit:?}; last seen: {last})"
+        );
+        std::thread::sleep(Duration::from_millis(25));
+    }
+}
+
 /// Which metadata database an app under test uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -30,44 +91,6 @@ pub fn postgres_url() -> String {
 /// True when CI=true: then every service-backed test must run, never skip.
 pub fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
-}
-
-/// Whether PostgreSQL answers. In CI an unreachable PostgreSQL fails the test loudly;
-/// elsewhere the Postgres variant is skipped with a message.
-pub async fn postgres_available() -> bool {
-    use sqlx::Connection;
-    let url = postgres_url();
-    let attempt =
-        tokio::time::timeout(Duration::from_secs(5), sqlx::PgConnection::connect(&url)).await;
-    match attempt {
-        Ok(Ok(conn)) => {
-            let _ = conn.close().await;
-            true
-        }
-        Ok(Err(e)) if in_ci() => panic!("CI=true but PostgreSQL at {url} is unreachable: {e}"),
-        Err(_) if in_ci() => panic!("CI=true but PostgreSQL at {url} did not answer within 5 s"),
-        Ok(Err(e)) => {
-            eprintln!(
-                "SKIPPED PostgreSQL variant: {url} unreachable ({e}); set CI=true to require it"
-            );
-            false
-        }
-        Err(_) => {
-            eprintln!(
-                "SKIPPED PostgreSQL variant: {url} did not answer; set CI=true to require it"
-            );
-            false
-        }
-    }
-}
-
-/// The backends to run a test on here: SQLite always, PostgreSQL when reachable (always in CI).
-pub async fn backends() -> Vec<Backend> {
-    let mut list = vec![Backend::Sqlite];
-    if postgres_available().await {
-        list.push(Backend::Postgres);
-    }
-    list
 }
 
 /// A fresh, unique PostgreSQL schema name.

@@ -17,6 +17,13 @@ use pantau::store::{Batch, Store};
 use pantau::telemetry::Metrics;
 use tokio_util::sync::CancellationToken;
 
+use crate::helpers::eventually;
+
+crate::tests! {
+    async a_failing_source_is_shown_failing_then_recovers_and_its_cursor_follows_the_store,
+    async rows_the_store_refuses_are_quarantined_and_the_rest_is_appended,
+}
+
 /// Fails its first pull the way a source with a bad stored cursor would, then files one
 /// complaint per pull.
 struct FlakySource {
@@ -72,7 +79,6 @@ impl Source for FlakySource {
     }
 }
 
-#[tokio::test]
 async fn a_failing_source_is_shown_failing_then_recovers_and_its_cursor_follows_the_store() {
     let dir = tempfile::tempdir().unwrap();
     let db = MetaDb::connect(
@@ -102,40 +108,34 @@ async fn a_failing_source_is_shown_failing_then_recovers_and_its_cursor_follows_
     assert_eq!(health.list()[0].freshness(Utc::now()), Freshness::Starting);
 
     // The first pull fails: failing, with the reason, and nothing stored.
-    let mut seen_failing = false;
-    for _ in 0..200 {
+    let status = eventually("the failure is shown", Duration::from_secs(1), || async {
         let status = health.list().remove(0);
-        if status.freshness(Utc::now()) == Freshness::Failing {
-            assert!(status
-                .last_error
-                .as_deref()
-                .unwrap()
-                .contains("simulated outage"));
-            let shown = pantau::engine::source_status(&health.list(), Utc::now());
-            assert_eq!(shown[0]["state"], "failing");
-            assert!(shown[0]["last_error"]
-                .as_str()
-                .unwrap()
-                .contains("simulated outage"));
-            assert_eq!(store.snapshot().complaints().current_rows(), 0);
-            seen_failing = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    assert!(seen_failing, "the failure was never shown");
+        (status.freshness(Utc::now()) == Freshness::Failing).then_some(status)
+    })
+    .await;
+    assert!(status
+        .last_error
+        .as_deref()
+        .unwrap()
+        .contains("simulated outage"));
+    let shown = pantau::engine::source_status(&health.list(), Utc::now());
+    assert_eq!(shown[0]["state"], "failing");
+    assert!(shown[0]["last_error"]
+        .as_str()
+        .unwrap()
+        .contains("simulated outage"));
+    assert_eq!(store.snapshot().complaints().current_rows(), 0);
 
     // After the back-off it succeeds: fresh again, rows counted, cursor = what the store holds.
-    let mut recovered = false;
-    for _ in 0..400 {
+    eventually("the source recovers", Duration::from_secs(4), || async {
         let status = health.list().remove(0);
         if status.freshness(Utc::now()) == Freshness::Fresh && status.rows_in >= 2 {
-            recovered = true;
-            break;
+            Ok(())
+        } else {
+            Err(format!("{status:?}"))
         }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    assert!(recovered, "the source did not recover: {:?}", health.list());
+    })
+    .await;
     shutdown.cancel();
     worker.await.unwrap();
     let stored = store.snapshot().complaints().current_rows();
@@ -155,7 +155,6 @@ async fn a_failing_source_is_shown_failing_then_recovers_and_its_cursor_follows_
         .contains("pantau_source_errors_total{source=\"flaky\"} 1"));
 }
 
-#[tokio::test]
 async fn rows_the_store_refuses_are_quarantined_and_the_rest_is_appended() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path(), Default::default()).await.unwrap();

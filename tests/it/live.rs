@@ -6,88 +6,94 @@ use serde_json::json;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::helpers::{apply_merge, backends, spawn_app, spawn_quiet_app, AppOptions};
+use crate::helpers::{apply_merge, spawn_app, spawn_quiet_app, AppOptions, Backend};
+
+crate::tests! {
+    per_backend patches_from_live_ingest_rebuild_exactly_the_servers_value,
+    async resuming_with_the_current_seq_sends_nothing_and_an_old_seq_gets_a_snapshot,
+    async bad_frames_get_errors_and_the_connection_and_server_carry_on,
+    async shutdown_says_bye_and_closes_with_going_away,
+    async the_load_generator_measures_a_live_server,
+    async screens_and_operators_see_each_sources_freshness,
+    async the_source_health_table_is_a_topic_that_moves_with_each_pull,
+}
 
 const TOPIC: &str = "dashboards/overview/total";
 
-#[tokio::test]
-async fn patches_from_live_ingest_rebuild_exactly_the_servers_value() {
-    for backend in backends().await {
-        let app = spawn_app(AppOptions {
-            backend,
-            simulator: true,
-        })
-        .await;
-        let mut ws = app.ws().await;
-        let hello = ws.next_of("hello").await;
-        assert_eq!(hello["protocol"], 1);
-        assert_eq!(hello["time_zone"], "Asia/Jakarta");
-        assert!(hello["topics"].as_array().unwrap().contains(&json!(TOPIC)));
+async fn patches_from_live_ingest_rebuild_exactly_the_servers_value(backend: Backend) {
+    let app = spawn_app(AppOptions {
+        backend,
+        simulator: true,
+    })
+    .await;
+    let mut ws = app.ws().await;
+    let hello = ws.next_of("hello").await;
+    assert_eq!(hello["protocol"], 1);
+    assert_eq!(hello["time_zone"], "Asia/Jakarta");
+    assert!(hello["topics"].as_array().unwrap().contains(&json!(TOPIC)));
 
-        ws.subscribe(TOPIC, None).await;
-        let snapshot = ws.next_of("snapshot").await;
-        let mut value = snapshot["data"].clone();
-        let mut seq = snapshot["seq"].as_u64().unwrap();
-        let first_total = value["value"].as_u64().unwrap();
+    ws.subscribe(TOPIC, None).await;
+    let snapshot = ws.next_of("snapshot").await;
+    let mut value = snapshot["data"].clone();
+    let mut seq = snapshot["seq"].as_u64().unwrap();
+    let first_total = value["value"].as_u64().unwrap();
 
-        // Follow at least three patches: each is the next seq, never a gap or a repeat. A client
-        // that falls more than one change behind (a loaded machine) is sent the latest state as a
-        // snapshot instead, by design (coalescing): it takes it, as a client does.
-        let mut patches = 0;
-        while patches < 3 {
-            let patch = loop {
-                let m = ws.next_json().await;
-                if m["type"] == "snapshot" && m["topic"] == TOPIC {
-                    let new_seq = m["seq"].as_u64().unwrap();
-                    assert!(new_seq > seq, "{backend:?}: a snapshot moves forward: {m}");
-                    value = m["data"].clone();
-                    seq = new_seq;
-                } else if m["type"] == "patch" {
-                    break m;
-                }
-            };
-            patches += 1;
-            assert_eq!(patch["topic"], TOPIC);
-            assert_eq!(
-                patch["seq"].as_u64().unwrap(),
-                seq + 1,
-                "{backend:?}: gap or repeat"
-            );
-            assert!(
-                patch["committed_at"].is_string(),
-                "patch carries its commit time"
-            );
-            apply_merge(&mut value, &patch["merge"]);
-            seq += 1;
-        }
-        assert!(
-            value["value"].as_u64().unwrap() > first_total,
-            "the live figure moved"
-        );
-
-        // A second client's fresh snapshot at the same seq equals what the patches rebuilt.
-        let mut other = app.ws_after_hello().await;
-        other.subscribe(TOPIC, None).await;
-        let mut fresh = other.next_of("snapshot").await;
-        while fresh["seq"].as_u64().unwrap() > seq {
-            let patch = ws.next_of("patch").await;
-            apply_merge(&mut value, &patch["merge"]);
-            seq = patch["seq"].as_u64().unwrap();
-        }
-        while fresh["seq"].as_u64().unwrap() < seq {
-            let patch = other.next_of("patch").await;
-            apply_merge(&mut fresh["data"], &patch["merge"]);
-            fresh["seq"] = patch["seq"].clone();
-        }
+    // Follow at least three patches: each is the next seq, never a gap or a repeat. A client
+    // that falls more than one change behind (a loaded machine) is sent the latest state as a
+    // snapshot instead, by design (coalescing): it takes it, as a client does.
+    let mut patches = 0;
+    while patches < 3 {
+        let patch = loop {
+            let m = ws.next_json().await;
+            if m["type"] == "snapshot" && m["topic"] == TOPIC {
+                let new_seq = m["seq"].as_u64().unwrap();
+                assert!(new_seq > seq, "{backend:?}: a snapshot moves forward: {m}");
+                value = m["data"].clone();
+                seq = new_seq;
+            } else if m["type"] == "patch" {
+                break m;
+            }
+        };
+        patches += 1;
+        assert_eq!(patch["topic"], TOPIC);
         assert_eq!(
-            fresh["data"], value,
-            "{backend:?}: patched value differs from the snapshot"
+            patch["seq"].as_u64().unwrap(),
+            seq + 1,
+            "{backend:?}: gap or repeat"
         );
-        app.stop().await;
+        assert!(
+            patch["committed_at"].is_string(),
+            "patch carries its commit time"
+        );
+        apply_merge(&mut value, &patch["merge"]);
+        seq += 1;
     }
+    assert!(
+        value["value"].as_u64().unwrap() > first_total,
+        "the live figure moved"
+    );
+
+    // A second client's fresh snapshot at the same seq equals what the patches rebuilt.
+    let mut other = app.ws_after_hello().await;
+    other.subscribe(TOPIC, None).await;
+    let mut fresh = other.next_of("snapshot").await;
+    while fresh["seq"].as_u64().unwrap() > seq {
+        let patch = ws.next_of("patch").await;
+        apply_merge(&mut value, &patch["merge"]);
+        seq = patch["seq"].as_u64().unwrap();
+    }
+    while fresh["seq"].as_u64().unwrap() < seq {
+        let patch = other.next_of("patch").await;
+        apply_merge(&mut fresh["data"], &patch["merge"]);
+        fresh["seq"] = patch["seq"].clone();
+    }
+    assert_eq!(
+        fresh["data"], value,
+        "{backend:?}: patched value differs from the snapshot"
+    );
+    app.stop().await;
 }
 
-#[tokio::test]
 async fn resuming_with_the_current_seq_sends_nothing_and_an_old_seq_gets_a_snapshot() {
     let app = spawn_quiet_app().await;
     let mut ws = app.ws_after_hello().await;
@@ -115,7 +121,6 @@ async fn resuming_with_the_current_seq_sends_nothing_and_an_old_seq_gets_a_snaps
     app.stop().await;
 }
 
-#[tokio::test]
 async fn bad_frames_get_errors_and_the_connection_and_server_carry_on() {
     let app = spawn_quiet_app().await;
     let mut ws = app.ws_after_hello().await;
@@ -165,7 +170,6 @@ async fn bad_frames_get_errors_and_the_connection_and_server_carry_on() {
     app.stop().await;
 }
 
-#[tokio::test]
 async fn shutdown_says_bye_and_closes_with_going_away() {
     let app = spawn_quiet_app().await;
     let mut ws = app.ws_after_hello().await;
@@ -185,7 +189,6 @@ async fn shutdown_says_bye_and_closes_with_going_away() {
     app.stop().await;
 }
 
-#[tokio::test]
 async fn the_load_generator_measures_a_live_server() {
     let app = spawn_app(AppOptions {
         backend: crate::helpers::Backend::Sqlite,
@@ -239,7 +242,6 @@ async fn the_load_generator_measures_a_live_server() {
     app.stop().await;
 }
 
-#[tokio::test]
 async fn screens_and_operators_see_each_sources_freshness() {
     let app = spawn_app(AppOptions {
         backend: crate::helpers::Backend::Sqlite,
@@ -270,14 +272,19 @@ async fn screens_and_operators_see_each_sources_freshness() {
     assert!(["starting", "fresh"].contains(&sources[0]["state"].as_str().unwrap()));
 
     // Operators get the detail over HTTP once the simulator has pulled.
-    let mut listed = serde_json::Value::Null;
-    for _ in 0..100 {
-        listed = app.get("/api/sources").await.json().await.unwrap();
-        if listed["sources"][0]["rows_in"].as_u64().unwrap_or(0) > 0 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    let listed = crate::helpers::eventually(
+        "the simulator's pull is listed",
+        std::time::Duration::from_secs(2),
+        || async {
+            let listed: serde_json::Value = app.get("/api/sources").await.json().await.unwrap();
+            if listed["sources"][0]["rows_in"].as_u64().unwrap_or(0) > 0 {
+                Ok(listed)
+            } else {
+                Err(listed)
+            }
+        },
+    )
+    .await;
     let simulator = &listed["sources"][0];
     assert_eq!(simulator["state"], "fresh", "{listed}");
     assert_eq!(simulator["kind"], "simulator");
@@ -288,7 +295,6 @@ async fn screens_and_operators_see_each_sources_freshness() {
     app.stop().await;
 }
 
-#[tokio::test]
 async fn the_source_health_table_is_a_topic_that_moves_with_each_pull() {
     let app = spawn_app(AppOptions {
         backend: crate::helpers::Backend::Sqlite,

@@ -7,7 +7,16 @@ use futures_util::StreamExt;
 use serde_json::json;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
-use crate::helpers::{apply_merge, spawn_app_with, AppOptions, Backend, TestApp};
+use crate::helpers::{apply_merge, eventually, spawn_app_with, AppOptions, Backend, TestApp};
+
+crate::tests! {
+    async tokens_decide_who_connects_and_which_topics_they_follow,
+    async pages_from_other_sites_are_refused_unless_listed,
+    async one_address_gets_a_bounded_number_of_connections,
+    async a_flooding_client_is_rate_limited_then_closed,
+    async a_reconnecting_client_gets_exactly_the_patches_it_missed,
+    async named_screens_report_themselves_and_operators_see_which_are_alive,
+}
 
 const TOPIC: &str = "dashboards/overview/total";
 
@@ -34,7 +43,6 @@ async fn metric(app: &TestApp, line_start: &str) -> Option<f64> {
         .and_then(|v| v.parse().ok())
 }
 
-#[tokio::test]
 async fn tokens_decide_who_connects_and_which_topics_they_follow() {
     let dir = tempfile::tempdir().unwrap();
     let tokens = dir.path().join("tokens");
@@ -86,7 +94,6 @@ async fn tokens_decide_who_connects_and_which_topics_they_follow() {
     app.stop().await;
 }
 
-#[tokio::test]
 async fn pages_from_other_sites_are_refused_unless_listed() {
     let app = spawn_app_with(quiet(), |s| {
         s.live.allowed_origins = vec!["https://dashboard.pasuruankota.go.id".into()];
@@ -105,27 +112,22 @@ async fn pages_from_other_sites_are_refused_unless_listed() {
     app.stop().await;
 }
 
-#[tokio::test]
 async fn one_address_gets_a_bounded_number_of_connections() {
     let app = spawn_app_with(quiet(), |s| s.live.max_connections_per_ip = 2).await;
     let first = app.ws_after_hello().await;
     let _second = app.ws_after_hello().await;
     assert_eq!(refusal(app.try_ws("", &[]).await), 429);
     drop(first);
-    // The slot frees once the server sees the close; retry for a bounded while.
-    let mut reconnected = false;
-    for _ in 0..50 {
-        if app.try_ws("", &[]).await.is_ok() {
-            reconnected = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert!(reconnected, "a freed slot was not given back");
+    // The slot frees once the server sees the close.
+    eventually(
+        "the freed slot is given back",
+        Duration::from_secs(1),
+        || app.try_ws("", &[]),
+    )
+    .await;
     app.stop().await;
 }
 
-#[tokio::test]
 async fn a_flooding_client_is_rate_limited_then_closed() {
     let app = spawn_app_with(quiet(), |s| {
         s.live.messages_per_second = 5;
@@ -150,6 +152,25 @@ async fn a_flooding_client_is_rate_limited_then_closed() {
             other => panic!("unexpected {other:?}: {message}"),
         }
     }
+    // The close frame follows the bye: policy violation (1008).
+    loop {
+        match ws.stream.next().await {
+            Some(Ok(Message::Close(Some(frame)))) => {
+                assert_eq!(u16::from(frame.code), 1008);
+                break;
+            }
+            Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+            other => panic!("expected a close frame, got {other:?}"),
+        }
+    }
+    assert_eq!(
+        metric(
+            &app,
+            "pantau_ws_closed_by_server_total{reason=\"too_many_errors\"}"
+        )
+        .await,
+        Some(1.0)
+    );
     assert!((5..=11).contains(&pongs), "burst allowance: {pongs} pongs");
     assert_eq!(limited, 4, "three errors tolerated, the fourth closes");
     // Other clients are unaffected.
@@ -159,34 +180,9 @@ async fn a_flooding_client_is_rate_limited_then_closed() {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn a_client_that_stops_answering_heartbeats_is_closed_with_a_reason() {
-    let app = spawn_app_with(quiet(), |s| {
-        s.live.ping_interval_secs = 1;
-        s.live.idle_timeout_secs = 2;
-    })
-    .await;
-    let mut ws = app.ws_after_hello().await;
-    // Not reading means not answering the server's pings.
-    tokio::time::sleep(Duration::from_millis(3500)).await;
-    let bye = ws.next_of("bye").await;
-    assert_eq!(bye["reason"], "heartbeat_timeout");
-    match ws.stream.next().await {
-        Some(Ok(Message::Close(Some(frame)))) => assert_eq!(u16::from(frame.code), 1008),
-        other => panic!("expected a close frame, got {other:?}"),
-    }
-    assert_eq!(
-        metric(
-            &app,
-            "pantau_ws_closed_by_server_total{reason=\"heartbeat_timeout\"}"
-        )
-        .await,
-        Some(1.0)
-    );
-    app.stop().await;
-}
+// The heartbeat (a silent client closed with `heartbeat_timeout` and 1008) is tested with paused
+// time in `src/live/session/tests.rs`; the close frame over a real socket is checked below.
 
-#[tokio::test]
 async fn a_reconnecting_client_gets_exactly_the_patches_it_missed() {
     let app = spawn_app_with(
         AppOptions {
@@ -204,7 +200,17 @@ async fn a_reconnecting_client_gets_exactly_the_patches_it_missed() {
     drop(ws);
 
     // While away, the simulator moves on by several steps.
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    eventually(
+        "the simulator moves on",
+        Duration::from_secs(10),
+        || async {
+            let mut look = app.ws_after_hello().await;
+            look.subscribe(TOPIC, None).await;
+            let now = look.next_of("snapshot").await["seq"].as_u64().unwrap();
+            (now > seq + 3).then_some(()).ok_or(format!("seq {now}"))
+        },
+    )
+    .await;
     let mut back = app.ws_after_hello().await;
     back.subscribe(TOPIC, Some(seq)).await;
     let mut expected = seq + 1;
@@ -238,7 +244,6 @@ async fn screen_list(app: &TestApp) -> Vec<serde_json::Value> {
     body["screens"].as_array().unwrap().clone()
 }
 
-#[tokio::test]
 async fn named_screens_report_themselves_and_operators_see_which_are_alive() {
     let app = spawn_app_with(quiet(), |_| {}).await;
     let mut lobby = app.ws_after_hello().await;
@@ -271,14 +276,16 @@ async fn named_screens_report_themselves_and_operators_see_which_are_alive() {
 
     // The lobby screen goes away: operators see it gone.
     drop(lobby);
-    let mut gone = false;
-    for _ in 0..100 {
-        if state_of(&screen_list(&app).await, "lobby-1") == Some(json!("gone")) {
-            gone = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert!(gone, "a disconnected screen must show as gone");
+    eventually(
+        "the disconnected screen shows as gone",
+        Duration::from_secs(2),
+        || async {
+            let state = state_of(&screen_list(&app).await, "lobby-1");
+            (state == Some(json!("gone")))
+                .then_some(())
+                .ok_or(format!("{state:?}"))
+        },
+    )
+    .await;
     app.stop().await;
 }

@@ -8,6 +8,12 @@ use serde_json::{json, Value};
 
 use crate::helpers::{spawn_app_with, AppOptions, Backend, Ws};
 
+crate::tests! {
+    async a_client_gets_the_features_of_its_view_and_again_when_the_layer_moves,
+    async bad_views_are_refused_with_a_reason_and_the_connection_goes_on,
+    async a_row_layer_exports_one_row_per_feature,
+}
+
 const CLUSTERS: &str = "dashboards/kota-pasuruan-peta/open-clusters";
 /// Kota Pasuruan and around (west, south, east, north).
 const CITY: [f64; 4] = [112.85, -7.70, 112.96, -7.60];
@@ -46,7 +52,6 @@ fn features(data: &Value) -> Vec<(f64, f64, u64)> {
         .collect()
 }
 
-#[tokio::test]
 async fn a_client_gets_the_features_of_its_view_and_again_when_the_layer_moves() {
     // A commit every 1.5 s: a view asked for right after one is computed over the same rows as
     // the topic's value.
@@ -133,7 +138,6 @@ async fn a_client_gets_the_features_of_its_view_and_again_when_the_layer_moves()
     app.stop().await;
 }
 
-#[tokio::test]
 async fn bad_views_are_refused_with_a_reason_and_the_connection_goes_on() {
     let app = spawn_app_with(
         AppOptions {
@@ -194,7 +198,6 @@ async fn bad_views_are_refused_with_a_reason_and_the_connection_goes_on() {
     app.stop().await;
 }
 
-#[tokio::test]
 async fn a_row_layer_exports_one_row_per_feature() {
     let app = spawn_app_with(
         AppOptions {
@@ -205,21 +208,20 @@ async fn a_row_layer_exports_one_row_per_feature() {
     )
     .await;
     let path = "/api/dashboards/kota-pasuruan-peta/panels/heat-today/export?format=csv";
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    let body = loop {
-        let response = app.get(path).await;
-        if response.status() == 200 {
+    let body =
+        crate::helpers::eventually("heat cells exported", Duration::from_secs(20), || async {
+            let response = app.get(path).await;
+            if response.status() != 200 {
+                return Err(format!("HTTP {}", response.status()));
+            }
             let body = response.text().await.unwrap();
             if body.lines().count() > 1 {
-                break body;
+                Ok(body)
+            } else {
+                Err(body)
             }
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no heat cells exported"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+        })
+        .await;
     let mut lines = body.lines();
     assert_eq!(lines.next(), Some("feature,lon,lat,count,weight,status"));
     for line in lines {

@@ -5,6 +5,11 @@
 
 use std::path::{Path, PathBuf};
 
+crate::tests! {
+    sync every_room_imports_only_the_rooms_below_it,
+    sync a_planted_forbidden_import_is_named_with_its_line,
+}
+
 /// Each room and the rooms it may import (besides itself).
 const RULES: &[(&str, &[&str])] = &[
     ("domain", &[]),
@@ -18,7 +23,15 @@ const RULES: &[(&str, &[&str])] = &[
     ("ingest", &["domain", "geo", "store", "db", "telemetry"]),
     (
         "export",
-        &["domain", "geo", "store", "db", "telemetry", "dashboards", "engine"],
+        &[
+            "domain",
+            "geo",
+            "store",
+            "db",
+            "telemetry",
+            "dashboards",
+            "engine",
+        ],
     ),
     (
         "http",
@@ -141,7 +154,10 @@ fn forbidden_imports(src: &Path) -> Vec<String> {
     let mut found = Vec::new();
     for file in files {
         let relative = file.strip_prefix(src).unwrap().to_path_buf();
-        let name = file.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
+        let name = file
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or_default();
         if name == "tests" || name.ends_with("_tests") {
             continue;
         }
@@ -188,7 +204,6 @@ fn forbidden_imports(src: &Path) -> Vec<String> {
     found
 }
 
-#[test]
 fn every_room_imports_only_the_rooms_below_it() {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let found = forbidden_imports(&src);
@@ -213,7 +228,6 @@ fn every_room_imports_only_the_rooms_below_it() {
     }
 }
 
-#[test]
 fn a_planted_forbidden_import_is_named_with_its_line() {
     let dir = tempfile::tempdir().unwrap();
     let engine = dir.path().join("engine");

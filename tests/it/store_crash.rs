@@ -12,6 +12,11 @@ use pantau::domain::{Complaint, Status};
 use pantau::store::{Store, StoreOptions};
 use rand::Rng;
 
+crate::tests! {
+    ignored async appender_child,
+    async acknowledged_batches_survive_sigkill_at_random_moments,
+}
+
 /// Set in the child: the store directory to append to.
 const CHILD_DIR: &str = "PANTAU_CRASH_APPENDER_DIR";
 /// New complaints per batch; every fifth batch is large enough for the two-core append path.
@@ -62,8 +67,6 @@ fn options() -> StoreOptions {
 }
 
 /// The child: appends until killed, printing `ack SEQ` after each durable append.
-#[tokio::test]
-#[ignore = "run by crash_safety as a child process"]
 async fn appender_child() {
     let dir = std::env::var(CHILD_DIR).expect("run by the crash test");
     let store = Store::open(std::path::Path::new(&dir), options())
@@ -81,7 +84,6 @@ async fn appender_child() {
     }
 }
 
-#[tokio::test]
 async fn acknowledged_batches_survive_sigkill_at_random_moments() {
     let dir = tempfile::tempdir().unwrap();
     let exe = std::env::current_exe().unwrap();

@@ -11,7 +11,11 @@
 
 use hashbrown::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+// Tokio's clock (the same as the system's unless a test pauses it), so heartbeats and the rate
+// limit can be tested with paused time.
+use tokio::time::Instant;
 
 use axum::extract::ws::{Message, WebSocket};
 use chrono::Utc;

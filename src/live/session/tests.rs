@@ -52,10 +52,15 @@ fn start(ctx: Arc<SessionContext>) -> (Transport, tokio::task::JoinHandle<()>) {
         (sent.clone(), reading.clone()),
         |(sent, reading), message: Message| async move {
             reading.acquire().await.expect("semaphore open").forget();
-            if let Message::Text(text) = &message {
-                sent.lock()
+            match &message {
+                Message::Text(text) => sent
+                    .lock()
                     .unwrap()
-                    .push(serde_json::from_str(text).unwrap());
+                    .push(serde_json::from_str(text).unwrap()),
+                Message::Close(Some(frame)) => {
+                    sent.lock().unwrap().push(json!({"close": frame.code}))
+                }
+                _ => {}
             }
             Ok::<_, axum::Error>((sent, reading))
         },
@@ -206,4 +211,42 @@ async fn a_client_that_takes_nothing_within_the_send_timeout_is_dropped() {
     assert!(metrics
         .render()
         .contains("pantau_ws_closed_by_server_total{reason=\"slow_client\"} 1"));
+}
+
+/// With paused time: a client that takes every frame but never answers (no pong, no message) is
+/// closed once it has been silent for the idle timeout — `bye` with its reason, then a close
+/// frame 1008 — and the close is counted.
+#[tokio::test(start_paused = true)]
+async fn a_client_that_stops_answering_heartbeats_is_closed_with_a_reason() {
+    let hub = Hub::new(16);
+    let metrics = Metrics::new();
+    let mut limits = SessionLimits::from_settings(&LiveSettings::default());
+    limits.ping_interval = Duration::from_secs(1);
+    limits.idle_timeout = Duration::from_secs(2);
+    let ctx = Arc::new(SessionContext {
+        hub,
+        metrics: metrics.clone(),
+        shutdown: CancellationToken::new(),
+        server_id: "test".into(),
+        deployment: "Kota Pasuruan".into(),
+        time_zone: "Asia/Jakarta".into(),
+        limits,
+        access: AccessPolicy::from_settings(&LiveSettings::default()).unwrap(),
+        screens: Screens::default(),
+        views: None,
+    });
+    let (client, session) = start(ctx);
+    client.reading.add_permits(1_000);
+    // Silence: the session pings every second and gives up after two of them.
+    tokio::time::timeout(Duration::from_secs(10), session)
+        .await
+        .expect("a silent client kept its session")
+        .unwrap();
+    let sent = client.sent();
+    let bye = sent.iter().find(|f| f["type"] == "bye").unwrap();
+    assert_eq!(bye["reason"], "heartbeat_timeout");
+    assert_eq!(sent.last().unwrap(), &json!({"close": 1008}));
+    assert!(metrics
+        .render()
+        .contains("pantau_ws_closed_by_server_total{reason=\"heartbeat_timeout\"} 1"));
 }

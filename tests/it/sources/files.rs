@@ -12,7 +12,15 @@ use serde_json::Value;
 
 use super::{current_rows, mapping, offline_at, shared, source, spawn_with_sources};
 
-#[tokio::test]
+crate::tests! {
+    async shipped_mappings_import_the_real_files_and_every_record_is_accounted_for,
+    async a_second_process_cannot_open_a_data_dir_in_use,
+    async drop_folder_stores_good_files_quarantines_bad_rows_and_refuses_non_csv,
+    async workbooks_and_parquet_files_import_with_typed_cells,
+    async reprocess_stores_what_a_fixed_mapping_can_read_and_keeps_the_rest,
+    async csv_options_read_legacy_exports_semicolons_titles_and_windows_1252,
+}
+
 async fn shipped_mappings_import_the_real_files_and_every_record_is_accounted_for() {
     let dir = tempfile::tempdir().unwrap();
     let (settings, offline) = offline_at(dir.path()).await;
@@ -151,7 +159,6 @@ async fn shipped_mappings_import_the_real_files_and_every_record_is_accounted_fo
     );
 }
 
-#[tokio::test]
 async fn a_second_process_cannot_open_a_data_dir_in_use() {
     let dir = tempfile::tempdir().unwrap();
     let mut settings = Settings::default();
@@ -175,7 +182,6 @@ fn settled(path: &Path) {
         .unwrap();
 }
 
-#[tokio::test]
 async fn drop_folder_stores_good_files_quarantines_bad_rows_and_refuses_non_csv() {
     let drop = tempfile::tempdir().unwrap();
     let la = std::fs::read_to_string(shared("complaints/la311_2020-01_requests.csv")).unwrap();
@@ -218,16 +224,16 @@ mapping = "{}"
         mapping("la311.toml").display()
     ));
     let app = spawn_with_sources(vec![config]).await;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while std::fs::read_dir(drop.path().join("done")).unwrap().count()
-        + std::fs::read_dir(drop.path().join("failed"))
-            .unwrap()
-            .count()
-        < 6
-    {
-        assert!(tokio::time::Instant::now() < deadline, "files not settled");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    crate::helpers::eventually("the files settle", Duration::from_secs(30), || async {
+        let settled = std::fs::read_dir(drop.path().join("done")).unwrap().count()
+            + std::fs::read_dir(drop.path().join("failed"))
+                .unwrap()
+                .count();
+        (settled >= 6)
+            .then_some(())
+            .ok_or(format!("{settled} of 6"))
+    })
+    .await;
     let done = |n: &str| drop.path().join("done").join(n);
     assert!(done("a_requests.csv").is_file() && done("d_events.ndjson").is_file());
     assert!(done("b_same_content.csv").is_file());
@@ -291,7 +297,6 @@ lat = "Lat"
 lon = "Lon"
 "#;
 
-#[tokio::test]
 async fn workbooks_and_parquet_files_import_with_typed_cells() {
     use polars::prelude::*;
     let dir = tempfile::tempdir().unwrap();
@@ -404,7 +409,6 @@ async fn workbooks_and_parquet_files_import_with_typed_cells() {
     drop(offline);
 }
 
-#[tokio::test]
 async fn reprocess_stores_what_a_fixed_mapping_can_read_and_keeps_the_rest() {
     let dir = tempfile::tempdir().unwrap();
     // A mapping that forgot LA's "Cancelled" and "Referred Out" statuses.
@@ -458,7 +462,6 @@ async fn reprocess_stores_what_a_fixed_mapping_can_read_and_keeps_the_rest() {
     assert!(format!("{unknown:#}").contains("no source 'nope'"));
 }
 
-#[tokio::test]
 async fn csv_options_read_legacy_exports_semicolons_titles_and_windows_1252() {
     let dir = tempfile::tempdir().unwrap();
     // A legacy e-Sambat export: two title lines, `;` separators, Windows-1252 text (é, –, ’)

@@ -9,7 +9,7 @@ use pantau::ingest::SourceConfig;
 use pantau::startup::offline::Offline;
 use serde_json::Value;
 
-use crate::helpers::{spawn_app_with, AppOptions, Backend, TestApp};
+use crate::helpers::{eventually, spawn_app_with, AppOptions, Backend, TestApp};
 
 pub fn shared(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -27,15 +27,14 @@ pub fn source(toml_text: &str) -> SourceConfig {
     toml::from_str(toml_text).expect("source config parses")
 }
 
-/// Polls `check` on `/api/sources`' entry for `id` until it holds (20 s at most).
+/// Polls `check` on `/api/sources`' entry for `id` until it holds (30 s at most).
 pub async fn wait_source(
     app: &TestApp,
     id: &str,
     what: &str,
     check: impl Fn(&Value) -> bool,
 ) -> Value {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    loop {
+    eventually(what, Duration::from_secs(30), || async {
         let body: Value = app.get("/api/sources").await.json().await.unwrap();
         let entry = body["sources"]
             .as_array()
@@ -45,14 +44,12 @@ pub async fn wait_source(
             .cloned()
             .unwrap_or(Value::Null);
         if check(&entry) {
-            return entry;
+            Ok(entry)
+        } else {
+            Err(format!("{entry:#}"))
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}; last: {entry:#}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    })
+    .await
 }
 
 pub async fn current_rows(app: &TestApp, dataset: &str) -> u64 {
@@ -89,3 +86,15 @@ pub async fn spawn_with_sources(sources: Vec<SourceConfig>) -> TestApp {
 mod files;
 mod remote;
 mod sql;
+
+/// The sources' tests.
+pub fn trials(services: &crate::harness::Services) -> Vec<libtest_mimic::Trial> {
+    [
+        files::trials(services),
+        remote::trials(services),
+        sql::trials(services),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
+}

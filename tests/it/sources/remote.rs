@@ -13,6 +13,11 @@ use serde_json::Value;
 
 use super::{current_rows, shared, source, spawn_with_sources, wait_source};
 
+crate::tests! {
+    async open311_source_survives_a_down_failing_and_truncating_server_then_pulls_everything,
+    async http_json_sources_page_by_number_token_and_next_link_with_auth_and_follow_updates,
+}
+
 /// How the replay server answers.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Mode {
@@ -76,7 +81,6 @@ async fn requests(
     axum::Json(slice).into_response()
 }
 
-#[tokio::test]
 async fn open311_source_survives_a_down_failing_and_truncating_server_then_pulls_everything() {
     let text = std::fs::read_to_string(shared(
         "complaints/la311_derived_georeport_v2_requests.json",
@@ -286,7 +290,6 @@ async fn lapor_v3(
         .into_response()
 }
 
-#[tokio::test]
 async fn http_json_sources_page_by_number_token_and_next_link_with_auth_and_follow_updates() {
     let text = std::fs::read_to_string(shared(
         "complaints/la311_derived_georeport_v2_requests.json",
@@ -381,10 +384,15 @@ lon = { column = "lokasi.lng", number_style = "indonesian" }
         assert_eq!(s["rows_quarantined"], 0, "{s}");
     }
     // Records sharing the newest second may still be a pull away: give them a moment.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while current_rows(&app, "complaints").await < 6_000 && tokio::time::Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    crate::helpers::eventually(
+        "6,000 complaints stored",
+        Duration::from_secs(10),
+        || async {
+            let rows = current_rows(&app, "complaints").await;
+            (rows >= 6_000).then_some(()).ok_or(rows)
+        },
+    )
+    .await;
     assert_eq!(
         current_rows(&app, "complaints").await,
         6_000,
@@ -408,14 +416,15 @@ lon = { column = "lokasi.lng", number_style = "indonesian" }
     })
     .await;
     assert!(after["rows_in"].as_u64().unwrap() >= before + 5, "{after}");
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while *api.last_since.lock().unwrap() != "2030-01-01T03:00:00Z" {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the cursor did not follow the updates"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    crate::helpers::eventually(
+        "the cursor follows the updates",
+        Duration::from_secs(10),
+        || async {
+            let since = api.last_since.lock().unwrap().clone();
+            (since == "2030-01-01T03:00:00Z").then_some(()).ok_or(since)
+        },
+    )
+    .await;
     assert_eq!(current_rows(&app, "complaints").await, 6_000);
     app.stop().await;
     server.abort();

@@ -1,10 +1,14 @@
 //! The `sql` source against a real SQLite file, the machine's PostgreSQL and its MariaDB: pages
 //! that keep equal cursor values together, and only new or changed rows pulled again.
 
-use std::time::Duration;
-
 use super::{current_rows, source, spawn_with_sources, wait_source};
-use crate::helpers::{postgres_available, postgres_url};
+use crate::helpers::postgres_url;
+
+crate::tests! {
+    async sql_source_pulls_incrementally_from_a_sqlite_file,
+    needs(Postgres) async sql_source_pulls_incrementally_from_postgres,
+    needs(MariaDb) async sql_source_pulls_incrementally_from_mariadb,
+}
 
 const SQL_MAPPING: &str = r#"
 [mapping]
@@ -70,7 +74,6 @@ async fn sql_source_pulls(url: &str, table: &str, exec: impl AsyncFnMut(&str)) {
     app.stop().await;
 }
 
-#[tokio::test]
 async fn sql_source_pulls_incrementally_from_a_sqlite_file() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("simda.db");
@@ -90,11 +93,7 @@ async fn sql_source_pulls_incrementally_from_a_sqlite_file() {
     .await;
 }
 
-#[tokio::test]
 async fn sql_source_pulls_incrementally_from_postgres() {
-    if !postgres_available().await {
-        return;
-    }
     let table = format!("aduan_{:08x}", rand::random::<u32>());
     let pool = sqlx::PgPool::connect(&postgres_url()).await.unwrap();
     sqlx::query(&format!(
@@ -114,26 +113,11 @@ async fn sql_source_pulls_incrementally_from_postgres() {
         .unwrap();
 }
 
-/// The MariaDB/MySQL of the machine; `PANTAU_TEST_MYSQL_URL` overrides.
-fn mysql_url() -> String {
-    std::env::var("PANTAU_TEST_MYSQL_URL")
-        .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/test".to_owned())
-}
-
-#[tokio::test]
 async fn sql_source_pulls_incrementally_from_mariadb() {
-    let url = mysql_url();
-    let pool =
-        match tokio::time::timeout(Duration::from_secs(5), sqlx::MySqlPool::connect(&url)).await {
-            Ok(Ok(pool)) => pool,
-            failure if crate::helpers::in_ci() => {
-                panic!("CI=true but MariaDB/MySQL at {url} is unreachable: {failure:?}")
-            }
-            _ => {
-                eprintln!("SKIPPED MariaDB variant: {url} unreachable; set CI=true to require it");
-                return;
-            }
-        };
+    let url = crate::harness::mysql_url();
+    let pool = sqlx::MySqlPool::connect(&url)
+        .await
+        .unwrap_or_else(|e| panic!("MariaDB/MySQL at {url}: {e}"));
     let table = format!("aduan_{:08x}", rand::random::<u32>());
     sqlx::query(&format!(
         "CREATE TABLE {table} (id BIGINT AUTO_INCREMENT PRIMARY KEY, tiket VARCHAR(20), kategori VARCHAR(50), dinas VARCHAR(50), status VARCHAR(20), dibuat DATETIME, diubah DATETIME)"
