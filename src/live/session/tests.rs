@@ -25,10 +25,14 @@ struct Transport {
 }
 
 fn context(send_timeout: Duration) -> (Arc<SessionContext>, Hub, Metrics) {
-    let hub = Hub::new(16);
-    let metrics = Metrics::new();
     let mut limits = SessionLimits::from_settings(&LiveSettings::default());
     limits.send_timeout = send_timeout;
+    context_with(limits)
+}
+
+fn context_with(limits: SessionLimits) -> (Arc<SessionContext>, Hub, Metrics) {
+    let hub = Hub::new(16);
+    let metrics = Metrics::new();
     let ctx = Arc::new(SessionContext {
         hub: hub.clone(),
         metrics: metrics.clone(),
@@ -218,23 +222,10 @@ async fn a_client_that_takes_nothing_within_the_send_timeout_is_dropped() {
 /// frame 1008 — and the close is counted.
 #[tokio::test(start_paused = true)]
 async fn a_client_that_stops_answering_heartbeats_is_closed_with_a_reason() {
-    let hub = Hub::new(16);
-    let metrics = Metrics::new();
     let mut limits = SessionLimits::from_settings(&LiveSettings::default());
     limits.ping_interval = Duration::from_secs(1);
     limits.idle_timeout = Duration::from_secs(2);
-    let ctx = Arc::new(SessionContext {
-        hub,
-        metrics: metrics.clone(),
-        shutdown: CancellationToken::new(),
-        server_id: "test".into(),
-        deployment: "Kota Pasuruan".into(),
-        time_zone: "Asia/Jakarta".into(),
-        limits,
-        access: AccessPolicy::from_settings(&LiveSettings::default()).unwrap(),
-        screens: Screens::default(),
-        views: None,
-    });
+    let (ctx, _hub, metrics) = context_with(limits);
     let (client, session) = start(ctx);
     client.reading.add_permits(1_000);
     // Silence: the session pings every second and gives up after two of them.
