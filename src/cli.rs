@@ -251,14 +251,27 @@ async fn import(opened: Offline, settings: &Settings, args: &ImportArgs) -> anyh
     }
     let secs = started.elapsed().as_secs_f64();
     println!(
-        "{source}: read {}, stored {}, quarantined {}, outside every region {} ({:.1} s, {:.0} records/s)",
+        "{source}: read {}: {} new, {} new versions, {} unchanged, {} quarantined{}; outside every region {} ({:.1} s, {:.0} records/s)",
         summary.read,
-        summary.stored,
+        summary.new_keys,
+        summary.new_versions,
+        summary.unchanged,
         summary.quarantined,
+        if summary.merged > 0 {
+            format!(", {} merged (keep = \"{}\")", summary.merged, summary.keep)
+        } else {
+            String::new()
+        },
         summary.outside,
         secs,
         summary.read as f64 / secs.max(1e-3)
     );
+    if summary.collisions_quarantined > 0 {
+        println!(
+            "  {} record(s) share a key and a version stamp with another but differ (key collisions): quarantined with both payloads; see /api/sources/{source}/quarantine, or set keep = \"first\" | \"last\" | \"sum\" in the mapping",
+            summary.collisions_quarantined
+        );
+    }
     for (reason, count) in &summary.reasons {
         println!("  quarantined {count:>7}  {reason}");
     }

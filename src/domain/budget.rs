@@ -31,7 +31,7 @@ impl BudgetVersion {
 /// a parent's pagu already contains its children's, so sums are only ever taken over one `level`.
 /// `realisasi` and `anggaran_kas` are cumulative from the start of the year to the end of `period`,
 /// and a later report for the same key corrects the earlier one.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct BudgetLine {
     /// The source that reported it (a source id from the configuration).
     pub source: String,

@@ -57,6 +57,11 @@ pub struct SourceStatus {
     pub rows_quarantined: u64,
     /// Newest record time seen (for lag).
     pub newest_record: Option<DateTime<Utc>>,
+    /// What the source's mapping does with records of one pull that share a key and a version
+    /// stamp (`quarantine`, `first`, `last`, `sum`); `None` for a source that makes rows itself.
+    pub keep: Option<&'static str>,
+    /// Records of key collisions since the server started (quarantined, or merged by `keep`).
+    pub key_collisions: u64,
 }
 
 impl SourceStatus {
@@ -74,6 +79,8 @@ impl SourceStatus {
             rows_in: 0,
             rows_quarantined: 0,
             newest_record: None,
+            keep: None,
+            key_collisions: 0,
         }
     }
 
@@ -156,6 +163,16 @@ impl SourceHealth {
             },
             || unregistered(id),
         );
+    }
+
+    /// Says what the source's mapping does with key collisions.
+    pub fn set_keep(&self, id: &str, keep: &'static str) {
+        self.update(id, |s| s.keep = Some(keep), || unregistered(id));
+    }
+
+    /// Counts records of key collisions in a pull that succeeded.
+    pub fn collided(&self, id: &str, records: u64) {
+        self.update(id, |s| s.key_collisions += records, || unregistered(id));
     }
 
     /// Records a failed pull with a message a person can read.

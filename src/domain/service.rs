@@ -23,7 +23,7 @@ pub enum ServiceOutcome {
 ///
 /// The dataset is append-only: events are never deleted, and a re-pulled event with the same
 /// (source, event_id) replaces the earlier report of it only when it is newer (e.g. now completed).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ServiceEvent {
     /// The source that reported it.
     pub source: String,

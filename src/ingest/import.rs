@@ -20,15 +20,28 @@ use crate::store::Store;
 /// Records per chunk.
 const CHUNK_ROWS: usize = 50_000;
 
-/// What an import did.
+/// What an import did. Every record read is accounted for once:
+/// `read = new_keys + new_versions + unchanged + quarantined + merged`.
 #[derive(Debug, Default, Clone, Serialize)]
 pub struct ImportSummary {
     /// Records read from the files.
     pub read: u64,
-    /// Rows appended to the store.
+    /// Rows handed to the store (`new_keys + new_versions + unchanged`).
     pub stored: u64,
-    /// Records quarantined.
+    /// Of those: keys the store did not hold before.
+    pub new_keys: u64,
+    /// Of those: newer versions of keys it held.
+    pub new_versions: u64,
+    /// Of those: exact repeats of a stored version, or older than it (nothing changed).
+    pub unchanged: u64,
+    /// Records quarantined (for any reason, key collisions included).
     pub quarantined: u64,
+    /// Of those: records of key collisions (sharing a key and a version stamp, but differing).
+    pub collisions_quarantined: u64,
+    /// Records of key collisions folded into another by the mapping's `keep`.
+    pub merged: u64,
+    /// What the mapping does with key collisions (`quarantine`, `first`, `last`, `sum`).
+    pub keep: &'static str,
     /// Complaints outside every region (stored, flagged out of jurisdiction).
     pub outside: u64,
     /// Quarantined records by reason, with the quoted values left out so alike reasons group.
@@ -50,7 +63,10 @@ pub async fn import(
     paths: &[PathBuf],
     progress: Progress<'_>,
 ) -> anyhow::Result<ImportSummary> {
-    let mut summary = ImportSummary::default();
+    let mut summary = ImportSummary {
+        keep: mapping.keep().name(),
+        ..ImportSummary::default()
+    };
     for path in paths {
         let shown = path.display().to_string();
         let Some(format) = Format::of(path) else {
@@ -99,6 +115,11 @@ pub async fn import(
             db.commit_pull(source, None, &delivered.quarantined, Utc::now())
                 .await?;
             summary.stored += delivered.stored;
+            summary.new_keys += delivered.new_keys;
+            summary.new_versions += delivered.new_versions;
+            summary.unchanged += delivered.unchanged;
+            summary.collisions_quarantined += delivered.collisions.quarantined;
+            summary.merged += delivered.collisions.merged;
             summary.outside += delivered.outside;
             summary.quarantined += delivered.quarantined.len() as u64;
             for q in &delivered.quarantined {
@@ -116,6 +137,9 @@ pub async fn import(
 
 /// A reason with quoted values and line numbers left out (`created_at (column X): '…' does not match`).
 fn reason_kind(reason: &str) -> String {
+    if reason.starts_with("key collision") {
+        return "key collision: records share a key and a version stamp but differ".to_owned();
+    }
     let mut out = String::with_capacity(reason.len());
     let mut quoted = false;
     for c in reason.chars() {
@@ -151,6 +175,10 @@ mod tests {
         assert_eq!(
             reason_kind("line 12: has 3 fields, the header has 35"),
             "has 3 fields, the header has 35"
+        );
+        assert_eq!(
+            reason_kind("key collision: 2 records share (2014, murni, 3403:1.01.01, 5.2.1, 12) (lines 85, 88)"),
+            "key collision: records share a key and a version stamp but differ"
         );
     }
 }

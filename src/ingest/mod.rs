@@ -32,7 +32,7 @@ use crate::domain::Dataset;
 use crate::domain::SourceHealth;
 use crate::store::{Batch, Store, StoreError};
 use crate::telemetry::Metrics;
-use mapping::Rows;
+use mapping::{Keep, Rows, Settled};
 
 /// Longest wait between two attempts of a failing source.
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
@@ -131,6 +131,10 @@ pub trait Source: Send {
     fn interval(&self) -> Duration {
         self.identity().interval
     }
+    /// What its mapping does with key collisions; `None` for a kind that makes rows itself.
+    fn keep(&self) -> Option<Keep> {
+        None
+    }
     /// Pulls the records after `cursor` (`None` on the very first pull).
     fn pull(&mut self, cursor: Option<String>) -> BoxFuture<'_, Result<Pulled, SourceError>>;
     /// Called once the pull's rows are durable and its cursor stored (a drop folder moves its
@@ -164,6 +168,15 @@ pub struct Delivered {
     pub quarantined: Vec<QuarantineEntry>,
     /// Complaints placed outside every region (kept, flagged out of jurisdiction).
     pub outside: u64,
+    /// Of the stored rows: keys the store did not hold before.
+    pub new_keys: u64,
+    /// Of the stored rows: newer versions of keys it held.
+    pub new_versions: u64,
+    /// Of the stored rows: exact repeats of a stored version, or older than it (nothing changed).
+    pub unchanged: u64,
+    /// Key collisions: records quarantined (they are among `quarantined`) and records merged
+    /// into another by the mapping's `keep`.
+    pub collisions: Settled,
 }
 
 /// Enriches and appends mapped rows. Rows the store refuses are moved to the quarantine list
@@ -175,9 +188,13 @@ pub async fn deliver(
     rows: Rows,
 ) -> Result<Delivered, StoreError> {
     let Rows {
-        mut batch, refused, ..
+        mut batch,
+        refused,
+        collisions,
+        ..
     } = rows;
     let mut delivered = Delivered {
+        collisions,
         quarantined: refused
             .into_iter()
             .map(|(payload, reason)| quarantine_entry(&payload, reason))
@@ -190,8 +207,11 @@ pub async fn deliver(
     while !batch.is_empty() {
         let len = batch.len() as u64;
         match store.append_or_return(batch).await {
-            Ok(_) => {
+            Ok(commit) => {
                 delivered.stored = len;
+                delivered.new_keys = commit.new_keys as u64;
+                delivered.new_versions = (commit.changed - commit.new_keys) as u64;
+                delivered.unchanged = (commit.rows - commit.changed) as u64;
                 break;
             }
             Err((StoreError::Rejected { problems, .. }, Some(refused))) if !problems.is_empty() => {
@@ -242,6 +262,9 @@ pub fn worker(
         source.dataset().name(),
         source.interval(),
     );
+    if let Some(keep) = source.keep() {
+        sinks.health.set_keep(source.id(), keep.name());
+    }
     run_source(source, sinks, shutdown)
 }
 
@@ -282,6 +305,9 @@ async fn run_source(mut source: Box<dyn Source>, sinks: Sinks, shutdown: Cancell
                         outcome.quarantined,
                         outcome.newest,
                     );
+                    if outcome.collisions > 0 {
+                        sinks.health.collided(&id, outcome.collisions);
+                    }
                 }
                 Err(e) => {
                     failures += 1;
@@ -310,6 +336,8 @@ struct PullOutcome {
     more: bool,
     stored: u64,
     quarantined: u64,
+    /// Records of key collisions, quarantined or merged.
+    collisions: u64,
     newest: Option<chrono::DateTime<Utc>>,
 }
 
@@ -342,6 +370,13 @@ async fn pull_once(
         sinks.metrics.rows_quarantined(source.id(), quarantined);
         tracing::info!(source = %source.id(), quarantined, "Records quarantined.");
     }
+    let Settled {
+        quarantined: collided,
+        merged,
+    } = delivered.collisions;
+    if collided + merged > 0 {
+        tracing::warn!(source = %source.id(), quarantined = collided, merged, "Records of this pull share a key and a version stamp (key collisions).");
+    }
     if let Some(newest) = newest {
         let lag = (Utc::now() - newest).num_milliseconds().max(0) as f64 / 1000.0;
         sinks.metrics.source_lag(source.id(), lag);
@@ -351,6 +386,7 @@ async fn pull_once(
         more: pulled.more,
         stored: delivered.stored,
         quarantined,
+        collisions: delivered.collisions.quarantined + delivered.collisions.merged,
         newest,
     })
 }

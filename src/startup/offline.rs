@@ -186,6 +186,9 @@ impl Offline {
                 still.push((record.id, reason));
             }
             rows.refused.clear();
+            // Records of this page that collide are quarantined again, as new entries with
+            // the collision's reason; their old entries are settled with the rest.
+            bound.finish(&mut rows);
             let delivered = deliver(&self.store, &self.enricher, rows).await?;
             if !delivered.quarantined.is_empty() {
                 // The store refused some mapped rows: keep them quarantined with its reasons.

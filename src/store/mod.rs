@@ -215,6 +215,9 @@ pub struct Commit {
     pub rows: usize,
     /// Rows that changed the state (new keys or newer versions).
     pub changed: usize,
+    /// Of those, rows whose key was not stored before (the rest are new versions of stored
+    /// keys; `rows - changed` were repeats or older than the stored version).
+    pub new_keys: usize,
 }
 
 /// Store tuning, from `[store]` in the configuration.
@@ -329,7 +332,8 @@ impl Tables {
 
     fn apply(&mut self, entry: &LogEntry, rows: Prepared) -> Commit {
         let dataset = entry.batch.dataset();
-        let changed = self.tables[dataset.index()].apply(&rows, entry.seq, entry.committed_at);
+        let (changed, new_keys) =
+            self.tables[dataset.index()].apply(&rows, entry.seq, entry.committed_at);
         self.seq = entry.seq;
         self.committed_at = Some(entry.committed_at);
         if changed > 0 {
@@ -341,6 +345,7 @@ impl Tables {
             dataset,
             rows: entry.batch.len(),
             changed,
+            new_keys,
         }
     }
 }

@@ -262,7 +262,9 @@ fn base() -> Value {
                     "consecutive_failures": {"type": "integer"}, "rows_in": {"type": "integer"},
                     "rows_quarantined": {"type": "integer"},
                     "newest_record": {"type": ["string", "null"], "format": "date-time"},
-                    "lag_seconds": {"type": ["number", "null"]}
+                    "lag_seconds": {"type": ["number", "null"]},
+                    "keep": {"enum": ["quarantine", "first", "last", "sum", null], "description": "What the mapping does with records of one pull that share a key and a version stamp."},
+                    "key_collisions": {"type": "integer", "description": "Records of key collisions since start, quarantined or merged."}
                 }
             }
         }}

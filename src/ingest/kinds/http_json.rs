@@ -17,7 +17,7 @@ use serde_json::Value;
 
 use super::files::records_at;
 use super::{BuildContext, SourceSpec};
-use crate::ingest::mapping::{lookup, Bound, Layout, Mapping, Rows};
+use crate::ingest::mapping::{Keep, lookup, Bound, Layout, Mapping, Rows};
 use crate::ingest::{Pulled, Source, SourceError, SourceIdentity};
 
 /// Largest answer read (a misconfigured endpoint must not exhaust memory).
@@ -328,6 +328,10 @@ impl HttpJson {
 impl Source for HttpJson {
     fn identity(&self) -> &SourceIdentity {
         &self.identity
+    }
+
+    fn keep(&self) -> Option<Keep> {
+        Some(self.bound.mapping().keep())
     }
 
     fn pull(&mut self, cursor: Option<String>) -> BoxFuture<'_, Result<Pulled, SourceError>> {

@@ -18,7 +18,7 @@ use serde_json::Value;
 
 use super::http_json::{get_json, redact, HttpClient};
 use super::{BuildContext, SourceSpec};
-use crate::ingest::mapping::{Bound, Layout, Mapping, MappingSpec, Rows};
+use crate::ingest::mapping::{Keep, Bound, Layout, Mapping, MappingSpec, Rows};
 use crate::ingest::{Pulled, Source, SourceError, SourceIdentity};
 use crate::domain::Dataset;
 
@@ -208,6 +208,7 @@ impl Open311 {
             }
             self.bound.collect(&request, &self.identity.id, &mut rows);
         }
+        self.bound.finish(&mut rows);
         let full_page = self
             .config
             .page_size
@@ -260,6 +261,10 @@ fn parse_cursor(
 impl Source for Open311 {
     fn identity(&self) -> &SourceIdentity {
         &self.identity
+    }
+
+    fn keep(&self) -> Option<Keep> {
+        Some(self.bound.mapping().keep())
     }
 
     fn pull(&mut self, cursor: Option<String>) -> BoxFuture<'_, Result<Pulled, SourceError>> {

@@ -17,7 +17,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 use sqlx::{Column, PgPool, Row as _, SqlitePool, TypeInfo, ValueRef};
 
 use super::{BuildContext, SourceSpec};
-use crate::ingest::mapping::{Layout, Mapping, Owned, Rows, TypedRow};
+use crate::ingest::mapping::{Keep, Layout, Mapping, Owned, Rows, TypedRow};
 use crate::ingest::{Pulled, Source, SourceError, SourceIdentity};
 
 /// `type = "sql"` settings.
@@ -460,6 +460,10 @@ fn is_identifier(s: &str) -> bool {
 impl Source for SqlSource {
     fn identity(&self) -> &SourceIdentity {
         &self.identity
+    }
+
+    fn keep(&self) -> Option<Keep> {
+        Some(self.mapping.keep())
     }
 
     fn pull(&mut self, cursor: Option<String>) -> BoxFuture<'_, Result<Pulled, SourceError>> {

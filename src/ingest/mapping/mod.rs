@@ -7,6 +7,7 @@
 //! bound once per file header, and then maps each record to a row or to the reasons it cannot.
 //! Owns no I/O: sources read, the worker writes.
 
+mod collisions;
 mod convert;
 mod record;
 mod rows;
@@ -19,8 +20,9 @@ use chrono_tz::Tz;
 use serde::Deserialize;
 use serde_json::Value;
 
+pub use collisions::{FileKeys, Keep, Settled};
 pub use convert::{parse_number, parse_time, quote, Cell};
-pub use record::{lookup, Fields, Locator, Owned, TypedRow};
+pub use record::{lookup, Fields, Held, Locator, Owned, TypedRow};
 pub use rows::{Row, Rows};
 
 use crate::domain::Dataset;
@@ -51,6 +53,11 @@ pub struct MappingSpec {
     /// Budget lines only: derive `level` and `parent_code` from account-code prefixes.
     #[serde(default)]
     pub hierarchy: Option<Hierarchy>,
+    /// Records of one pull that share a key and a version stamp but differ (a key collision):
+    /// `quarantine` them all (the default), or keep the `first` or `last`, or — budget lines —
+    /// `sum` their amounts into one line.
+    #[serde(default)]
+    pub keep: Keep,
     /// CSV reading options (files and imports).
     #[serde(default)]
     pub csv: CsvOptions,
@@ -238,6 +245,7 @@ struct Rule {
 pub struct Mapping {
     dataset: Dataset,
     hierarchy: Option<Hierarchy>,
+    keep: Keep,
     /// One rule per dataset field, in the dataset's field order; `None` when not mapped.
     rules: Vec<Option<Rule>>,
     /// The spec it came from (CSV options, record path, sheet).
@@ -323,6 +331,12 @@ impl Mapping {
         if spec.hierarchy.is_some() && dataset != Dataset::BudgetLines {
             problems.push("hierarchy applies to budget_lines only".to_owned());
         }
+        if spec.keep == Keep::Sum && dataset != Dataset::BudgetLines {
+            problems.push(
+                "keep = \"sum\" applies to budget_lines only (complaints and service events have no amounts to sum)"
+                    .to_owned(),
+            );
+        }
         if spec.csv.delimiter.len_utf8() != 1 {
             problems.push("csv.delimiter must be a single-byte character".to_owned());
         }
@@ -341,6 +355,7 @@ impl Mapping {
         Ok(Mapping {
             dataset,
             hierarchy: spec.hierarchy,
+            keep: spec.keep,
             rules,
             spec,
         })
@@ -349,6 +364,11 @@ impl Mapping {
     /// The dataset this mapping fills.
     pub fn dataset(&self) -> Dataset {
         self.dataset
+    }
+
+    /// What is done with records of one pull that share a key and a version stamp.
+    pub fn keep(&self) -> Keep {
+        self.keep
     }
 
     /// Resolves column names against a layout. A tabular header must hold, for every required

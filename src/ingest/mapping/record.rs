@@ -21,6 +21,39 @@ pub trait Fields {
     fn cell(&self, at: &Locator) -> Option<Cell<'_>>;
     /// The record as JSON for the quarantine (`header` names the columns of tabular records).
     fn payload(&self, header: &[String]) -> Value;
+    /// A cheap owned copy, turned into a payload only if the record must be quarantined later
+    /// (a key collision is known only once the batch is complete).
+    fn hold(&self) -> Held;
+}
+
+/// A record kept as delivered until its batch is settled.
+#[derive(Debug, Clone)]
+pub enum Held {
+    /// A CSV row.
+    Csv(csv::StringRecord),
+    /// A JSON object.
+    Json(Value),
+    /// A typed row (SQL, Parquet, XLSX).
+    Typed(TypedRow),
+}
+
+impl Held {
+    /// The record as JSON for the quarantine.
+    pub fn payload(&self, header: &[String]) -> Value {
+        match self {
+            Held::Csv(r) => r.payload(header),
+            Held::Json(v) => v.clone(),
+            Held::Typed(r) => r.payload(header),
+        }
+    }
+
+    /// The line of the file it was read from, for CSV records.
+    pub fn line(&self) -> Option<u64> {
+        match self {
+            Held::Csv(r) => r.position().map(csv::Position::line),
+            _ => None,
+        }
+    }
 }
 
 impl Fields for csv::StringRecord {
@@ -37,6 +70,10 @@ impl Fields for csv::StringRecord {
     fn payload(&self, header: &[String]) -> Value {
         by_column(header, self.iter().map(|v| Value::String(v.to_owned())))
     }
+
+    fn hold(&self) -> Held {
+        Held::Csv(self.clone())
+    }
 }
 
 impl Fields for Value {
@@ -50,6 +87,10 @@ impl Fields for Value {
 
     fn payload(&self, _header: &[String]) -> Value {
         self.clone()
+    }
+
+    fn hold(&self) -> Held {
+        Held::Json(self.clone())
     }
 }
 
@@ -159,6 +200,10 @@ impl Fields for TypedRow {
             self.iter()
                 .map(|v| v.as_ref().map_or(Value::Null, Owned::json)),
         )
+    }
+
+    fn hold(&self) -> Held {
+        Held::Typed(self.clone())
     }
 }
 

@@ -6,8 +6,9 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
+use super::collisions::{self, FileKeys, Out, Settled};
 use super::convert::{digit_run, quote, Cell};
-use super::record::{Fields, Locator};
+use super::record::{Fields, Held, Locator};
 use super::{normalise, Bound, BoundPart, Hierarchy, Kind, Rule, Target};
 use crate::domain::Dataset;
 use crate::domain::{
@@ -104,8 +105,13 @@ pub struct Rows {
     pub refused: Vec<(Value, String)>,
     /// Newest record time among the rows (for the lag metric).
     pub newest: Option<DateTime<Utc>>,
-    /// Budget lines waiting for the batch-level hierarchy, with their payloads.
-    pending_budget: Vec<(BudgetLine, Value)>,
+    /// Key collisions settled so far (quarantined, merged by the mapping's `keep`).
+    pub collisions: Settled,
+    /// The records as delivered, parallel to `batch` while it is being collected (empty for
+    /// rows made elsewhere), so a collision quarantines what the source sent.
+    held: Vec<Held>,
+    /// Budget lines waiting for the batch-level hierarchy, with their records.
+    pending_budget: Vec<(BudgetLine, Held)>,
 }
 
 impl Rows {
@@ -119,6 +125,8 @@ impl Rows {
             },
             refused: Vec::new(),
             newest: None,
+            collisions: Settled::default(),
+            held: Vec::new(),
             pending_budget: Vec::new(),
         }
     }
@@ -134,13 +142,19 @@ impl Rows {
             batch,
             refused: Vec::new(),
             newest,
+            collisions: Settled::default(),
+            held: Vec::new(),
             pending_budget: Vec::new(),
         }
     }
 
-    /// Rows plus refusals.
+    /// The records this collection accounts for: rows, refusals, and records merged into
+    /// another by the mapping's `keep`.
     pub fn len(&self) -> usize {
-        self.batch.len() + self.refused.len() + self.pending_budget.len()
+        self.batch.len()
+            + self.refused.len()
+            + self.pending_budget.len()
+            + self.collisions.merged as usize
     }
 
     /// True when nothing was collected.
@@ -157,11 +171,15 @@ impl Rows {
             _ => unreachable!("rows of another dataset"),
         }
         self.refused.extend(other.refused);
+        self.held.extend(other.held);
         self.pending_budget.extend(other.pending_budget);
+        self.collisions.quarantined += other.collisions.quarantined;
+        self.collisions.merged += other.collisions.merged;
         self.newest = self.newest.max(other.newest);
     }
 
-    fn push(&mut self, row: Row) {
+    fn push(&mut self, row: Row, held: Held) {
+        self.held.push(held);
         let at = match &row {
             Row::Complaint(c) => c.updated_at,
             Row::Budget(b) => b.updated_at,
@@ -183,15 +201,51 @@ impl Bound {
     pub fn collect<R: Fields + ?Sized>(&self, record: &R, source: &str, rows: &mut Rows) {
         match self.map(record, source) {
             Ok(Row::Budget(line)) if self.mapping.hierarchy.is_some() => {
-                rows.pending_budget.push((line, self.payload(record)));
+                rows.pending_budget.push((line, record.hold()));
             }
-            Ok(row) => rows.push(row),
+            Ok(row) => rows.push(row, record.hold()),
             Err(reasons) => rows.refused.push((self.payload(record), reasons)),
         }
     }
 
-    /// Ends a batch: applies the budget hierarchy to the lines collected since the last call.
+    /// Ends a batch (one pull, one page, one chunk of a file): applies the budget hierarchy to
+    /// the lines collected since the last call, then settles the key collisions among them.
     pub fn finish(&self, rows: &mut Rows) {
+        self.finish_with(rows, None);
+    }
+
+    /// [`finish`](Self::finish) for one chunk of a file, also settling collisions with the
+    /// file's earlier chunks (already stored), which `seen` remembers.
+    pub fn finish_chunk(&self, rows: &mut Rows, seen: &mut FileKeys) {
+        self.finish_with(rows, Some(seen));
+    }
+
+    fn finish_with(&self, rows: &mut Rows, seen: Option<&mut FileKeys>) {
+        self.apply_hierarchy(rows);
+        let keep = self.mapping.keep;
+        let (settled, out) = collisions::settle(&mut rows.batch, &mut rows.held, keep);
+        self.settled(rows, settled, out);
+        if let Some(seen) = seen {
+            let (settled, out) = seen.check(&mut rows.batch, &mut rows.held, keep);
+            self.settled(rows, settled, out);
+        }
+        // Settled: the rows now go to the store as they are.
+        rows.held.clear();
+    }
+
+    fn settled(&self, rows: &mut Rows, settled: Settled, out: Vec<Out>) {
+        rows.collisions.quarantined += settled.quarantined;
+        rows.collisions.merged += settled.merged;
+        for (held, json, reason) in out {
+            let payload = match held {
+                Some(h) => h.payload(&self.header),
+                None => json.unwrap_or_default(),
+            };
+            rows.refused.push((payload, reason));
+        }
+    }
+
+    fn apply_hierarchy(&self, rows: &mut Rows) {
         let pending = std::mem::take(&mut rows.pending_budget);
         if pending.is_empty() {
             return;
@@ -199,7 +253,7 @@ impl Bound {
         let Some(Hierarchy::CodePrefix) = self.mapping.hierarchy else {
             return;
         };
-        for (line, payload) in code_prefix_hierarchy(pending) {
+        for (line, held) in code_prefix_hierarchy(pending) {
             let mut problems = line.problems();
             if line.level == 0 && !line.account_code.is_empty() {
                 problems = vec![format!(
@@ -208,9 +262,10 @@ impl Bound {
                 )];
             }
             if problems.is_empty() {
-                rows.push(Row::Budget(line));
+                rows.push(Row::Budget(line), held);
             } else {
-                rows.refused.push((payload, problems.join("; ")));
+                rows.refused
+                    .push((held.payload(&self.header), problems.join("; ")));
             }
         }
     }
@@ -556,7 +611,7 @@ fn service<R: Fields + ?Sized>(r: &mut Reader<'_, R>, source: &str) -> ServiceEv
 
 /// Levels and parents from account-code prefixes, per report (year, version, OPD, period).
 /// A code with an empty segment gets no level, so validation refuses it with a reason.
-fn code_prefix_hierarchy(lines: Vec<(BudgetLine, Value)>) -> Vec<(BudgetLine, Value)> {
+fn code_prefix_hierarchy(lines: Vec<(BudgetLine, Held)>) -> Vec<(BudgetLine, Held)> {
     type Report = (u16, BudgetVersion, String, u8);
     let mut codes: HashMap<Report, HashMap<String, u8>> = HashMap::new();
     let well_formed =
@@ -564,7 +619,7 @@ fn code_prefix_hierarchy(lines: Vec<(BudgetLine, Value)>) -> Vec<(BudgetLine, Va
     // Shorter codes first, so a parent's level is known before its children's.
     let mut order: Vec<usize> = (0..lines.len()).collect();
     order.sort_by_key(|&i| lines[i].0.account_code.split('.').count());
-    let mut lines: Vec<Option<(BudgetLine, Value)>> = lines.into_iter().map(Some).collect();
+    let mut lines: Vec<Option<(BudgetLine, Held)>> = lines.into_iter().map(Some).collect();
     let mut out = Vec::with_capacity(lines.len());
     for i in order {
         let Some((mut line, payload)) = lines[i].take() else {

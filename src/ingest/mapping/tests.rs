@@ -299,3 +299,185 @@ status = { column = "status", vocabulary = "lapor", map = { "Sudah Ditangani" = 
         .unwrap_err()
         .contains("not a known Lapor status"));
 }
+
+/// A complaint mapping over JSON records `{id, cat, at, up}` with the given `keep`.
+fn complaints_keeping(keep: &str) -> std::sync::Arc<Mapping> {
+    mapping(&format!(
+        r#"
+dataset = "complaints"
+keep = "{keep}"
+[fields]
+source_id = "id"
+category = "cat"
+opd = {{ value = "DLH" }}
+status = {{ value = "received" }}
+created_at = "at"
+updated_at = "up"
+"#
+    ))
+    .unwrap()
+}
+
+fn complaint_record(id: &str, category: &str, up: &str) -> serde_json::Value {
+    serde_json::json!({"id": id, "cat": category, "at": "2026-11-01T08:00:00+07:00", "up": up})
+}
+
+/// The categories of the complaints a batch keeps, in order.
+fn categories(rows: &Rows) -> Vec<String> {
+    let Batch::Complaints(c) = &rows.batch else {
+        panic!("complaints")
+    };
+    c.iter().map(|c| c.category.clone()).collect()
+}
+
+#[test]
+fn a_repeated_id_with_the_same_stamp_is_a_collision_and_both_records_are_quarantined() {
+    let bound = complaints_keeping("quarantine").bind(Layout::Json).unwrap();
+    let mut rows = Rows::new(crate::domain::Dataset::Complaints);
+    let at = "2026-11-01T09:00:00+07:00";
+    for record in [
+        complaint_record("A-1", "Sampah", at),
+        complaint_record("A-2", "Jalan", at),
+        complaint_record("A-1", "Banjir", at),
+        // A newer version of A-2, and an exact repeat of it: versions and repeats, no collision.
+        complaint_record("A-2", "Jalan rusak", "2026-11-01T10:00:00+07:00"),
+        complaint_record("A-2", "Jalan rusak", "2026-11-01T10:00:00+07:00"),
+    ] {
+        bound.collect(&record, "lapor", &mut rows);
+    }
+    bound.finish(&mut rows);
+    assert_eq!(categories(&rows), ["Jalan", "Jalan rusak", "Jalan rusak"]);
+    assert_eq!(
+        rows.collisions,
+        Settled {
+            quarantined: 2,
+            merged: 0
+        }
+    );
+    assert_eq!(rows.len(), 5, "every record is accounted for");
+    let reasons: Vec<&str> = rows.refused.iter().map(|(_, r)| r.as_str()).collect();
+    assert_eq!(reasons, ["key collision: 2 records share (A-1)"; 2]);
+    let kept: Vec<&str> = rows
+        .refused
+        .iter()
+        .map(|(p, _)| p["cat"].as_str().unwrap())
+        .collect();
+    assert_eq!(kept, ["Sampah", "Banjir"], "both payloads, as delivered");
+}
+
+#[test]
+fn keep_first_and_last_choose_by_delivery_order_and_count_the_rest_as_merged() {
+    let at = "2026-11-01T09:00:00+07:00";
+    for (keep, expected) in [("first", "Sampah"), ("last", "Pohon")] {
+        let bound = complaints_keeping(keep).bind(Layout::Json).unwrap();
+        let mut rows = Rows::new(crate::domain::Dataset::Complaints);
+        for category in ["Sampah", "Banjir", "Pohon"] {
+            bound.collect(&complaint_record("A-1", category, at), "lapor", &mut rows);
+        }
+        bound.finish(&mut rows);
+        assert_eq!(categories(&rows), [expected], "keep = {keep}");
+        assert_eq!(
+            rows.collisions,
+            Settled {
+                quarantined: 0,
+                merged: 2
+            }
+        );
+        assert!(rows.refused.is_empty());
+        assert_eq!(rows.len(), 3);
+    }
+}
+
+#[test]
+fn keep_sum_is_for_budget_lines_and_adds_their_amounts_exactly() {
+    let refused = complaints_keeping_err("sum");
+    assert!(
+        refused.contains("keep = \"sum\" applies to budget_lines only"),
+        "{refused}"
+    );
+    let m = mapping(
+        r#"
+dataset = "budget_lines"
+keep = "sum"
+[fields]
+fiscal_year = { value = 2026 }
+opd = { value = "1.01.01" }
+account_code = "code"
+account_name = "name"
+period = { value = 12 }
+level = { value = 1 }
+pagu = "pagu"
+realisasi = "real"
+updated_at = { value = "2026-11-30T00:00:00+07:00" }
+"#,
+    )
+    .unwrap();
+    let bound = m.bind(Layout::Json).unwrap();
+    let mut rows = Rows::new(crate::domain::Dataset::BudgetLines);
+    for (code, pagu, real) in [
+        ("5.2.1", "3595000", "3595000"),
+        ("5.2.2", "4035000", "4035000"),
+        ("5.2.1", "14000000", "13770000.50"),
+    ] {
+        let record =
+            serde_json::json!({"code": code, "name": "BELANJA", "pagu": pagu, "real": real});
+        bound.collect(&record, "apbd", &mut rows);
+    }
+    bound.finish(&mut rows);
+    let Batch::BudgetLines(lines) = &rows.batch else {
+        panic!("budget lines")
+    };
+    let summed: Vec<(&str, i64, i64)> = lines
+        .iter()
+        .map(|l| (l.account_code.as_str(), l.pagu.sen(), l.realisasi.sen()))
+        .collect();
+    assert_eq!(
+        summed,
+        [
+            ("5.2.1", 1_759_500_000, 1_736_500_050),
+            ("5.2.2", 403_500_000, 403_500_000)
+        ]
+    );
+    assert_eq!(
+        rows.collisions,
+        Settled {
+            quarantined: 0,
+            merged: 1
+        }
+    );
+}
+
+fn complaints_keeping_err(keep: &str) -> String {
+    mapping(&format!(
+        "dataset = \"complaints\"\nkeep = \"{keep}\"\n[fields]\nsource_id = \"id\"\ncategory = \"c\"\nopd = \"o\"\nstatus = \"s\"\ncreated_at = \"t\"\n"
+    ))
+    .unwrap_err()
+    .to_string()
+}
+
+#[test]
+fn a_collision_between_chunks_of_one_file_quarantines_the_later_record() {
+    let bound = complaints_keeping("quarantine").bind(Layout::Json).unwrap();
+    let mut seen = FileKeys::default();
+    let at = "2026-11-01T09:00:00+07:00";
+    let mut first = Rows::new(crate::domain::Dataset::Complaints);
+    bound.collect(&complaint_record("A-1", "Sampah", at), "lapor", &mut first);
+    bound.collect(&complaint_record("A-2", "Jalan", at), "lapor", &mut first);
+    bound.finish_chunk(&mut first, &mut seen);
+    assert_eq!(categories(&first), ["Sampah", "Jalan"]);
+    let mut second = Rows::new(crate::domain::Dataset::Complaints);
+    // A-1 again with other values: a collision with a stored record; A-2 repeated exactly: not.
+    bound.collect(&complaint_record("A-1", "Banjir", at), "lapor", &mut second);
+    bound.collect(&complaint_record("A-2", "Jalan", at), "lapor", &mut second);
+    bound.finish_chunk(&mut second, &mut seen);
+    assert_eq!(categories(&second), ["Jalan"]);
+    assert_eq!(second.collisions.quarantined, 1);
+    assert!(
+        second.refused[0].1.starts_with(
+            "key collision: shares (A-1) and its version with an earlier record of this file"
+        ),
+        "{}",
+        second.refused[0].1
+    );
+    assert_eq!(second.refused[0].0["cat"], "Banjir");
+}

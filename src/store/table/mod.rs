@@ -222,8 +222,14 @@ impl Table {
 
     /// Applies prepared rows of commit `seq`: newest version time wins, ties go to the later row,
     /// a row identical to the current version changes nothing. Deterministic, so a log replay
-    /// rebuilds the same table. Returns how many rows became the current version of their key.
-    pub(crate) fn apply(&mut self, batch: &Prepared, seq: u64, at: DateTime<Utc>) -> usize {
+    /// rebuilds the same table. Returns how many rows became the current version of their key,
+    /// and how many of those keys were new.
+    pub(crate) fn apply(
+        &mut self,
+        batch: &Prepared,
+        seq: u64,
+        at: DateTime<Utc>,
+    ) -> (usize, usize) {
         let vcol = self.schema.version_column;
         // (key id, position in `batch`) of each row that becomes a version.
         let mut kept: Vec<(u32, usize)> = Vec::with_capacity(batch.len());
@@ -231,6 +237,7 @@ impl Table {
         let mut replaced: Vec<bool> = Vec::with_capacity(batch.len());
         let mut superseded: Vec<u32> = Vec::new();
         let base = self.rows;
+        let mut new_keys = 0;
         self.reserve_index(batch.len());
         for i in 0..batch.len() {
             let (key, values) = (batch.key(i), batch.values(i));
@@ -242,7 +249,10 @@ impl Table {
             let key_id = match previous {
                 Some(row) => key_id_at(&self.chunks, self.schema.fields.len(), &kept, base, row)
                     .unwrap_or(NONE),
-                None => self.keys.push(&mut self.shapes, &probe),
+                None => {
+                    new_keys += 1;
+                    self.keys.push(&mut self.shapes, &probe)
+                }
             };
             if let Some(prev_row) = previous {
                 let same = |row: u32| match row.checked_sub(base) {
@@ -283,7 +293,7 @@ impl Table {
             replaced.push(false);
         }
         if kept.is_empty() {
-            return 0;
+            return (0, 0);
         }
         for row in superseded.iter().copied() {
             let c = self.chunk_of(row);
@@ -310,7 +320,7 @@ impl Table {
         self.chunks.push(chunk);
         self.compact();
         self.updated_at = Some(at);
-        kept.len()
+        (kept.len(), new_keys)
     }
 
     /// An immutable view for readers.

@@ -8,6 +8,7 @@ use std::time::Duration;
 use pantau::config::Settings;
 use pantau::domain::Dataset;
 use pantau::startup::offline::Offline;
+use pantau::store::{DatasetSchema, KEY_ID};
 use serde_json::Value;
 
 use super::{current_rows, mapping, offline_at, shared, source, spawn_with_sources};
@@ -19,6 +20,8 @@ crate::tests! {
     async workbooks_and_parquet_files_import_with_typed_cells,
     async reprocess_stores_what_a_fixed_mapping_can_read_and_keeps_the_rest,
     async csv_options_read_legacy_exports_semicolons_titles_and_windows_1252,
+    async the_real_apbd_file_stores_each_line_or_quarantines_its_collision_and_the_sums_agree,
+    async a_complaint_file_with_a_repeated_id_quarantines_both_and_keep_last_takes_the_later,
 }
 
 async fn shipped_mappings_import_the_real_files_and_every_record_is_accounted_for() {
@@ -52,8 +55,8 @@ async fn shipped_mappings_import_the_real_files_and_every_record_is_accounted_fo
             "apbd_realisasi.toml",
             vec![shared("budget/diy_realisasi_apbd_2014_2015.csv")],
             2_243,
-            2_069,
-            174,
+            1_980,
+            263,
         ),
     ];
     for (file, paths, read, stored, quarantined) in cases {
@@ -200,8 +203,31 @@ async fn drop_folder_stores_good_files_quarantines_bad_rows_and_refuses_non_csv(
         .replacen("2020-01-0", "2020-13-0", 1);
     csv.push_str(&bad_date);
     csv.push('\n');
+    // 150 more requests, and at the end (the second chunk of 100) the first of them again with
+    // another request type and the same update time: a key collision across chunks.
+    let mut twins = format!("{header}\n");
+    let body: Vec<&str> = la.lines().skip(501).take(150).collect();
+    for line in &body {
+        twins.push_str(line);
+        twins.push('\n');
+    }
+    let mut twin: Vec<String> = ::csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_reader(body[0].as_bytes())
+        .records()
+        .next()
+        .unwrap()
+        .unwrap()
+        .iter()
+        .map(str::to_owned)
+        .collect();
+    twin[6] = format!("{} (again)", twin[6]);
+    let mut writer = ::csv::Writer::from_writer(Vec::new());
+    writer.write_record(&twin).unwrap();
+    twins.push_str(&String::from_utf8(writer.into_inner().unwrap()).unwrap());
     let files = [
         ("a_requests.csv", csv.clone().into_bytes()),
+        ("e_twins.csv", twins.into_bytes()),
         ("b_same_content.csv", csv.into_bytes()),
         ("c_scan.csv", vec![0x89, b'P', b'N', b'G', 0, 0, 0, 13, 0, 1, 2, 3]),
         ("d_events.ndjson", b"{\"SRNumber\":\"nd-1\",\"RequestType\":\"Bulky Items\",\"Owner\":\"BOS\",\"Status\":\"Open\",\"CreatedDate\":\"2020-01-05 10:00:00\"}\n{broken\n".to_vec()),
@@ -229,9 +255,9 @@ mapping = "{}"
             + std::fs::read_dir(drop.path().join("failed"))
                 .unwrap()
                 .count();
-        (settled >= 6)
+        (settled >= 7)
             .then_some(())
-            .ok_or(format!("{settled} of 6"))
+            .ok_or(format!("{settled} of 7"))
     })
     .await;
     let done = |n: &str| drop.path().join("done").join(n);
@@ -243,8 +269,8 @@ mapping = "{}"
     assert!(reason.contains("not a text file"), "{reason}");
     assert_eq!(
         current_rows(&app, "complaints").await,
-        301,
-        "300 good CSV rows and one NDJSON record"
+        451,
+        "300 + 150 good CSV rows and one NDJSON record"
     );
 
     let body: Value = app
@@ -259,7 +285,18 @@ mapping = "{}"
         .iter()
         .map(|r| r["reason"].as_str().unwrap())
         .collect();
-    assert_eq!(reasons.len(), 3, "{reasons:?}");
+    assert_eq!(reasons.len(), 4, "{reasons:?}");
+    assert!(
+        reasons.iter().any(|r| r.starts_with(&format!(
+            "key collision: shares ({}) and its version with an earlier record of this file",
+            twin[0]
+        ))),
+        "{reasons:?}"
+    );
+    let sources: Value = app.get("/api/sources").await.json().await.unwrap();
+    let drop_source = &sources["sources"][0];
+    assert_eq!(drop_source["keep"], "quarantine");
+    assert_eq!(drop_source["key_collisions"], 1);
     assert!(
         reasons
             .iter()
@@ -519,4 +556,306 @@ lon = "Bujur"
         categories.contains(&"Café liar di trotoar"),
         "{categories:?}"
     );
+}
+
+/// Whole Rupiah and sen from a report's number (`759243300538.61`), exactly.
+fn sen(text: &str) -> Option<i64> {
+    let text = text.trim();
+    let (whole, frac) = text.split_once('.').unwrap_or((text, ""));
+    if whole.is_empty() || frac.len() > 2 {
+        return None;
+    }
+    let frac = format!("{frac:0<2}");
+    Some(whole.parse::<i64>().ok()? * 100 + frac.parse::<i64>().ok()?)
+}
+
+async fn the_real_apbd_file_stores_each_line_or_quarantines_its_collision_and_the_sums_agree() {
+    let dir = tempfile::tempdir().unwrap();
+    let (settings, offline) = offline_at(dir.path()).await;
+    let path = shared("budget/diy_realisasi_apbd_2014_2015.csv");
+    let summary = offline
+        .import(
+            &settings,
+            &mapping("apbd_realisasi.toml"),
+            "apbd",
+            std::slice::from_ref(&path),
+            &mut |_, _| {},
+        )
+        .await
+        .unwrap();
+
+    // An independent reading of the file: the lines the mapping can use (a code without an empty
+    // segment, both amounts), byte-identical lines counted once (one line delivered twice),
+    // grouped by key (year, region:OPD, code) and version stamp (the upload time in `berkas`).
+    // A stamp with two or more different lines is a collision; of the rest, the newest stamp of a
+    // key is its current line and older ones are superseded versions.
+    let mut reader = csv::Reader::from_path(&path).unwrap();
+    let header = reader.headers().unwrap().clone();
+    let col = |name: &str| header.iter().position(|h| h == name).unwrap();
+    let (code, pagu, real) = (col("kode_rekening"), col("anggaran"), col("realisasi"));
+    let (year, region, org, org_name, file) = (
+        col("tahun"),
+        col("kode_bps_daerah"),
+        col("kode_organisasi"),
+        col("nama_organisasi"),
+        col("berkas"),
+    );
+    type Lines = std::collections::BTreeSet<Vec<String>>;
+    let mut by_key: std::collections::BTreeMap<
+        (String, String, String),
+        std::collections::BTreeMap<String, Lines>,
+    > = Default::default();
+    for record in reader.records() {
+        let record = record.unwrap();
+        let c = record[code].trim();
+        let well_formed = !c.is_empty() && c.split('.').all(|s| !s.trim().is_empty());
+        if let (true, Some(_), Some(_)) = (well_formed, sen(&record[pagu]), sen(&record[real])) {
+            let opd = if record[org].is_empty() {
+                &record[org_name]
+            } else {
+                &record[org]
+            };
+            let key = (
+                record[year].to_owned(),
+                format!("{}:{opd}", &record[region]),
+                c.to_owned(),
+            );
+            by_key
+                .entry(key)
+                .or_default()
+                .entry(record[file].to_owned())
+                .or_default()
+                .insert(record.iter().map(str::to_owned).collect());
+        }
+    }
+    let (mut current_lines, mut colliding) = (Vec::new(), Vec::new());
+    for stamps in by_key.values() {
+        let mut newest = None;
+        for (stamp, lines) in stamps {
+            if lines.len() > 1 {
+                colliding.extend(lines.iter().cloned());
+            } else if newest
+                .as_ref()
+                .is_none_or(|(s, _): &(&String, _)| *s < stamp)
+            {
+                newest = Some((stamp, lines.iter().next().unwrap().clone()));
+            }
+        }
+        current_lines.extend(newest.map(|(_, line)| line));
+    }
+    let file_sum = |col: usize| -> i64 {
+        current_lines
+            .iter()
+            .chain(&colliding)
+            .map(|r| sen(&r[col]).unwrap())
+            .sum()
+    };
+    let (file_pagu, file_real) = (file_sum(pagu), file_sum(real));
+
+    // What Pantau kept: the stored lines, and the collisions with their reasons and payloads.
+    let current = offline
+        .store
+        .snapshot()
+        .table(Dataset::BudgetLines)
+        .current()
+        .unwrap();
+    let column_sum = |name: &str| -> i64 {
+        current
+            .column(name)
+            .unwrap()
+            .i64()
+            .unwrap()
+            .into_iter()
+            .flatten()
+            .sum()
+    };
+    let quarantine = offline.db.quarantine("apbd", 0, 10_000).await.unwrap();
+    let collisions: Vec<Value> = quarantine
+        .iter()
+        .filter(|r| r.reason.starts_with("key collision: "))
+        .map(|r| serde_json::from_str(&r.payload).unwrap())
+        .collect();
+    assert!(
+        quarantine
+            .iter()
+            .filter(|r| r.reason.starts_with("key collision: "))
+            .all(|r| r.reason.contains(" records share (2014, murni, 34")
+                || r.reason.contains(" records share (2015, murni, 34")),
+        "each reason names the shared key"
+    );
+    let payload_sum = |name: &str| -> i64 {
+        collisions
+            .iter()
+            .map(|p| sen(p[name].as_str().unwrap()).unwrap())
+            .sum()
+    };
+    assert!(!collisions.is_empty(), "the real file has colliding lines");
+    assert_eq!(
+        current.height(),
+        current_lines.len(),
+        "every line stored as its own line"
+    );
+    assert_eq!(
+        collisions.len(),
+        colliding.len(),
+        "every colliding line quarantined, each payload kept"
+    );
+    assert_eq!(
+        column_sum("pagu") + payload_sum("anggaran"),
+        file_pagu,
+        "pagu, exact"
+    );
+    assert_eq!(
+        column_sum("realisasi") + payload_sum("realisasi"),
+        file_real,
+        "realisasi, exact"
+    );
+
+    // The summary accounts for every record read once.
+    assert_eq!(summary.read, 2_243);
+    assert_eq!(summary.keep, "quarantine");
+    assert_eq!(
+        summary.new_keys
+            + summary.new_versions
+            + summary.unchanged
+            + summary.quarantined
+            + summary.merged,
+        summary.read
+    );
+    assert_eq!(
+        summary.stored,
+        summary.new_keys + summary.new_versions + summary.unchanged
+    );
+    assert_eq!(summary.new_keys as usize, current.height());
+    assert!(summary.collisions_quarantined as usize >= collisions.len());
+
+    // The same file again: nothing new, every stored line unchanged.
+    let again = offline
+        .import(
+            &settings,
+            &mapping("apbd_realisasi.toml"),
+            "apbd",
+            &[path],
+            &mut |_, _| {},
+        )
+        .await
+        .unwrap();
+    assert_eq!((again.new_keys, again.new_versions), (0, 0));
+    assert_eq!(again.unchanged, summary.stored);
+    assert_eq!(again.collisions_quarantined, summary.collisions_quarantined);
+}
+
+async fn a_complaint_file_with_a_repeated_id_quarantines_both_and_keep_last_takes_the_later() {
+    let dir = tempfile::tempdir().unwrap();
+    let (settings, offline) = offline_at(dir.path()).await;
+    let la = std::fs::read_to_string(shared("complaints/la311_2020-01_requests.csv")).unwrap();
+    let mut lines = la.lines();
+    let header = lines.next().unwrap().to_owned();
+    let body: Vec<&str> = lines.take(50).collect();
+    // The 11th line repeats the 1st line's request number with another request type and the
+    // same update time: one pull, one key, one version stamp, two records.
+    let first: Vec<String> = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_reader(body[0].as_bytes())
+        .records()
+        .next()
+        .unwrap()
+        .unwrap()
+        .iter()
+        .map(str::to_owned)
+        .collect();
+    let names = csv::Reader::from_reader(header.as_bytes())
+        .headers()
+        .unwrap()
+        .clone();
+    let type_at = names
+        .iter()
+        .position(|h| h.eq_ignore_ascii_case("RequestType"))
+        .unwrap();
+    let mut twin = first.clone();
+    twin[type_at] = format!("{} (second report)", first[type_at]);
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    let mut text = format!("{header}\n");
+    writer.write_record(&twin).unwrap();
+    let twin_line = String::from_utf8(writer.into_inner().unwrap()).unwrap();
+    for (i, line) in body.iter().enumerate() {
+        text.push_str(line);
+        text.push('\n');
+        if i == 9 {
+            text.push_str(&twin_line);
+        }
+    }
+    let file = dir.path().join("la_twins.csv");
+    std::fs::write(&file, text).unwrap();
+
+    let summary = offline
+        .import(
+            &settings,
+            &mapping("la311.toml"),
+            "la",
+            std::slice::from_ref(&file),
+            &mut |_, _| {},
+        )
+        .await
+        .unwrap();
+    assert_eq!(summary.read, 51);
+    assert_eq!(summary.collisions_quarantined, 2, "{:?}", summary.reasons);
+    let kept = offline.db.quarantine("la", 0, 100).await.unwrap();
+    let twins: Vec<&str> = kept
+        .iter()
+        .filter(|r| r.reason.starts_with("key collision: 2 records share ("))
+        .map(|r| r.reason.as_str())
+        .collect();
+    assert_eq!(twins.len(), 2, "both payloads are kept: {kept:?}");
+    assert!(
+        twins[0].contains(&format!("({})", first[0])) && twins[0].contains("(lines 2, 12)"),
+        "{}",
+        twins[0]
+    );
+
+    // The same file under `keep = "last"`: the later report is the stored one.
+    let mut spec = std::fs::read_to_string(mapping("la311.toml")).unwrap();
+    spec = format!("keep = \"last\"\n{spec}");
+    let last = dir.path().join("la311_last.toml");
+    std::fs::write(&last, spec).unwrap();
+    let summary = offline
+        .import(&settings, &last, "la-last", &[file], &mut |_, _| {})
+        .await
+        .unwrap();
+    assert_eq!(
+        (summary.collisions_quarantined, summary.merged, summary.keep),
+        (0, 1, "last")
+    );
+    assert_eq!(
+        summary.read,
+        summary.stored + summary.quarantined + summary.merged
+    );
+    let snapshot = offline.store.snapshot();
+    let view = snapshot.table(Dataset::Complaints);
+    let current = view.current().unwrap();
+    let category_col = Dataset::Complaints
+        .schema()
+        .fields
+        .iter()
+        .position(|f| f.name == "category")
+        .unwrap();
+    let key_ids = current.column(KEY_ID).unwrap().u32().unwrap().clone();
+    let categories = current
+        .column("category")
+        .unwrap()
+        .cast(&polars::prelude::DataType::Int64)
+        .unwrap()
+        .i64()
+        .unwrap()
+        .clone();
+    let twin_category = (0..current.height()).find_map(|i| {
+        let key = view.key(key_ids.get(i)?);
+        (key[0].1 == "la-last" && key[1].1 == first[0])
+            .then(|| {
+                view.label(category_col, categories.get(i)?)
+                    .map(str::to_owned)
+            })
+            .flatten()
+    });
+    assert_eq!(twin_category.as_deref(), Some(twin[type_at].as_str()));
 }

@@ -21,7 +21,7 @@ use futures_util::future::BoxFuture;
 use serde::Deserialize;
 
 use super::{BuildContext, SourceSpec};
-use crate::ingest::mapping::{Mapping, Rows};
+use crate::ingest::mapping::{Keep, Mapping, Rows};
 use crate::ingest::{Pulled, Source, SourceError, SourceIdentity};
 use crate::db::{MetaDb, ProcessedFile};
 
@@ -302,6 +302,10 @@ impl DropFolder {
 impl Source for DropFolder {
     fn identity(&self) -> &SourceIdentity {
         &self.identity
+    }
+
+    fn keep(&self) -> Option<Keep> {
+        Some(self.mapping.keep())
     }
 
     fn pull(&mut self, cursor: Option<String>) -> BoxFuture<'_, Result<Pulled, SourceError>> {

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use crate::ingest::mapping::{lookup, Bound, Layout, Mapping, Rows, TypedRow};
+use crate::ingest::mapping::{lookup, Bound, FileKeys, Layout, Mapping, Rows, TypedRow};
 use crate::ingest::SourceError;
 
 /// Bytes looked at to tell a text file from a binary one.
@@ -67,6 +67,8 @@ pub struct FileReader {
     bound: Bound,
     /// Records read so far (mapped or refused).
     pub records_read: u64,
+    /// The keys of the batches already handed out, for collisions between chunks.
+    seen: FileKeys,
 }
 
 impl FileReader {
@@ -193,6 +195,7 @@ impl FileReader {
             inner,
             bound,
             records_read: 0,
+            seen: FileKeys::default(),
         })
     }
 
@@ -276,9 +279,12 @@ impl FileReader {
         let mut left = n;
         while left > 0 {
             let before = self.records_read;
-            if self.next_chunk("", left.min(10_000) as usize)?.is_none() {
+            let Some(mut rows) = self.next_chunk("", left.min(10_000) as usize)? else {
                 break;
-            }
+            };
+            // Remember their keys: a later record colliding with one of them collides with a
+            // stored record.
+            self.bound.finish_chunk(&mut rows, &mut self.seen);
             left = left.saturating_sub(self.records_read - before);
         }
         Ok(())
@@ -287,19 +293,20 @@ impl FileReader {
     /// The next batch to append: the next `max` records, or — when the mapping needs the whole
     /// report (budget hierarchy) — every remaining record, with the hierarchy applied. `None` at
     /// the end of the file.
+    /// Key collisions are settled within the batch and against the file's earlier batches.
     pub fn next_batch(&mut self, source: &str, max: usize) -> Result<Option<Rows>, SourceError> {
-        if !self.needs_whole_file() {
-            return self.next_chunk(source, max);
-        }
         let mut all: Option<Rows> = None;
         while let Some(rows) = self.next_chunk(source, max)? {
             match &mut all {
                 None => all = Some(rows),
                 Some(all) => all.extend(rows),
             }
+            if !self.needs_whole_file() {
+                break;
+            }
         }
         if let Some(all) = &mut all {
-            self.bound.finish(all);
+            self.bound.finish_chunk(all, &mut self.seen);
         }
         Ok(all)
     }
