@@ -11,8 +11,8 @@ use std::sync::Arc;
 use chrono::Utc;
 use serde::Serialize;
 
-use super::kinds::files::{FileReader, Format};
-use super::mapping::{Mapping, Rows};
+use super::kinds::files::{FileReader, Format, Settling};
+use super::mapping::{Holding, Mapping, Rows};
 use super::{deliver, Enricher, SourceError};
 use crate::db::MetaDb;
 use crate::store::Store;
@@ -76,6 +76,10 @@ pub async fn import(
             continue;
         };
         let (sender, mut chunks) = tokio::sync::mpsc::channel::<Result<Rows, SourceError>>(1);
+        // The reader hands its batches unsettled; this loop settles them (key collisions need
+        // the whole batch) while the reader reads on, and hands the buffers back.
+        let (settle_to, settle_from) = tokio::sync::oneshot::channel::<Settling>();
+        let (give_back, spares) = std::sync::mpsc::channel::<Holding>();
         let (path_owned, mapping, source_owned) =
             (path.clone(), mapping.clone(), source.to_owned());
         let reading = tokio::task::spawn_blocking(move || {
@@ -86,7 +90,13 @@ pub async fn import(
                     return;
                 }
             };
+            if let Some(settling) = reader.settle_elsewhere() {
+                let _ = settle_to.send(settling);
+            }
             loop {
+                if let Ok(spare) = spares.try_recv() {
+                    reader.reuse(spare);
+                }
                 match reader.next_batch(&source_owned, CHUNK_ROWS) {
                     Ok(Some(rows)) => {
                         if sender.blocking_send(Ok(rows)).is_err() {
@@ -101,15 +111,21 @@ pub async fn import(
                 }
             }
         });
+        // None when the file could not be opened: its error is the first chunk.
+        let mut settling = settle_from.await.ok();
         let mut read_in_file = 0u64;
         while let Some(chunk) = chunks.recv().await {
-            let rows = match chunk {
+            let mut rows = match chunk {
                 Ok(rows) => rows,
                 Err(e) => {
                     summary.failed_files.push((shown.clone(), e.to_string()));
                     break;
                 }
             };
+            if let Some(settling) = &mut settling {
+                settling.settle(&mut rows);
+                let _ = give_back.send(rows.take_holding());
+            }
             read_in_file += rows.len() as u64;
             let delivered = deliver(store, enricher, rows).await?;
             db.commit_pull(source, None, &delivered.quarantined, Utc::now())

@@ -7,11 +7,12 @@
 //! Records that repeat another exactly are not collisions: the store keeps one and counts the rest
 //! as unchanged.
 
-use std::collections::HashMap;
-use std::fmt::Write as _;
+use std::borrow::Cow;
 use std::hash::{BuildHasher, Hash, Hasher};
 
 use chrono::{DateTime, Utc};
+// foldhash through hashbrown: every record of every pull is looked up once or twice.
+use hashbrown::{DefaultHashBuilder, HashMap};
 use serde::{Deserialize, Serialize};
 
 use super::record::Held;
@@ -49,8 +50,9 @@ impl Keep {
 
 /// A record with a key and a version stamp.
 pub(super) trait Keyed: PartialEq + Clone + Serialize {
-    /// The key's parts, as the store orders them, for grouping and for the reason.
-    fn key_text(&self, out: &mut String);
+    /// The key's parts, as the store orders them, for grouping and for the reason (borrowed
+    /// where the key is one field, so grouping a pull allocates nothing per record).
+    fn key_text(&self) -> Cow<'_, str>;
     /// The version stamp: a newer one is a new version, an equal one with other values a collision.
     fn stamp(&self) -> DateTime<Utc>;
     /// Every stored value, for telling a collision from an exact repeat across chunks.
@@ -62,8 +64,8 @@ pub(super) trait Keyed: PartialEq + Clone + Serialize {
 }
 
 impl Keyed for Complaint {
-    fn key_text(&self, out: &mut String) {
-        out.push_str(&self.source_id);
+    fn key_text(&self) -> Cow<'_, str> {
+        Cow::Borrowed(&self.source_id)
     }
     fn stamp(&self) -> DateTime<Utc> {
         self.updated_at
@@ -85,16 +87,15 @@ impl Keyed for Complaint {
 }
 
 impl Keyed for BudgetLine {
-    fn key_text(&self, out: &mut String) {
-        let version = match self.version {
-            crate::domain::BudgetVersion::Murni => "murni",
-            crate::domain::BudgetVersion::Perubahan => "perubahan",
-        };
-        let _ = write!(
-            out,
-            "{}, {version}, {}, {}, {}",
-            self.fiscal_year, self.opd, self.account_code, self.period
-        );
+    fn key_text(&self) -> Cow<'_, str> {
+        Cow::Owned(format!(
+            "{}, {}, {}, {}, {}",
+            self.fiscal_year,
+            self.version.as_str(),
+            self.opd,
+            self.account_code,
+            self.period
+        ))
     }
     fn stamp(&self) -> DateTime<Utc> {
         self.updated_at
@@ -119,8 +120,8 @@ impl Keyed for BudgetLine {
 }
 
 impl Keyed for ServiceEvent {
-    fn key_text(&self, out: &mut String) {
-        out.push_str(&self.event_id);
+    fn key_text(&self) -> Cow<'_, str> {
+        Cow::Borrowed(&self.event_id)
     }
     fn stamp(&self) -> DateTime<Utc> {
         self.updated_at()
@@ -163,31 +164,11 @@ fn settle_rows<T: Keyed>(
     if rows.len() < 2 {
         return (settled, out);
     }
-    // Group positions by (key, stamp); only groups of two or more are looked at again.
-    let mut text = String::new();
-    let mut first: HashMap<(String, DateTime<Utc>), usize> = HashMap::with_capacity(rows.len());
-    let mut groups: HashMap<usize, Vec<usize>> = HashMap::new();
-    for (i, row) in rows.iter().enumerate() {
-        text.clear();
-        row.key_text(&mut text);
-        match first.entry((text.clone(), row.stamp())) {
-            std::collections::hash_map::Entry::Vacant(v) => {
-                v.insert(i);
-            }
-            std::collections::hash_map::Entry::Occupied(o) => {
-                groups
-                    .entry(*o.get())
-                    .or_insert_with(|| vec![*o.get()])
-                    .push(i);
-            }
-        }
-    }
+    let groups = repeated_keys(rows);
     if groups.is_empty() {
         return (settled, out);
     }
     let mut drop = vec![false; rows.len()];
-    let mut groups: Vec<Vec<usize>> = groups.into_values().collect();
-    groups.sort_unstable();
     for members in groups {
         let exact_repeats = members.iter().all(|&i| rows[i] == rows[members[0]]);
         // Exact repeats are one record delivered twice, except where the source splits lines.
@@ -225,8 +206,7 @@ fn settle_rows<T: Keyed>(
             }
             // Quarantine, or a sum that does not fit.
             _ => {
-                text.clear();
-                rows[members[0]].key_text(&mut text);
+                let text = rows[members[0]].key_text();
                 let lines = lines_of(&members, held);
                 let why = if keep == Keep::Sum {
                     " (their sum is out of range)"
@@ -242,22 +222,56 @@ fn settle_rows<T: Keyed>(
             }
         }
     }
-    // Keep order: the rows that remain, and their held records, in delivery order.
-    let mut i = 0;
-    rows.retain(|_| {
-        let keep = !drop[i];
-        i += 1;
-        keep
-    });
-    if held.len() == drop.len() {
-        let mut i = 0;
-        held.retain(|_| {
-            let keep = !drop[i];
-            i += 1;
-            keep
-        });
-    }
+    remove_marked(rows, held, &drop);
     (settled, out)
+}
+
+/// Removes the rows marked in `drop`, and their held records when the batch holds them, keeping
+/// the rest in delivery order.
+fn remove_marked<T>(rows: &mut Vec<T>, held: &mut Vec<Held>, drop: &[bool]) {
+    if !drop.iter().any(|d| *d) {
+        return;
+    }
+    let mut marks = drop.iter();
+    rows.retain(|_| !marks.next().is_some_and(|d| *d));
+    if held.len() == drop.len() {
+        let mut marks = drop.iter();
+        held.retain(|_| !marks.next().is_some_and(|d| *d));
+    }
+}
+
+/// The positions of rows that share a key and a stamp with another, grouped, in delivery order.
+/// Each row's (key, stamp) is hashed once and the hashes sorted, so only rows whose hashes are
+/// equal are compared (a pull of distinct keys costs a hash and a sort, nothing per key).
+fn repeated_keys<T: Keyed>(rows: &[T]) -> Vec<Vec<usize>> {
+    let hasher = DefaultHashBuilder::default();
+    let mut order: Vec<(u64, usize)> = rows
+        .iter()
+        .enumerate()
+        .map(|(i, row)| (hasher.hash_one((&*row.key_text(), row.stamp())), i))
+        .collect();
+    order.sort_unstable();
+    let mut groups = Vec::new();
+    for run in order
+        .chunk_by(|a, b| a.0 == b.0)
+        .filter(|run| run.len() > 1)
+    {
+        // Equal hashes almost always mean an equal key and stamp; group exactly all the same.
+        let mut members: Vec<usize> = run.iter().map(|&(_, i)| i).collect();
+        while let Some(&head) = members.first() {
+            let same = |i: &usize| {
+                rows[*i].stamp() == rows[head].stamp()
+                    && rows[*i].key_text() == rows[head].key_text()
+            };
+            let (group, rest): (Vec<usize>, Vec<usize>) = members.iter().partition(|i| same(i));
+            if group.len() > 1 {
+                groups.push(group);
+            }
+            members = rest;
+        }
+    }
+    groups.sort_unstable();
+    groups
 }
 
 /// ` (lines 85, 88)` when the records came from a CSV file, else nothing.
@@ -287,7 +301,7 @@ fn quarantined<T: Serialize>(rows: &[T], held: &[Held], i: usize, reason: String
 #[derive(Default)]
 pub struct FileKeys {
     seen: HashMap<u64, (i64, u64)>,
-    hasher: std::hash::RandomState,
+    hasher: DefaultHashBuilder,
 }
 
 impl FileKeys {
@@ -317,11 +331,9 @@ impl FileKeys {
         let mut settled = Settled::default();
         let mut out = Vec::new();
         let mut drop = vec![false; rows.len()];
-        let mut text = String::new();
         for (i, row) in rows.iter().enumerate() {
-            text.clear();
-            row.key_text(&mut text);
-            let key = self.hasher.hash_one(&text);
+            let text = row.key_text();
+            let key = self.hasher.hash_one(&*text);
             let mut h = self.hasher.build_hasher();
             row.fingerprint(&mut h);
             let print = h.finish();
@@ -355,22 +367,7 @@ impl FileKeys {
                 }
             }
         }
-        if drop.iter().any(|d| *d) {
-            let mut i = 0;
-            rows.retain(|_| {
-                let keep = !drop[i];
-                i += 1;
-                keep
-            });
-            if held.len() == drop.len() {
-                let mut i = 0;
-                held.retain(|_| {
-                    let keep = !drop[i];
-                    i += 1;
-                    keep
-                });
-            }
-        }
+        remove_marked(rows, held, &drop);
         (settled, out)
     }
 }

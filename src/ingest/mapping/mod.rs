@@ -22,7 +22,7 @@ use serde_json::Value;
 
 pub use collisions::{FileKeys, Keep, Settled};
 pub use convert::{parse_number, parse_time, quote, Cell};
-pub use record::{lookup, Fields, Held, Locator, Owned, TypedRow};
+pub use record::{lookup, Fields, Held, Holding, Locator, Owned, Shift, TypedRow};
 pub use rows::{Row, Rows};
 
 use crate::domain::Dataset;
@@ -605,12 +605,21 @@ fn parse_template(text: &str) -> Result<Vec<Part>, String> {
     Ok(parts)
 }
 
-/// Lower case, single spaces, trimmed: how map keys and source values are compared.
+/// Lower case, single spaces, trimmed: how map keys and source values are compared. One
+/// allocation: it runs for every mapped value of every record.
 fn normalise(text: &str) -> String {
-    text.split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .to_lowercase()
+    let mut out = String::with_capacity(text.len());
+    for word in text.split_whitespace() {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        if word.is_ascii() {
+            out.extend(word.chars().map(|c| c.to_ascii_lowercase()));
+        } else {
+            out.push_str(&word.to_lowercase());
+        }
+    }
+    out
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use super::collisions::{self, FileKeys, Out, Settled};
 use super::convert::{digit_run, quote, Cell};
-use super::record::{Fields, Held, Locator};
+use super::record::{Fields, Held, Holding, Locator};
 use super::{normalise, Bound, BoundPart, Hierarchy, Kind, Rule, Target};
 use crate::domain::Dataset;
 use crate::domain::{
@@ -80,7 +80,8 @@ pub(super) fn derived(dataset: Dataset, field: &str, hierarchy: bool) -> bool {
     dataset == Dataset::BudgetLines && field == "level" && hierarchy
 }
 
-/// A canonical status by its snake_case name.
+/// A canonical status by its snake_case name (`in_progress`, or `In Progress`). Runs for every
+/// complaint read, so the names are made once, from the statuses' own serde names.
 pub(super) fn parse_status(name: &str) -> Option<Status> {
     serde_json::from_value(Value::String(normalise(name).replace(' ', "_"))).ok()
 }
@@ -110,6 +111,8 @@ pub struct Rows {
     /// The records as delivered, parallel to `batch` while it is being collected (empty for
     /// rows made elsewhere), so a collision quarantines what the source sent.
     held: Vec<Held>,
+    /// Where the held CSV records are packed.
+    holding: Holding,
     /// Budget lines waiting for the batch-level hierarchy, with their records.
     pending_budget: Vec<(BudgetLine, Held)>,
 }
@@ -127,8 +130,25 @@ impl Rows {
             newest: None,
             collisions: Settled::default(),
             held: Vec::new(),
+            holding: Holding::default(),
             pending_budget: Vec::new(),
         }
+    }
+
+    /// An empty collection that packs its held records into `holding`'s buffers (a file reader
+    /// hands the same buffers from one chunk to the next).
+    pub fn with_holding(dataset: Dataset, holding: Holding) -> Rows {
+        Rows {
+            holding,
+            ..Rows::new(dataset)
+        }
+    }
+
+    /// The held records' buffers, emptied, for the next batch (the rows are settled).
+    pub fn take_holding(&mut self) -> Holding {
+        let mut holding = std::mem::take(&mut self.holding);
+        holding.clear();
+        holding
     }
 
     /// Rows made elsewhere (a simulator), with their newest time.
@@ -144,6 +164,7 @@ impl Rows {
             newest,
             collisions: Settled::default(),
             held: Vec::new(),
+            holding: Holding::default(),
             pending_budget: Vec::new(),
         }
     }
@@ -171,8 +192,15 @@ impl Rows {
             _ => unreachable!("rows of another dataset"),
         }
         self.refused.extend(other.refused);
-        self.held.extend(other.held);
-        self.pending_budget.extend(other.pending_budget);
+        let shift = self.holding.append(other.holding);
+        self.held
+            .extend(other.held.into_iter().map(|h| h.shifted(shift)));
+        self.pending_budget.extend(
+            other
+                .pending_budget
+                .into_iter()
+                .map(|(line, h)| (line, h.shifted(shift))),
+        );
         self.collisions.quarantined += other.collisions.quarantined;
         self.collisions.merged += other.collisions.merged;
         self.newest = self.newest.max(other.newest);
@@ -201,9 +229,13 @@ impl Bound {
     pub fn collect<R: Fields + ?Sized>(&self, record: &R, source: &str, rows: &mut Rows) {
         match self.map(record, source) {
             Ok(Row::Budget(line)) if self.mapping.hierarchy.is_some() => {
-                rows.pending_budget.push((line, record.hold()));
+                let held = record.hold(&mut rows.holding);
+                rows.pending_budget.push((line, held));
             }
-            Ok(row) => rows.push(row, record.hold()),
+            Ok(row) => {
+                let held = record.hold(&mut rows.holding);
+                rows.push(row, held);
+            }
             Err(reasons) => rows.refused.push((self.payload(record), reasons)),
         }
     }
@@ -231,6 +263,7 @@ impl Bound {
         }
         // Settled: the rows now go to the store as they are.
         rows.held.clear();
+        rows.holding.clear();
     }
 
     fn settled(&self, rows: &mut Rows, settled: Settled, out: Vec<Out>) {
@@ -238,7 +271,7 @@ impl Bound {
         rows.collisions.merged += settled.merged;
         for (held, json, reason) in out {
             let payload = match held {
-                Some(h) => h.payload(&self.header),
+                Some(h) => h.payload(&self.header, &rows.holding),
                 None => json.unwrap_or_default(),
             };
             rows.refused.push((payload, reason));
@@ -264,8 +297,8 @@ impl Bound {
             if problems.is_empty() {
                 rows.push(Row::Budget(line), held);
             } else {
-                rows.refused
-                    .push((held.payload(&self.header), problems.join("; ")));
+                let payload = held.payload(&self.header, &rows.holding);
+                rows.refused.push((payload, problems.join("; ")));
             }
         }
     }

@@ -481,3 +481,22 @@ fn a_collision_between_chunks_of_one_file_quarantines_the_later_record() {
     );
     assert_eq!(second.refused[0].0["cat"], "Banjir");
 }
+
+#[test]
+fn values_compare_in_lower_case_with_single_spaces() {
+    assert_eq!(normalise("  Sampah   LIAR\t"), "sampah liar");
+    assert_eq!(normalise("JALAN\tÜBER  Rusak"), "jalan über rusak");
+    assert_eq!(normalise(" \t "), "");
+}
+
+#[test]
+fn canonical_statuses_read_by_their_names_in_either_spelling() {
+    for status in Status::ALL {
+        let name = serde_json::to_value(status).unwrap();
+        let name = name.as_str().unwrap();
+        assert_eq!(rows::parse_status(name), Some(status), "{name}");
+        let spaced = name.replace('_', " ").to_uppercase();
+        assert_eq!(rows::parse_status(&format!(" {spaced} ")), Some(status));
+    }
+    assert_eq!(rows::parse_status("selesai"), None);
+}

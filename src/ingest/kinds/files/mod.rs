@@ -9,7 +9,7 @@
 mod reader;
 mod tabular;
 
-pub use reader::{records_at, FileReader, Format};
+pub use reader::{records_at, FileReader, Format, Settling};
 
 use std::io::Read;
 use std::path::{Path, PathBuf};

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use crate::ingest::mapping::{lookup, Bound, FileKeys, Layout, Mapping, Rows, TypedRow};
+use crate::ingest::mapping::{lookup, Bound, FileKeys, Holding, Layout, Mapping, Rows, TypedRow};
 use crate::ingest::SourceError;
 
 /// Bytes looked at to tell a text file from a binary one.
@@ -64,11 +64,27 @@ enum Inner {
 pub struct FileReader {
     path: PathBuf,
     inner: Inner,
-    bound: Bound,
+    bound: Arc<Bound>,
     /// Records read so far (mapped or refused).
     pub records_read: u64,
-    /// The keys of the batches already handed out, for collisions between chunks.
+    /// Settles each batch before it is handed out, unless a caller settles them elsewhere.
+    settling: Option<Settling>,
+    /// The buffers the last chunk held its records in, for the next chunk.
+    spare: Holding,
+}
+
+/// Settles a file's batches in order: the budget hierarchy, then key collisions within each
+/// batch and against the file's earlier batches (already stored), which it remembers.
+pub struct Settling {
+    bound: Arc<Bound>,
     seen: FileKeys,
+}
+
+impl Settling {
+    /// Settles the next batch of the file.
+    pub fn settle(&mut self, rows: &mut Rows) {
+        self.bound.finish_chunk(rows, &mut self.seen);
+    }
 }
 
 impl FileReader {
@@ -190,19 +206,27 @@ impl FileReader {
                 (Inner::Typed(rows.into_iter()), bound)
             }
         };
+        let bound = Arc::new(bound);
         Ok(FileReader {
             path: path.to_path_buf(),
             inner,
+            settling: Some(Settling {
+                bound: bound.clone(),
+                seen: FileKeys::default(),
+            }),
             bound,
             records_read: 0,
-            seen: FileKeys::default(),
+            spare: Holding::default(),
         })
     }
 
     /// Maps up to `max` more records; `None` at the end of the file. Records that cannot be read
     /// (a ragged CSV line, invalid text, a broken NDJSON line) are refused with their reason.
     pub fn next_chunk(&mut self, source: &str, max: usize) -> Result<Option<Rows>, SourceError> {
-        let mut rows = Rows::new(self.bound.mapping().dataset());
+        let mut rows = Rows::with_holding(
+            self.bound.mapping().dataset(),
+            std::mem::take(&mut self.spare),
+        );
         let mut taken = 0;
         while taken < max {
             let more = match &mut self.inner {
@@ -284,7 +308,10 @@ impl FileReader {
             };
             // Remember their keys: a later record colliding with one of them collides with a
             // stored record.
-            self.bound.finish_chunk(&mut rows, &mut self.seen);
+            if let Some(settling) = &mut self.settling {
+                settling.settle(&mut rows);
+            }
+            self.spare = rows.take_holding();
             left = left.saturating_sub(self.records_read - before);
         }
         Ok(())
@@ -293,7 +320,8 @@ impl FileReader {
     /// The next batch to append: the next `max` records, or — when the mapping needs the whole
     /// report (budget hierarchy) — every remaining record, with the hierarchy applied. `None` at
     /// the end of the file.
-    /// Key collisions are settled within the batch and against the file's earlier batches.
+    /// Key collisions are settled within the batch and against the file's earlier batches,
+    /// unless [`settle_elsewhere`](Self::settle_elsewhere) took the settling.
     pub fn next_batch(&mut self, source: &str, max: usize) -> Result<Option<Rows>, SourceError> {
         let mut all: Option<Rows> = None;
         while let Some(rows) = self.next_chunk(source, max)? {
@@ -305,10 +333,23 @@ impl FileReader {
                 break;
             }
         }
-        if let Some(all) = &mut all {
-            self.bound.finish_chunk(all, &mut self.seen);
+        if let (Some(all), Some(settling)) = (&mut all, &mut self.settling) {
+            settling.settle(all);
+            self.spare = all.take_holding();
         }
         Ok(all)
+    }
+
+    /// Takes the settling of this file's batches, for a caller that settles each batch
+    /// [`next_batch`](Self::next_batch) hands out itself, in order (an import does so on the
+    /// thread that appends, while this one reads on).
+    pub fn settle_elsewhere(&mut self) -> Option<Settling> {
+        self.settling.take()
+    }
+
+    /// Buffers a settled batch held its records in, to hold the next batch's.
+    pub fn reuse(&mut self, holding: Holding) {
+        self.spare = holding;
     }
 
     /// True when the mapping needs the whole file before rows can be validated (budget hierarchy).
