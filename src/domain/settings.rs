@@ -84,20 +84,61 @@ impl fmt::Debug for Secret {
     }
 }
 
-/// Replaces the password of a URL like `postgres://user:pw@host/db` with `***`.
+/// Query parameters whose values never appear in logs or errors.
+const SECRET_PARAMS: &[&str] = &[
+    "api_key",
+    "apikey",
+    "key",
+    "token",
+    "access_token",
+    "password",
+    "sslpassword",
+    "secret",
+];
+
+/// The URL with its secrets replaced by `***`: the password of `postgres://user:pw@host/db`, and
+/// the values of secret query parameters (`?password=…`, `&api_key=…`, `&token=…`).
 pub fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
+    let (url, fragment) = match url.split_once('#') {
+        Some((u, f)) => (u, Some(f)),
+        None => (url, None),
     };
-    let authority_end = rest.find('/').unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(authority_end);
-    match authority.rsplit_once('@') {
-        Some((userinfo, host)) => {
-            let user = userinfo.split_once(':').map_or(userinfo, |(u, _)| u);
-            format!("{scheme}://{user}:***@{host}{tail}")
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let mut out = match base.split_once("://") {
+        Some((scheme, rest)) => {
+            let authority_end = rest.find('/').unwrap_or(rest.len());
+            let (authority, tail) = rest.split_at(authority_end);
+            match authority
+                .rsplit_once('@')
+                .and_then(|(userinfo, host)| Some((userinfo.split_once(':')?.0, host)))
+            {
+                Some((user, host)) => format!("{scheme}://{user}:***@{host}{tail}"),
+                None => base.to_owned(),
+            }
         }
-        None => url.to_owned(),
+        None => base.to_owned(),
+    };
+    if let Some(query) = query {
+        let parts: Vec<String> = query
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((k, _)) if SECRET_PARAMS.contains(&k.to_ascii_lowercase().as_str()) => {
+                    format!("{k}=***")
+                }
+                _ => pair.to_owned(),
+            })
+            .collect();
+        out.push('?');
+        out.push_str(&parts.join("&"));
     }
+    if let Some(fragment) = fragment {
+        out.push('#');
+        out.push_str(fragment);
+    }
+    out
 }
 
 /// `[deployment]`: the command centre this instance serves.
@@ -169,6 +210,20 @@ mod tests {
         assert_eq!(
             redact_url("postgres://127.0.0.1/test"),
             "postgres://127.0.0.1/test"
+        );
+        assert_eq!(
+            redact_url("postgres://postgres@127.0.0.1/test"),
+            "postgres://postgres@127.0.0.1/test",
+            "a user without a password has nothing to hide"
+        );
+        // libpq also takes the password as a query parameter.
+        assert_eq!(
+            redact_url("postgres://db.internal/pantau?user=pantau&password=s3cret&sslmode=require"),
+            "postgres://db.internal/pantau?user=pantau&password=***&sslmode=require"
+        );
+        assert_eq!(
+            redact_url("postgresql://u:pw@h/d?PassWord=x"),
+            "postgresql://u:***@h/d?PassWord=***"
         );
         let secret = Secret::new("postgres://a:b@c/d");
         assert_eq!(format!("{secret:?}"), "[redacted]");

@@ -11,12 +11,13 @@ use std::io::Write;
 use std::net::SocketAddr;
 
 use axum::body::{Body, Bytes};
-use axum::extract::{ConnectInfo, Path, Query, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 
+use super::extract::ApiQuery;
 use super::{ApiError, AppState};
 use crate::export::{Download, ExportError};
 
@@ -63,11 +64,7 @@ impl From<ExportError> for ApiError {
 
 /// Who runs an export, for the per-client bound: the bearer token (hashed), else the address.
 pub(super) fn client_of(headers: &HeaderMap, peer: SocketAddr) -> String {
-    let bearer = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    match bearer {
+    match super::extract::bearer(headers) {
         Some(token) => format!("token:{}", &crate::db::payload_hash(token)[..16]),
         None => format!("ip:{}", peer.ip()),
     }
@@ -155,7 +152,7 @@ pub(super) fn stream(download: Download) -> Response {
 async fn dataset_export(
     State(state): State<AppState>,
     Path(name): Path<String>,
-    Query(pairs): Query<Vec<(String, String)>>,
+    ApiQuery(pairs): ApiQuery<Vec<(String, String)>>,
     headers: HeaderMap,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
 ) -> Result<Response, ApiError> {
@@ -167,7 +164,7 @@ async fn dataset_export(
 async fn panel_export(
     State(state): State<AppState>,
     Path((id, panel)): Path<(String, String)>,
-    Query(pairs): Query<Vec<(String, String)>>,
+    ApiQuery(pairs): ApiQuery<Vec<(String, String)>>,
     headers: HeaderMap,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
 ) -> Result<Response, ApiError> {

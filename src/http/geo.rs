@@ -6,7 +6,7 @@ use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex};
 
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -14,6 +14,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
 
+use super::extract::ApiQuery;
 use super::{ApiError, AppState};
 use crate::geo::{to_geojson, Catalog, MAX_ZOOM};
 
@@ -169,7 +170,7 @@ struct GeoParams {
 async fn boundaries(
     State(state): State<AppState>,
     Path(set): Path<String>,
-    Query(params): Query<GeoParams>,
+    ApiQuery(params): ApiQuery<GeoParams>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let zoom = match params.zoom.as_deref() {

@@ -7,6 +7,7 @@ mod dashboards;
 mod datasets;
 mod error;
 mod export;
+mod extract;
 mod geo;
 mod health;
 mod metrics;
@@ -85,6 +86,8 @@ pub fn router(state: AppState, static_dir: PathBuf, request_timeout: Duration) -
                 .merge(openapi::router())
                 .fallback(error::api_not_found),
         )
+        // The nest serves `/api/…` but not `/api/` itself, which would otherwise fall to the files.
+        .route("/api/", axum::routing::any(error::api_not_found))
         .fallback_service(files)
         .layer(middleware::from_fn_with_state(
             state.metrics.clone(),

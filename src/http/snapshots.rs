@@ -4,7 +4,7 @@
 
 use std::net::SocketAddr;
 
-use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -13,6 +13,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::export::{client_of, compression, stream};
+use super::extract::ApiQuery;
 use super::{ApiError, AppState};
 use crate::db::SnapshotRecord;
 use crate::export::SnapshotRequest;
@@ -94,9 +95,8 @@ struct Page {
 
 async fn list_snapshots(
     State(state): State<AppState>,
-    page: Result<Query<Page>, axum::extract::rejection::QueryRejection>,
+    ApiQuery(page): ApiQuery<Page>,
 ) -> Result<Json<Value>, ApiError> {
-    let Query(page) = page.map_err(|e| bad(e.body_text()))?;
     let limit = page.limit.unwrap_or(50);
     if !(1..=MAX_PAGE).contains(&limit) {
         return Err(bad(format!("limit must be 1..={MAX_PAGE}")));
@@ -136,7 +136,7 @@ async fn one_snapshot(
 async fn snapshot_export(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    Query(pairs): Query<Vec<(String, String)>>,
+    ApiQuery(pairs): ApiQuery<Vec<(String, String)>>,
     headers: HeaderMap,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
 ) -> Result<Response, ApiError> {

@@ -1,7 +1,7 @@
 //! `/api/sources`: each source's state, last success and error, rows and lag, for operators;
 //! `/api/sources/{id}/quarantine`: the records it delivered that could not be stored, and why.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::routing::get;
 use axum::{Json, Router};
 use chrono::Utc;
@@ -9,6 +9,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::error::ApiError;
+use super::extract::ApiQuery;
 use super::AppState;
 
 /// Largest quarantine page.
@@ -37,7 +38,7 @@ fn default_limit() -> u32 {
 async fn quarantine(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    Query(page): Query<PageQuery>,
+    ApiQuery(page): ApiQuery<PageQuery>,
 ) -> Result<Json<Value>, ApiError> {
     if !state.health.list().iter().any(|s| s.id == id) {
         return Err(ApiError::NotFound(format!("no source '{id}'")));

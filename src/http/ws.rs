@@ -2,13 +2,14 @@
 
 use std::net::SocketAddr;
 
-use axum::extract::{ConnectInfo, Query, State, WebSocketUpgrade};
+use axum::extract::{ConnectInfo, State, WebSocketUpgrade};
 use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use serde::Deserialize;
 
+use super::extract::{bearer, ApiQuery};
 use super::{ApiError, AppState};
 use crate::live;
 
@@ -26,12 +27,11 @@ async fn upgrade(
     upgrade: WebSocketUpgrade,
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    Query(params): Query<Params>,
+    ApiQuery(params): ApiQuery<Params>,
     headers: HeaderMap,
 ) -> Response {
     let text = |name| headers.get(name).and_then(|v| v.to_str().ok());
-    let bearer = text(header::AUTHORIZATION).and_then(|v| v.strip_prefix("Bearer "));
-    let token = bearer.or(params.token.as_deref());
+    let token = bearer(&headers).or(params.token.as_deref());
     let admitted =
         state
             .live

@@ -136,6 +136,25 @@ async fn pages_are_served_and_unknown_api_paths_get_a_json_error() {
         body["error"]["message"],
         "no API endpoint at /api/nothing/here"
     );
+    // The API's own root and a query string that does not parse answer the API's JSON error too.
+    for (path, status, code) in [
+        ("/api/", 404, "not_found"),
+        ("/api", 404, "not_found"),
+        (
+            "/api/sources/demo/quarantine?limit=many",
+            400,
+            "invalid_parameter",
+        ),
+        ("/api/geo/kelurahan?zoom=near", 400, "invalid_parameter"),
+        ("/api/snapshots?limit=-1", 400, "invalid_parameter"),
+    ] {
+        let response = app.get(path).await;
+        assert_eq!(response.status(), status, "{path}");
+        let text = response.text().await.unwrap();
+        let body: Value = serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("{path}: not JSON ({e}): {text:?}"));
+        assert_eq!(body["error"]["code"], code, "{path}: {body}");
+    }
     app.stop().await;
 }
 

@@ -83,6 +83,28 @@ async fn tokens_decide_who_connects_and_which_topics_they_follow() {
     let denied = narrow.next_json().await;
     assert_eq!(denied["code"], "not_allowed", "{denied}");
 
+    // The scheme of the Authorization header is read in any case (RFC 9110).
+    let mut lower = app
+        .try_ws("", &[("authorization", "bearer wall-token-0123456789")])
+        .await
+        .unwrap();
+    lower.read_greeting().await;
+    // Two tokens in the query are refused with the API's JSON error, not plain text.
+    match app
+        .try_ws("?token=wall-token-0123456789&token=other", &[])
+        .await
+    {
+        Err(WsError::Http(response)) => {
+            assert_eq!(response.status().as_u16(), 400);
+            let body: serde_json::Value =
+                serde_json::from_slice(response.body().as_deref().unwrap_or_default())
+                    .expect("a JSON error body");
+            assert_eq!(body["error"]["code"], "invalid_parameter", "{body}");
+        }
+        Err(other) => panic!("expected an HTTP refusal, got {other}"),
+        Ok(_) => panic!("two tokens were accepted"),
+    }
+
     assert_eq!(
         metric(&app, "pantau_ws_refused_total{reason=\"token_required\"}").await,
         Some(1.0)

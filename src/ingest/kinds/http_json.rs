@@ -19,20 +19,11 @@ use super::files::records_at;
 use super::{BuildContext, SourceSpec};
 use crate::ingest::mapping::{Keep, lookup, Bound, Layout, Mapping, Rows};
 use crate::ingest::{Pulled, Source, SourceError, SourceIdentity};
+pub use crate::domain::settings::redact_url as redact;
 
 /// Largest answer read (a misconfigured endpoint must not exhaust memory).
 const MAX_BODY_BYTES: usize = 256 << 20;
 
-/// Query parameters whose values never appear in logs or errors.
-const SECRET_PARAMS: &[&str] = &[
-    "api_key",
-    "apikey",
-    "key",
-    "token",
-    "access_token",
-    "password",
-    "secret",
-];
 
 /// `type = "http_json"` settings.
 #[derive(Debug, Clone, Deserialize)]
@@ -58,6 +49,10 @@ pub struct HttpJsonConfig {
     /// …and the environment variable holding its whole value (e.g. `Bearer eyJ…`).
     #[serde(default)]
     pub auth_env: Option<String>,
+    /// Other origins (`https://cdn.example`) a `next_link` may lead to; they get no credential and
+    /// none of `headers`. A link to an origin not listed fails the pull.
+    #[serde(default)]
+    pub follow_origins: Vec<String>,
     /// Pages read per pull at most.
     #[serde(default = "default_max_pages")]
     pub max_pages: u32,
@@ -108,6 +103,19 @@ impl HttpClient {
     pub fn new(timeout: Duration) -> Result<HttpClient, String> {
         reqwest::Client::builder()
             .timeout(timeout)
+            // A redirect would carry the configured headers (an API key among them) along: follow
+            // one only within the origin it starts from.
+            .redirect(reqwest::redirect::Policy::custom(|attempt| {
+                let from = attempt.previous().first().map(|u| u.origin());
+                if attempt.previous().len() > 10 {
+                    attempt.error("more than 10 redirects")
+                } else if from.as_ref() == Some(&attempt.url().origin()) {
+                    attempt.follow()
+                } else {
+                    let to = attempt.url().origin().ascii_serialization();
+                    attempt.error(format!("redirected to another origin ({to}), not followed"))
+                }
+            }))
             .connect_timeout(timeout.min(Duration::from_secs(10)))
             .user_agent(concat!("pantau/", env!("CARGO_PKG_VERSION")))
             .build()
@@ -170,21 +178,14 @@ fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
     at.to_string()
 }
 
-/// The URL with secret query values replaced by `***`.
-pub fn redact(url: &str) -> String {
-    let Some((base, query)) = url.split_once('?') else {
-        return url.to_owned();
-    };
-    let parts: Vec<String> = query
-        .split('&')
-        .map(|pair| match pair.split_once('=') {
-            Some((k, _)) if SECRET_PARAMS.contains(&k.to_ascii_lowercase().as_str()) => {
-                format!("{k}=***")
-            }
-            _ => pair.to_owned(),
-        })
-        .collect();
-    format!("{base}?{}", parts.join("&"))
+/// `scheme://host[:port]` of an http(s) URL, or why it is not one.
+pub fn origin_of(url: &str) -> Result<String, String> {
+    let parsed =
+        reqwest::Url::parse(url).map_err(|e| format!("'{}' is not a URL: {e}", redact(url)))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(format!("'{}' is not an http(s) URL", redact(url)));
+    }
+    Ok(parsed.origin().ascii_serialization())
 }
 
 /// Percent-encodes a query value.
@@ -206,6 +207,10 @@ pub struct HttpJson {
     config: HttpJsonConfig,
     client: HttpClient,
     headers: Vec<(String, String)>,
+    /// The configured URL's origin: the only one that gets `headers`.
+    origin: String,
+    /// Further origins a next link may lead to, without `headers`.
+    follow: Vec<String>,
     bound: Bound,
     records: Option<String>,
 }
@@ -228,9 +233,6 @@ impl HttpJson {
             (None, None) => {}
             _ => return Err("auth_header and auth_env go together".to_owned()),
         }
-        if !config.url.starts_with("http://") && !config.url.starts_with("https://") {
-            return Err(format!("url '{}' is not an http(s) URL", config.url));
-        }
         if matches!(config.pagination, Pagination::Page { .. }) && !config.url.contains("{page}") {
             return Err("pagination kind = \"page\" needs {page} in the url".to_owned());
         }
@@ -242,6 +244,12 @@ impl HttpJson {
             .records
             .clone()
             .or_else(|| mapping.spec.records.clone());
+        let origin = origin_of(&config.url.replace(['{', '}'], "")).map_err(|e| format!("url: {e}"))?;
+        let follow = config
+            .follow_origins
+            .iter()
+            .map(|o| origin_of(o).map_err(|e| format!("follow_origins: {e}")))
+            .collect::<Result<Vec<_>, _>>()?;
         let bound = mapping.bind(Layout::Json).map_err(|e| e.to_string())?;
         Ok(HttpJson {
             identity: SourceIdentity {
@@ -253,6 +261,8 @@ impl HttpJson {
             client: HttpClient::new(Duration::from_secs(config.timeout_secs))?,
             config,
             headers,
+            origin,
+            follow,
             bound,
             records,
         })
@@ -266,6 +276,26 @@ impl HttpJson {
             .replace("{token}", &encode(token))
     }
 
+    /// The headers a request to `url` carries: all of them on the configured origin, none on an
+    /// origin of `follow_origins`; any other origin is refused.
+    fn headers_for(&self, url: &str) -> Result<&[(String, String)], SourceError> {
+        let refuse = |reason: String| SourceError::Malformed {
+            target: redact(url),
+            reason,
+        };
+        let origin = origin_of(url).map_err(refuse)?;
+        if origin == self.origin {
+            Ok(self.headers.as_slice())
+        } else if self.follow.contains(&origin) {
+            Ok(&[][..])
+        } else {
+            Err(refuse(format!(
+                "the next page is on another origin ({origin}), not followed: the credential goes only to {}; list it in follow_origins to read it without the credential",
+                self.origin
+            )))
+        }
+    }
+
     async fn pull_inner(&mut self, cursor: Option<String>) -> Result<Pulled, SourceError> {
         let cursor = cursor.unwrap_or_else(|| self.config.initial_cursor.clone());
         let mut rows = Rows::new(self.bound.mapping().dataset());
@@ -276,7 +306,7 @@ impl HttpJson {
         let mut url = self.url(&cursor, page, "");
         let mut more = false;
         for read in 1..=self.config.max_pages.max(1) {
-            let document = get_json(&self.client, &url, &self.headers).await?;
+            let document = get_json(&self.client, &url, self.headers_for(&url)?).await?;
             let records = records_at(&document, self.records.as_deref()).map_err(|reason| {
                 SourceError::Malformed {
                     target: redact(&url),
@@ -288,10 +318,25 @@ impl HttpJson {
             }
             let next = match &self.config.pagination {
                 Pagination::None => None,
-                Pagination::NextLink { path } => lookup(&document, path)
+                Pagination::NextLink { path } => match lookup(&document, path)
                     .and_then(Value::as_str)
                     .filter(|s| !s.is_empty())
-                    .map(str::to_owned),
+                {
+                    // A relative link is read against the page it came from.
+                    Some(link) => Some(
+                        reqwest::Url::parse(&url)
+                            .and_then(|base| base.join(link))
+                            .map(|u| u.to_string())
+                            .map_err(|e| SourceError::Malformed {
+                                target: redact(&url),
+                                reason: format!(
+                                    "next link '{}' is not a URL: {e}",
+                                    crate::ingest::mapping::quote(link)
+                                ),
+                            })?,
+                    ),
+                    None => None,
+                },
                 Pagination::Page { .. } if records.is_empty() => None,
                 Pagination::Page { .. } => {
                     page += 1;

@@ -16,6 +16,7 @@ use super::{current_rows, shared, source, spawn_with_sources, wait_source};
 crate::tests! {
     async open311_source_survives_a_down_failing_and_truncating_server_then_pulls_everything,
     async http_json_sources_page_by_number_token_and_next_link_with_auth_and_follow_updates,
+    async http_json_sends_its_credential_only_to_its_own_origin,
 }
 
 /// How the replay server answers.
@@ -428,4 +429,156 @@ lon = { column = "lokasi.lng", number_style = "indonesian" }
     assert_eq!(current_rows(&app, "complaints").await, 6_000);
     app.stop().await;
     server.abort();
+}
+
+/// What the other origin was sent: the credential and the configured header of each request.
+type Seen = Arc<Mutex<Vec<(Option<String>, Option<String>)>>>;
+
+/// A next link or a redirect to another origin must not carry the source's secrets there. The
+/// other origin is a second local server (another port is another origin).
+async fn http_json_sends_its_credential_only_to_its_own_origin() {
+    let text = std::fs::read_to_string(shared(
+        "complaints/la311_derived_georeport_v2_requests.json",
+    ))
+    .unwrap();
+    let records: Vec<Value> = serde_json::from_str(&text).unwrap();
+    let items: Vec<Value> = records.iter().map(reshape).collect();
+    let (first, rest) = (items[..40].to_vec(), items[40..70].to_vec());
+
+    // The other origin: one page, recording what each request carried.
+    let seen: Seen = Arc::default();
+    let other = axum::Router::new()
+        .route(
+            "/more",
+            get(
+                |State((seen, rest)): State<(Seen, Arc<Vec<Value>>)>,
+                 headers: axum::http::HeaderMap| async move {
+                    let header =
+                        |name: &str| headers.get(name).map(|v| v.to_str().unwrap().to_owned());
+                    seen.lock()
+                        .unwrap()
+                        .push((header("authorization"), header("x-pantau-test")));
+                    axum::Json(serde_json::json!({
+                        "data": { "items": *rest }, "links": { "next": null }
+                    }))
+                },
+            ),
+        )
+        .with_state((seen.clone(), Arc::new(rest)));
+    let other_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let other_origin = format!("http://{}", other_listener.local_addr().unwrap());
+    let other_server = tokio::spawn(async move { axum::serve(other_listener, other).await });
+
+    // The configured origin: its first page links to the other origin; /moved redirects there.
+    let next = format!("{other_origin}/more");
+    let home = axum::Router::new()
+        .route(
+            "/aduan",
+            get({
+                let (first, next) = (first.clone(), next.clone());
+                move |headers: axum::http::HeaderMap| async move {
+                    if !authorised(&headers) {
+                        return (axum::http::StatusCode::UNAUTHORIZED, "token tidak valid")
+                            .into_response();
+                    }
+                    axum::Json(serde_json::json!({
+                        "data": { "items": first }, "links": { "next": next }
+                    }))
+                    .into_response()
+                }
+            }),
+        )
+        .route(
+            "/moved",
+            get(move || async move { axum::response::Redirect::temporary(&next) }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = tokio::spawn(async move { axum::serve(listener, home).await });
+
+    // SAFETY of the environment: the name is unique to this test.
+    std::env::set_var("PANTAU_TEST_ORIGIN_TOKEN", "Bearer rahasia-lapor-0001");
+    let config = |id: &str, path: &str, follow: &str| {
+        source(&format!(
+            r#"id = "{id}"
+type = "http_json"
+interval_secs = 0.2
+url = "http://127.0.0.1:{port}{path}"
+records = "data.items"
+pagination = {{ kind = "next_link", path = "links.next" }}
+auth_header = "Authorization"
+auth_env = "PANTAU_TEST_ORIGIN_TOKEN"
+headers = {{ "X-Pantau-Test" = "kunci-rahasia" }}
+{follow}
+[mapping]
+dataset = "complaints"
+[mapping.fields]
+source_id = "no_tiket"
+category = "kategori"
+opd = "instansi"
+status = {{ column = "status", vocabulary = "e_sambat" }}
+created_at = {{ column = "tgl_lapor", format = "%Y-%m-%d %H:%M:%S %z" }}
+updated_at = {{ column = "tgl_update", format = "%Y-%m-%d %H:%M:%S %z" }}
+lat = {{ column = "lokasi.lat", number_style = "indonesian" }}
+lon = {{ column = "lokasi.lng", number_style = "indonesian" }}
+"#
+        ))
+    };
+    let app = spawn_with_sources(vec![
+        config("unlisted", "/aduan", ""),
+        config("redirected", "/moved", ""),
+    ])
+    .await;
+    let unlisted = wait_source(&app, "unlisted", "the other origin refused", |s| {
+        s["last_error"]
+            .as_str()
+            .is_some_and(|e| e.contains(&format!("another origin ({other_origin})")))
+    })
+    .await;
+    assert_eq!(unlisted["state"], "failing", "{unlisted}");
+    assert!(
+        unlisted["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("follow_origins"),
+        "the error says which setting follows it: {unlisted}"
+    );
+    let redirected = wait_source(&app, "redirected", "the redirect refused", |s| {
+        s["last_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("redirected to another origin"))
+    })
+    .await;
+    assert_eq!(redirected["state"], "failing", "{redirected}");
+    // A failed pull stores nothing and keeps its cursor: the first page is read again later.
+    assert_eq!(current_rows(&app, "complaints").await, 0);
+    assert!(
+        seen.lock().unwrap().is_empty(),
+        "neither a refused link nor a refused redirect reached the other origin"
+    );
+    app.stop().await;
+
+    // Listed in follow_origins, the other origin is read, without the credential and headers.
+    let follow = format!("follow_origins = [\"{other_origin}\"]");
+    let app = spawn_with_sources(vec![config("listed", "/aduan", &follow)]).await;
+    let listed = wait_source(&app, "listed", "both origins read", |s| {
+        s["rows_in"].as_u64().is_some_and(|n| n >= 70)
+    })
+    .await;
+    assert_eq!(listed["state"], "fresh", "{listed}");
+    crate::helpers::eventually("70 complaints stored", Duration::from_secs(10), || async {
+        let rows = current_rows(&app, "complaints").await;
+        (rows == 70).then_some(()).ok_or(rows)
+    })
+    .await;
+    let seen = seen.lock().unwrap().clone();
+    assert!(!seen.is_empty());
+    assert!(
+        seen.iter()
+            .all(|(auth, header)| auth.is_none() && header.is_none()),
+        "the other origin saw a secret: {seen:?}"
+    );
+    app.stop().await;
+    server.abort();
+    other_server.abort();
 }
