@@ -491,8 +491,10 @@ fn sqlite_options(path: &Path) -> SqliteConnectOptions {
         .filename(path)
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
-        // With WAL, NORMAL is durable across process crashes; a cursor is re-pulled at worst on power loss.
-        .synchronous(SqliteSynchronous::Normal)
+        // FULL: a commit is on disk before it returns. With WAL, NORMAL survives a process crash but
+        // not a power cut, and a client told "201 saved" (a snapshot) must find it after one. The
+        // metadata database commits once per pull, file or request, so the extra fsync is cheap.
+        .synchronous(SqliteSynchronous::Full)
         .busy_timeout(Duration::from_secs(5))
 }
 
@@ -511,4 +513,30 @@ async fn create_schema(
         .execute(&mut conn)
         .await?;
     conn.close().await
+}
+
+#[cfg(test)]
+mod tests {
+    use sqlx::{ConnectOptions, Row};
+
+    #[tokio::test]
+    async fn sqlite_commits_are_durable_before_they_return() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = super::sqlite_options(&dir.path().join("meta.db"))
+            .connect()
+            .await
+            .unwrap();
+        let mode: i64 = sqlx::query("PRAGMA synchronous")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(mode, 2, "synchronous = FULL");
+        let journal: String = sqlx::query("PRAGMA journal_mode")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(journal, "wal");
+    }
 }

@@ -120,23 +120,54 @@ impl DatasetExport {
         let all = columns_of(dataset);
         let chosen: Vec<(Column, Origin)> = match &request.columns {
             None => all.clone(),
-            Some(names) => names
-                .iter()
-                .filter_map(|n| {
-                    let found = all.iter().find(|(c, _)| &c.name == n).cloned();
-                    if found.is_none() {
-                        problems.push(format!(
-                            "unknown column `{n}` of {}: one of {}",
-                            dataset.name(),
-                            all.iter()
-                                .map(|(c, _)| c.name.as_str())
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        ));
+            Some(names) => {
+                let mut chosen = Vec::with_capacity(names.len());
+                let (mut unknown, mut twice) = (Vec::new(), Vec::new());
+                for n in names {
+                    match all.iter().find(|(c, _)| &c.name == n) {
+                        Some(_) if chosen.iter().any(|(c, _): &(Column, Origin)| &c.name == n) => {
+                            if !twice.contains(&n) {
+                                twice.push(n);
+                            }
+                        }
+                        Some(found) => chosen.push(found.clone()),
+                        None => unknown.push(n),
                     }
-                    found
-                })
-                .collect(),
+                }
+                // Each name once, clipped, and the dataset's columns listed once, however many
+                // names a request sends.
+                let listed = |names: &[&String]| {
+                    let mut text: Vec<String> = names
+                        .iter()
+                        .take(10)
+                        .map(|n| format!("`{}`", super::query::clip(n)))
+                        .collect();
+                    if names.len() > 10 {
+                        text.push(format!("and {} more", names.len() - 10));
+                    }
+                    text.join(", ")
+                };
+                if !unknown.is_empty() {
+                    problems.push(format!(
+                        "unknown column{} {} of {}: one of {}",
+                        if unknown.len() == 1 { "" } else { "s" },
+                        listed(&unknown),
+                        dataset.name(),
+                        all.iter()
+                            .map(|(c, _)| c.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ));
+                }
+                if !twice.is_empty() {
+                    problems.push(format!(
+                        "column{} {} named more than once",
+                        if twice.len() == 1 { "" } else { "s" },
+                        listed(&twice)
+                    ));
+                }
+                chosen
+            }
         };
         if chosen.is_empty() && problems.is_empty() {
             problems.push("`columns` names no column".to_owned());

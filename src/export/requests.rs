@@ -379,6 +379,7 @@ impl Exports {
         at: DateTime<Utc>,
     ) -> Result<Value, ExportError> {
         let snapshot = self.store.snapshot();
+        self.check_as_of(&snapshot, at)?;
         let context = self.panels.clone();
         let (d, p) = (dashboard.clone(), panel.clone());
         blocking(move || {
@@ -415,9 +416,6 @@ impl Exports {
             ),
             None => None,
         };
-        if as_of.is_some_and(|at| at.timestamp() > now.timestamp() + 60) {
-            return Err(ExportError::AsOf("as_of is in the future".to_owned()));
-        }
         let creation = Creation {
             as_of: as_of.unwrap_or(now),
             created_by,
@@ -489,12 +487,16 @@ impl Exports {
         Ok(record)
     }
 
-    /// Refuses an `as_of` before the oldest record the store holds (nothing could be said of it).
+    /// Refuses an `as_of` in the future (a minute of clock skew allowed) or before the oldest record
+    /// the store holds: nothing could be said of either.
     fn check_as_of(
         &self,
         snapshot: &crate::store::StoreSnapshot,
         at: DateTime<Utc>,
     ) -> Result<(), ExportError> {
+        if at.timestamp() > Utc::now().timestamp() + 60 {
+            return Err(ExportError::AsOf("as_of is in the future".to_owned()));
+        }
         let earliest = snapshot
             .tables
             .iter()

@@ -466,6 +466,27 @@ async fn bad_requests_are_refused_before_anything_is_written() {
     assert_eq!(e.code(), "invalid_parameter");
     assert!(e.to_string().contains("unknown column `ratting`"), "{e}");
 
+    // A name given twice is the client's mistake (it was a 500 from the writer).
+    let mut r = request(Dataset::Complaints);
+    r.columns = Some(vec!["status".into(), "source_id".into(), "status".into()]);
+    let e = refuse(r, 1_000);
+    assert_eq!(e.code(), "invalid_parameter");
+    assert!(
+        e.to_string()
+            .contains("column `status` named more than once"),
+        "{e}"
+    );
+
+    // Many unknown names: the dataset's columns are listed once, not once per name.
+    let mut r = request(Dataset::Complaints);
+    r.columns = Some((0..500).map(|i| format!("no_such_{i}")).collect());
+    let e = refuse(r, 1_000);
+    let text = e.to_string();
+    assert!(text.contains("unknown columns `no_such_0`"), "{text}");
+    assert!(text.contains("and 490 more"), "{text}");
+    assert_eq!(text.matches("source_id").count(), 1, "{text}");
+    assert!(text.len() < 2_000, "{} bytes", text.len());
+
     let mut r = request(Dataset::Complaints);
     r.as_of = Some(at("2026-12-27T00:00:00Z"));
     let e = refuse(r, 1_000);

@@ -586,6 +586,24 @@ async fn panel_exports_hold_the_values_on_screen_and_the_rows_behind_them() {
         then > 0 && then < now,
         "as of 2 January fewer requests had been filed ({then} vs {now})"
     );
+    // A moment nothing can be said of is refused, not answered (it gave values "as of 9999").
+    for (as_of, says) in [
+        ("9999-12-31T00:00:00Z", "in the future"),
+        ("2000-01-01T00:00:00Z", "before the oldest record"),
+    ] {
+        let (status, _, bytes) = download(
+            &app,
+            &format!("/api/dashboards/la-311/panels/total/export?format=json&as_of={as_of}"),
+        )
+        .await;
+        assert_eq!(status, 400, "{as_of}");
+        let body: Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(body["error"]["code"], "as_of_out_of_range", "{body}");
+        assert!(
+            body["error"]["message"].as_str().unwrap().contains(says),
+            "{body}"
+        );
+    }
     app.stop().await;
 }
 

@@ -12,6 +12,7 @@ crate::tests! {
     per_backend patches_from_live_ingest_rebuild_exactly_the_servers_value,
     async resuming_with_the_current_seq_sends_nothing_and_an_old_seq_gets_a_snapshot,
     async bad_frames_get_errors_and_the_connection_and_server_carry_on,
+    async repeated_and_refused_topics_are_answered_once_and_counted,
     async shutdown_says_bye_and_closes_with_going_away,
     async the_load_generator_measures_a_live_server,
     async screens_and_operators_see_each_sources_freshness,
@@ -167,6 +168,60 @@ async fn bad_frames_get_errors_and_the_connection_and_server_carry_on() {
         "pong",
         "other clients are unaffected"
     );
+    app.stop().await;
+}
+
+/// A subscribe cannot be used to amplify: a topic named twice is sent once, refusals come in one
+/// frame per kind, are counted in the metrics and toward `max_errors` (20 by default).
+async fn repeated_and_refused_topics_are_answered_once_and_counted() {
+    let app = spawn_quiet_app().await;
+    let mut ws = app.ws_after_hello().await;
+    let ping = json!({"type": "ping"});
+
+    let repeated: Vec<_> = (0..50).map(|_| json!({ "topic": TOPIC })).collect();
+    ws.send_json(json!({"type": "subscribe", "topics": repeated}))
+        .await;
+    assert_eq!(ws.next_json().await["type"], "snapshot");
+    ws.send_json(ping.clone()).await;
+    assert_eq!(
+        ws.next_json().await["type"],
+        "pong",
+        "one snapshot, not one per repeat"
+    );
+
+    let unknown: Vec<_> = (0..2000)
+        .map(|i| json!({ "topic": format!("nope/{i}") }))
+        .collect();
+    ws.send_json(json!({"type": "subscribe", "topics": unknown}))
+        .await;
+    let refused = ws.next_json().await;
+    assert_eq!(refused["code"], "unknown_topic", "{refused}");
+    let message = refused["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("2000 refused: no topic named 'nope/0'; no topic named 'nope/1'"),
+        "{message}"
+    );
+    assert!(message.ends_with("; and 1990 more"), "{message}");
+    ws.send_json(ping.clone()).await;
+    assert_eq!(
+        ws.next_json().await["type"],
+        "pong",
+        "one error frame for 2,000 refusals"
+    );
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l == "pantau_ws_refused_total{reason=\"unknown_topic\"} 2000"),
+        "every refusal counted:\n{metrics}"
+    );
+
+    // That message was one error; twenty more refused subscribes pass max_errors = 20.
+    for i in 0..20 {
+        ws.subscribe(&format!("still/nope/{i}"), None).await;
+    }
+    let bye = ws.next_of("bye").await;
+    assert_eq!(bye["reason"], "too_many_errors", "{bye}");
     app.stop().await;
 }
 

@@ -8,7 +8,7 @@ use axum::extract::ws::Message;
 use futures_util::Sink;
 
 use super::outbox::Outbox;
-use super::{Followed, Session, SessionContext, Stop};
+use super::{Followed, Refusal, Session, SessionContext, Stop};
 use crate::live::access::Grant;
 use crate::live::hub::frame;
 use crate::live::protocol::{ServerMessage, Subscription};
@@ -47,27 +47,27 @@ impl Session {
         out: &mut Outbox<'_, S>,
         ctx: &SessionContext,
         grant: &Grant,
-    ) -> Result<(), Stop> {
+    ) -> Result<Result<(), Refusal>, Stop> {
         let name: String = wanted.topic.chars().take(100).collect();
         if !grant.allows(&wanted.topic) {
-            return out
-                .error("not_allowed", format!("this token may not follow '{name}'"))
-                .await;
+            return Ok(Err(Refusal::new(
+                "not_allowed",
+                format!("this token may not follow '{name}'"),
+            )));
         }
         let Some(state) = ctx.hub.get(&wanted.topic) else {
-            return out
-                .error("unknown_topic", format!("no topic named '{name}'"))
-                .await;
+            return Ok(Err(Refusal::new(
+                "unknown_topic",
+                format!("no topic named '{name}'"),
+            )));
         };
         if !self.followed.contains_key(&wanted.topic) {
             if self.followed.len() >= ctx.limits.max_topics {
                 let limit = ctx.limits.max_topics;
-                return out
-                    .error(
-                        "too_many_topics",
-                        format!("one connection may follow at most {limit} topics"),
-                    )
-                    .await;
+                return Ok(Err(Refusal::new(
+                    "too_many_topics",
+                    format!("one connection may follow at most {limit} topics"),
+                )));
             }
             ctx.metrics.ws_subscriptions(1);
         }
@@ -97,7 +97,7 @@ impl Session {
                 slot: state.slot,
             },
         );
-        Ok(())
+        Ok(Ok(()))
     }
 
     /// Sends the newest state of every followed topic that moved — all of them in one flush —,

@@ -323,13 +323,72 @@ impl Session {
             ),
         };
         let (code, message) = refused;
+        self.refuse(vec![Refusal::new(code, message)], out, ctx)
+            .await
+    }
+
+    /// Answers what one client message had refused: each refusal counted (by code, in
+    /// `pantau_ws_refused_total`), one `error` frame per code in one write however many there
+    /// were, and the message counted once toward `max_errors`.
+    async fn refuse<S: Sink<Message> + Unpin>(
+        &mut self,
+        refusals: Vec<Refusal>,
+        out: &mut Outbox<'_, S>,
+        ctx: &SessionContext,
+    ) -> Result<(), Stop> {
+        if refusals.is_empty() {
+            return Ok(());
+        }
+        let mut groups: Vec<(&'static str, Vec<String>)> = Vec::new();
+        for Refusal { code, message } in refusals {
+            ctx.metrics.ws_refused(code);
+            match groups.iter_mut().find(|(c, _)| *c == code) {
+                Some((_, messages)) => messages.push(message),
+                None => groups.push((code, vec![message])),
+            }
+        }
+        for (code, messages) in groups {
+            let message = match messages.len() {
+                1 => messages.into_iter().next().unwrap_or_default(),
+                n => {
+                    let shown = messages
+                        .iter()
+                        .take(MAX_LISTED)
+                        .cloned()
+                        .collect::<Vec<_>>();
+                    let more = n.saturating_sub(MAX_LISTED);
+                    let tail = if more > 0 {
+                        format!("; and {more} more")
+                    } else {
+                        String::new()
+                    };
+                    format!("{n} refused: {}{tail}", shown.join("; "))
+                }
+            };
+            out.feed_control(frame(&ServerMessage::Error { code, message }))
+                .await?;
+        }
+        out.flush().await?;
         self.errors += 1;
-        ctx.metrics.ws_refused(code);
-        out.error(code, message).await?;
-        if self.errors > limits.max_errors {
+        if self.errors > ctx.limits.max_errors {
             return Err(Stop::Bye("too_many_errors"));
         }
         Ok(())
+    }
+}
+
+/// Refusals of one kind listed in one error frame at most; the rest are counted.
+const MAX_LISTED: usize = 10;
+
+/// Why one part of a client message was not done.
+pub(super) struct Refusal {
+    code: &'static str,
+    message: String,
+}
+
+impl Refusal {
+    pub(super) fn new(code: &'static str, message: String) -> Refusal {
+        Refusal { code, message }
     }
 }
 
@@ -387,24 +446,23 @@ impl Session {
                 };
                 let zoom = zoom.unwrap_or(14);
                 let shown: String = topic.chars().take(100).collect();
-                if let Err(reason) = check_view(bbox, zoom) {
-                    return out.error("invalid_message", reason).await;
-                }
-                if !self.followed.contains_key(&topic) {
-                    return out
-                        .error(
-                            "invalid_message",
-                            format!("follow '{shown}' (subscribe) before asking for a view of it"),
-                        )
-                        .await;
-                }
-                if !self.views.contains_key(&topic) && self.views.len() >= MAX_VIEWS {
-                    return out
-                        .error(
-                            "too_many_topics",
-                            format!("one connection may hold at most {MAX_VIEWS} map views"),
-                        )
-                        .await;
+                let refused = if let Err(reason) = check_view(bbox, zoom) {
+                    Some(Refusal::new("invalid_message", reason))
+                } else if !self.followed.contains_key(&topic) {
+                    Some(Refusal::new(
+                        "invalid_message",
+                        format!("follow '{shown}' (subscribe) before asking for a view of it"),
+                    ))
+                } else if !self.views.contains_key(&topic) && self.views.len() >= MAX_VIEWS {
+                    Some(Refusal::new(
+                        "too_many_topics",
+                        format!("one connection may hold at most {MAX_VIEWS} map views"),
+                    ))
+                } else {
+                    None
+                };
+                if let Some(refused) = refused {
+                    return self.refuse(vec![refused], out, ctx).await;
                 }
                 let request = ViewRequest {
                     bbox,
@@ -440,30 +498,35 @@ impl Session {
                 mut topics,
                 prefixes,
             } => {
+                let mut refused = Vec::new();
+                // A topic named twice is followed (and sent) once.
+                let mut named = std::collections::HashSet::new();
+                topics.retain(|t| named.insert(t.topic.clone()));
                 for prefix in prefixes {
                     let shown: String = prefix.chars().take(100).collect();
                     if prefix.is_empty() || prefix.len() > 200 {
-                        out.error("invalid_message", "a prefix is 1-200 characters".into())
-                            .await?;
+                        refused.push(Refusal::new(
+                            "invalid_message",
+                            "a prefix is 1-200 characters".into(),
+                        ));
                         continue;
                     }
                     if !grant.allows(&prefix) {
-                        out.error(
+                        refused.push(Refusal::new(
                             "not_allowed",
                             format!("this token may not follow '{shown}'"),
-                        )
-                        .await?;
+                        ));
                         continue;
                     }
                     if !self.prefixes.contains(&prefix) {
                         if self.prefixes.len() >= ctx.limits.max_topics {
-                            out.error("too_many_topics", "too many prefixes".into())
-                                .await?;
+                            refused
+                                .push(Refusal::new("too_many_topics", "too many prefixes".into()));
                             continue;
                         }
                         // Its topics now; `send_updates` adds those that appear later.
                         for name in ctx.hub.topic_names_under(&prefix) {
-                            if !topics.iter().any(|t| t.topic == name) {
+                            if named.insert(name.clone()) {
                                 topics.push(Subscription {
                                     topic: name,
                                     last_seq: None,
@@ -477,10 +540,13 @@ impl Session {
                 // Snapshots are written one by one: a burst of them all at once would leave
                 // the connection's write buffer that large for its whole life.
                 for wanted in topics {
-                    self.follow(wanted, out, ctx, grant).await?;
+                    if let Err(refusal) = self.follow(wanted, out, ctx, grant).await? {
+                        refused.push(refusal);
+                        continue;
+                    }
                     out.flush().await?;
                 }
-                Ok(())
+                self.refuse(refused, out, ctx).await
             }
         }
     }
