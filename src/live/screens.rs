@@ -14,6 +14,9 @@ const REPORT_TIMEOUT: Duration = Duration::from_secs(60);
 const STALE_DATA: Duration = Duration::from_secs(120);
 /// Gone screens are forgotten after a day.
 const FORGET_AFTER: Duration = Duration::from_secs(24 * 3600);
+/// Screens remembered at most (a command centre has tens); when full, the screen gone longest is
+/// forgotten for a new one, and a new name is refused while every one is connected.
+pub const MAX_SCREENS: usize = 1000;
 
 /// How a screen is doing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -36,8 +39,8 @@ pub struct Screen {
     pub page: String,
     /// Client address.
     pub address: String,
-    /// Open connections reporting this name (a reconnect may overlap the old connection's end).
-    open: u32,
+    /// The connection that holds this name while it is open: no other may report under it.
+    holder: Option<u64>,
     /// When it last reported.
     pub last_report: DateTime<Utc>,
     /// Age of its data at that report, in seconds.
@@ -51,7 +54,7 @@ pub struct Screen {
 impl Screen {
     /// Whether a WebSocket of this screen is open now.
     pub fn connected(&self) -> bool {
-        self.open > 0
+        self.holder.is_some()
     }
 
     /// The screen's state at `now`.
@@ -91,53 +94,89 @@ pub struct Screens {
 }
 
 impl Screens {
-    /// Records a report from a connection at `address`; `first` marks the connection's first report.
-    pub fn report(&self, report: Report, address: &str, first: bool) {
+    /// Records a report from connection `holder` at `address`. A name held by another open
+    /// connection is refused (a page cannot mark a real screen stale), and so is a new name when
+    /// [`MAX_SCREENS`] are remembered and all of them are connected.
+    pub fn report(&self, report: Report, address: &str, holder: u64) -> Result<(), String> {
         let mut screens = self.lock();
         let now = Utc::now();
+        if let Some(held) = screens.get(&report.name).and_then(|s| s.holder) {
+            if held != holder {
+                return Err(format!(
+                    "screen name '{}' is held by another open connection",
+                    report.name
+                ));
+            }
+        }
+        if !screens.contains_key(&report.name) && screens.len() >= MAX_SCREENS {
+            forget_expired(&mut screens, now);
+            if screens.len() >= MAX_SCREENS {
+                let oldest = screens
+                    .values()
+                    .filter(|s| !s.connected())
+                    .min_by_key(|s| s.last_report)
+                    .map(|s| s.name.clone());
+                match oldest {
+                    Some(name) => {
+                        screens.remove(&name);
+                    }
+                    None => {
+                        return Err(format!(
+                            "at most {MAX_SCREENS} screens are known, all of them connected"
+                        ))
+                    }
+                }
+            }
+        }
         let entry = screens
             .entry(report.name.clone())
             .or_insert_with(|| Screen {
                 name: report.name.clone(),
                 page: String::new(),
                 address: String::new(),
-                open: 0,
+                holder: None,
                 last_report: now,
                 data_age_s: None,
                 stale: false,
                 connections: 0,
             });
+        if entry.holder.is_none() {
+            entry.connections += 1;
+            entry.holder = Some(holder);
+        }
         entry.page = report.page;
         entry.address = address.to_owned();
         entry.last_report = now;
         entry.data_age_s = report.data_age_s;
         entry.stale = report.stale;
-        if first {
-            entry.connections += 1;
-            entry.open += 1;
-        }
+        Ok(())
     }
 
-    /// Marks a screen's connection closed.
-    pub fn disconnected(&self, name: &str) {
+    /// Marks the screen's connection closed, if `holder` is the one holding its name.
+    pub fn disconnected(&self, name: &str, holder: u64) {
         if let Some(screen) = self.lock().get_mut(name) {
-            screen.open = screen.open.saturating_sub(1);
+            if screen.holder == Some(holder) {
+                screen.holder = None;
+            }
         }
     }
 
     /// Every screen known, by name; screens gone for over a day are forgotten.
     pub fn list(&self) -> Vec<Screen> {
-        let now = Utc::now();
         let mut screens = self.lock();
-        screens.retain(|_, s| {
-            s.connected() || (now - s.last_report).to_std().unwrap_or_default() < FORGET_AFTER
-        });
+        forget_expired(&mut screens, Utc::now());
         screens.values().cloned().collect()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Screen>> {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
+}
+
+fn forget_expired(screens: &mut BTreeMap<String, Screen>, now: DateTime<Utc>) {
+    screens.retain(|_, s| {
+        s.connected() || (now - s.last_report).to_std().unwrap_or_default() < FORGET_AFTER
+    });
 }
 
 #[cfg(test)]
@@ -156,11 +195,21 @@ mod tests {
     #[test]
     fn screens_are_alive_stale_or_gone() {
         let screens = Screens::default();
-        screens.report(report("wall-1", 2.0, false), "10.0.0.5", true);
-        screens.report(report("wall-2", 500.0, false), "10.0.0.6", true);
-        screens.report(report("wall-3", 1.0, true), "10.0.0.7", true);
-        screens.report(report("wall-4", 1.0, false), "10.0.0.8", true);
-        screens.disconnected("wall-4");
+        for (i, (name, age, stale)) in [
+            ("wall-1", 2.0, false),
+            ("wall-2", 500.0, false),
+            ("wall-3", 1.0, true),
+            ("wall-4", 1.0, false),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let address = format!("10.0.0.{}", 5 + i);
+            screens
+                .report(report(name, age, stale), &address, i as u64)
+                .unwrap();
+        }
+        screens.disconnected("wall-4", 3);
         let now = Utc::now();
         let states: Vec<_> = screens
             .list()
@@ -182,7 +231,9 @@ mod tests {
             ScreenState::Gone,
             "silent for 90 s"
         );
-        screens.report(report("wall-4", 1.0, false), "10.0.0.8", true);
+        screens
+            .report(report("wall-4", 1.0, false), "10.0.0.8", 7)
+            .unwrap();
         let wall4 = screens
             .list()
             .into_iter()
@@ -192,5 +243,50 @@ mod tests {
             (wall4.connections, wall4.state(Utc::now())),
             (2, ScreenState::Alive)
         );
+    }
+
+    #[test]
+    fn a_name_belongs_to_the_connection_holding_it() {
+        let screens = Screens::default();
+        screens
+            .report(report("lobby-left", 1.0, false), "10.0.0.5", 1)
+            .unwrap();
+        let spoof = screens
+            .report(report("lobby-left", 999.0, true), "10.0.0.66", 2)
+            .unwrap_err();
+        assert!(spoof.contains("held by another open connection"), "{spoof}");
+        let held = &screens.list()[0];
+        assert_eq!((held.address.as_str(), held.stale), ("10.0.0.5", false));
+        // A disconnect by someone else does not free it; the holder's does.
+        screens.disconnected("lobby-left", 2);
+        assert!(screens.list()[0].connected());
+        screens.disconnected("lobby-left", 1);
+        screens
+            .report(report("lobby-left", 1.0, false), "10.0.0.5", 3)
+            .unwrap();
+        assert_eq!(screens.list()[0].connections, 2, "the reconnect");
+    }
+
+    #[test]
+    fn the_registry_is_bounded() {
+        let screens = Screens::default();
+        for i in 0..MAX_SCREENS as u64 {
+            screens
+                .report(report(&format!("wall-{i}"), 1.0, false), "10.0.0.5", i)
+                .unwrap();
+        }
+        let full = screens
+            .report(report("one-more", 1.0, false), "10.0.0.5", 5_000)
+            .unwrap_err();
+        assert!(full.contains("at most 1000 screens"), "{full}");
+        // A gone screen makes room: the one gone longest is forgotten.
+        screens.disconnected("wall-3", 3);
+        screens
+            .report(report("one-more", 1.0, false), "10.0.0.5", 5_000)
+            .unwrap();
+        let names: Vec<String> = screens.list().into_iter().map(|s| s.name).collect();
+        assert_eq!(names.len(), MAX_SCREENS);
+        assert!(!names.contains(&"wall-3".to_owned()));
+        assert!(names.contains(&"one-more".to_owned()));
     }
 }

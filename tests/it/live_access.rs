@@ -296,6 +296,36 @@ async fn named_screens_report_themselves_and_operators_see_which_are_alive() {
     );
     assert_eq!(screens[0]["address"], "127.0.0.1");
 
+    // Another connection cannot report under a name an open connection holds (it would mark a
+    // real screen stale), and a connection cannot rename itself (it would fill the list).
+    let mut spoof = app.ws_after_hello().await;
+    spoof
+        .send_json(json!({"type": "screen", "name": "lobby-1", "page": "overview", "data_age_s": 999.0, "stale": true}))
+        .await;
+    let refused = spoof.next_json().await;
+    assert_eq!(refused["code"], "invalid_message", "{refused}");
+    assert!(
+        refused["message"]
+            .as_str()
+            .unwrap()
+            .contains("held by another open connection"),
+        "{refused}"
+    );
+    ops.send_json(json!({"type": "screen", "name": "ops-3", "page": "overview"}))
+        .await;
+    let renamed = ops.next_json().await;
+    assert!(
+        renamed["message"]
+            .as_str()
+            .unwrap()
+            .contains("reports as screen 'ops-2'"),
+        "{renamed}"
+    );
+    let screens = screen_list(&app).await;
+    assert_eq!(state_of(&screens, "lobby-1"), Some(json!("alive")));
+    assert_eq!(state_of(&screens, "ops-3"), None);
+    assert_eq!(screens.len(), 2, "{screens:?}");
+
     // The lobby screen goes away: operators see it gone.
     drop(lobby);
     eventually(
@@ -304,6 +334,23 @@ async fn named_screens_report_themselves_and_operators_see_which_are_alive() {
         || async {
             let state = state_of(&screen_list(&app).await, "lobby-1");
             (state == Some(json!("gone")))
+                .then_some(())
+                .ok_or(format!("{state:?}"))
+        },
+    )
+    .await;
+    // Once its holder has gone, the name is free for the screen's reconnect.
+    spoof
+        .send_json(
+            json!({"type": "screen", "name": "lobby-1", "page": "overview", "data_age_s": 1.0}),
+        )
+        .await;
+    eventually(
+        "the reconnected screen is alive",
+        Duration::from_secs(2),
+        || async {
+            let state = state_of(&screen_list(&app).await, "lobby-1");
+            (state == Some(json!("alive")))
                 .then_some(())
                 .ok_or(format!("{state:?}"))
         },

@@ -151,13 +151,14 @@ where
         last_seen: Instant::now(),
         status_sent: 0,
         peer: peer.to_owned(),
+        id: NEXT_SESSION.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         screen: None,
         views: HashMap::new(),
     };
     let stop = state.serve(&mut out, ctx, grant).await;
     ctx.metrics.ws_subscriptions(-(state.followed.len() as i64));
     if let Some(name) = &state.screen {
-        ctx.screens.disconnected(name);
+        ctx.screens.disconnected(name, state.id);
     }
     if let Stop::Bye(reason) = stop {
         ctx.metrics.ws_closed(reason);
@@ -176,6 +177,9 @@ where
 }
 
 /// What a session remembers between events.
+/// Numbers sessions for the screen registry.
+static NEXT_SESSION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
 struct Session {
     /// Rung by the hub when a followed topic (or the sources' status) changed.
     bell: super::hub::Bell,
@@ -195,6 +199,8 @@ struct Session {
     status_sent: u64,
     /// Client address, for the screen list.
     peer: String,
+    /// This connection's number, unique in the process (holds its screen name).
+    id: u64,
     /// The screen name this connection reported, once it did.
     screen: Option<String>,
     /// Map views asked for, by topic.
@@ -302,15 +308,23 @@ impl Session {
                     data_age_s,
                     stale,
                 }) => match screen_report(name, page, data_age_s, stale) {
+                    // One name per connection: a page that renames itself would fill the list.
+                    Ok(report) if self.screen.as_ref().is_some_and(|n| *n != report.name) => (
+                        "invalid_message",
+                        format!(
+                            "this connection reports as screen '{}'; reconnect to use another name",
+                            self.screen.as_deref().unwrap_or_default()
+                        ),
+                    ),
                     Ok(report) => {
-                        if self.screen.as_ref().is_some_and(|n| *n != report.name) {
-                            ctx.screens
-                                .disconnected(self.screen.as_deref().unwrap_or_default());
+                        let name = report.name.clone();
+                        match ctx.screens.report(report, &self.peer, self.id) {
+                            Ok(()) => {
+                                self.screen = Some(name);
+                                return Ok(());
+                            }
+                            Err(reason) => ("invalid_message", reason),
                         }
-                        let first = self.screen.as_deref() != Some(report.name.as_str());
-                        self.screen = Some(report.name.clone());
-                        ctx.screens.report(report, &self.peer, first);
-                        return Ok(());
                     }
                     Err(reason) => ("invalid_message", reason),
                 },
