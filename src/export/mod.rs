@@ -192,6 +192,15 @@ pub fn write_reporting(
     format.writer().write(rows, meta, out, progress)
 }
 
+/// What a caught panic said.
+pub(crate) fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".to_owned())
+}
+
 /// Money in sen as a plain decimal (`1234567.89`, `-0.50`): exact, readable by every tool.
 pub(crate) fn write_money(sen: i64, out: &mut Vec<u8>) {
     if sen < 0 {

@@ -78,7 +78,18 @@ impl Download {
     pub fn write(self, out: Box<dyn Write + Send + '_>) -> Result<u64, ExportError> {
         let started = std::time::Instant::now();
         let format = self.format.extension();
-        match super::write(self.rows.as_ref(), self.format, &self.meta, out) {
+        // A writer that panics (the XLSX writer on a full disk) must fail the transfer like any
+        // other error, not end it as if the file were whole.
+        let written = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            super::write(self.rows.as_ref(), self.format, &self.meta, out)
+        }))
+        .unwrap_or_else(|panic| {
+            Err(ExportError::Encode(format!(
+                "the {format} writer failed: {}",
+                super::panic_text(panic.as_ref())
+            )))
+        });
+        match written {
             Ok(written) => {
                 self.metrics.export(format, "ok", written);
                 tracing::info!(export = %self.meta.title, format, rows = written, elapsed_ms = started.elapsed().as_millis() as u64, "Export written.");

@@ -22,6 +22,7 @@ crate::tests! {
     per_backend snapshots_stay_as_taken_while_the_data_moves_on_both_databases,
     async snapshot_requests_are_checked,
     async pantau_export_writes_the_same_rows_from_the_data_dir_and_from_a_server,
+    needs(Tmpfs) async an_export_the_disk_cannot_hold_is_aborted_not_cut_short,
 }
 
 /// A data dir holding the 9,995 stored rows of the real January 2020 LA 311 export (imported
@@ -932,5 +933,56 @@ async fn pantau_export_writes_the_same_rows_from_the_data_dir_and_from_a_server(
         offline,
         "the same file both ways"
     );
+    app.stop().await;
+}
+
+/// Unmounts a test's tmpfs however the test ends.
+struct Mounted(PathBuf);
+
+impl Drop for Mounted {
+    fn drop(&mut self) {
+        crate::harness::unmount(&self.0);
+    }
+}
+
+/// XLSX is assembled in the work dir before its first byte is sent: with that disk full the
+/// writer panicked, and the download ended as a whole-looking 200 of 0 bytes.
+async fn an_export_the_disk_cannot_hold_is_aborted_not_cut_short() {
+    let data = la_data_dir().await;
+    let app = serve(data.path(), Backend::Sqlite, |_| {}).await;
+    let small = "/api/datasets/complaints/export?format=xlsx&limit=10";
+    let (status, _, bytes) = download(&app, small).await;
+    assert_eq!(status, 200);
+    assert!(bytes.starts_with(b"PK"), "an XLSX file");
+    let work = data.path().join("snapshots").join(".work");
+    assert!(work.is_dir(), "the XLSX work dir is {}", work.display());
+    assert!(
+        crate::harness::mount_tmpfs(&work, 256 * 1024),
+        "mount a tmpfs"
+    );
+    let _mounted = Mounted(work);
+
+    let response = app.get("/api/datasets/complaints/export?format=xlsx").await;
+    let outcome = match response.status().as_u16() {
+        200 => response.bytes().await.map(|b| b.len()),
+        status => panic!("the refusal came before the body: {status}"),
+    };
+    assert!(
+        outcome.is_err(),
+        "the transfer must fail visibly, it ended whole with {outcome:?} bytes"
+    );
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("pantau_exports_total{")
+                && l.contains("outcome=\"failed\"")
+                && l.contains("format=\"xlsx\"")),
+        "the failure is counted:\n{metrics}"
+    );
+    // The server carries on.
+    let (status, _, _) =
+        download(&app, "/api/datasets/complaints/export?format=csv&limit=10").await;
+    assert_eq!(status, 200);
     app.stop().await;
 }

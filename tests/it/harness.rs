@@ -24,6 +24,8 @@ pub enum Need {
     MariaDb,
     /// Debian's Chromium (`PANTAU_CHROMIUM`, else /usr/bin/chromium).
     Chromium,
+    /// Mounting a small tmpfs (root), to fill a disk for real.
+    Tmpfs,
 }
 
 impl Need {
@@ -32,6 +34,7 @@ impl Need {
             Need::Postgres => "PostgreSQL",
             Need::MariaDb => "MariaDB",
             Need::Chromium => "Chromium",
+            Need::Tmpfs => "a tmpfs mount (root)",
         }
     }
 }
@@ -41,6 +44,21 @@ pub struct Services {
     postgres: bool,
     mariadb: bool,
     chromium: bool,
+    tmpfs: bool,
+}
+
+/// Mounts a tmpfs of `bytes` on `dir` (`mount -t tmpfs`, as root).
+pub fn mount_tmpfs(dir: &std::path::Path, bytes: u64) -> bool {
+    std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", &format!("size={bytes}"), "tmpfs"])
+        .arg(dir)
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// Unmounts what [`mount_tmpfs`] mounted.
+pub fn unmount(dir: &std::path::Path) {
+    let _ = std::process::Command::new("umount").arg(dir).output();
 }
 
 /// The MariaDB/MySQL of the machine; `PANTAU_TEST_MYSQL_URL` overrides.
@@ -70,10 +88,16 @@ impl Services {
                 tokio::time::timeout(within, sqlx::MySqlConnection::connect(&mysql_url)),
             );
             let (postgres, mariadb) = (matches!(postgres, Ok(Ok(_))), matches!(mariadb, Ok(Ok(_))));
+            let probe = tempfile::tempdir().unwrap();
+            let tmpfs = mount_tmpfs(probe.path(), 64 * 1024);
+            if tmpfs {
+                unmount(probe.path());
+            }
             Services {
                 postgres,
                 mariadb,
                 chromium: chromium().is_file(),
+                tmpfs,
             }
         })
     }
@@ -83,6 +107,7 @@ impl Services {
             Need::Postgres => self.postgres,
             Need::MariaDb => self.mariadb,
             Need::Chromium => self.chromium,
+            Need::Tmpfs => self.tmpfs,
         }
     }
 }
