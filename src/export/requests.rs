@@ -50,6 +50,7 @@ pub struct Download {
     headers: Vec<(&'static str, String)>,
     _permit: Permit,
     metrics: crate::telemetry::Metrics,
+    stall_timeout: std::time::Duration,
 }
 
 impl Download {
@@ -66,6 +67,11 @@ impl Download {
     /// Rows the file will hold.
     pub fn total(&self) -> u64 {
         self.rows.total()
+    }
+
+    /// How long the download may take nothing before it is abandoned.
+    pub fn stall_timeout(&self) -> std::time::Duration {
+        self.stall_timeout
     }
 
     /// Facts about the file for response headers (`x-pantau-seq`, `x-pantau-as-of`, …).
@@ -197,6 +203,7 @@ impl Exports {
             headers,
             _permit: permit,
             metrics: self.metrics.clone(),
+            stall_timeout: self.stall_timeout,
         }
     }
 

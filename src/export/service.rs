@@ -96,6 +96,8 @@ pub struct Exports {
     pub max_rows: u64,
     /// Running exports, bounded.
     pub gate: Arc<Gate>,
+    /// How long a download may take nothing before it is abandoned.
+    pub stall_timeout: std::time::Duration,
     /// The snapshot files and records.
     pub snapshots: Snapshots,
     /// Region names and shapes for map panels.
@@ -140,6 +142,7 @@ impl Exports {
         Exports {
             max_rows: settings.max_rows,
             gate: Gate::new(settings.max_concurrent, settings.max_per_client),
+            stall_timeout: std::time::Duration::from_secs(settings.stall_timeout_secs),
             snapshots: inputs.snapshots,
             regions: inputs.regions,
             panels: inputs.panels,

@@ -13,8 +13,11 @@ pub struct ExportSettings {
     pub max_rows: u64,
     /// Exports and snapshots running at once on this server.
     pub max_concurrent: usize,
-    /// Exports and snapshots one client (token, else address) may run at once.
+    /// Exports and snapshots one client (a known token, else its address) may run at once.
     pub max_per_client: usize,
+    /// Seconds a download may take nothing from the server before it is abandoned and its slot
+    /// freed (a client that stops reading must not hold a slot for ever).
+    pub stall_timeout_secs: u64,
 }
 
 impl Default for ExportSettings {
@@ -23,6 +26,7 @@ impl Default for ExportSettings {
             max_rows: 20_000_000,
             max_concurrent: 4,
             max_per_client: 2,
+            stall_timeout_secs: 60,
         }
     }
 }
@@ -33,5 +37,6 @@ impl ExportSettings {
         c.range("max_rows", self.max_rows, 1..=1_000_000_000);
         c.range("max_concurrent", self.max_concurrent, 1..=64);
         c.range("max_per_client", self.max_per_client, 1..=64);
+        c.range("stall_timeout_secs", self.stall_timeout_secs, 1..=3600);
     }
 }

@@ -9,6 +9,7 @@
 
 use std::io::Write;
 use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
 
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, Path, State};
@@ -62,19 +63,22 @@ impl From<ExportError> for ApiError {
     }
 }
 
-/// Who runs an export, for the per-client bound: the bearer token (hashed), else the address.
-pub(super) fn client_of(headers: &HeaderMap, peer: SocketAddr) -> String {
-    match super::extract::bearer(headers) {
+/// Who runs an export, for the per-client bound: a token the server knows (hashed), else the
+/// address — an unknown bearer value is anyone's to invent, so it does not make a new client.
+pub(super) fn client_of(state: &AppState, headers: &HeaderMap, peer: SocketAddr) -> String {
+    match super::extract::bearer(headers).filter(|t| state.live.access.knows(t)) {
         Some(token) => format!("token:{}", &crate::db::payload_hash(token)[..16]),
         None => format!("ip:{}", peer.ip()),
     }
 }
 
 /// Sends what a blocking writer produces to an HTTP body, a chunk at a time; a full queue
-/// blocks the writer (back-pressure), a gone client fails its next write.
+/// blocks the writer (back-pressure) for `stall` at most, a gone client fails its next write.
 struct ChannelWriter {
     tx: tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>,
     buf: Vec<u8>,
+    stall: std::time::Duration,
+    runtime: tokio::runtime::Handle,
 }
 
 impl ChannelWriter {
@@ -86,9 +90,24 @@ impl ChannelWriter {
             &mut self.buf,
             Vec::with_capacity(CHUNK_BYTES),
         ));
-        self.tx.blocking_send(Ok(chunk)).map_err(|_| {
-            std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the client went away")
-        })
+        use tokio::sync::mpsc::error::SendTimeoutError;
+        match self
+            .runtime
+            .block_on(self.tx.send_timeout(Ok(chunk), self.stall))
+        {
+            Ok(()) => Ok(()),
+            Err(SendTimeoutError::Timeout(_)) => Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!(
+                    "the client took nothing for {} s; the download is abandoned",
+                    self.stall.as_secs()
+                ),
+            )),
+            Err(SendTimeoutError::Closed(_)) => Err(std::io::Error::new(
+                std::io::ErrorKind::BrokenPipe,
+                "the client went away",
+            )),
+        }
     }
 }
 
@@ -112,6 +131,7 @@ impl Write for ChannelWriter {
 
 impl Drop for ChannelWriter {
     fn drop(&mut self) {
+        // What is left goes too (bounded by the stall timeout); after a failed send nothing is.
         let _ = self.send();
     }
 }
@@ -129,17 +149,38 @@ pub(super) fn stream(download: Download) -> Response {
         ("x-pantau-rows", download.total().to_string()),
     ];
     headers.extend(download.headers().iter().cloned());
+    // Why the writer stopped, told to the body after what was queued: the body then fails, so
+    // the client sees an aborted transfer. Never a blocking send: a stalled client's queue is full.
+    let failed: Arc<Mutex<Option<String>>> = Arc::default();
+    let failure = failed.clone();
+    let runtime = tokio::runtime::Handle::current();
+    let stall = download.stall_timeout();
     tokio::task::spawn_blocking(move || {
-        let error_tx = tx.clone();
+        // Held until the failure is recorded: the body must not see the channel close first.
+        let open = tx.clone();
         let out = ChannelWriter {
             tx,
             buf: Vec::with_capacity(CHUNK_BYTES),
+            stall,
+            runtime,
         };
         if let Err(e) = download.write(Box::new(out)) {
-            let _ = error_tx.blocking_send(Err(std::io::Error::other(e.to_string())));
+            *failure.lock().unwrap_or_else(|p| p.into_inner()) = Some(e.to_string());
         }
+        drop(open);
     });
-    let body = Body::from_stream(futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx)));
+    let body = Body::from_stream(futures_util::stream::poll_fn(move |cx| {
+        match rx.poll_recv(cx) {
+            std::task::Poll::Ready(None) => std::task::Poll::Ready(
+                failed
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .take()
+                    .map(|e| Err(std::io::Error::other(e))),
+            ),
+            other => other,
+        }
+    }));
     let mut response = (StatusCode::OK, body).into_response();
     for (name, value) in headers {
         if let Ok(v) = HeaderValue::from_str(&value) {
@@ -156,7 +197,7 @@ async fn dataset_export(
     headers: HeaderMap,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
 ) -> Result<Response, ApiError> {
-    let client = client_of(&headers, peer);
+    let client = client_of(&state, &headers, peer);
     let download = state.exports.dataset(&name, &pairs, &client).await?;
     Ok(stream(download))
 }
@@ -168,7 +209,7 @@ async fn panel_export(
     headers: HeaderMap,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
 ) -> Result<Response, ApiError> {
-    let client = client_of(&headers, peer);
+    let client = client_of(&state, &headers, peer);
     let download = state.exports.panel(&id, &panel, &pairs, &client).await?;
     Ok(stream(download))
 }

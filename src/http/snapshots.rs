@@ -50,7 +50,7 @@ async fn create_snapshot(
     })?;
     let record = state
         .exports
-        .take_snapshot(body, &client_of(&headers, peer))
+        .take_snapshot(body, &client_of(&state, &headers, peer))
         .await?;
     let mut response = (
         StatusCode::CREATED,
@@ -140,7 +140,7 @@ async fn snapshot_export(
     headers: HeaderMap,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
 ) -> Result<Response, ApiError> {
-    let client = client_of(&headers, peer);
+    let client = client_of(&state, &headers, peer);
     let download = state.exports.snapshot_export(&id, &pairs, &client).await?;
     Ok(stream(download))
 }

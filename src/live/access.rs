@@ -181,6 +181,15 @@ impl AccessPolicy {
     }
 }
 
+impl AccessPolicy {
+    /// Whether `token` is one of the configured tokens.
+    pub fn knows(&self, token: &str) -> bool {
+        self.tokens
+            .iter()
+            .any(|(known, _)| constant_time_eq(known.as_bytes(), token.as_bytes()))
+    }
+}
+
 /// Compares without stopping at the first difference, so timing does not reveal a token's prefix.
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0

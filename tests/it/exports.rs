@@ -17,6 +17,7 @@ crate::tests! {
     async dataset_exports_in_every_format_hold_exactly_the_stored_rows,
     async bad_export_requests_get_a_clear_error_before_any_byte,
     async a_client_that_runs_too_many_exports_at_once_is_told_to_wait,
+    async a_download_nobody_reads_is_abandoned_and_frees_its_slot,
     async a_slow_download_outlasts_the_request_timeout_and_arrives_whole,
     async panel_exports_hold_the_values_on_screen_and_the_rows_behind_them,
     per_backend snapshots_stay_as_taken_while_the_data_moves_on_both_databases,
@@ -28,6 +29,11 @@ crate::tests! {
 /// A data dir holding the 9,995 stored rows of the real January 2020 LA 311 export (imported
 /// through the shipped mapping, as `pantau import` does).
 async fn la_data_dir() -> tempfile::TempDir {
+    la_data_dir_of(&["complaints/la311_2020-01_requests.csv"], 9_900).await
+}
+
+/// A data dir holding `files` (under `../shared/data/`), at least `stored` rows of them.
+async fn la_data_dir_of(files: &[&str], stored: u64) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let (settings, offline) = offline_at(dir.path()).await;
     let summary = offline
@@ -35,12 +41,12 @@ async fn la_data_dir() -> tempfile::TempDir {
             &settings,
             &mapping("la311.toml"),
             "la311",
-            &[shared("complaints/la311_2020-01_requests.csv")],
+            &files.iter().map(|f| shared(f)).collect::<Vec<_>>(),
             &mut |_, _| {},
         )
         .await
         .unwrap();
-    assert!(summary.stored > 9_900, "{summary:?}");
+    assert!(summary.stored as u64 > stored, "{summary:?}");
     offline.db.close().await;
     drop(offline);
     dir
@@ -467,6 +473,89 @@ async fn a_client_that_runs_too_many_exports_at_once_is_told_to_wait() {
         }
     })
     .await;
+    app.stop().await;
+}
+
+/// A client that stops reading held its slot (and a worker) for ever, and a made-up bearer value
+/// made a new client each time: the cap was one address's to take.
+async fn a_download_nobody_reads_is_abandoned_and_frees_its_slot() {
+    // All three LA files: their JSON export (≈ 10 MB) is more than the sockets and the export
+    // queue can hold.
+    let data = la_data_dir_of(
+        &[
+            "complaints/la311_2017-12_myla311_subset.csv",
+            "complaints/la311_2018-12_mini.csv",
+            "complaints/la311_2020-01_requests.csv",
+        ],
+        29_000,
+    )
+    .await;
+    let app = serve(data.path(), Backend::Sqlite, |s| {
+        s.export.max_per_client = 1;
+        s.export.stall_timeout_secs = 1;
+    })
+    .await;
+    // A client with a 4 KiB receive buffer that reads the status line and then nothing: the
+    // file cannot hide in the sockets' buffers.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let mut stalled = socket.connect(app.addr).await.unwrap();
+    {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        stalled
+            .write_all(
+                b"GET /api/datasets/complaints/export?format=json HTTP/1.1\r\nhost: pantau\r\n\r\n",
+            )
+            .await
+            .unwrap();
+        let mut start = [0u8; 12];
+        stalled.read_exact(&mut start).await.unwrap();
+        assert_eq!(&start, b"HTTP/1.1 200");
+    }
+    for bearer in ["Bearer invented-1", "Bearer invented-2"] {
+        let response = app
+            .client
+            .get(app.url("/api/datasets/complaints/export?limit=1"))
+            .header("authorization", bearer)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            response.status(),
+            429,
+            "an unknown bearer is the same address"
+        );
+    }
+    // The stalled download is abandoned after a second: its slot is free while its socket is
+    // still open.
+    eventually("the gate reopens", Duration::from_secs(10), || async {
+        let status = app
+            .get("/api/datasets/complaints/export?limit=1")
+            .await
+            .status();
+        (status == 200).then_some(()).ok_or(status)
+    })
+    .await;
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("pantau_exports_total{")
+                && l.contains("format=\"json\"")
+                && l.contains("outcome=\"failed\"")),
+        "the abandoned download is counted as failed:\n{metrics}"
+    );
+    // The socket is closed once the client drains what was queued: an aborted chunked body,
+    // without its last chunk.
+    let mut rest = Vec::new();
+    {
+        use tokio::io::AsyncReadExt;
+        let _ = tokio::time::timeout(Duration::from_secs(10), stalled.read_to_end(&mut rest)).await;
+    }
+    assert!(
+        !rest.ends_with(b"\r\n0\r\n\r\n"),
+        "the abandoned download must not end like a whole one"
+    );
     app.stop().await;
 }
 

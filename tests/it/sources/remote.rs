@@ -312,19 +312,7 @@ async fn http_json_sources_page_by_number_token_and_next_link_with_auth_and_foll
     // SAFETY of the environment: the names are unique to this test.
     std::env::set_var("PANTAU_TEST_LAPOR_TOKEN", "Bearer rahasia-lapor-0001");
     std::env::set_var("PANTAU_TEST_LAPOR_WRONG", "Bearer salah");
-    let mapping = r#"
-[mapping]
-dataset = "complaints"
-[mapping.fields]
-source_id = "no_tiket"
-category = "kategori"
-opd = "instansi"
-status = { column = "status", vocabulary = "e_sambat" }
-created_at = { column = "tgl_lapor", format = "%Y-%m-%d %H:%M:%S %z" }
-updated_at = { column = "tgl_update", format = "%Y-%m-%d %H:%M:%S %z" }
-lat = { column = "lokasi.lat", number_style = "indonesian" }
-lon = { column = "lokasi.lng", number_style = "indonesian" }
-"#;
+    let mapping = LAPOR_MAPPING;
     let common = |id: &str, path: &str, env: &str, pagination: &str| {
         source(&format!(
             "id = \"{id}\"\ntype = \"http_json\"\ninterval_secs = 0.2\nurl = \"http://127.0.0.1:{port}{path}\"\nrecords = \"data.items\"\npagination = {pagination}\nauth_header = \"Authorization\"\nauth_env = \"{env}\"\nmax_pages = 3\n{mapping}"
@@ -431,6 +419,21 @@ lon = { column = "lokasi.lng", number_style = "indonesian" }
     server.abort();
 }
 
+/// The LAPOR!-style records of the replay servers, read as complaints.
+const LAPOR_MAPPING: &str = r#"
+[mapping]
+dataset = "complaints"
+[mapping.fields]
+source_id = "no_tiket"
+category = "kategori"
+opd = "instansi"
+status = { column = "status", vocabulary = "e_sambat" }
+created_at = { column = "tgl_lapor", format = "%Y-%m-%d %H:%M:%S %z" }
+updated_at = { column = "tgl_update", format = "%Y-%m-%d %H:%M:%S %z" }
+lat = { column = "lokasi.lat", number_style = "indonesian" }
+lon = { column = "lokasi.lng", number_style = "indonesian" }
+"#;
+
 /// What the other origin was sent: the credential and the configured header of each request.
 type Seen = Arc<Mutex<Vec<(Option<String>, Option<String>)>>>;
 
@@ -510,18 +513,7 @@ auth_header = "Authorization"
 auth_env = "PANTAU_TEST_ORIGIN_TOKEN"
 headers = {{ "X-Pantau-Test" = "kunci-rahasia" }}
 {follow}
-[mapping]
-dataset = "complaints"
-[mapping.fields]
-source_id = "no_tiket"
-category = "kategori"
-opd = "instansi"
-status = {{ column = "status", vocabulary = "e_sambat" }}
-created_at = {{ column = "tgl_lapor", format = "%Y-%m-%d %H:%M:%S %z" }}
-updated_at = {{ column = "tgl_update", format = "%Y-%m-%d %H:%M:%S %z" }}
-lat = {{ column = "lokasi.lat", number_style = "indonesian" }}
-lon = {{ column = "lokasi.lng", number_style = "indonesian" }}
-"#
+{LAPOR_MAPPING}"#
         ))
     };
     let app = spawn_with_sources(vec![
