@@ -153,12 +153,7 @@ impl AccessPolicy {
             }
         }
         let grant = match token.filter(|t| !t.is_empty()) {
-            Some(token) => self
-                .tokens
-                .iter()
-                .find(|(known, _)| constant_time_eq(known.as_bytes(), token.as_bytes()))
-                .map(|(_, grant)| grant.clone())
-                .ok_or(Denied::BadToken)?,
+            Some(token) => self.grant_of(token).cloned().ok_or(Denied::BadToken)?,
             None if self.anonymous => Grant {
                 role: Role::Anonymous,
                 topic_prefixes: Vec::new(),
@@ -184,9 +179,15 @@ impl AccessPolicy {
 impl AccessPolicy {
     /// Whether `token` is one of the configured tokens.
     pub fn knows(&self, token: &str) -> bool {
+        self.grant_of(token).is_some()
+    }
+
+    /// The grant of a configured token, compared in constant time.
+    fn grant_of(&self, token: &str) -> Option<&Grant> {
         self.tokens
             .iter()
-            .any(|(known, _)| constant_time_eq(known.as_bytes(), token.as_bytes()))
+            .find(|(known, _)| constant_time_eq(known.as_bytes(), token.as_bytes()))
+            .map(|(_, grant)| grant)
     }
 }
 

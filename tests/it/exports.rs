@@ -52,6 +52,19 @@ async fn la_data_dir_of(files: &[&str], stored: u64) -> tempfile::TempDir {
     dir
 }
 
+/// `/metrics` counts a failed export of `format`.
+async fn assert_failed_export_counted(app: &TestApp, format: &str) {
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("pantau_exports_total{")
+                && l.contains(&format!("format=\"{format}\""))
+                && l.contains("outcome=\"failed\"")),
+        "a failed {format} export is counted:\n{metrics}"
+    );
+}
+
 /// A quiet app serving `data`, on `backend`, with `tweak` applied.
 async fn serve(data: &Path, backend: Backend, tweak: impl FnOnce(&mut Settings)) -> TestApp {
     let data = data.to_path_buf();
@@ -536,15 +549,7 @@ async fn a_download_nobody_reads_is_abandoned_and_frees_its_slot() {
         (status == 200).then_some(()).ok_or(status)
     })
     .await;
-    let metrics = app.get("/metrics").await.text().await.unwrap();
-    assert!(
-        metrics
-            .lines()
-            .any(|l| l.starts_with("pantau_exports_total{")
-                && l.contains("format=\"json\"")
-                && l.contains("outcome=\"failed\"")),
-        "the abandoned download is counted as failed:\n{metrics}"
-    );
+    assert_failed_export_counted(&app, "json").await;
     // The socket is closed once the client drains what was queued: an aborted chunked body,
     // without its last chunk.
     let mut rest = Vec::new();
@@ -1060,15 +1065,7 @@ async fn an_export_the_disk_cannot_hold_is_aborted_not_cut_short() {
         outcome.is_err(),
         "the transfer must fail visibly, it ended whole with {outcome:?} bytes"
     );
-    let metrics = app.get("/metrics").await.text().await.unwrap();
-    assert!(
-        metrics
-            .lines()
-            .any(|l| l.starts_with("pantau_exports_total{")
-                && l.contains("outcome=\"failed\"")
-                && l.contains("format=\"xlsx\"")),
-        "the failure is counted:\n{metrics}"
-    );
+    assert_failed_export_counted(&app, "xlsx").await;
     // The server carries on.
     let (status, _, _) =
         download(&app, "/api/datasets/complaints/export?format=csv&limit=10").await;
