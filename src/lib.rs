@@ -21,6 +21,8 @@
 //!   Parquet, GeoJSON or JSON, streamed with bounded memory; snapshots that freeze it.
 //! - [`engine`]: runs dashboard panels' queries over store snapshots' columns and publishes
 //!   their results as topics, recomputing only what a commit, a file change or the clock moved.
+//! - [`access`]: who a request is (tokens hashed at rest, the anonymous rule), what each role
+//!   may do (the permission matrix), and the hash-chained audit log.
 //! - [`dashboards`]: the dashboard file format (`dashboards/*.toml`), its validation with
 //!   `file:line:col` errors, and the hot-reloading catalog.
 //! - [`ingest`]: pull workers behind one `Source` trait, one file per source kind (`open311`, `http_json`,
@@ -31,6 +33,7 @@
 //! - [`geo`]: administrative boundaries (GeoJSON) and point-in-polygon lookups.
 //! - [`domain`]: the vocabulary — complaints, region codes, WIB time; no I/O.
 
+pub mod access;
 pub mod cli;
 pub mod config;
 pub mod dashboards;

@@ -77,8 +77,8 @@ pub struct Overrides {
     pub log_format: Option<LogFormat>,
     /// Forces the simulator on (the demo) or leaves the configured value.
     pub simulator: Option<bool>,
-    /// Forces anonymous live access on (the demo) or leaves the configured value.
-    pub anonymous: Option<bool>,
+    /// `pantau demo`: opens every path to anyone while it listens on loopback only.
+    pub demo: bool,
 }
 
 impl Settings {
@@ -317,8 +317,10 @@ fn apply_overrides(settings: &mut Settings, overrides: &Overrides) {
     if let Some(enabled) = overrides.simulator {
         settings.simulator.enabled = enabled;
     }
-    if let Some(anonymous) = overrides.anonymous {
-        settings.live.anonymous = anonymous;
+    if overrides.demo && settings.server.listen.ip().is_loopback() {
+        settings
+            .access
+            .open_to_anyone_as(crate::access::Role::Admin);
     }
 }
 
@@ -336,6 +338,9 @@ fn validate(settings: &Settings, origin_of: &dyn Fn(&str) -> String) -> Vec<Conf
         .database
         .check(&mut Checks::new("database", &mut found));
     settings.log.check(&mut Checks::new("log", &mut found));
+    settings
+        .access
+        .check(&mut Checks::new("access", &mut found));
     settings.live.check(&mut Checks::new("live", &mut found));
     settings.store.check(&mut Checks::new("store", &mut found));
     settings

@@ -14,6 +14,7 @@ use serde::Deserialize;
 
 pub use load::{ConfigError, ConfigIssue, Overrides};
 
+use crate::access::AccessSettings;
 use crate::dashboards::DashboardSettings;
 use crate::db::{DatabaseSettings, DatabaseTarget};
 use crate::domain::settings::DeploymentSettings;
@@ -38,7 +39,9 @@ pub struct Settings {
     pub database: DatabaseSettings,
     /// Log output.
     pub log: LogSettings,
-    /// WebSocket clients: access, limits, heartbeats, resume history.
+    /// Who may do what: the anonymous rule, the tokens file, audit retention.
+    pub access: AccessSettings,
+    /// WebSocket clients: origins, limits, heartbeats, resume history.
     pub live: LiveSettings,
     /// The demo's simulated sources.
     pub simulator: SimulatorSettings,

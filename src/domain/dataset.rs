@@ -36,6 +36,16 @@ impl Dataset {
         Dataset::ALL.into_iter().find(|d| d.name() == name)
     }
 
+    /// Its columns that are personal data (UU 27/2022): a complaint's exact coordinates point at
+    /// where the reporter is, often their home. Only callers with the `personal_fields`
+    /// permission read them; exports for others leave them out and say so.
+    pub fn personal_columns(self) -> &'static [&'static str] {
+        match self {
+            Dataset::Complaints => &["lat", "lon"],
+            Dataset::BudgetLines | Dataset::ServiceEvents => &[],
+        }
+    }
+
     /// Its position in [`Dataset::ALL`], for arrays indexed by dataset.
     pub fn index(self) -> usize {
         self as usize

@@ -48,6 +48,9 @@ pub enum ExportError {
     /// `as_of` lies outside what the store can answer.
     #[error("{0}")]
     AsOf(String),
+    /// Personal columns were asked for without the `personal_fields` permission.
+    #[error("{0}")]
+    PersonalFields(String),
     /// GeoJSON was asked of rows without geometry.
     #[error("{0}")]
     NoGeometry(String),
@@ -90,6 +93,7 @@ impl ExportError {
             ExportError::BadQuery(_) => "invalid_parameter",
             ExportError::AsOf(_) => "as_of_out_of_range",
             ExportError::NoGeometry(_) => "no_geometry",
+            ExportError::PersonalFields(_) => "personal_fields_required",
             ExportError::TooManyRows { .. } => "too_many_rows",
             ExportError::NotFound(_) => "not_found",
             ExportError::NotReady(_) => "not_ready",

@@ -51,6 +51,7 @@ pub struct Download {
     _permit: Permit,
     metrics: crate::telemetry::Metrics,
     stall_timeout: std::time::Duration,
+    omitted: Vec<String>,
 }
 
 impl Download {
@@ -72,6 +73,11 @@ impl Download {
     /// How long the download may take nothing before it is abandoned.
     pub fn stall_timeout(&self) -> std::time::Duration {
         self.stall_timeout
+    }
+
+    /// Personal columns left out because the caller may not read them.
+    pub fn omitted(&self) -> &[String] {
+        &self.omitted
     }
 
     /// Facts about the file for response headers (`x-pantau-seq`, `x-pantau-as-of`, …).
@@ -204,6 +210,7 @@ impl Exports {
             _permit: permit,
             metrics: self.metrics.clone(),
             stall_timeout: self.stall_timeout,
+            omitted: Vec::new(),
         }
     }
 
@@ -239,20 +246,24 @@ impl Exports {
     }
 
     /// `GET /api/datasets/{name}/export`: a dataset's rows, current or as of a moment, filtered.
+    /// Without `personal`, the dataset's personal columns are left out (named in the file's
+    /// metadata and the `x-pantau-omitted-columns` header), and asking for one is refused.
     pub async fn dataset(
         &self,
         name: &str,
         pairs: &[(String, String)],
         client: &str,
+        personal: bool,
     ) -> Result<Download, ExportError> {
         let dataset = find_dataset(name)?;
         let query = ExportQuery::parse(pairs, DATASET_PARAMS, Some(dataset), self.time_zone)?;
         let format = query.format();
+        let (columns, omitted) = columns_for(dataset, query.columns.clone(), personal)?;
         let permit = self.admit(client)?;
         let request = DatasetRequest {
             dataset,
             filters: check_filters(dataset, &query.filters)?,
-            columns: query.columns.clone(),
+            columns,
             as_of: query.as_of,
             limit: query.limit,
             time_zone: self.time_zone,
@@ -273,7 +284,13 @@ impl Exports {
         if let Some(at) = export.committed_at() {
             meta = meta.with("committed_at", format_local(at, tz));
         }
-        Ok(self.download(Box::new(export), format, meta, headers, permit))
+        if !omitted.is_empty() {
+            meta = meta.with("omitted_columns", omitted.join(","));
+            headers.push(("x-pantau-omitted-columns", omitted.join(",")));
+        }
+        let mut download = self.download(Box::new(export), format, meta, headers, permit);
+        download.omitted = omitted;
+        Ok(download)
     }
 
     /// The dashboard and panel a request names, or a 404 saying which is missing.
@@ -410,10 +427,13 @@ impl Exports {
 
     /// `POST /api/snapshots`: freezes a dashboard (what the screens show now, or every panel as
     /// of a moment) or a dataset's rows; returns the stored record.
+    /// Without `personal`, a dataset snapshot leaves out the personal columns (or refuses them
+    /// when named), as a dataset export does.
     pub async fn take_snapshot(
         self: &Arc<Self>,
         body: SnapshotRequest,
         client: &str,
+        personal: bool,
     ) -> Result<SnapshotRecord, ExportError> {
         let tz = self.time_zone;
         if body.description.chars().count() > MAX_DESCRIPTION {
@@ -477,10 +497,11 @@ impl Exports {
                 if body.filter.len() > MAX_FILTERS {
                     return Err(bad(format!("at most {MAX_FILTERS} filters")));
                 }
+                let (columns, _omitted) = columns_for(dataset, body.columns.clone(), personal)?;
                 let request = DatasetRequest {
                     dataset,
                     filters: check_filters(dataset, &body.filter)?,
-                    columns: body.columns.clone(),
+                    columns,
                     as_of,
                     limit: None,
                     time_zone: tz,
@@ -552,11 +573,13 @@ impl Exports {
 
     /// `GET /api/snapshots/{id}/export`: a dataset snapshot's rows, or one panel of a dashboard
     /// snapshot (`panel=`), from the snapshot's files.
+    /// Without `personal`, a dataset snapshot holding personal columns is refused.
     pub async fn snapshot_export(
         &self,
         id: &str,
         pairs: &[(String, String)],
         client: &str,
+        personal: bool,
     ) -> Result<Download, ExportError> {
         let view = self.snapshot(id).await?;
         let record = view.record;
@@ -614,6 +637,23 @@ impl Exports {
             return Err(bad("panel applies to dashboard snapshots"));
         }
         let mut rows = self.snapshots.dataset_rows(&record)?;
+        if !personal {
+            let private =
+                Dataset::from_name(&record.target).map_or(&[][..], Dataset::personal_columns);
+            let held: Vec<&str> = rows
+                .columns()
+                .iter()
+                .map(|c| c.name.as_str())
+                .filter(|n| private.contains(n))
+                .collect();
+            if !held.is_empty() {
+                return Err(ExportError::PersonalFields(format!(
+                    "snapshot {} holds personal columns ({}): it needs the personal_fields permission",
+                    record.id,
+                    held.join(", ")
+                )));
+            }
+        }
         if let Some(limit) = query.limit {
             rows.limit(limit);
         }
@@ -627,5 +667,34 @@ impl Exports {
         let meta =
             meta(&format!("{}-{}", record.target, record.id)).with("dataset", &record.target);
         Ok(self.download(Box::new(rows), format, meta, headers, permit))
+    }
+}
+
+/// The columns a caller gets: with `personal`, those asked (all when none are); without, the
+/// asked ones unless one is personal (refused), or all but the personal ones, which are listed.
+fn columns_for(
+    dataset: Dataset,
+    asked: Option<Vec<String>>,
+    personal: bool,
+) -> Result<(Option<Vec<String>>, Vec<String>), ExportError> {
+    let private = dataset.personal_columns();
+    if personal || private.is_empty() {
+        return Ok((asked, Vec::new()));
+    }
+    match asked {
+        Some(named) => match named.iter().find(|c| private.contains(&c.as_str())) {
+            Some(c) => Err(ExportError::PersonalFields(format!(
+                "column '{c}' is personal data: it needs the personal_fields permission"
+            ))),
+            None => Ok((Some(named), Vec::new())),
+        },
+        None => {
+            let kept = super::dataset::columns_of(dataset)
+                .into_iter()
+                .map(|(c, _)| c.name.clone())
+                .filter(|n| !private.contains(&n.as_str()))
+                .collect();
+            Ok((Some(kept), private.iter().map(|c| c.to_string()).collect()))
+        }
     }
 }

@@ -7,23 +7,33 @@ use axum::{Json, Router};
 use serde_json::{json, Value};
 
 use super::error::ApiError;
+use super::guard::{needs, Caller};
 use super::AppState;
+use crate::access::Permission;
 use crate::dashboards::topic;
 
 pub fn router() -> Router<AppState> {
-    Router::new()
+    let figures = Router::new()
         .route("/dashboards", get(list))
-        .route("/dashboards/errors", get(errors))
-        .route("/dashboards/schema", get(schema))
         .route("/dashboards/{dashboard}", get(one))
         .route("/dashboards/{dashboard}/panels/{panel}", get(panel))
+        .route_layer(needs!(Permission::Aggregates));
+    let operations = Router::new()
+        .route("/dashboards/errors", get(errors))
+        .route_layer(needs!(Permission::Operations));
+    let public = Router::new()
+        .route("/dashboards/schema", get(schema))
+        .route_layer(needs!(Permission::Boundaries));
+    figures.merge(operations).merge(public)
 }
 
-async fn list(State(state): State<AppState>) -> Json<Value> {
+/// The dashboards the caller may see.
+async fn list(State(state): State<AppState>, caller: Caller) -> Json<Value> {
     let dashboards: Vec<Value> = state
         .dashboards
         .dashboards()
         .values()
+        .filter(|d| caller.principal.may_see_dashboard(&d.id))
         .map(|d| {
             json!({
                 "id": d.id,
@@ -64,8 +74,10 @@ async fn schema() -> Json<Value> {
 
 async fn one(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
+    caller.may_see_dashboard(&state.access, &id).await?;
     let d = state
         .dashboards
         .get(&id)
@@ -82,8 +94,10 @@ async fn one(
 
 async fn panel(
     State(state): State<AppState>,
+    caller: Caller,
     Path((id, panel)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
+    caller.may_see_dashboard(&state.access, &id).await?;
     let d = state
         .dashboards
         .get(&id)

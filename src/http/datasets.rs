@@ -5,7 +5,9 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
+use super::guard::needs;
 use super::{ApiError, AppState};
+use crate::access::Permission;
 use crate::domain::Dataset;
 use crate::store::DatasetSchema;
 use crate::store::{Field, Storage};
@@ -14,6 +16,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/datasets", get(list))
         .route("/datasets/{name}/schema", get(schema))
+        .route_layer(needs!(Permission::Aggregates))
 }
 
 async fn list(State(state): State<AppState>) -> Json<Value> {

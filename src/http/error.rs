@@ -21,10 +21,13 @@ pub enum ApiError {
     /// No such resource (`not_found`).
     #[error("{0}")]
     NotFound(String),
-    /// A live connection was refused (`token_required`, `token_invalid`, `origin_not_allowed`,
-    /// `too_many_connections`).
+    /// A live connection was refused (`origin_not_allowed`, `too_many_connections`).
     #[error("{0}")]
     Denied(#[from] crate::live::Denied),
+    /// Access refused: 401 for a missing or failed credential (`token_required`,
+    /// `token_invalid`, `token_expired`, `token_revoked`), 403 for missing rights (`forbidden`).
+    #[error("{0}")]
+    Refused(#[from] crate::access::Refusal),
     /// Too many of something at once (`too_many_exports`): try again later.
     #[error("{message}")]
     TooMany {
@@ -48,6 +51,7 @@ impl ApiError {
             ApiError::NotFound(_) => "not_found",
             ApiError::NotReady(_) => "not_ready",
             ApiError::Denied(denied) => denied.code(),
+            ApiError::Refused(refusal) => refusal.code(),
             ApiError::Internal(_) => "internal",
         }
     }
@@ -58,9 +62,8 @@ impl ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::TooMany { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::NotReady(_) => StatusCode::SERVICE_UNAVAILABLE,
-            ApiError::Denied(crate::live::Denied::MissingToken | crate::live::Denied::BadToken) => {
-                StatusCode::UNAUTHORIZED
-            }
+            ApiError::Refused(r) if r.is_unauthenticated() => StatusCode::UNAUTHORIZED,
+            ApiError::Refused(_) => StatusCode::FORBIDDEN,
             ApiError::Denied(crate::live::Denied::Origin(_)) => StatusCode::FORBIDDEN,
             ApiError::Denied(crate::live::Denied::TooManyConnections(_)) => {
                 StatusCode::TOO_MANY_REQUESTS
@@ -76,7 +79,15 @@ impl IntoResponse for ApiError {
             tracing::error!(error = ?e, "Request failed.");
         }
         let body = json!({ "error": { "code": self.code(), "message": self.to_string() } });
-        (self.status(), Json(body)).into_response()
+        let mut response = (self.status(), Json(body)).into_response();
+        if self.status() == StatusCode::UNAUTHORIZED {
+            // RFC 6750: how to authenticate.
+            response.headers_mut().insert(
+                axum::http::header::WWW_AUTHENTICATE,
+                axum::http::HeaderValue::from_static("Bearer realm=\"pantau\""),
+            );
+        }
+        response
     }
 }
 

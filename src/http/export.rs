@@ -13,13 +13,15 @@ use std::sync::{Arc, Mutex};
 
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 
 use super::extract::ApiQuery;
+use super::guard::{needs, Caller};
 use super::{ApiError, AppState};
+use crate::access::{AuditEvent, Permission, Via};
 use crate::export::{Download, ExportError};
 
 /// Bytes per chunk sent to the client, and chunks queued at most.
@@ -27,13 +29,16 @@ const CHUNK_BYTES: usize = 256 * 1024;
 const QUEUED_CHUNKS: usize = 4;
 
 pub fn router() -> Router<AppState> {
-    Router::new()
+    let rows = Router::new()
         .route("/datasets/{name}/export", get(dataset_export))
+        .route_layer(needs!(Permission::Rows));
+    let figures = Router::new()
         .route(
             "/dashboards/{dashboard}/panels/{panel}/export",
             get(panel_export),
         )
-        .layer(compression())
+        .route_layer(needs!(Permission::Aggregates));
+    rows.merge(figures).layer(compression())
 }
 
 /// gzip's fastest level for CSV and JSON: a gigabyte-sized export is not bound by gzip, and
@@ -50,6 +55,9 @@ impl From<ExportError> for ApiError {
         match e {
             ExportError::NotFound(message) => ApiError::NotFound(message),
             ExportError::NotReady(message) => ApiError::NotReady(message),
+            ExportError::PersonalFields(message) => {
+                ApiError::Refused(crate::access::Refusal::OutOfReach(message))
+            }
             ExportError::Busy(busy) => ApiError::TooMany {
                 code: "too_many_exports",
                 message: busy.to_string(),
@@ -63,13 +71,50 @@ impl From<ExportError> for ApiError {
     }
 }
 
-/// Who runs an export, for the per-client bound: a token the server knows (hashed), else the
-/// address — an unknown bearer value is anyone's to invent, so it does not make a new client.
-pub(super) fn client_of(state: &AppState, headers: &HeaderMap, peer: SocketAddr) -> String {
-    match super::extract::bearer(headers).filter(|t| state.live.access.knows(t)) {
-        Some(token) => format!("token:{}", &crate::db::payload_hash(token)[..16]),
-        None => format!("ip:{}", peer.ip()),
+/// Who runs an export, for the per-client bound: a token's name, else the address (anonymous
+/// requests are anyone's).
+pub(super) fn client_of(caller: &Caller, peer: SocketAddr) -> String {
+    match caller.principal.via {
+        Via::Anonymous => format!("ip:{}", peer.ip()),
+        _ => format!("token:{}", caller.principal.name),
     }
+}
+
+/// Writes an export to the audit log before its first byte leaves: who, what, the parameters
+/// (never the token), the columns left out and the rows.
+pub(super) async fn audit_download(
+    state: &AppState,
+    caller: &Caller,
+    action: &str,
+    resource: &str,
+    pairs: &[(String, String)],
+    download: Download,
+) -> Result<Download, ApiError> {
+    let (format, omitted, rows) = (
+        download.content_type(),
+        download.omitted().to_vec(),
+        download.total(),
+    );
+    let params: serde_json::Map<String, serde_json::Value> = pairs
+        .iter()
+        .filter(|(k, _)| k != "token")
+        .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+        .collect();
+    let event = AuditEvent::new(action, resource)
+        .detail(serde_json::json!({
+            "params": params,
+            "format": format,
+            "omitted_columns": omitted,
+        }))
+        .rows(rows);
+    state
+        .access
+        .audit()
+        .record(&caller.principal, &caller.address(), event)
+        .await
+        .map_err(anyhow::Error::from)?;
+    // Owned, not borrowed, across the await: a download is sent between threads, not shared.
+    Ok(download)
 }
 
 /// Sends what a blocking writer produces to an HTTP body, a chunk at a time; a full queue
@@ -192,24 +237,42 @@ pub(super) fn stream(download: Download) -> Response {
 
 async fn dataset_export(
     State(state): State<AppState>,
+    caller: Caller,
     Path(name): Path<String>,
     ApiQuery(pairs): ApiQuery<Vec<(String, String)>>,
-    headers: HeaderMap,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
 ) -> Result<Response, ApiError> {
-    let client = client_of(&state, &headers, peer);
-    let download = state.exports.dataset(&name, &pairs, &client).await?;
+    let client = client_of(&caller, peer);
+    let personal = caller.principal.may(Permission::PersonalFields);
+    let download = state
+        .exports
+        .dataset(&name, &pairs, &client, personal)
+        .await?;
+    let resource = format!("datasets/{}", name.chars().take(60).collect::<String>());
+    let download = audit_download(
+        &state,
+        &caller,
+        "export.dataset",
+        &resource,
+        &pairs,
+        download,
+    )
+    .await?;
     Ok(stream(download))
 }
 
 async fn panel_export(
     State(state): State<AppState>,
+    caller: Caller,
     Path((id, panel)): Path<(String, String)>,
     ApiQuery(pairs): ApiQuery<Vec<(String, String)>>,
-    headers: HeaderMap,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
 ) -> Result<Response, ApiError> {
-    let client = client_of(&state, &headers, peer);
+    caller.may_see_dashboard(&state.access, &id).await?;
+    let client = client_of(&caller, peer);
     let download = state.exports.panel(&id, &panel, &pairs, &client).await?;
+    let resource = format!("dashboards/{id}/panels/{panel}");
+    let download =
+        audit_download(&state, &caller, "export.panel", &resource, &pairs, download).await?;
     Ok(stream(download))
 }

@@ -149,6 +149,7 @@ pub fn router() -> Router<AppState> {
         .route("/geo", get(list))
         .route("/geo/{set}", get(boundaries))
         .route("/regions", get(regions))
+        .route_layer(super::guard::needs!(crate::access::Permission::Boundaries))
 }
 
 async fn list(State(state): State<AppState>) -> Json<serde_json::Value> {

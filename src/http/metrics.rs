@@ -6,10 +6,14 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
 
+use super::guard::needs;
 use super::AppState;
+use crate::access::Permission;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/metrics", get(metrics))
+    Router::new()
+        .route("/metrics", get(metrics))
+        .route_layer(needs!(Permission::Operations))
 }
 
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {

@@ -3,12 +3,14 @@
 //!
 //! Must not hold business logic: handlers ask the store, hub or database and shape the answer.
 
+mod admin;
 mod dashboards;
 mod datasets;
 mod error;
 mod export;
 mod extract;
 mod geo;
+pub(crate) mod guard;
 mod health;
 mod metrics;
 mod openapi;
@@ -64,6 +66,8 @@ pub struct AppState {
     pub live: Arc<SessionContext>,
     /// Exports and snapshots: limits, the running-exports gate, snapshot files.
     pub exports: Arc<crate::export::Exports>,
+    /// Who may do what, and the audit log.
+    pub access: Arc<crate::access::Access>,
 }
 
 /// The whole HTTP surface of an instance.
@@ -84,11 +88,15 @@ pub fn router(state: AppState, static_dir: PathBuf, request_timeout: Duration) -
                 .merge(geo::router())
                 .merge(screens::router())
                 .merge(openapi::router())
+                .merge(admin::router())
                 .fallback(error::api_not_found),
         )
         // The nest serves `/api/…` but not `/api/` itself, which would otherwise fall to the files.
         .route("/api/", axum::routing::any(error::api_not_found))
         .fallback_service(files)
+        .layer(middleware::from_fn(security_headers))
+        // Each route's guard (`guard::needs!`) finds the access rules here.
+        .layer(axum::Extension(state.access.clone()))
         .layer(middleware::from_fn_with_state(
             state.metrics.clone(),
             track_request,
@@ -119,6 +127,31 @@ fn not_precompressed() -> impl Predicate {
         .and(NotForContentType::const_new(
             "application/vnd.openxmlformats-officedocument",
         ))
+}
+
+/// Headers every answer carries: scripts and styles only from this server (no inline script),
+/// no framing by other sites, no type sniffing, no referrer sent elsewhere.
+async fn security_headers(request: Request, next: Next) -> Response {
+    use axum::http::{header, HeaderValue};
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: http: https:; \
+             connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+        ),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    response
 }
 
 /// The span of a request: method and path only, never the query (it may carry a token).

@@ -6,10 +6,14 @@ use axum::{Json, Router};
 use chrono::Utc;
 use serde_json::{json, Value};
 
+use super::guard::needs;
 use super::AppState;
+use crate::access::Permission;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/screens", get(list))
+    Router::new()
+        .route("/screens", get(list))
+        .route_layer(needs!(Permission::Operations))
 }
 
 async fn list(State(state): State<AppState>) -> Json<Value> {

@@ -5,16 +5,18 @@
 use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, Path, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::export::{client_of, compression, stream};
+use super::export::{audit_download, client_of, compression, stream};
 use super::extract::ApiQuery;
+use super::guard::{needs, Caller};
 use super::{ApiError, AppState};
+use crate::access::{AuditEvent, Permission};
 use crate::db::SnapshotRecord;
 use crate::export::SnapshotRequest;
 
@@ -26,6 +28,8 @@ pub fn router() -> Router<AppState> {
         .route("/snapshots", get(list_snapshots).post(create_snapshot))
         .route("/snapshots/{snapshot}", get(one_snapshot))
         .route("/snapshots/{snapshot}/export", get(snapshot_export))
+        // Which snapshots: a dataset's need `rows`, a dashboard's that dashboard (below).
+        .route_layer(needs!(Permission::Aggregates))
         .layer(compression())
 }
 
@@ -36,22 +40,63 @@ fn bad(message: impl Into<String>) -> ApiError {
     }
 }
 
+/// Refuses (and audits) a snapshot outside the caller's reach: a dataset's without `rows`, a
+/// dashboard's the caller may not see.
+async fn within_reach(
+    state: &AppState,
+    caller: &Caller,
+    kind: &str,
+    target: &str,
+) -> Result<(), ApiError> {
+    if kind == "dataset" {
+        caller
+            .require(
+                &state.access,
+                Permission::Rows,
+                &format!("dataset/{target}"),
+            )
+            .await
+    } else {
+        caller.may_see_dashboard(&state.access, target).await
+    }
+}
+
 async fn create_snapshot(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    caller: Caller,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     body: Result<Json<SnapshotRequest>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Response, ApiError> {
-    let Json(body) = body.map_err(|e| {
+    let Json(mut body) = body.map_err(|e| {
         bad(format!(
             "the body must be a JSON snapshot request: {}",
             e.body_text()
         ))
     })?;
+    match (&body.dashboard, &body.dataset) {
+        (Some(id), None) => within_reach(&state, &caller, "dashboard", id).await?,
+        (None, Some(name)) => within_reach(&state, &caller, "dataset", name).await?,
+        _ => {}
+    }
+    // Who took it is who the server knows, not what the body says.
+    if caller.principal.via != crate::access::Via::Anonymous {
+        body.created_by = Some(caller.principal.name.clone());
+    }
+    let personal = caller.principal.may(Permission::PersonalFields);
     let record = state
         .exports
-        .take_snapshot(body, &client_of(&state, &headers, peer))
+        .take_snapshot(body, &client_of(&caller, peer), personal)
         .await?;
+    let event = AuditEvent::new("snapshot.create", &format!("snapshots/{}", record.id))
+        .detail(json!({"kind": record.kind, "target": record.target,
+            "request": serde_json::from_str::<Value>(&record.request).unwrap_or(Value::Null)}))
+        .rows(record.rows.max(0) as u64);
+    state
+        .access
+        .audit()
+        .record(&caller.principal, &caller.address(), event)
+        .await
+        .map_err(anyhow::Error::from)?;
     let mut response = (
         StatusCode::CREATED,
         Json(describe(&record, state.exports.time_zone)),
@@ -95,20 +140,27 @@ struct Page {
 
 async fn list_snapshots(
     State(state): State<AppState>,
+    caller: Caller,
     ApiQuery(page): ApiQuery<Page>,
 ) -> Result<Json<Value>, ApiError> {
     let limit = page.limit.unwrap_or(50);
     if !(1..=MAX_PAGE).contains(&limit) {
         return Err(bad(format!("limit must be 1..={MAX_PAGE}")));
     }
-    let list = state
+    let mut list = state
         .exports
         .snapshots
         .list(page.before.as_deref(), limit)
         .await?;
-    let next = (list.len() == limit as usize)
-        .then(|| list.last().map(|r| r.id.clone()))
-        .flatten();
+    let full = list.len() == limit as usize;
+    let next_before = list.last().map(|r| r.id.clone());
+    let who = &caller.principal;
+    list.retain(|r| match r.kind.as_str() {
+        "dataset" => who.may(Permission::Rows),
+        _ => who.may_see_dashboard(&r.target),
+    });
+    // The page continues after the last record read, seen or not.
+    let next = full.then_some(next_before).flatten();
     Ok(Json(json!({
         "snapshots": list.iter().map(|r| describe(r, state.exports.time_zone)).collect::<Vec<_>>(),
         "next_before": next,
@@ -117,9 +169,11 @@ async fn list_snapshots(
 
 async fn one_snapshot(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let view = state.exports.snapshot(&id).await?;
+    within_reach(&state, &caller, &view.record.kind, &view.record.target).await?;
     let mut value = describe(&view.record, state.exports.time_zone);
     if let Some(frozen) = view.dashboard {
         value["dashboard"] = frozen.dashboard;
@@ -135,12 +189,28 @@ async fn one_snapshot(
 
 async fn snapshot_export(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
     ApiQuery(pairs): ApiQuery<Vec<(String, String)>>,
-    headers: HeaderMap,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
 ) -> Result<Response, ApiError> {
-    let client = client_of(&state, &headers, peer);
-    let download = state.exports.snapshot_export(&id, &pairs, &client).await?;
+    let record = state.exports.snapshot(&id).await?.record;
+    within_reach(&state, &caller, &record.kind, &record.target).await?;
+    let client = client_of(&caller, peer);
+    let personal = caller.principal.may(Permission::PersonalFields);
+    let download = state
+        .exports
+        .snapshot_export(&id, &pairs, &client, personal)
+        .await?;
+    let resource = format!("snapshots/{id}");
+    let download = audit_download(
+        &state,
+        &caller,
+        "export.snapshot",
+        &resource,
+        &pairs,
+        download,
+    )
+    .await?;
     Ok(stream(download))
 }

@@ -10,15 +10,22 @@ use serde_json::{json, Value};
 
 use super::error::ApiError;
 use super::extract::ApiQuery;
+use super::guard::needs;
 use super::AppState;
+use crate::access::Permission;
 
 /// Largest quarantine page.
 const MAX_PAGE: u32 = 1000;
 
 pub fn router() -> Router<AppState> {
-    Router::new()
+    let health = Router::new()
         .route("/sources", get(list))
+        .route_layer(needs!(Permission::Operations));
+    // Quarantined records are what sources delivered, personal data included.
+    let quarantine = Router::new()
         .route("/sources/{id}/quarantine", get(quarantine))
+        .route_layer(needs!(Permission::Quarantine));
+    health.merge(quarantine)
 }
 
 #[derive(Deserialize)]

@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::{ConnectInfo, State, WebSocketUpgrade};
 use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
@@ -11,6 +12,7 @@ use serde::Deserialize;
 
 use super::extract::{bearer, ApiQuery};
 use super::{ApiError, AppState};
+use crate::access::Permission;
 use crate::live;
 
 pub fn router() -> Router<AppState> {
@@ -24,7 +26,7 @@ struct Params {
 }
 
 async fn upgrade(
-    upgrade: WebSocketUpgrade,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     ApiQuery(params): ApiQuery<Params>,
@@ -32,17 +34,41 @@ async fn upgrade(
 ) -> Response {
     let text = |name| headers.get(name).and_then(|v| v.to_str().ok());
     let token = bearer(&headers).or(params.token.as_deref());
-    let admitted =
-        state
-            .live
+    let refused = |code: &'static str, error: ApiError| {
+        state.metrics.ws_refused(code);
+        tracing::info!(peer = %peer.ip(), code, "WebSocket refused.");
+        error.into_response()
+    };
+    // Origin first: a page of another site learns nothing about tokens.
+    let slot = match state
+        .live
+        .access
+        .admit(text(header::ORIGIN), text(header::HOST), peer.ip())
+    {
+        Ok(slot) => slot,
+        Err(denied) => return refused(denied.code(), ApiError::Denied(denied)),
+    };
+    let decided = match state.access.authenticate(token, peer.ip(), "GET /ws").await {
+        Ok(principal) => state
             .access
-            .admit(token, text(header::ORIGIN), text(header::HOST), peer.ip());
-    let (grant, slot) = match admitted {
-        Ok(admitted) => admitted,
-        Err(denied) => {
-            state.metrics.ws_refused(denied.code());
-            tracing::info!(peer = %peer.ip(), code = denied.code(), "WebSocket refused.");
-            return ApiError::Denied(denied).into_response();
+            .authorize(&principal, Permission::Aggregates, peer.ip(), "GET /ws")
+            .await
+            .map(|()| principal),
+        Err(refusal) => Err(refusal),
+    };
+    let grant = match decided {
+        Ok(principal) => principal,
+        Err(refusal) => return refused(refusal.code(), ApiError::Refused(refusal)),
+    };
+    // Who asks is settled first: a plain GET without a token learns it needs one.
+    let upgrade = match upgrade {
+        Ok(upgrade) => upgrade,
+        Err(rejection) => {
+            return ApiError::BadRequest {
+                code: "upgrade_required",
+                message: format!("/ws is a WebSocket: {}", rejection.body_text()),
+            }
+            .into_response()
         }
     };
     let limits = &state.live.limits;

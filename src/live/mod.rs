@@ -11,7 +11,7 @@ pub mod screens;
 mod session;
 mod settings;
 
-pub use access::{AccessPolicy, Denied, Grant, IpSlot};
+pub use access::{AccessPolicy, Denied, IpSlot};
 pub use hub::{Hub, TopicState};
 pub use screens::{Screen, ScreenState, Screens};
 pub use session::{serve_socket, SessionContext, SessionLimits, ViewError, ViewSource};

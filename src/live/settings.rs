@@ -10,9 +10,9 @@ use crate::domain::settings::Checks;
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default)]
 pub struct LiveSettings {
-    /// Let clients without a token connect (always on in `pantau demo`).
-    pub anonymous: bool,
-    /// File of access tokens, one per line: `ROLE TOKEN [TOPIC_PREFIX,…]` (role `display` or `viewer`).
+    /// Moved to `access.anonymous` (one rule for every path); refused with that advice.
+    pub anonymous: Option<bool>,
+    /// Moved to `access.tokens_file`; refused with that advice.
     pub tokens_file: Option<PathBuf>,
     /// Browser origins allowed besides the server's own (e.g. `https://dashboard.pasuruankota.go.id`).
     pub allowed_origins: Vec<String>,
@@ -41,7 +41,7 @@ pub struct LiveSettings {
 impl Default for LiveSettings {
     fn default() -> Self {
         Self {
-            anonymous: false,
+            anonymous: None,
             tokens_file: None,
             allowed_origins: Vec::new(),
             max_connections_per_ip: 256,
@@ -60,6 +60,17 @@ impl Default for LiveSettings {
 impl LiveSettings {
     /// Checks the section.
     pub fn check(&self, c: &mut Checks<'_>) {
+        c.check(
+            self.anonymous.is_none(),
+            "anonymous",
+            "moved: one rule now governs HTTP, WebSocket and pages; set access.anonymous to \
+             none or a role (e.g. \"wall\"), see docs/security.md",
+        );
+        c.check(
+            self.tokens_file.is_none(),
+            "tokens_file",
+            "moved to access.tokens_file (same format; roles display/viewer are now wall/pimpinan)",
+        );
         c.range(
             "max_connections_per_ip",
             self.max_connections_per_ip,

@@ -4,6 +4,7 @@
 //! listener; `run_until_stopped` serves until a shutdown signal, then drains within a bounded time.
 //! Nothing imports this module except the command line.
 
+pub mod admin;
 pub mod offline;
 
 use std::future::{Future, IntoFuture};
@@ -19,6 +20,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::access::{Access, AuditLog};
 use crate::config::Settings;
 use crate::dashboards::Catalog as DashboardCatalog;
 use crate::db::MetaDb;
@@ -68,7 +70,8 @@ impl Application {
         let metrics = Metrics::new();
         let health = SourceHealth::default();
         let hub = Hub::new(settings.live.history);
-        let access = AccessPolicy::from_settings(&settings.live)?;
+        let access = AccessPolicy::from_settings(&settings.live);
+        let rights = Arc::new(Access::open(&settings.access, db.clone()).await?);
         let static_dir = settings.server.resolved_static_dir();
 
         let listen = settings.server.listen;
@@ -164,11 +167,17 @@ impl Application {
             geo,
             live,
             exports,
+            access: rights.clone(),
         };
         let router = http::router(state.clone(), static_dir, settings.server.request_timeout());
 
         let tasks = TaskTracker::new();
         tasks.spawn(store.clone().run_checkpoints(shutdown.clone()));
+        tasks.spawn(prune_audit_daily(
+            rights.audit().clone(),
+            settings.access.audit_retention_days,
+            shutdown.clone(),
+        ));
         tasks.spawn(board.run(store.clone(), computed, shutdown.clone()));
         tasks.spawn(dashboards.watch(
             Duration::from_millis(settings.dashboards.reload_ms),
@@ -223,6 +232,10 @@ impl Application {
     ) -> anyhow::Result<()> {
         let addr = self.local_addr();
         tracing::info!(url = %format!("http://{addr}/"), "Pantau is serving; open the URL in a browser.");
+        match self.settings.access.anonymous_role() {
+            Some(role) => tracing::info!(role = role.name(), "Requests without a token act as this role (access.anonymous)."),
+            None => tracing::info!("Every request needs a token (access.anonymous = none); make one with `pantau token create`."),
+        }
         let token = self.shutdown.clone();
         let stop = {
             let token = token.clone();
@@ -269,6 +282,21 @@ impl Application {
     }
 }
 
+/// Removes audit entries past their retention now and once a day.
+async fn prune_audit_daily(audit: AuditLog, days: u32, shutdown: CancellationToken) {
+    loop {
+        match audit.prune(days).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(removed = n, days, "Audit entries past retention removed."),
+            Err(e) => tracing::warn!(error = %e, "Cannot prune the audit log."),
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(Duration::from_secs(24 * 3600)) => {}
+        }
+    }
+}
+
 /// Validates what `pantau check` can check without starting anything: the settings were already
 /// validated on load; here the files they name.
 pub fn check(settings: &Settings) -> Result<(), Vec<String>> {
@@ -276,8 +304,10 @@ pub fn check(settings: &Settings) -> Result<(), Vec<String>> {
     if let Err(e) = settings.database_target() {
         problems.push(e.to_string());
     }
-    if let Err(e) = AccessPolicy::from_settings(&settings.live) {
-        problems.push(e.to_string());
+    if let Some(path) = &settings.access.tokens_file {
+        if let Err(e) = crate::access::check_tokens_file(path) {
+            problems.push(e.to_string());
+        }
     }
     if settings.simulator.boundaries.is_some() {
         if let Err(e) = Boundaries::from_file_or_shipped(settings.simulator.boundaries.as_deref()) {

@@ -3,6 +3,7 @@
 // Numbers, Rupiah, times and words come from the pages' shared modules (static/lib/).
 "use strict";
 
+import { apiFetch, withToken } from "/lib/auth.js";
 import { clock, dateTime, initialLang, money, number as formatNumber, switchLang } from "/lib/format.js";
 import { applyWords, WORDS } from "/lib/words.js";
 
@@ -51,7 +52,7 @@ import { applyWords, WORDS } from "/lib/words.js";
   }
 
   async function api(path, options) {
-    const response = await fetch(path, options);
+    const response = await apiFetch(path, options);
     const body = await response.json().catch(() => null);
     if (!response.ok) {
       const message = body && body.error ? body.error.message : `HTTP ${response.status}`;
@@ -124,7 +125,7 @@ import { applyWords, WORDS } from "/lib/words.js";
       if (value === "") continue;
       params.append(test === "equals" ? `filter.${field}` : `filter.${field}.${test}`, value);
     }
-    return `/api/datasets/${encodeURIComponent(dataset)}/export?${params}`;
+    return withToken(`/api/datasets/${encodeURIComponent(dataset)}/export?${params}`);
   }
 
   function refreshLink() {
@@ -144,7 +145,7 @@ import { applyWords, WORDS } from "/lib/words.js";
   async function preview() {
     say("export-message", t("loading"));
     try {
-      const response = await fetch(exportUrl("json", Math.min(Number($("limit").value) || 50, 200)));
+      const response = await apiFetch(exportUrl("json", Math.min(Number($("limit").value) || 50, 200)));
       if (!response.ok) {
         const body = await response.json().catch(() => null);
         throw new Error(body && body.error ? body.error.message : `HTTP ${response.status}`);
@@ -202,7 +203,7 @@ import { applyWords, WORDS } from "/lib/words.js";
   // ---- dashboards and panels --------------------------------------------------------------
 
   function formatLinks(base, extra) {
-    return el("span", { class: "links" }, ...state.formats.map((f) => el("a", { href: `${base}?format=${f.name}${extra || ""}`, title: f.description }, f.name)));
+    return el("span", { class: "links" }, ...state.formats.map((f) => el("a", { href: withToken(`${base}?format=${f.name}${extra || ""}`), title: f.description }, f.name)));
   }
 
   async function loadDashboards() {

@@ -3,6 +3,7 @@
 // with its age, under an "offline" line; they move again when it comes back.
 "use strict";
 
+import { apiFetch } from "/lib/auth.js";
 import { initialLang, switchLang, pick } from "/lib/format.js";
 import { startLive } from "/lib/live.js";
 import { HEALTH_TOPIC, changeOf, drawHeader, drawHealth, drawPanels, loadDashboard, loadRegions, markFreshness, panelSection } from "/lib/board.js";
@@ -19,7 +20,7 @@ const ctx = () => ({ lang: view.lang, zone: view.live.timeZone, t: words(view.la
 /** The dashboard asked for, else the first one made for tablets, else the first. */
 async function chosen() {
   if (params.get("dashboard")) return params.get("dashboard");
-  const all = await fetch("/api/dashboards").then((r) => r.json());
+  const all = await apiFetch("/api/dashboards").then((r) => (r.ok ? r.json() : { dashboards: [] }));
   const tablet = all.dashboards.find((d) => d.audience === "tablet") || all.dashboards[0];
   return tablet ? tablet.id : null;
 }
@@ -68,7 +69,8 @@ async function main() {
   try {
     [view.dashboard, view.regions] = await Promise.all([loadDashboard(id || ""), loadRegions()]);
   } catch (e) {
-    byId("message").textContent = words(view.lang)("not_found", { id: id || "", list: (e.known || []).join(", ") });
+    const t = words(view.lang);
+    byId("message").textContent = e.refused ? t("refused") : t("not_found", { id: id || "", list: (e.known || []).join(", ") });
     return;
   }
   build();

@@ -3,6 +3,7 @@
 // header (clock in the deployment's zone, connection indicator, language toggle).
 "use strict";
 
+import { apiFetch, isRefusal } from "./auth.js";
 import { age, clock, longDate, pick } from "./format.js";
 import { loadKinds, renderPanel } from "./panels.js";
 import { words } from "./words.js";
@@ -15,15 +16,18 @@ export const HEALTH_TOPIC = "sources/health";
  * loaded; rejects with the list of known ids.
  */
 export async function loadDashboard(id) {
-  const response = await fetch("/api/dashboards/" + encodeURIComponent(id));
+  const response = await apiFetch("/api/dashboards/" + encodeURIComponent(id));
   if (response.ok) {
     const dashboard = await response.json();
     await loadKinds(dashboard.panels.map((p) => p.kind));
     return dashboard;
   }
-  const known = await fetch("/api/dashboards").then((r) => r.json()).catch(() => ({ dashboards: [] }));
+  const known = await apiFetch("/api/dashboards")
+    .then((r) => (r.ok ? r.json() : { dashboards: [] }))
+    .catch(() => ({ dashboards: [] }));
   const error = new Error("HTTP " + response.status);
   error.notFound = response.status === 404;
+  error.refused = isRefusal(response.status);
   error.known = known.dashboards.map((d) => d.id);
   throw error;
 }
@@ -32,7 +36,7 @@ export async function loadDashboard(id) {
 let regionNames = null;
 export function loadRegions() {
   if (!regionNames) {
-    regionNames = fetch("/api/regions")
+    regionNames = apiFetch("/api/regions")
       .then((r) => (r.ok ? r.json() : { regions: {} }))
       .then((body) => Object.fromEntries(Object.entries(body.regions || {}).map(([code, r]) => [code, r.name])))
       .catch(() => ({}));

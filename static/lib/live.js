@@ -4,6 +4,8 @@
 // screen once a day so that weeks of running keep browser memory flat.
 "use strict";
 
+import { withToken } from "./auth.js";
+
 const PING_EVERY_MS = 15000;
 const SILENT_LIMIT_MS = 45000;
 const RELOAD_HOUR = "04";
@@ -87,9 +89,7 @@ export function startLive({ prefixes = [], topics = [], onChange = () => {}, scr
 
   function connect() {
     // A wall screen's URL carries its token (?token=…); the page passes it on.
-    const token = new URLSearchParams(location.search).get("token");
-    const url = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws" +
-      (token ? "?token=" + encodeURIComponent(token) : "");
+    const url = withToken((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws");
     const ws = new WebSocket(url);
     socket = ws;
     ws.onopen = () => { lastMessageAt = Date.now(); };

@@ -5,6 +5,7 @@
 // names it, if any) lie exactly under the regions.
 "use strict";
 
+import { apiFetch } from "./auth.js";
 import { number } from "./format.js";
 
 const CLASS_COLOURS = ["#1f4e6b", "#2f7d95", "#58a59a", "#d8a63a", "#e8603c"];
@@ -22,7 +23,7 @@ let tileServer = null; // Promise<{url, attribution} | null>
 
 function tiles() {
   if (!tileServer) {
-    tileServer = fetch("/api/geo").then((r) => (r.ok ? r.json() : {})).then((b) => b.tiles || null).catch(() => null);
+    tileServer = apiFetch("/api/geo").then((r) => (r.ok ? r.json() : {})).then((b) => b.tiles || null).catch(() => null);
   }
   return tileServer;
 }
@@ -35,7 +36,7 @@ function mercator([lon, lat]) {
 
 function load(set) {
   if (!geometry.has(set)) {
-    const request = fetch("/api/geo/" + encodeURIComponent(set) + "?zoom=13")
+    const request = apiFetch("/api/geo/" + encodeURIComponent(set) + "?zoom=13")
       .then((r) => (r.ok ? r.json() : Promise.reject(new Error("HTTP " + r.status))));
     request.catch(() => geometry.delete(set)); // tried again at the next update
     geometry.set(set, request);

@@ -4,6 +4,7 @@
 // which the server sends again whenever the layer moves.
 "use strict";
 
+import { apiFetch } from "/lib/auth.js";
 import { initialLang, number, pick, switchLang } from "/lib/format.js";
 import { startLive } from "/lib/live.js";
 import { drawHeader } from "/lib/board.js";
@@ -40,7 +41,7 @@ function tick() {
 
 async function main() {
   const dashboard = params.get("dashboard") || "kota-pasuruan-peta";
-  const d = await fetch("/api/dashboards/" + encodeURIComponent(dashboard)).then((r) => (r.ok ? r.json() : null));
+  const d = await apiFetch("/api/dashboards/" + encodeURIComponent(dashboard)).then((r) => (r.ok ? r.json() : null));
   const panel = d && (d.panels.find((p) => p.id === params.get("panel")) ||
     d.panels.find((p) => p.layer && p.layer.kind !== "choropleth"));
   if (!panel) {

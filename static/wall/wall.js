@@ -6,6 +6,7 @@
 // parameters.
 "use strict";
 
+import { apiFetch } from "/lib/auth.js";
 import { initialLang, switchLang, pick } from "/lib/format.js";
 import { startLive } from "/lib/live.js";
 import {
@@ -150,7 +151,13 @@ function fail(text) {
 async function main() {
   const list = wanted();
   if (!list.length) {
-    const all = await fetch("/api/dashboards").then((r) => r.json());
+    const response = await apiFetch("/api/dashboards");
+    if (!response.ok) {
+      byId("conn-text").textContent = words(view.lang)("refused");
+      fail(words(view.lang)("refused"));
+      return;
+    }
+    const all = await response.json();
     const box = byId("message");
     box.replaceChildren(...all.dashboards.map((d) => {
       const a = document.createElement("a");
@@ -165,9 +172,11 @@ async function main() {
   try {
     [dashboards, view.regions] = await Promise.all([Promise.all(list.map((w) => loadDashboard(w.id))), loadRegions()]);
   } catch (e) {
-    // A kiosk keeps trying: the file may be fixed or the server back in a minute.
-    fail(e.notFound ? words(view.lang)("not_found", { id: list.map((w) => w.id).join(", "), list: e.known.join(", ") })
-      : words(view.lang)("loading"));
+    // A kiosk keeps trying: the file may be fixed, the token replaced or the server back in a minute.
+    const t = words(view.lang);
+    if (e.refused) byId("conn-text").textContent = t("refused");
+    fail(e.notFound ? t("not_found", { id: list.map((w) => w.id).join(", "), list: e.known.join(", ") })
+      : e.refused ? t("refused") : t("loading"));
     setTimeout(() => location.reload(), 30000);
     return;
   }

@@ -441,7 +441,7 @@ async fn a_screen_without_a_valid_token_says_so_instead_of_spinning() {
             backend: Backend::Sqlite,
             simulator: false,
         },
-        |s| s.live.anonymous = false,
+        |s| s.access.anonymous = "none".into(),
     )
     .await;
     let mut page = open(&chromium, &app, (1280, 720), "/").await;
@@ -500,12 +500,21 @@ async fn the_analyst_page_previews_an_export_takes_a_snapshot_and_shows_it_by_it
     );
     // Snapshot of the wall dashboard, then its citable view.
     page.eval("document.getElementById('snap-description').value = 'Uji peramban'; [...document.querySelectorAll('#dashboards details')].find(d => d.querySelector('code').textContent === 'kota-pasuruan-wall').querySelector('button').click()").await;
-    page.wait_until(
-        "document.querySelectorAll('#snapshots tbody tr').length > 0",
-        Duration::from_secs(20),
-        "the snapshot was not listed",
-    )
-    .await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while page
+        .eval("document.querySelectorAll('#snapshots tbody tr').length > 0")
+        .await
+        != json!(true)
+    {
+        if Instant::now() > deadline {
+            // What the page said about the snapshot (the message beside its button).
+            let said = page
+                .eval("document.getElementById('dashboards').innerText")
+                .await;
+            panic!("the snapshot was not listed; the page says {said}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let view = page
         .eval("document.querySelector('#snapshots tbody a').getAttribute('href')")
         .await;

@@ -423,7 +423,7 @@ async fn sigkill_in_the_middle_of_a_file_loses_nothing_and_duplicates_nothing() 
     std::fs::write(
         &config,
         format!(
-            "[server]\nlisten = \"127.0.0.1:{port}\"\n[live]\nanonymous = true\n\n[[sources]]\nid = \"drop\"\ntype = \"files\"\ninterval_secs = 0.2\ndir = \"{}\"\nchunk_rows = 2000\nmapping = \"{}\"\n",
+            "[server]\nlisten = \"127.0.0.1:{port}\"\n[access]\nanonymous = \"admin\"\nallow_anonymous_rows = true\n\n[[sources]]\nid = \"drop\"\ntype = \"files\"\ninterval_secs = 0.2\ndir = \"{}\"\nchunk_rows = 2000\nmapping = \"{}\"\n",
             drop.display(),
             std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
                 .join("examples/mappings/la311.toml")

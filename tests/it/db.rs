@@ -10,6 +10,8 @@ use crate::helpers::{drop_schema, fresh_schema, postgres_url, Backend};
 
 crate::tests! {
     per_backend cursors_round_trip_and_survive_a_reconnect_on_every_backend,
+    per_backend the_audit_chain_finds_an_edited_or_removed_entry_on_every_backend,
+    per_backend tokens_are_stored_hashed_and_revoked_for_good_on_every_backend,
     async an_unreachable_database_is_named_without_its_password,
 }
 
@@ -64,4 +66,246 @@ async fn an_unreachable_database_is_named_without_its_password() {
         "{err}"
     );
     assert!(!err.contains("hunter2"));
+}
+
+/// A database of `backend` and a raw connection string to tamper with it behind Pantau's back.
+async fn database(backend: Backend, dir: &std::path::Path) -> (MetaDb, DatabaseSettings, String) {
+    let mut settings = DatabaseSettings::default();
+    let (target, raw) = match backend {
+        Backend::Sqlite => {
+            let file = dir.join("meta.db");
+            let raw = format!("sqlite://{}", file.display());
+            (DatabaseTarget::Sqlite(file), raw)
+        }
+        Backend::Postgres => {
+            let schema = fresh_schema();
+            settings.schema = Some(schema.clone());
+            let raw = format!("{}?options=-csearch_path%3D{schema}", postgres_url());
+            (DatabaseTarget::Postgres(Secret::new(postgres_url())), raw)
+        }
+    };
+    (
+        MetaDb::connect(&target, &settings).await.unwrap(),
+        settings,
+        raw,
+    )
+}
+
+async fn tamper(backend: Backend, raw: &str, sql: &str) {
+    use sqlx::Connection;
+    match backend {
+        Backend::Sqlite => {
+            let mut c = sqlx::SqliteConnection::connect(raw).await.unwrap();
+            sqlx::query(sql).execute(&mut c).await.unwrap();
+            c.close().await.unwrap();
+        }
+        Backend::Postgres => {
+            let mut c = sqlx::PgConnection::connect(raw).await.unwrap();
+            sqlx::query(sql).execute(&mut c).await.unwrap();
+            c.close().await.unwrap();
+        }
+    }
+}
+
+async fn the_audit_chain_finds_an_edited_or_removed_entry_on_every_backend(backend: Backend) {
+    use pantau::access::{AuditEvent, AuditLog, Outcome, Principal, Role};
+    use pantau::db::AuditFilter;
+    let dir = tempfile::tempdir().unwrap();
+    let (db, settings, raw) = database(backend, dir.path()).await;
+    let log = AuditLog::new(db.clone());
+    let who = Principal::anonymous(Role::Analyst);
+    for i in 0..6u64 {
+        let event = AuditEvent::new("export.dataset", "datasets/complaints")
+            .detail(serde_json::json!({"n": i, "text": "a'b\"c"}))
+            .rows(i * 10);
+        log.record(&who, "10.0.0.7", event).await.unwrap();
+    }
+    let denied = AuditEvent::new("request.denied", "GET /api/audit").outcome(Outcome::Denied);
+    log.record(&who, "10.0.0.8", denied).await.unwrap();
+
+    let report = log.verify().await.unwrap();
+    assert_eq!(
+        (report.entries, report.broken.clone()),
+        (7, None),
+        "{backend:?}"
+    );
+    assert_eq!(report.first_id, Some(1));
+    let filter = |f: AuditFilter| f;
+    let page = log
+        .entries(&filter(AuditFilter {
+            action_prefix: Some("export.".into()),
+            limit: 4,
+            ..Default::default()
+        }))
+        .await
+        .unwrap();
+    assert_eq!(
+        page.iter().map(|e| e.id).collect::<Vec<_>>(),
+        [6, 5, 4, 3],
+        "{backend:?}"
+    );
+    let next = log
+        .entries(&AuditFilter {
+            action_prefix: Some("export.".into()),
+            before_id: Some(3),
+            limit: 4,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(next.iter().map(|e| e.id).collect::<Vec<_>>(), [2, 1]);
+    let refused = log
+        .entries(&AuditFilter {
+            outcome: Some("denied".into()),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        (refused.len(), refused[0].address.as_str()),
+        (1, "10.0.0.8")
+    );
+    let since_future = log
+        .entries(&AuditFilter {
+            since: Some(Utc::now() + chrono::TimeDelta::hours(1)),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(since_future.is_empty());
+
+    // An edited row count is found, naming the entry.
+    tamper(backend, &raw, "UPDATE audit_log SET rows = 0 WHERE id = 3").await;
+    let broken = log
+        .verify()
+        .await
+        .unwrap()
+        .broken
+        .expect("an edit goes unseen");
+    assert!(
+        broken.contains("entry 3 was changed"),
+        "{backend:?}: {broken}"
+    );
+    // Put back as written, the entry verifies again.
+    tamper(backend, &raw, "UPDATE audit_log SET rows = 20 WHERE id = 3").await;
+    assert_eq!(log.verify().await.unwrap().broken, None);
+    tamper(backend, &raw, "DELETE FROM audit_log WHERE id = 4").await;
+    let broken = log
+        .verify()
+        .await
+        .unwrap()
+        .broken
+        .expect("a removal goes unseen");
+    assert!(broken.contains("entries 4 to 4 are missing"), "{broken}");
+    db.close().await;
+    if let Some(schema) = settings.schema {
+        drop_schema(&schema).await;
+    }
+}
+
+async fn tokens_are_stored_hashed_and_revoked_for_good_on_every_backend(backend: Backend) {
+    use pantau::access::{
+        AccessSettings, AuditLog, NewToken, Principal, Refusal, Role, TokenRegistry,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (db, settings, raw) = database(backend, dir.path()).await;
+    let registry = TokenRegistry::open(&AccessSettings::default(), db.clone())
+        .await
+        .unwrap();
+    let log = AuditLog::new(db.clone());
+    let admin = Principal::cli();
+    let new = NewToken {
+        name: "lobby-left".into(),
+        role: Role::Wall,
+        screen: Some("lobby-left".into()),
+        dashboards: vec!["kota-pasuruan-wall".into()],
+        expires_at: Some(Utc::now() + chrono::TimeDelta::days(30)),
+    };
+    let (secret, info) = registry
+        .create(&log, &admin, "local", new.clone())
+        .await
+        .unwrap();
+    assert!(secret.starts_with("pantau_"));
+    let principal = registry.principal_of(&secret).await.unwrap();
+    assert_eq!(
+        (principal.name.as_str(), principal.role),
+        ("lobby-left", Role::Wall)
+    );
+    assert!(principal.may_follow("dashboards/kota-pasuruan-wall/open"));
+    assert!(!principal.may_follow("dashboards/kota-pasuruan-kpi/open"));
+    assert_eq!(info.dashboards, ["kota-pasuruan-wall"]);
+    assert!(matches!(
+        registry.create(&log, &admin, "local", new).await,
+        Err(pantau::access::TokenError::NameTaken(_))
+    ));
+
+    // The database holds no secret: a full dump does not contain it.
+    let dump = match backend {
+        Backend::Sqlite => {
+            use sqlx::Connection;
+            let mut c = sqlx::SqliteConnection::connect(&raw).await.unwrap();
+            let rows: Vec<(String, String)> = sqlx::query_as("SELECT name, hash FROM tokens")
+                .fetch_all(&mut c)
+                .await
+                .unwrap();
+            format!("{rows:?}")
+        }
+        Backend::Postgres => {
+            use sqlx::Connection;
+            let mut c = sqlx::PgConnection::connect(&raw).await.unwrap();
+            let rows: Vec<(String, String)> = sqlx::query_as("SELECT name, hash FROM tokens")
+                .fetch_all(&mut c)
+                .await
+                .unwrap();
+            format!("{rows:?}")
+        }
+    };
+    assert!(
+        dump.contains("lobby-left") && !dump.contains(&secret[7..]),
+        "{dump}"
+    );
+
+    registry
+        .revoke(&log, &admin, "local", "lobby-left")
+        .await
+        .unwrap();
+    assert_eq!(registry.principal_of(&secret).await, Err(Refusal::Revoked));
+    assert!(registry
+        .revoke(&log, &admin, "local", "lobby-left")
+        .await
+        .is_err());
+    assert_eq!(
+        registry.principal_of("pantau_guess").await,
+        Err(Refusal::BadToken)
+    );
+    let listed = registry.list().await.unwrap();
+    assert!(listed[0].revoked_at.is_some());
+    let actions: Vec<String> = log
+        .entries(&pantau::db::AuditFilter {
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| format!("{} {} {}", e.actor, e.action, e.resource))
+        .collect();
+    assert!(
+        actions
+            .iter()
+            .any(|a| a.ends_with("token.create token/lobby-left")),
+        "{actions:?}"
+    );
+    assert!(
+        actions
+            .iter()
+            .any(|a| a.ends_with("token.revoke token/lobby-left")),
+        "{actions:?}"
+    );
+    db.close().await;
+    if let Some(schema) = settings.schema {
+        drop_schema(&schema).await;
+    }
 }

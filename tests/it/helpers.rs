@@ -197,7 +197,10 @@ pub fn settings(options: &AppOptions, data_dir: &std::path::Path) -> (Settings, 
     settings.simulator.enabled = options.simulator;
     settings.simulator.interval_ms = 50;
     settings.simulator.seed = Some(11);
-    settings.live.anonymous = true;
+    // Open to anyone as admin, as `pantau demo` is on loopback; access tests close it again.
+    settings
+        .access
+        .open_to_anyone_as(pantau::access::Role::Admin);
     let schema = match options.backend {
         Backend::Sqlite => None,
         Backend::Postgres => {

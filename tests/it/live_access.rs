@@ -36,7 +36,18 @@ fn refusal(result: Result<crate::helpers::Ws, WsError>) -> u16 {
 }
 
 async fn metric(app: &TestApp, line_start: &str) -> Option<f64> {
-    let text = app.get("/metrics").await.text().await.unwrap();
+    metric_as(app, line_start, None).await
+}
+
+/// A metric read with `token` (servers that admit no anonymous request).
+async fn metric_as(app: &TestApp, line_start: &str, token: Option<&str>) -> Option<f64> {
+    let mut request = app.client.get(app.url("/metrics"));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().await.unwrap();
+    assert!(response.status().is_success(), "{}", response.status());
+    let text = response.text().await.unwrap();
     text.lines()
         .find(|l| l.starts_with(line_start))
         .and_then(|l| l.rsplit(' ').next())
@@ -48,12 +59,12 @@ async fn tokens_decide_who_connects_and_which_topics_they_follow() {
     let tokens = dir.path().join("tokens");
     std::fs::write(
         &tokens,
-        "display wall-token-0123456789\nviewer narrow-token-0123456789 budget/\n",
+        "display wall-token-0123456789\nviewer narrow-token-0123456789 budget/\nmonitor monitor-token-0123456789\n",
     )
     .unwrap();
     let app = spawn_app_with(quiet(), |s| {
-        s.live.anonymous = false;
-        s.live.tokens_file = Some(tokens.clone());
+        s.access.anonymous = "none".into();
+        s.access.tokens_file = Some(tokens.clone());
     })
     .await;
 
@@ -63,8 +74,8 @@ async fn tokens_decide_who_connects_and_which_topics_they_follow() {
         401
     );
     let refused = app.client.get(app.url("/ws")).send().await.unwrap();
-    // A plain GET (no upgrade) still gets the JSON error contract when refused.
-    assert!(refused.status().is_client_error());
+    // A plain GET (no upgrade) is asked for its token first, with the JSON error contract.
+    assert_eq!(refused.status(), 401);
 
     let mut wall = app
         .try_ws("?token=wall-token-0123456789", &[])
@@ -106,11 +117,21 @@ async fn tokens_decide_who_connects_and_which_topics_they_follow() {
     }
 
     assert_eq!(
-        metric(&app, "pantau_ws_refused_total{reason=\"token_required\"}").await,
-        Some(1.0)
+        metric_as(
+            &app,
+            "pantau_ws_refused_total{reason=\"token_required\"}",
+            Some("monitor-token-0123456789")
+        )
+        .await,
+        Some(2.0)
     );
     assert_eq!(
-        metric(&app, "pantau_ws_refused_total{reason=\"token_invalid\"}").await,
+        metric_as(
+            &app,
+            "pantau_ws_refused_total{reason=\"token_invalid\"}",
+            Some("monitor-token-0123456789")
+        )
+        .await,
         Some(1.0)
     );
     app.stop().await;

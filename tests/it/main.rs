@@ -4,6 +4,7 @@
 //! One binary with its own harness ([`harness`]): a test that needs a service missing here is
 //! reported as ignored, not passed (with `CI=true` it runs and fails).
 
+mod access;
 mod browser;
 mod cli;
 mod dashboards;
@@ -26,6 +27,7 @@ fn main() -> std::process::ExitCode {
     let args = libtest_mimic::Arguments::from_args();
     let services = harness::Services::probe();
     let trials = [
+        access::trials(&services),
         browser::trials(&services),
         cli::trials(&services),
         dashboards::trials(&services),

@@ -5,9 +5,11 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
+mod access;
 mod exports;
 
 use super::AppState;
+use access::{access_components, access_paths, secure};
 use exports::export_paths;
 
 pub fn router() -> Router<AppState> {
@@ -35,6 +37,23 @@ pub fn document() -> Value {
     if let (Some(paths), Value::Object(exports)) = (doc["paths"].as_object_mut(), export_paths()) {
         paths.extend(exports);
     }
+    if let (Some(paths), Value::Object(more)) = (doc["paths"].as_object_mut(), access_paths()) {
+        paths.extend(more);
+    }
+    let added = access_components();
+    for part in ["schemas", "securitySchemes"] {
+        if let (Some(into), Some(from)) = (
+            doc["components"]
+                .as_object_mut()
+                .map(|c| c.entry(part).or_insert_with(|| json!({}))),
+            added[part].as_object(),
+        ) {
+            if let Some(into) = into.as_object_mut() {
+                into.extend(from.clone());
+            }
+        }
+    }
+    secure(&mut doc);
     doc
 }
 

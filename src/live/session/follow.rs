@@ -9,7 +9,7 @@ use futures_util::Sink;
 
 use super::outbox::Outbox;
 use super::{Followed, Refusal, Session, SessionContext, Stop};
-use crate::live::access::Grant;
+use crate::access::Principal;
 use crate::live::hub::frame;
 use crate::live::protocol::{ServerMessage, Subscription};
 
@@ -46,10 +46,10 @@ impl Session {
         wanted: Subscription,
         out: &mut Outbox<'_, S>,
         ctx: &SessionContext,
-        grant: &Grant,
+        grant: &Principal,
     ) -> Result<Result<(), Refusal>, Stop> {
         let name: String = wanted.topic.chars().take(100).collect();
-        if !grant.allows(&wanted.topic) {
+        if !grant.may_follow(&wanted.topic) {
             return Ok(Err(Refusal::new(
                 "not_allowed",
                 format!("this token may not follow '{name}'"),

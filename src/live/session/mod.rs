@@ -26,12 +26,13 @@ mod follow;
 mod outbox;
 mod views;
 
-use super::access::{AccessPolicy, Grant, IpSlot};
+use super::access::{AccessPolicy, IpSlot};
 use super::hub::frame;
 use super::protocol::{ClientMessage, ServerMessage, Subscription, PROTOCOL_VERSION};
 use super::screens::Screens;
 use super::Hub;
 use super::LiveSettings;
+use crate::access::Principal;
 use crate::telemetry::Metrics;
 use outbox::Outbox;
 use views::{check_view, ViewRequest, MAX_VIEWS};
@@ -122,7 +123,7 @@ enum Stop {
 pub async fn serve_socket(
     mut socket: WebSocket,
     ctx: Arc<SessionContext>,
-    grant: Grant,
+    grant: Principal,
     peer: std::net::IpAddr,
     _slot: IpSlot,
 ) {
@@ -132,7 +133,7 @@ pub async fn serve_socket(
 
 /// The session: one task owns the socket and waits on whatever comes first — a client message,
 /// a topic change, the ping timer or shutdown. Generic over the socket so any transport works.
-async fn run<S>(socket: &mut S, ctx: &SessionContext, grant: &Grant, peer: &str)
+async fn run<S>(socket: &mut S, ctx: &SessionContext, grant: &Principal, peer: &str)
 where
     S: Sink<Message> + Stream<Item = Result<Message, axum::Error>> + Unpin,
 {
@@ -213,7 +214,7 @@ impl Session {
         &mut self,
         out: &mut Outbox<'_, S>,
         ctx: &SessionContext,
-        grant: &Grant,
+        grant: &Principal,
     ) -> Stop
     where
         S: Sink<Message> + Stream<Item = Result<Message, axum::Error>> + Unpin,
@@ -284,7 +285,7 @@ impl Session {
         message: Message,
         out: &mut Outbox<'_, S>,
         ctx: &SessionContext,
-        grant: &Grant,
+        grant: &Principal,
     ) -> Result<(), Stop> {
         let limits = &ctx.limits;
         let refused = match message {
@@ -314,6 +315,14 @@ impl Session {
                         format!(
                             "this connection reports as screen '{}'; reconnect to use another name",
                             self.screen.as_deref().unwrap_or_default()
+                        ),
+                    ),
+                    // A screen's token names the screen: it reports as that one only.
+                    Ok(report) if grant.screen.as_ref().is_some_and(|n| *n != report.name) => (
+                        "not_allowed",
+                        format!(
+                            "this token belongs to screen '{}'",
+                            grant.screen.as_deref().unwrap_or_default()
                         ),
                     ),
                     Ok(report) => {
@@ -441,7 +450,7 @@ impl Session {
         message: ClientMessage,
         out: &mut Outbox<'_, S>,
         ctx: &SessionContext,
-        grant: &Grant,
+        grant: &Principal,
     ) -> Result<(), Stop> {
         match message {
             // Screen reports are handled by the session before they get here.
@@ -525,7 +534,7 @@ impl Session {
                         ));
                         continue;
                     }
-                    if !grant.allows(&prefix) {
+                    if !grant.may_follow(&prefix) {
                         refused.push(Refusal::new(
                             "not_allowed",
                             format!("this token may not follow '{shown}'"),

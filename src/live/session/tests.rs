@@ -41,7 +41,7 @@ fn context_with(limits: SessionLimits) -> (Arc<SessionContext>, Hub, Metrics) {
         deployment: "Kota Pasuruan".into(),
         time_zone: "Asia/Jakarta".into(),
         limits,
-        access: AccessPolicy::from_settings(&LiveSettings::default()).unwrap(),
+        access: AccessPolicy::from_settings(&LiveSettings::default()),
         screens: Screens::default(),
         views: None,
     });
@@ -69,7 +69,7 @@ fn start(ctx: Arc<SessionContext>) -> (Transport, tokio::task::JoinHandle<()>) {
             Ok::<_, axum::Error>((sent, reading))
         },
     );
-    let grant = Grant::anonymous_for_tests();
+    let grant = crate::access::Principal::anonymous(crate::access::Role::Admin);
     let handle = tokio::spawn(async move {
         let mut socket = Socket {
             sink: Box::pin(sink),

@@ -1,0 +1,89 @@
+//! `[access]`: who a request without a credential is, where file tokens come from, how long the
+//! audit log keeps entries.
+
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+use super::Role;
+use crate::domain::settings::Checks;
+
+/// `[access]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct AccessSettings {
+    /// The role of a request without a credential, on every path (HTTP API, WebSocket, the
+    /// pages' data): `none` (a token is needed everywhere but for health checks and the pages'
+    /// files) or a role name (`public`, `wall`, `pimpinan`, `monitor`, `analyst`, `admin`).
+    pub anonymous: String,
+    /// Lets `anonymous` be a role that reads rows (`analyst`, `admin`): anyone who reaches the
+    /// server then reads every row. Off unless set; `pantau demo` sets it on loopback only.
+    pub allow_anonymous_rows: bool,
+    /// Tokens kept in a file besides those in the database (`pantau token create`), one per
+    /// line: `ROLE TOKEN [TOPIC_PREFIX,…]`. A secret: never logged.
+    pub tokens_file: Option<PathBuf>,
+    /// Days the audit log keeps an entry (older ones are removed once a day).
+    pub audit_retention_days: u32,
+    /// Seconds a server trusts its copy of the token table: a token created or revoked from
+    /// the command line takes effect within this long (through the API at once).
+    pub token_refresh_secs: u64,
+}
+
+impl Default for AccessSettings {
+    fn default() -> Self {
+        Self {
+            anonymous: "none".into(),
+            allow_anonymous_rows: false,
+            tokens_file: None,
+            audit_retention_days: 730,
+            token_refresh_secs: 5,
+        }
+    }
+}
+
+impl AccessSettings {
+    /// The role anonymous requests get, `None` when they get none (or the setting is invalid,
+    /// which `check` reports).
+    pub fn anonymous_role(&self) -> Option<Role> {
+        Role::parse(&self.anonymous)
+    }
+
+    /// Opens the server to anyone as `role` (`pantau demo` on loopback, tests).
+    pub fn open_to_anyone_as(&mut self, role: Role) {
+        self.anonymous = role.name().to_owned();
+        self.allow_anonymous_rows = role.reads_rows();
+    }
+
+    /// Checks the section; refuses anonymous access to rows unless allowed outright.
+    pub fn check(&self, c: &mut Checks<'_>) {
+        let names: Vec<&str> = Role::ALL.iter().map(|r| r.name()).collect();
+        let known = self.anonymous == "none" || self.anonymous_role().is_some();
+        c.check(
+            known,
+            "anonymous",
+            format!(
+                "'{}' is not a role; use none or one of {}",
+                self.anonymous.chars().take(40).collect::<String>(),
+                names.join(", ")
+            ),
+        );
+        if let Some(role) = self.anonymous_role() {
+            c.check(
+                !role.reads_rows() || self.allow_anonymous_rows,
+                "anonymous",
+                format!(
+                    "'{}' lets anyone who reaches the server read every row; set \
+                     access.allow_anonymous_rows = true if that is meant, or choose none, \
+                     public, wall, pimpinan or monitor",
+                    role.name()
+                ),
+            );
+        }
+        c.range(
+            "audit_retention_days",
+            self.audit_retention_days,
+            1..=36_500,
+        );
+        c.range("token_refresh_secs", self.token_refresh_secs, 1..=3_600);
+    }
+}

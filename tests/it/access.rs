@@ -1,0 +1,714 @@
+//! Who may see what, against the real server: every documented path refuses a request without a
+//! token, each role gets what the matrix gives and nothing more, personal columns stay out
+//! without the permission, tokens expire and are revoked, and the audit log records it all in a
+//! chain that verifies.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::helpers::{eventually, spawn_app_with, AppOptions, Backend, TestApp};
+
+crate::tests! {
+    async every_documented_path_but_the_public_ones_needs_a_token,
+    per_backend each_role_gets_what_the_matrix_gives_and_no_more,
+    async tokens_expire_are_revoked_and_bad_ones_get_clear_errors,
+    async the_audit_log_records_exports_and_refusals_and_only_admins_read_it,
+    sync tokens_made_on_the_command_line_work_on_the_server_and_the_chain_verifies,
+    sync serve_refuses_anonymous_rows_unless_allowed,
+}
+
+const ADMIN: &str = "admin-token-0123456789abcdef";
+
+/// An app that admits no anonymous request, with one admin token from a file.
+async fn closed_app(backend: Backend, simulator: bool) -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let tokens = dir.path().join("tokens");
+    std::fs::write(&tokens, format!("admin {ADMIN}\n")).unwrap();
+    let app = spawn_app_with(AppOptions { backend, simulator }, |s| {
+        s.access.anonymous = "none".into();
+        s.access.allow_anonymous_rows = false;
+        s.access.tokens_file = Some(tokens.clone());
+    })
+    .await;
+    // The file is read at start.
+    drop(dir);
+    app
+}
+
+async fn call(app: &TestApp, method: &str, path: &str, token: Option<&str>) -> reqwest::Response {
+    let mut request = app.client.request(method.parse().unwrap(), app.url(path));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    if method == "POST" {
+        request = request.json(&json!({}));
+    }
+    request.send().await.unwrap()
+}
+
+async fn error_code(response: reqwest::Response) -> (u16, String) {
+    let status = response.status().as_u16();
+    let body: Value = response.json().await.unwrap_or(Value::Null);
+    (
+        status,
+        body["error"]["code"].as_str().unwrap_or("").to_owned(),
+    )
+}
+
+/// Makes a token through the API; returns its secret.
+async fn make_token(app: &TestApp, body: Value) -> String {
+    let response = app
+        .client
+        .post(app.url("/api/tokens"))
+        .bearer_auth(ADMIN)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201, "{body}");
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    let made: Value = response.json().await.unwrap();
+    made["secret"].as_str().unwrap().to_owned()
+}
+
+async fn every_documented_path_but_the_public_ones_needs_a_token() {
+    let app = closed_app(Backend::Sqlite, false).await;
+    let doc: Value = app.get("/api/openapi.json").await.json().await.unwrap();
+    let mut checked = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            let concrete = path
+                .replace("{dashboard}", "kota-pasuruan-wall")
+                .replace("{panel}", "open")
+                .replace("{name}", "complaints")
+                .replace("{set}", "kota-pasuruan")
+                .replace("{id}", "demo")
+                .replace("{snapshot}", "20260101-000000-abcdef");
+            let public = operation["security"] == json!([]);
+            let method = method.to_ascii_uppercase();
+            for token in [None, Some("pantau_invented")] {
+                let response = call(&app, &method, &concrete, token).await;
+                let status = response.status().as_u16();
+                if public && token.is_none() {
+                    assert!(
+                        status < 400,
+                        "{method} {path} is public but answered {status}"
+                    );
+                    continue;
+                }
+                if public {
+                    continue;
+                }
+                assert_eq!(
+                    response
+                        .headers()
+                        .get("www-authenticate")
+                        .map(|v| v.to_str().unwrap()),
+                    Some("Bearer realm=\"pantau\""),
+                    "{method} {path}"
+                );
+                let (status, code) = error_code(response).await;
+                let expected = if token.is_some() {
+                    "token_invalid"
+                } else {
+                    "token_required"
+                };
+                assert_eq!((status, code.as_str()), (401, expected), "{method} {path}");
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 40, "only {checked} refusals checked");
+    // The pages' files answer (they hold no data), with the security headers.
+    let page = app.get("/").await;
+    assert_eq!(page.status(), 200);
+    let csp = page.headers()["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"));
+    assert_eq!(page.headers()["x-content-type-options"], "nosniff");
+    // The WebSocket too, and every refusal is in the audit log.
+    let refused = app.get("/ws").await;
+    assert_eq!(refused.status(), 401);
+    let audit: Value = app
+        .client
+        .get(app.url("/api/audit?action=request.denied&limit=1000"))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let entries = audit["entries"].as_array().unwrap();
+    assert!(
+        entries.len() > checked,
+        "{} entries for {checked} refusals",
+        entries.len()
+    );
+    assert!(entries.iter().all(|e| e["outcome"] == "denied"));
+    assert!(
+        !audit.to_string().contains("pantau_invented"),
+        "a refused credential is never written down"
+    );
+    app.stop().await;
+}
+
+/// Waits until the simulator has filed complaints.
+async fn wait_for_rows(app: &TestApp) {
+    eventually("complaints arrive", Duration::from_secs(30), || async {
+        let list: Value = app
+            .client
+            .get(app.url("/api/datasets"))
+            .bearer_auth(ADMIN)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let rows = list["datasets"][0]["rows"].as_u64();
+        (rows > Some(5))
+            .then_some(())
+            .ok_or(format!("{rows:?} rows"))
+    })
+    .await;
+}
+
+async fn each_role_gets_what_the_matrix_gives_and_no_more(backend: Backend) {
+    let app = closed_app(backend, true).await;
+    wait_for_rows(&app).await;
+    let wall = make_token(
+        &app,
+        json!({"name": "lobby-left", "role": "wall", "screen": "lobby-left",
+               "dashboards": ["kota-pasuruan-wall"]}),
+    )
+    .await;
+    let pimpinan = make_token(&app, json!({"name": "walikota", "role": "pimpinan"})).await;
+    let analyst = make_token(&app, json!({"name": "bappeda", "role": "analyst"})).await;
+    let monitor = make_token(&app, json!({"name": "prometheus", "role": "monitor"})).await;
+    let status = |path: &'static str, token: String| {
+        let app = &app;
+        async move { call(app, "GET", path, Some(&token)).await.status().as_u16() }
+    };
+
+    // The wall: its dashboard, nothing else.
+    let listed: Value = call(&app, "GET", "/api/dashboards", Some(&wall))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let ids: Vec<&str> = listed["dashboards"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["kota-pasuruan-wall"], "{backend:?}");
+    assert_eq!(
+        status("/api/dashboards/kota-pasuruan-wall", wall.clone()).await,
+        200
+    );
+    assert_eq!(
+        status("/api/dashboards/leadership-kpi", wall.clone()).await,
+        403
+    );
+    assert_eq!(
+        status(
+            "/api/dashboards/leadership-kpi/panels/open/export?format=csv",
+            wall.clone()
+        )
+        .await,
+        403
+    );
+    assert_eq!(
+        status("/api/datasets/complaints/export?limit=1", wall.clone()).await,
+        403
+    );
+    assert_eq!(status("/api/sources", wall.clone()).await, 403);
+    assert_eq!(status("/api/regions", wall.clone()).await, 200);
+
+    // Its WebSocket follows its own dashboard only, and reports as its own screen only.
+    let mut ws = app.try_ws(&format!("?token={wall}"), &[]).await.unwrap();
+    ws.read_greeting().await;
+    ws.send_json(json!({"type": "subscribe", "prefixes": ["dashboards/leadership-kpi/"]}))
+        .await;
+    let denied = ws.next_of("error").await;
+    assert_eq!(denied["code"], "not_allowed", "{denied}");
+    ws.send_json(json!({"type": "screen", "name": "lobby-right", "page": "wall"}))
+        .await;
+    let denied = ws.next_of("error").await;
+    assert_eq!(denied["code"], "not_allowed", "{denied}");
+
+    // Leadership: every figure, no rows.
+    assert_eq!(
+        status("/api/dashboards/leadership-kpi", pimpinan.clone()).await,
+        200
+    );
+    assert_eq!(
+        status("/api/datasets/complaints/export?limit=1", pimpinan.clone()).await,
+        403
+    );
+    assert_eq!(status("/api/sources", pimpinan.clone()).await, 200);
+    assert_eq!(status("/api/tokens", pimpinan.clone()).await, 403);
+    assert_eq!(status("/api/audit", pimpinan.clone()).await, 403);
+
+    // Monitoring: metrics and sources, no figures.
+    assert_eq!(status("/metrics", monitor.clone()).await, 200);
+    assert_eq!(status("/api/dashboards", monitor.clone()).await, 403);
+
+    // The analyst: rows without the personal columns, which the file says it left out.
+    let rows = call(
+        &app,
+        "GET",
+        "/api/datasets/complaints/export?format=json",
+        Some(&analyst),
+    )
+    .await;
+    assert_eq!(rows.status(), 200, "{backend:?}");
+    assert_eq!(rows.headers()["x-pantau-omitted-columns"], "lat,lon");
+    let total: u64 = rows.headers()["x-pantau-rows"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let doc: Value = rows.json().await.unwrap();
+    let names: Vec<&str> = doc["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        !names.contains(&"lat") && !names.contains(&"lon"),
+        "{names:?}"
+    );
+    assert!(names.contains(&"kelurahan"), "{names:?}");
+    assert_eq!(
+        doc["export"]["omitted_columns"], "lat,lon",
+        "{}",
+        doc["export"]
+    );
+    assert_eq!(doc["rows"].as_array().unwrap().len() as u64, total);
+    assert_eq!(
+        status(
+            "/api/datasets/complaints/export?columns=source,lat",
+            analyst.clone()
+        )
+        .await,
+        403
+    );
+    for format in ["csv", "parquet", "xlsx"] {
+        let path = format!("/api/datasets/complaints/export?format={format}");
+        let response = call(&app, "GET", &path, Some(&analyst)).await;
+        if response.status() == 400 {
+            continue; // a format this build does not write
+        }
+        assert_eq!(response.status(), 200, "{format}");
+        assert_eq!(
+            response.headers()["x-pantau-omitted-columns"],
+            "lat,lon",
+            "{format}"
+        );
+        // Read whole: a download left unread holds its export slot until it stalls out.
+        let bytes = response.bytes().await.unwrap();
+        if format == "csv" {
+            let text = String::from_utf8(bytes.to_vec()).unwrap();
+            let header = text.lines().next().unwrap();
+            assert!(
+                !header.split(',').any(|c| c == "lat" || c == "lon"),
+                "{header}"
+            );
+        }
+    }
+    // A snapshot an analyst takes leaves them out too; one an admin takes with them is refused
+    // to the analyst.
+    let taken = app
+        .client
+        .post(app.url("/api/snapshots"))
+        .bearer_auth(&analyst)
+        .json(&json!({"dataset": "complaints", "description": "tanpa koordinat"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(taken.status(), 201);
+    let taken: Value = taken.json().await.unwrap();
+    assert_eq!(
+        taken["created_by"], "bappeda",
+        "the server names who took it"
+    );
+    let id = taken["id"].as_str().unwrap();
+    let path = format!("/api/snapshots/{id}/export?format=csv");
+    let csv = call(&app, "GET", &path, Some(&analyst))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        !csv.lines().next().unwrap().contains("lat"),
+        "{}",
+        csv.lines().next().unwrap()
+    );
+    let full = app
+        .client
+        .post(app.url("/api/snapshots"))
+        .bearer_auth(ADMIN)
+        .json(&json!({"dataset": "complaints", "description": "lengkap"}))
+        .send()
+        .await
+        .unwrap();
+    let full: Value = full.json().await.unwrap();
+    let path = format!(
+        "/api/snapshots/{}/export?format=csv",
+        full["id"].as_str().unwrap()
+    );
+    assert_eq!(
+        error_code(call(&app, "GET", &path, Some(&analyst)).await).await,
+        (403, "forbidden".into())
+    );
+    let admin_csv = call(&app, "GET", &path, Some(ADMIN))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(admin_csv.lines().next().unwrap().contains("lat"));
+    // A wall does not see dataset snapshots in the list.
+    let listed: Value = call(&app, "GET", "/api/snapshots", Some(&wall))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        listed["snapshots"].as_array().unwrap().is_empty(),
+        "{listed}"
+    );
+    ws.stream.close(None).await.ok();
+    app.stop().await;
+}
+
+async fn tokens_expire_are_revoked_and_bad_ones_get_clear_errors() {
+    let app = closed_app(Backend::Sqlite, false).await;
+    let soon = (chrono::Utc::now() + chrono::TimeDelta::seconds(2)).to_rfc3339();
+    let brief = make_token(
+        &app,
+        json!({"name": "brief", "role": "pimpinan", "expires_at": soon}),
+    )
+    .await;
+    assert_eq!(
+        call(&app, "GET", "/api/dashboards", Some(&brief))
+            .await
+            .status(),
+        200
+    );
+    let analyst = make_token(&app, json!({"name": "leaver", "role": "analyst"})).await;
+    assert_eq!(
+        call(&app, "GET", "/api/datasets", Some(&analyst))
+            .await
+            .status(),
+        200
+    );
+
+    // Revoked: refused at once, by name; the name stays taken.
+    let revoked = call(&app, "DELETE", "/api/tokens/leaver", Some(ADMIN)).await;
+    assert_eq!(revoked.status(), 204);
+    assert_eq!(
+        error_code(call(&app, "GET", "/api/datasets", Some(&analyst)).await).await,
+        (401, "token_revoked".into())
+    );
+    assert_eq!(
+        error_code(call(&app, "DELETE", "/api/tokens/leaver", Some(ADMIN)).await).await,
+        (404, "not_found".into())
+    );
+    let again = app
+        .client
+        .post(app.url("/api/tokens"))
+        .bearer_auth(ADMIN)
+        .json(&json!({"name": "leaver", "role": "analyst"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error_code(again).await, (400, "name_taken".into()));
+
+    // Bad requests say what is wrong.
+    for body in [
+        json!({"name": "Lobby Left", "role": "wall", "dashboards": ["x"]}),
+        json!({"name": "w", "role": "wall"}),
+        json!({"name": "r", "role": "root"}),
+        json!({"name": "a", "role": "analyst", "screen": "lobby"}),
+        json!({"name": "a", "role": "analyst", "password": "x"}),
+        json!({"name": "a", "role": "analyst", "expires_at": "2001-01-01T00:00:00Z"}),
+    ] {
+        let response = app
+            .client
+            .post(app.url("/api/tokens"))
+            .bearer_auth(ADMIN)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            error_code(response).await,
+            (400, "invalid_token_request".into()),
+            "{body}"
+        );
+    }
+    let listed: Value = call(&app, "GET", "/api/tokens", Some(ADMIN))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let text = listed.to_string();
+    assert!(!text.contains(&brief) && !text.contains("hash"), "{text}");
+    assert_eq!(listed["tokens"].as_array().unwrap().len(), 2);
+
+    // Tricks on ids and tokens: clear errors, the server unaffected.
+    for (path, token) in [
+        ("/api/tokens/..%2F..%2Fetc", Some(ADMIN)),
+        (
+            "/api/dashboards/..%2Fkota-pasuruan-wall",
+            Some(brief.as_str()),
+        ),
+        (
+            "/api/dashboards",
+            Some("pantau_0000000000000000000000000000000000000000000000000000000000000000"),
+        ),
+    ] {
+        let (status, _) = error_code(
+            call(
+                &app,
+                if path.starts_with("/api/tokens") {
+                    "DELETE"
+                } else {
+                    "GET"
+                },
+                path,
+                token,
+            )
+            .await,
+        )
+        .await;
+        assert!(matches!(status, 401 | 403 | 404), "{path}: {status}");
+    }
+    let long = "x".repeat(10_000);
+    assert_eq!(
+        error_code(call(&app, "GET", "/api/dashboards", Some(&long)).await)
+            .await
+            .0,
+        401
+    );
+
+    // Expired: refused with its own code.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(
+        error_code(call(&app, "GET", "/api/dashboards", Some(&brief)).await).await,
+        (401, "token_expired".into())
+    );
+    assert_eq!(app.get("/readyz").await.status(), 200);
+    app.stop().await;
+}
+
+async fn the_audit_log_records_exports_and_refusals_and_only_admins_read_it() {
+    let app = closed_app(Backend::Sqlite, true).await;
+    wait_for_rows(&app).await;
+    let analyst = make_token(&app, json!({"name": "bappeda", "role": "analyst"})).await;
+    let export = call(
+        &app,
+        "GET",
+        "/api/datasets/complaints/export?format=csv&filter.status=received",
+        Some(&analyst),
+    )
+    .await;
+    let rows: i64 = export.headers()["x-pantau-rows"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    export.bytes().await.unwrap();
+    let _ = call(&app, "GET", "/api/audit", Some(&analyst)).await;
+
+    let page: Value = call(&app, "GET", "/api/audit?actor=bappeda", Some(ADMIN))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let entries = page["entries"].as_array().unwrap();
+    let actions: Vec<&str> = entries
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        ["request.denied", "export.dataset", "token.use"],
+        "{page}"
+    );
+    let exported = &entries[1];
+    assert_eq!(exported["rows"].as_i64(), Some(rows));
+    assert_eq!(exported["resource"], "datasets/complaints");
+    let detail: Value = serde_json::from_str(exported["detail"].as_str().unwrap()).unwrap();
+    assert_eq!(detail["params"]["filter.status"], "received", "{detail}");
+    assert_eq!(detail["omitted_columns"], json!(["lat", "lon"]));
+    assert_eq!(entries[0]["outcome"], "denied");
+    let created: Value = call(&app, "GET", "/api/audit?action=token.create", Some(ADMIN))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(created["entries"][0]["resource"], "token/bappeda");
+    assert_eq!(created["entries"][0]["actor"], "file:1");
+
+    let csv = call(
+        &app,
+        "GET",
+        "/api/audit?format=csv&actor=bappeda",
+        Some(ADMIN),
+    )
+    .await;
+    assert_eq!(csv.headers()["content-type"], "text/csv; charset=utf-8");
+    let text = csv.text().await.unwrap();
+    assert_eq!(text.lines().count(), 4, "{text}");
+    assert!(text.starts_with("id,at,actor,actor_kind,address,action"));
+    assert_eq!(
+        error_code(call(&app, "GET", "/api/audit?limit=0", Some(ADMIN)).await).await,
+        (400, "invalid_parameter".into())
+    );
+    assert_eq!(
+        error_code(call(&app, "GET", "/api/audit?since=yesterday", Some(ADMIN)).await).await,
+        (400, "invalid_parameter".into())
+    );
+    app.stop().await;
+}
+
+fn tokens_made_on_the_command_line_work_on_the_server_and_the_chain_verifies() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let output = crate::cli::pantau()
+        .args([
+            "token",
+            "create",
+            "first-admin",
+            "--role",
+            "admin",
+            "--expires",
+            "30d",
+            "--data-dir",
+        ])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let secret = String::from_utf8(output.stdout).unwrap().trim().to_owned();
+    assert!(
+        secret.starts_with("pantau_") && secret.len() == 71,
+        "{secret}"
+    );
+
+    let refused = crate::cli::pantau()
+        .args(["token", "create", "w", "--role", "wall", "--data-dir"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("a wall token names its dashboards"));
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let data = data.clone();
+        let app = spawn_app_with(
+            AppOptions {
+                backend: Backend::Sqlite,
+                simulator: false,
+            },
+            move |s| {
+                s.data.dir = data;
+                s.access.anonymous = "none".into();
+                s.access.allow_anonymous_rows = false;
+            },
+        )
+        .await;
+        assert_eq!(
+            call(&app, "GET", "/api/tokens", Some(&secret))
+                .await
+                .status(),
+            200
+        );
+        app.stop().await;
+    });
+    let listed = crate::cli::pantau()
+        .args(["token", "list", "--json", "--data-dir"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    let listed: Value = serde_json::from_slice(&listed.stdout).unwrap();
+    assert_eq!(listed[0]["name"], "first-admin");
+    assert!(!listed.to_string().contains(&secret[7..]));
+
+    let verify = crate::cli::pantau()
+        .args(["audit", "verify", "--data-dir"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&verify.stdout);
+    assert!(
+        verify.status.success() && said.starts_with("intact: 2 entries from id 1"),
+        "{said}"
+    );
+
+    // An entry removed behind Pantau's back is found.
+    let db = data.join("pantau.db");
+    runtime.block_on(async {
+        use sqlx::Connection;
+        let mut c = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display()))
+            .await
+            .unwrap();
+        sqlx::query("DELETE FROM audit_log WHERE id = 1")
+            .execute(&mut c)
+            .await
+            .unwrap();
+        sqlx::query("UPDATE audit_log SET actor = 'someone' WHERE id = 2")
+            .execute(&mut c)
+            .await
+            .unwrap();
+        c.close().await.unwrap();
+    });
+    let verify = crate::cli::pantau()
+        .args(["audit", "verify", "--data-dir"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&verify.stdout);
+    assert_eq!(verify.status.code(), Some(1), "{said}");
+    assert!(said.contains("entry 2 was changed"), "{said}");
+}
+
+fn serve_refuses_anonymous_rows_unless_allowed() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("pantau.toml");
+    std::fs::write(&config, "[access]\nanonymous = \"analyst\"\n").unwrap();
+    for command in ["check", "serve"] {
+        let output = crate::cli::pantau()
+            .args([command, "--config"])
+            .arg(&config)
+            .arg("--data-dir")
+            .arg(dir.path().join("data"))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{command}: {stderr}");
+        assert!(
+            stderr.contains(
+                "access.anonymous: 'analyst' lets anyone who reaches the server read every row"
+            ) && stderr.contains("access.allow_anonymous_rows = true"),
+            "{command}: {stderr}"
+        );
+    }
+    std::fs::write(&config, "[live]\nanonymous = true\n").unwrap();
+    let output = crate::cli::pantau()
+        .args(["check", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&output.stderr).contains("live.anonymous: moved"));
+}
