@@ -93,12 +93,17 @@ pub struct ChainReport {
 #[derive(Clone)]
 pub struct AuditLog {
     db: MetaDb,
+    /// This server's appends one at a time (each reads the chain's end, then writes after it).
+    append: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 impl AuditLog {
     /// The log in `db`.
     pub fn new(db: MetaDb) -> AuditLog {
-        AuditLog { db }
+        AuditLog {
+            db,
+            append: std::sync::Arc::default(),
+        }
     }
 
     /// Appends `event` by `who` from `address` (`local` for the command line).
@@ -122,7 +127,20 @@ impl AuditLog {
             prev_hash: String::new(),
             hash: String::new(),
         };
-        self.db.append_audit(entry, entry_hash).await
+        let _one_at_a_time = self.append.lock().await;
+        // Another process appending to the same file at the same moment makes one attempt
+        // fail (the id is taken, or SQLite is busy); the next attempt follows its entry.
+        let mut attempt = 0;
+        loop {
+            match self.db.append_audit(entry.clone(), entry_hash).await {
+                Err(e) if attempt < 4 => {
+                    attempt += 1;
+                    tracing::debug!(error = %e, attempt, "Audit append retried.");
+                    tokio::time::sleep(std::time::Duration::from_millis(20 * attempt)).await;
+                }
+                done => return done,
+            }
+        }
     }
 
     /// Appends, logging (not returning) a failure: for refusals, whose answer must not wait on
@@ -172,7 +190,10 @@ impl AuditLog {
     /// Removes entries older than `days` (the newest always stays) and records that it did.
     pub async fn prune(&self, days: u32) -> Result<u64, DbError> {
         let before = Utc::now() - chrono::TimeDelta::days(i64::from(days));
-        let removed = self.db.prune_audit(before).await?;
+        let removed = {
+            let _one_at_a_time = self.append.lock().await;
+            self.db.prune_audit(before).await?
+        };
         if removed > 0 {
             let event = AuditEvent::new("audit.prune", "audit_log").detail(serde_json::json!({
                 "removed": removed, "older_than": before.to_rfc3339_opts(SecondsFormat::Secs, true)

@@ -81,9 +81,6 @@ pub struct AuditFilter {
 /// The hash that begins the chain.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
-/// Appends serialise in this process; PostgreSQL also takes a transaction lock, for several nodes.
-static APPEND: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
 const TOKEN_COLUMNS: &str = "SELECT id, name, hash, role, screen, dashboards, created_at, \
      created_by, expires_at, revoked_at FROM tokens";
 const AUDIT_COLUMNS: &str = "SELECT id, at, actor, actor_kind, address, action, resource, \
@@ -133,7 +130,9 @@ impl MetaDb {
     }
 
     /// Appends an entry to the audit log: gives it the next id and chains it to the last entry
-    /// with `hash_of(prev_hash, entry)`. Returns the stored entry.
+    /// with `hash_of(prev_hash, entry)`. Returns the stored entry. The caller serialises its own
+    /// appends; PostgreSQL also takes a transaction lock, for several nodes. Two processes on
+    /// one SQLite file cannot fork the chain (the id is the key): one of them fails, and retries.
     pub async fn append_audit(
         &self,
         mut entry: AuditRow,
@@ -143,7 +142,6 @@ impl MetaDb {
         const INSERT: &str = "INSERT INTO audit_log (id, at, actor, actor_kind, address, action, \
              resource, detail, rows, outcome, prev_hash, hash) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
-        let _one_at_a_time = APPEND.lock().await;
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             if matches!(self, MetaDb::Postgres(_)) {
@@ -221,7 +219,6 @@ impl MetaDb {
     pub async fn prune_audit(&self, before: DateTime<Utc>) -> Result<u64, DbError> {
         const SQL: &str = "DELETE FROM audit_log WHERE at < $1 \
              AND id < (SELECT MAX(id) FROM audit_log)";
-        let _one_at_a_time = APPEND.lock().await;
         let done = with_pool!(self, pool => {
             sqlx::query(SQL).bind(before).execute(pool).await?.rows_affected()
         });

@@ -107,12 +107,7 @@ pub(super) async fn audit_download(
             "omitted_columns": omitted,
         }))
         .rows(rows);
-    state
-        .access
-        .audit()
-        .record(&caller.principal, &caller.address(), event)
-        .await
-        .map_err(anyhow::Error::from)?;
+    caller.audit(&state.access, event).await?;
     // Owned, not borrowed, across the await: a download is sent between threads, not shared.
     Ok(download)
 }

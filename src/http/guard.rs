@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::extract::bearer;
 use super::ApiError;
-use crate::access::{Access, Permission, Principal};
+use crate::access::{Access, AuditEvent, Permission, Principal};
 
 /// The layer that lets a request through to the route only with `$permission`.
 macro_rules! needs {
@@ -146,6 +146,17 @@ impl Caller {
             self.principal.require(permission),
         )
         .await
+    }
+
+    /// Appends `event` by the caller to the audit log; the answer waits for it (an export is
+    /// recorded before its first byte leaves).
+    pub async fn audit(&self, access: &Access, event: AuditEvent) -> Result<(), ApiError> {
+        access
+            .audit()
+            .record(&self.principal, &self.address(), event)
+            .await
+            .map_err(anyhow::Error::from)?;
+        Ok(())
     }
 
     /// The address as text, for the audit log.

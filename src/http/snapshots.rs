@@ -91,12 +91,7 @@ async fn create_snapshot(
         .detail(json!({"kind": record.kind, "target": record.target,
             "request": serde_json::from_str::<Value>(&record.request).unwrap_or(Value::Null)}))
         .rows(record.rows.max(0) as u64);
-    state
-        .access
-        .audit()
-        .record(&caller.principal, &caller.address(), event)
-        .await
-        .map_err(anyhow::Error::from)?;
+    caller.audit(&state.access, event).await?;
     let mut response = (
         StatusCode::CREATED,
         Json(describe(&record, state.exports.time_zone)),

@@ -16,6 +16,8 @@ crate::tests! {
     async the_audit_log_records_exports_and_refusals_and_only_admins_read_it,
     sync tokens_made_on_the_command_line_work_on_the_server_and_the_chain_verifies,
     sync serve_refuses_anonymous_rows_unless_allowed,
+    sync no_secret_reaches_the_log_at_the_most_verbose_level,
+    sync the_demo_is_open_on_loopback_only,
 }
 
 const ADMIN: &str = "admin-token-0123456789abcdef";
@@ -45,6 +47,15 @@ async fn call(app: &TestApp, method: &str, path: &str, token: Option<&str>) -> r
         request = request.json(&json!({}));
     }
     request.send().await.unwrap()
+}
+
+/// The JSON a GET with `token` answers.
+async fn json_of(app: &TestApp, path: &str, token: &str) -> Value {
+    call(app, "GET", path, Some(token))
+        .await
+        .json()
+        .await
+        .unwrap()
 }
 
 async fn error_code(response: reqwest::Response) -> (u16, String) {
@@ -129,16 +140,7 @@ async fn every_documented_path_but_the_public_ones_needs_a_token() {
     // The WebSocket too, and every refusal is in the audit log.
     let refused = app.get("/ws").await;
     assert_eq!(refused.status(), 401);
-    let audit: Value = app
-        .client
-        .get(app.url("/api/audit?action=request.denied&limit=1000"))
-        .bearer_auth(ADMIN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let audit = json_of(&app, "/api/audit?action=request.denied&limit=1000", ADMIN).await;
     let entries = audit["entries"].as_array().unwrap();
     assert!(
         entries.len() > checked,
@@ -156,16 +158,7 @@ async fn every_documented_path_but_the_public_ones_needs_a_token() {
 /// Waits until the simulator has filed complaints.
 async fn wait_for_rows(app: &TestApp) {
     eventually("complaints arrive", Duration::from_secs(30), || async {
-        let list: Value = app
-            .client
-            .get(app.url("/api/datasets"))
-            .bearer_auth(ADMIN)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let list = json_of(app, "/api/datasets", ADMIN).await;
         let rows = list["datasets"][0]["rows"].as_u64();
         (rows > Some(5))
             .then_some(())
@@ -711,4 +704,123 @@ fn serve_refuses_anonymous_rows_unless_allowed() {
         .output()
         .unwrap();
     assert!(String::from_utf8_lossy(&output.stderr).contains("live.anonymous: moved"));
+}
+
+/// A real server at `RUST_LOG=trace` with JSON logs: every secret the test used — file token,
+/// API-made token (in headers, in `?token=`, on the WebSocket), a refused guess, a database
+/// password — is absent from everything it wrote.
+fn no_secret_reaches_the_log_at_the_most_verbose_level() {
+    use std::process::Stdio;
+    let dir = tempfile::tempdir().unwrap();
+    let tokens = dir.path().join("tokens");
+    std::fs::write(&tokens, format!("admin {ADMIN}\n")).unwrap();
+    let port = crate::cli::free_port();
+    let config = dir.path().join("pantau.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\nlisten = \"127.0.0.1:{port}\"\n[access]\ntokens_file = \"{}\"\n[log]\nformat = \"json\"\n",
+            tokens.display()
+        ),
+    )
+    .unwrap();
+    let log = dir.path().join("server.log");
+    let mut child = crate::cli::pantau()
+        .args(["serve", "--config"])
+        .arg(&config)
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .env("RUST_LOG", "trace")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let guess = "pantau_ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff";
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let made = runtime.block_on(async {
+        crate::cli::wait_ready(port, &mut child).await;
+        let base = format!("http://127.0.0.1:{port}");
+        let client = reqwest::Client::new();
+        let made: Value = client
+            .post(format!("{base}/api/tokens"))
+            .bearer_auth(ADMIN)
+            .json(&json!({"name": "kiosk", "role": "wall", "dashboards": ["*"]}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let secret = made["secret"].as_str().unwrap().to_owned();
+        for url in [
+            format!("{base}/api/dashboards?token={secret}"),
+            format!("{base}/api/dashboards/kota-pasuruan-wall?token={guess}"),
+            format!("{base}/api/datasets/complaints/export?token={secret}"),
+        ] {
+            let _ = client.get(url).send().await.unwrap().bytes().await;
+        }
+        let _ = client
+            .get(format!("{base}/api/audit"))
+            .bearer_auth(guess)
+            .send()
+            .await
+            .unwrap();
+        let (mut ws, _) =
+            tokio_tungstenite::connect_async(format!("ws://127.0.0.1:{port}/ws?token={secret}"))
+                .await
+                .unwrap();
+        let _ = futures_util::StreamExt::next(&mut ws).await;
+        drop(ws);
+        secret
+    });
+    let _ = std::process::Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status();
+    let _ = child.wait();
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        text.lines().count() > 20,
+        "the server logged little: {text}"
+    );
+    assert!(text.contains("request"), "trace level logs requests");
+    for secret in [ADMIN, made.as_str(), &made[7..], guess] {
+        assert!(!text.contains(secret), "a secret is in the log");
+    }
+}
+
+/// `pantau demo` answers without a token on 127.0.0.1, and asks for one when it listens where
+/// other machines reach it.
+fn the_demo_is_open_on_loopback_only() {
+    use std::process::Stdio;
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    for (listen, expected) in [("127.0.0.1", 200), ("0.0.0.0", 401)] {
+        let dir = tempfile::tempdir().unwrap();
+        let port = crate::cli::free_port();
+        let mut child = crate::cli::pantau()
+            .args([
+                "demo",
+                "--listen",
+                &format!("{listen}:{port}"),
+                "--data-dir",
+            ])
+            .arg(dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let status = runtime.block_on(async {
+            crate::cli::wait_ready(port, &mut child).await;
+            reqwest::get(format!(
+                "http://127.0.0.1:{port}/api/datasets/complaints/export?limit=1"
+            ))
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+        });
+        let _ = child.kill();
+        let _ = child.wait();
+        assert_eq!(status, expected, "demo on {listen}");
+    }
 }

@@ -21,7 +21,7 @@ use crate::helpers::{settings, AppOptions, Backend, TestApp};
 
 crate::tests! {
     needs(Chromium) async the_wall_page_shows_live_values_survives_a_server_restart_and_fits_a_tablet,
-    needs(Chromium) async a_screen_without_a_valid_token_says_so_instead_of_spinning,
+    needs(Chromium) async a_screen_without_a_valid_token_says_so_and_with_its_token_goes_live,
     needs(Chromium) async the_analyst_page_previews_an_export_takes_a_snapshot_and_shows_it_by_its_url,
     needs(Chromium) async a_rupiah_value_reads_the_same_on_the_wall_and_the_analyst_page,
     needs(Chromium) async the_dashboard_wall_and_the_tablet_follow_live_data_and_survive_a_server_restart,
@@ -434,14 +434,20 @@ async fn the_wall_page_shows_live_values_survives_a_server_restart_and_fits_a_ta
     demo.stop().await;
 }
 
-async fn a_screen_without_a_valid_token_says_so_instead_of_spinning() {
+async fn a_screen_without_a_valid_token_says_so_and_with_its_token_goes_live() {
     let chromium = crate::harness::chromium();
+    let dir = tempfile::tempdir().unwrap();
+    let tokens = dir.path().join("tokens");
+    std::fs::write(&tokens, "admin admin-token-for-the-browser-test\n").unwrap();
     let app = crate::helpers::spawn_app_with(
         AppOptions {
             backend: Backend::Sqlite,
             simulator: false,
         },
-        |s| s.access.anonymous = "none".into(),
+        |s| {
+            s.access.anonymous = "none".into();
+            s.access.tokens_file = Some(tokens.clone());
+        },
     )
     .await;
     let mut page = open(&chromium, &app, (1280, 720), "/").await;
@@ -453,7 +459,41 @@ async fn a_screen_without_a_valid_token_says_so_instead_of_spinning() {
     .await;
     page.screenshot("wall-refused.png").await;
     drop(page);
-    app.stop().await;
+
+    // The same server, the screen's own token in the URL: the page loads its dashboard and
+    // follows it live (the token goes with every API call and the WebSocket).
+    let made: Value = app
+        .client
+        .post(app.url("/api/tokens"))
+        .bearer_auth("admin-token-for-the-browser-test")
+        .json(&json!({"name": "lobby", "role": "wall", "screen": "lobby", "dashboards": ["kota-pasuruan-wall"]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let secret = made["secret"].as_str().expect("a token was made");
+    let path = format!("/wall/kota-pasuruan-wall?screen=lobby&token={secret}");
+    let mut page = open(&chromium, &app, (1280, 720), &path).await;
+    page.wait_until(
+        "window.pantau && pantau.live && pantau.live.connection === 'open' && document.getElementById('message').hidden",
+        Duration::from_secs(30),
+        "the wall never connected with its token",
+    )
+    .await;
+    let screens: Value = app
+        .client
+        .get(app.url("/api/screens"))
+        .bearer_auth("admin-token-for-the-browser-test")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(screens.to_string().contains("\"lobby\""), "{screens}");
+    finish(page, app, "wall-with-token.png").await;
 }
 
 async fn the_analyst_page_previews_an_export_takes_a_snapshot_and_shows_it_by_its_url() {

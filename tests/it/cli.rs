@@ -45,7 +45,7 @@ fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -200,7 +200,7 @@ fn an_unreachable_database_fails_the_start_with_its_redacted_url() {
 }
 
 /// Waits (bounded) until the demo answers /readyz.
-async fn wait_ready(port: u16, child: &mut Child) {
+pub(crate) async fn wait_ready(port: u16, child: &mut Child) {
     let client = reqwest::Client::new();
     eventually("pantau ready", Duration::from_secs(30), || {
         if let Some(status) = child.try_wait().unwrap() {

@@ -199,6 +199,28 @@ async fn the_audit_chain_finds_an_edited_or_removed_entry_on_every_backend(backe
         .broken
         .expect("a removal goes unseen");
     assert!(broken.contains("entries 4 to 4 are missing"), "{broken}");
+
+    // Retention removes what is older than it keeps (here entries 1-5, dated back behind
+    // Pantau's back; 4 is gone already) and says so; the chain then starts at entry 6.
+    let old = match backend {
+        Backend::Sqlite => {
+            "UPDATE audit_log SET at = '2020-01-01 00:00:00.000000+00:00' WHERE id <= 5"
+        }
+        Backend::Postgres => "UPDATE audit_log SET at = '2020-01-01T00:00:00Z' WHERE id <= 5",
+    };
+    tamper(backend, &raw, old).await;
+    assert_eq!(log.prune(2).await.unwrap(), 4, "{backend:?}");
+    let report = log.verify().await.unwrap();
+    assert_eq!(report.broken, None, "{backend:?}");
+    assert_eq!((report.first_id, report.entries), (Some(6), 3));
+    let newest = log
+        .entries(&AuditFilter {
+            limit: 1,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(newest[0].action, "audit.prune");
     db.close().await;
     if let Some(schema) = settings.schema {
         drop_schema(&schema).await;
