@@ -69,14 +69,7 @@ async fn error_code(response: reqwest::Response) -> (u16, String) {
 
 /// Makes a token through the API; returns its secret.
 async fn make_token(app: &TestApp, body: Value) -> String {
-    let response = app
-        .client
-        .post(app.url("/api/tokens"))
-        .bearer_auth(ADMIN)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
+    let response = app.post_as("/api/tokens", ADMIN, &body).await;
     assert_eq!(response.status(), 201, "{body}");
     assert_eq!(response.headers()["cache-control"], "no-store");
     let made: Value = response.json().await.unwrap();
@@ -179,11 +172,6 @@ async fn each_role_gets_what_the_matrix_gives_and_no_more(backend: Backend) {
     let pimpinan = make_token(&app, json!({"name": "walikota", "role": "pimpinan"})).await;
     let analyst = make_token(&app, json!({"name": "bappeda", "role": "analyst"})).await;
     let monitor = make_token(&app, json!({"name": "prometheus", "role": "monitor"})).await;
-    let status = |path: &'static str, token: String| {
-        let app = &app;
-        async move { call(app, "GET", path, Some(&token)).await.status().as_u16() }
-    };
-
     // The wall: its dashboard, nothing else.
     let listed: Value = call(&app, "GET", "/api/dashboards", Some(&wall))
         .await
@@ -197,28 +185,32 @@ async fn each_role_gets_what_the_matrix_gives_and_no_more(backend: Backend) {
         .map(|d| d["id"].as_str().unwrap())
         .collect();
     assert_eq!(ids, ["kota-pasuruan-wall"], "{backend:?}");
-    assert_eq!(
-        status("/api/dashboards/kota-pasuruan-wall", wall.clone()).await,
-        200
-    );
-    assert_eq!(
-        status("/api/dashboards/leadership-kpi", wall.clone()).await,
-        403
-    );
-    assert_eq!(
-        status(
+
+    // What each role may reach, by route: the matrix of docs/security.md, over the real server.
+    for (token, path, expected) in [
+        (&wall, "/api/dashboards/kota-pasuruan-wall", 200),
+        (&wall, "/api/dashboards/leadership-kpi", 403),
+        (
+            &wall,
             "/api/dashboards/leadership-kpi/panels/open/export?format=csv",
-            wall.clone()
-        )
-        .await,
-        403
-    );
-    assert_eq!(
-        status("/api/datasets/complaints/export?limit=1", wall.clone()).await,
-        403
-    );
-    assert_eq!(status("/api/sources", wall.clone()).await, 403);
-    assert_eq!(status("/api/regions", wall.clone()).await, 200);
+            403,
+        ),
+        (&wall, "/api/datasets/complaints/export?limit=1", 403),
+        (&wall, "/api/sources", 403),
+        (&wall, "/api/regions", 200),
+        // Leadership: every figure, no rows.
+        (&pimpinan, "/api/dashboards/leadership-kpi", 200),
+        (&pimpinan, "/api/datasets/complaints/export?limit=1", 403),
+        (&pimpinan, "/api/sources", 200),
+        (&pimpinan, "/api/tokens", 403),
+        (&pimpinan, "/api/audit", 403),
+        // Monitoring: metrics and sources, no figures.
+        (&monitor, "/metrics", 200),
+        (&monitor, "/api/dashboards", 403),
+    ] {
+        let status = call(&app, "GET", path, Some(token)).await.status().as_u16();
+        assert_eq!(status, expected, "{backend:?}: {path}");
+    }
 
     // Its WebSocket follows its own dashboard only, and reports as its own screen only.
     let mut ws = app.try_ws(&format!("?token={wall}"), &[]).await.unwrap();
@@ -231,23 +223,6 @@ async fn each_role_gets_what_the_matrix_gives_and_no_more(backend: Backend) {
         .await;
     let denied = ws.next_of("error").await;
     assert_eq!(denied["code"], "not_allowed", "{denied}");
-
-    // Leadership: every figure, no rows.
-    assert_eq!(
-        status("/api/dashboards/leadership-kpi", pimpinan.clone()).await,
-        200
-    );
-    assert_eq!(
-        status("/api/datasets/complaints/export?limit=1", pimpinan.clone()).await,
-        403
-    );
-    assert_eq!(status("/api/sources", pimpinan.clone()).await, 200);
-    assert_eq!(status("/api/tokens", pimpinan.clone()).await, 403);
-    assert_eq!(status("/api/audit", pimpinan.clone()).await, 403);
-
-    // Monitoring: metrics and sources, no figures.
-    assert_eq!(status("/metrics", monitor.clone()).await, 200);
-    assert_eq!(status("/api/dashboards", monitor.clone()).await, 403);
 
     // The analyst: rows without the personal columns, which the file says it left out.
     let rows = call(
@@ -282,13 +257,10 @@ async fn each_role_gets_what_the_matrix_gives_and_no_more(backend: Backend) {
         doc["export"]
     );
     assert_eq!(doc["rows"].as_array().unwrap().len() as u64, total);
+    let asked = "/api/datasets/complaints/export?columns=source,lat";
     assert_eq!(
-        status(
-            "/api/datasets/complaints/export?columns=source,lat",
-            analyst.clone()
-        )
-        .await,
-        403
+        error_code(call(&app, "GET", asked, Some(&analyst)).await).await,
+        (403, "forbidden".into())
     );
     for format in ["csv", "parquet", "xlsx"] {
         let path = format!("/api/datasets/complaints/export?format={format}");
@@ -315,14 +287,8 @@ async fn each_role_gets_what_the_matrix_gives_and_no_more(backend: Backend) {
     }
     // A snapshot an analyst takes leaves them out too; one an admin takes with them is refused
     // to the analyst.
-    let taken = app
-        .client
-        .post(app.url("/api/snapshots"))
-        .bearer_auth(&analyst)
-        .json(&json!({"dataset": "complaints", "description": "tanpa koordinat"}))
-        .send()
-        .await
-        .unwrap();
+    let body = json!({"dataset": "complaints", "description": "tanpa koordinat"});
+    let taken = app.post_as("/api/snapshots", &analyst, &body).await;
     assert_eq!(taken.status(), 201);
     let taken: Value = taken.json().await.unwrap();
     assert_eq!(
@@ -341,14 +307,8 @@ async fn each_role_gets_what_the_matrix_gives_and_no_more(backend: Backend) {
         "{}",
         csv.lines().next().unwrap()
     );
-    let full = app
-        .client
-        .post(app.url("/api/snapshots"))
-        .bearer_auth(ADMIN)
-        .json(&json!({"dataset": "complaints", "description": "lengkap"}))
-        .send()
-        .await
-        .unwrap();
+    let body = json!({"dataset": "complaints", "description": "lengkap"});
+    let full = app.post_as("/api/snapshots", ADMIN, &body).await;
     let full: Value = full.json().await.unwrap();
     let path = format!(
         "/api/snapshots/{}/export?format=csv",
@@ -411,14 +371,8 @@ async fn tokens_expire_are_revoked_and_bad_ones_get_clear_errors() {
         error_code(call(&app, "DELETE", "/api/tokens/leaver", Some(ADMIN)).await).await,
         (404, "not_found".into())
     );
-    let again = app
-        .client
-        .post(app.url("/api/tokens"))
-        .bearer_auth(ADMIN)
-        .json(&json!({"name": "leaver", "role": "analyst"}))
-        .send()
-        .await
-        .unwrap();
+    let body = json!({"name": "leaver", "role": "analyst"});
+    let again = app.post_as("/api/tokens", ADMIN, &body).await;
     assert_eq!(error_code(again).await, (400, "name_taken".into()));
 
     // Bad requests say what is wrong.
@@ -430,14 +384,7 @@ async fn tokens_expire_are_revoked_and_bad_ones_get_clear_errors() {
         json!({"name": "a", "role": "analyst", "password": "x"}),
         json!({"name": "a", "role": "analyst", "expires_at": "2001-01-01T00:00:00Z"}),
     ] {
-        let response = app
-            .client
-            .post(app.url("/api/tokens"))
-            .bearer_auth(ADMIN)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
+        let response = app.post_as("/api/tokens", ADMIN, &body).await;
         assert_eq!(
             error_code(response).await,
             (400, "invalid_token_request".into()),

@@ -462,14 +462,11 @@ async fn a_screen_without_a_valid_token_says_so_and_with_its_token_goes_live() {
 
     // The same server, the screen's own token in the URL: the page loads its dashboard and
     // follows it live (the token goes with every API call and the WebSocket).
+    let admin = "admin-token-for-the-browser-test";
+    let body = json!({"name": "lobby", "role": "wall", "screen": "lobby", "dashboards": ["kota-pasuruan-wall"]});
     let made: Value = app
-        .client
-        .post(app.url("/api/tokens"))
-        .bearer_auth("admin-token-for-the-browser-test")
-        .json(&json!({"name": "lobby", "role": "wall", "screen": "lobby", "dashboards": ["kota-pasuruan-wall"]}))
-        .send()
+        .post_as("/api/tokens", admin, &body)
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -483,12 +480,8 @@ async fn a_screen_without_a_valid_token_says_so_and_with_its_token_goes_live() {
     )
     .await;
     let screens: Value = app
-        .client
-        .get(app.url("/api/screens"))
-        .bearer_auth("admin-token-for-the-browser-test")
-        .send()
+        .get_as("/api/screens", admin)
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
