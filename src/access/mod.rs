@@ -51,6 +51,9 @@ pub enum Refusal {
     /// Known and permitted in general, but not for this resource (a wall's other dashboards).
     #[error("not allowed for {0}")]
     OutOfReach(String),
+    /// This address presented too many refused credentials this minute.
+    #[error("too many refused tokens from this address; try again in {0} s")]
+    Throttled(u64),
 }
 
 impl Refusal {
@@ -62,12 +65,17 @@ impl Refusal {
             Refusal::Expired => "token_expired",
             Refusal::Revoked => "token_revoked",
             Refusal::Forbidden { .. } | Refusal::OutOfReach(_) => "forbidden",
+            Refusal::Throttled(_) => "too_many_failures",
         }
     }
 
-    /// Whether the credential itself failed (401) rather than its rights (403).
+    /// Whether the credential itself failed (401) rather than its rights (403) or its address
+    /// (429).
     pub fn is_unauthenticated(&self) -> bool {
-        !matches!(self, Refusal::Forbidden { .. } | Refusal::OutOfReach(_))
+        !matches!(
+            self,
+            Refusal::Forbidden { .. } | Refusal::OutOfReach(_) | Refusal::Throttled(_)
+        )
     }
 }
 
@@ -87,6 +95,9 @@ pub struct Access {
     anonymous: Option<Role>,
     tokens: TokenRegistry,
     audit: AuditLog,
+    max_failures: u32,
+    /// Refused credentials per address in the current minute: (minute's start, count).
+    failures: std::sync::Mutex<std::collections::HashMap<IpAddr, (std::time::Instant, u32)>>,
 }
 
 impl Access {
@@ -96,7 +107,32 @@ impl Access {
             anonymous: settings.anonymous_role(),
             tokens: TokenRegistry::open(settings, db.clone()).await?,
             audit: AuditLog::new(db),
+            max_failures: settings.max_failures_per_minute,
+            failures: Default::default(),
         })
+    }
+
+    /// Seconds until `address` may present a credential again, if it is throttled.
+    fn throttled(&self, address: IpAddr) -> Option<u64> {
+        let failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        let (since, count) = failures.get(&address)?;
+        let elapsed = since.elapsed().as_secs();
+        (*count >= self.max_failures && elapsed < 60).then(|| 60 - elapsed)
+    }
+
+    /// Counts a refused credential from `address`; true when this one reaches the limit.
+    fn count_failure(&self, address: IpAddr) -> bool {
+        let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        let now = std::time::Instant::now();
+        if failures.len() > 100_000 {
+            failures.retain(|_, (since, _)| now.duration_since(*since).as_secs() < 60);
+        }
+        let entry = failures.entry(address).or_insert((now, 0));
+        if now.duration_since(entry.0).as_secs() >= 60 {
+            *entry = (now, 0);
+        }
+        entry.1 += 1;
+        entry.1 == self.max_failures
     }
 
     /// Who presents `secret` (or nothing) from `address`: a token's principal, the anonymous
@@ -107,7 +143,13 @@ impl Access {
         address: IpAddr,
         resource: &str,
     ) -> Result<Principal, Refusal> {
-        let found = match secret.filter(|s| !s.is_empty()) {
+        let presented = secret.filter(|s| !s.is_empty());
+        if presented.is_some() {
+            if let Some(wait) = self.throttled(address) {
+                return Err(Refusal::Throttled(wait));
+            }
+        }
+        let found = match presented {
             Some(secret) => self.tokens.principal_of(secret).await,
             None => self
                 .anonymous
@@ -126,11 +168,17 @@ impl Access {
             }
             Err(refusal) => {
                 // The refused credential is never written down, only that one was refused.
-                let who = Principal::unknown(secret.is_some());
+                let who = Principal::unknown(presented.is_some());
                 let event = AuditEvent::new("request.denied", resource)
                     .detail(serde_json::json!({"code": refusal.code()}))
                     .outcome(Outcome::Denied);
                 self.audit.record_quietly(&who, address, event).await;
+                if presented.is_some() && self.count_failure(address) {
+                    let event = AuditEvent::new("address.throttled", &address.to_string())
+                        .detail(serde_json::json!({"failures": self.max_failures, "for_secs": 60}))
+                        .outcome(Outcome::Denied);
+                    self.audit.record_quietly(&who, address, event).await;
+                }
             }
         }
         found

@@ -27,6 +27,10 @@ pub struct AccessSettings {
     /// Seconds a server trusts its copy of the token table: a token created or revoked from
     /// the command line takes effect within this long (through the API at once).
     pub token_refresh_secs: u64,
+    /// Refused credentials one address may present in a minute; past that it is answered 429
+    /// for the rest of the minute, even with a good token (guessing gains nothing). A delay,
+    /// never a ban.
+    pub max_failures_per_minute: u32,
 }
 
 impl Default for AccessSettings {
@@ -37,6 +41,7 @@ impl Default for AccessSettings {
             tokens_file: None,
             audit_retention_days: 730,
             token_refresh_secs: 5,
+            max_failures_per_minute: 20,
         }
     }
 }
@@ -85,5 +90,10 @@ impl AccessSettings {
             1..=36_500,
         );
         c.range("token_refresh_secs", self.token_refresh_secs, 1..=3_600);
+        c.range(
+            "max_failures_per_minute",
+            self.max_failures_per_minute,
+            1..=1_000_000,
+        );
     }
 }

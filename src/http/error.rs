@@ -62,6 +62,9 @@ impl ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::TooMany { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::NotReady(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Refused(crate::access::Refusal::Throttled(_)) => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             ApiError::Refused(r) if r.is_unauthenticated() => StatusCode::UNAUTHORIZED,
             ApiError::Refused(_) => StatusCode::FORBIDDEN,
             ApiError::Denied(crate::live::Denied::Origin(_)) => StatusCode::FORBIDDEN,

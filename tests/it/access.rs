@@ -18,12 +18,18 @@ crate::tests! {
     sync serve_refuses_anonymous_rows_unless_allowed,
     sync no_secret_reaches_the_log_at_the_most_verbose_level,
     sync the_demo_is_open_on_loopback_only,
+    async an_address_that_guesses_tokens_waits_out_the_minute,
 }
 
 const ADMIN: &str = "admin-token-0123456789abcdef";
 
 /// An app that admits no anonymous request, with one admin token from a file.
 async fn closed_app(backend: Backend, simulator: bool) -> TestApp {
+    closed_app_allowing(backend, simulator, 20).await
+}
+
+/// [`closed_app`] that takes `max_failures` refused tokens a minute from one address.
+async fn closed_app_allowing(backend: Backend, simulator: bool, max_failures: u32) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let tokens = dir.path().join("tokens");
     std::fs::write(&tokens, format!("admin {ADMIN}\n")).unwrap();
@@ -31,6 +37,7 @@ async fn closed_app(backend: Backend, simulator: bool) -> TestApp {
         s.access.anonymous = "none".into();
         s.access.allow_anonymous_rows = false;
         s.access.tokens_file = Some(tokens.clone());
+        s.access.max_failures_per_minute = max_failures;
     })
     .await;
     // The file is read at start.
@@ -77,7 +84,8 @@ async fn make_token(app: &TestApp, body: Value) -> String {
 }
 
 async fn every_documented_path_but_the_public_ones_needs_a_token() {
-    let app = closed_app(Backend::Sqlite, false).await;
+    // Every path is tried with an invented token too: more than one address may guess a minute.
+    let app = closed_app_allowing(Backend::Sqlite, false, 100_000).await;
     let doc: Value = app.get("/api/openapi.json").await.json().await.unwrap();
     let mut checked = 0;
     for (path, item) in doc["paths"].as_object().unwrap() {
@@ -770,4 +778,44 @@ fn the_demo_is_open_on_loopback_only() {
         let _ = child.wait();
         assert_eq!(status, expected, "demo on {listen}");
     }
+}
+
+async fn an_address_that_guesses_tokens_waits_out_the_minute() {
+    let app = closed_app(Backend::Sqlite, false).await;
+    for i in 0..20 {
+        let guess = format!("pantau_guess_{i}");
+        let (status, code) =
+            error_code(call(&app, "GET", "/api/dashboards", Some(&guess)).await).await;
+        assert_eq!((status, code.as_str()), (401, "token_invalid"), "guess {i}");
+    }
+    // The 21st credential from this address waits, even a good one: guessing gains nothing.
+    for token in ["pantau_guess_21", ADMIN] {
+        let (status, code) =
+            error_code(call(&app, "GET", "/api/dashboards", Some(token)).await).await;
+        assert_eq!((status, code.as_str()), (429, "too_many_failures"));
+    }
+    // Requests without a credential are not what is throttled, and the server is well.
+    assert_eq!(app.get("/readyz").await.status(), 200);
+    assert_eq!(
+        call(&app, "GET", "/api/dashboards", None).await.status(),
+        401
+    );
+    // The throttling is in the audit log.
+    let db = pantau::db::MetaDb::connect(
+        &pantau::db::DatabaseTarget::Sqlite(app.data_dir.path().join("pantau.db")),
+        &pantau::db::DatabaseSettings::default(),
+    )
+    .await
+    .unwrap();
+    let entries = pantau::access::AuditLog::new(db.clone())
+        .entries(&pantau::db::AuditFilter {
+            action_prefix: Some("address.throttled".into()),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    db.close().await;
+    app.stop().await;
 }
