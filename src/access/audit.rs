@@ -8,11 +8,10 @@ use std::fmt::Write as _;
 use std::net::IpAddr;
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use sha2::Digest;
 
 use super::tokens::micros;
 use super::Principal;
-use crate::db::{hex, AuditFilter, AuditRow, DbError, MetaDb, GENESIS};
+use crate::db::{AuditFilter, AuditRow, DbError, MetaDb, GENESIS};
 
 /// How a decision ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -257,7 +256,7 @@ pub(crate) fn entry_hash(e: &AuditRow) -> String {
     ] {
         let _ = write!(text, "{}:{field}", field.len());
     }
-    hex(&sha2::Sha256::digest(text.as_bytes()))
+    crate::db::payload_hash(&text)
 }
 
 fn timestamp(at: DateTime<Utc>) -> String {

@@ -169,10 +169,7 @@ impl Access {
             Err(refusal) => {
                 // The refused credential is never written down, only that one was refused.
                 let who = Principal::unknown(presented.is_some());
-                let event = AuditEvent::new("request.denied", resource)
-                    .detail(serde_json::json!({"code": refusal.code()}))
-                    .outcome(Outcome::Denied);
-                self.audit.record_quietly(&who, address, event).await;
+                self.deny(&who, address, resource, refusal).await;
                 if presented.is_some() && self.count_failure(address) {
                     let event = AuditEvent::new("address.throttled", &address.to_string())
                         .detail(serde_json::json!({"failures": self.max_failures, "for_secs": 60}))
@@ -182,6 +179,21 @@ impl Access {
             }
         }
         found
+    }
+
+    /// [`Access::authenticate`], then [`Access::authorize`] for `permission`: what every
+    /// guarded path asks.
+    pub async fn admit(
+        &self,
+        secret: Option<&str>,
+        permission: Permission,
+        address: IpAddr,
+        resource: &str,
+    ) -> Result<Principal, Refusal> {
+        let principal = self.authenticate(secret, address, resource).await?;
+        self.authorize(&principal, permission, address, resource)
+            .await?;
+        Ok(principal)
     }
 
     /// Whether `principal` may use `permission` on `resource`; a refusal is audited.
@@ -201,7 +213,8 @@ impl Access {
         }
     }
 
-    /// Audits a refusal decided elsewhere from the principal's reach (a wall's other dashboard).
+    /// Audits a refusal: of a credential, a permission, or one decided elsewhere from the
+    /// principal's reach (a wall's other dashboard).
     pub async fn deny(
         &self,
         principal: &Principal,

@@ -11,7 +11,6 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use rand::RngCore;
-use sha2::Digest;
 
 use super::{AccessSettings, AuditEvent, AuditLog, Principal, Refusal, Role, Via};
 use crate::db::{hex, DbError, MetaDb, TokenRow};
@@ -318,7 +317,7 @@ fn generate_secret() -> String {
 /// SHA-256 of a secret, hex: what the database keeps. Secrets are 256 random bits, so a fast
 /// hash is enough (a slow one is for passwords people choose).
 pub(crate) fn hash_secret(secret: &str) -> String {
-    hex(&sha2::Sha256::digest(secret.as_bytes()))
+    crate::db::payload_hash(secret)
 }
 
 fn is_id(text: &str, max: usize) -> bool {

@@ -128,7 +128,8 @@ pub struct SnapshotRecord {
     pub sha256: String,
 }
 
-/// SHA-256 of a text, hex: the identity of a quarantined payload.
+/// SHA-256 of a text, hex: the identity of a quarantined payload, what is kept of a token's
+/// secret, an audit entry's link in its chain.
 pub fn payload_hash(payload: &str) -> String {
     use sha2::Digest;
     hex(&sha2::Sha256::digest(payload.as_bytes()))

@@ -38,9 +38,8 @@ pub fn credential(request: &Request) -> Option<String> {
 }
 
 /// The client's address as the listener saw it.
-pub fn address(request: &Request) -> IpAddr {
-    request
-        .extensions()
+fn address(extensions: &axum::http::Extensions) -> IpAddr {
+    extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip())
 }
@@ -51,22 +50,19 @@ pub async fn check(permission: Permission, mut request: Request, next: Next) -> 
         return ApiError::Internal(anyhow::anyhow!("the access layer is not installed"))
             .into_response();
     };
-    let ip = address(&request);
+    let ip = address(request.extensions());
     let resource: String = format!("{} {}", request.method(), request.uri().path())
         .chars()
         .take(300)
         .collect();
     let secret = credential(&request);
-    let principal = match access.authenticate(secret.as_deref(), ip, &resource).await {
+    let principal = match access
+        .admit(secret.as_deref(), permission, ip, &resource)
+        .await
+    {
         Ok(principal) => principal,
         Err(refusal) => return ApiError::Refused(refusal).into_response(),
     };
-    if let Err(refusal) = access
-        .authorize(&principal, permission, ip, &resource)
-        .await
-    {
-        return ApiError::Refused(refusal).into_response();
-    }
     request.extensions_mut().insert(principal);
     next.run(request).await
 }
@@ -109,10 +105,7 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Caller {
             .ok_or_else(|| {
                 ApiError::Internal(anyhow::anyhow!("a route without its access guard"))
             })?;
-        let ip = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip());
+        let ip = address(&parts.extensions);
         Ok(Caller { principal, ip })
     }
 }

@@ -48,15 +48,11 @@ async fn upgrade(
         Ok(slot) => slot,
         Err(denied) => return refused(denied.code(), ApiError::Denied(denied)),
     };
-    let decided = match state.access.authenticate(token, peer.ip(), "GET /ws").await {
-        Ok(principal) => state
-            .access
-            .authorize(&principal, Permission::Aggregates, peer.ip(), "GET /ws")
-            .await
-            .map(|()| principal),
-        Err(refusal) => Err(refusal),
-    };
-    let grant = match decided {
+    let admitted = state
+        .access
+        .admit(token, Permission::Aggregates, peer.ip(), "GET /ws")
+        .await;
+    let grant = match admitted {
         Ok(principal) => principal,
         Err(refusal) => return refused(refusal.code(), ApiError::Refused(refusal)),
     };
