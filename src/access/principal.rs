@@ -146,8 +146,14 @@ impl Principal {
             .topics
             .as_ref()
             .is_none_or(|prefixes| prefixes.iter().any(|p| topic.starts_with(p.as_str())));
+        // Dashboards limit the dashboards' topics; others (the sources' health, which every
+        // screen shows as data ages) are not theirs to limit. A prefix that reaches into the
+        // dashboards' names ("d", "dashboards/") is theirs.
+        let all = crate::dashboards::TOPICS;
+        let outside = !topic.starts_with(all) && !all.starts_with(topic);
         let in_dashboards = match &self.dashboards {
             None => true,
+            Some(_) if outside => true,
             Some(list) => list.iter().any(|d| {
                 let own = crate::dashboards::topic(d, "");
                 // A prefix the client asks for may be the dashboard's own prefix or longer.
@@ -180,6 +186,10 @@ mod tests {
         assert!(w.may_follow("dashboards/overview/"));
         assert!(!w.may_follow("dashboards/overview-secret/total"));
         assert!(!w.may_follow("dashboards/"));
+        assert!(!w.may_follow("d"));
+        assert!(!w.may_follow(""));
+        // The sources' health, which a wall shows as its data ages.
+        assert!(w.may_follow("sources/health"));
         assert!(!w.may_follow("dashboards/budget/total"));
         assert!(w.may_see_dashboard("overview"));
         assert!(!w.may_see_dashboard("budget"));

@@ -32,15 +32,18 @@ pub use kinds::PanelKind;
 pub use model::{Dashboard, Panel, Query};
 pub use settings::DashboardSettings;
 
+/// Where every dashboard panel's topic begins.
+pub const TOPICS: &str = "dashboards/";
+
 /// The live topic of a dashboard panel: `dashboards/{dashboard}/{panel}` (a whole dashboard is
 /// followed by the prefix `dashboards/{dashboard}/`).
 pub fn topic(dashboard: &str, panel: &str) -> String {
-    format!("dashboards/{dashboard}/{panel}")
+    format!("{TOPICS}{dashboard}/{panel}")
 }
 
 /// The dashboard and panel ids of a panel's topic (the reverse of [`topic`]).
 pub fn panel_of(topic: &str) -> Option<(&str, &str)> {
-    topic.strip_prefix("dashboards/")?.split_once('/')
+    topic.strip_prefix(TOPICS)?.split_once('/')
 }
 
 /// A problem in a dashboard file, placed at `file:line:col`.

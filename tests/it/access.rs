@@ -227,6 +227,10 @@ async fn each_role_gets_what_the_matrix_gives_and_no_more(backend: Backend) {
         .await;
     let denied = ws.next_of("error").await;
     assert_eq!(denied["code"], "not_allowed", "{denied}");
+    // The sources' health (the data ages every screen shows) is a wall's to follow.
+    ws.subscribe("sources/health", None).await;
+    let health = ws.next_json().await;
+    assert_eq!(health["type"], "snapshot", "{health}");
     ws.send_json(json!({"type": "screen", "name": "lobby-right", "page": "wall"}))
         .await;
     let denied = ws.next_of("error").await;
