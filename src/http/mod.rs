@@ -16,6 +16,7 @@ mod metrics;
 mod openapi;
 mod pages;
 mod screens;
+mod server;
 mod settings;
 mod snapshots;
 mod sources;
@@ -23,7 +24,7 @@ mod ws;
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::StatusCode;
@@ -39,7 +40,8 @@ use tracing::Level;
 
 pub use error::ApiError;
 pub use geo::{GeoService, Tiles};
-pub use settings::ServerSettings;
+pub use server::{ConnectionLimits, Server};
+pub use settings::{HostRule, ServerSettings};
 
 use crate::db::MetaDb;
 use crate::domain::SourceHealth;
@@ -71,7 +73,7 @@ pub struct AppState {
 }
 
 /// The whole HTTP surface of an instance.
-pub fn router(state: AppState, static_dir: PathBuf, request_timeout: Duration) -> Router {
+pub fn router(state: AppState, static_dir: PathBuf, settings: &ServerSettings) -> Router {
     let files = ServeDir::new(&static_dir).append_index_html_on_directories(true);
     Router::new()
         .merge(health::router())
@@ -94,6 +96,10 @@ pub fn router(state: AppState, static_dir: PathBuf, request_timeout: Duration) -
         // The nest serves `/api/…` but not `/api/` itself, which would otherwise fall to the files.
         .route("/api/", axum::routing::any(error::api_not_found))
         .fallback_service(files)
+        .layer(middleware::from_fn_with_state(
+            Arc::new(settings.host_rule()),
+            check_host,
+        ))
         .layer(middleware::from_fn(security_headers))
         // Each route's guard (`guard::needs!`) finds the access rules here.
         .layer(axum::Extension(state.access.clone()))
@@ -107,7 +113,7 @@ pub fn router(state: AppState, static_dir: PathBuf, request_timeout: Duration) -
         .layer(CompressionLayer::new().compress_when(not_precompressed()))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
-            request_timeout,
+            settings.request_timeout(),
         ))
         .layer(
             TraceLayer::new_for_http()
@@ -152,6 +158,36 @@ async fn security_headers(request: Request, next: Next) -> Response {
     );
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     response
+}
+
+/// Refuses a request that names a host this server does not answer to (DNS rebinding, see
+/// [`HostRule`]) with 421 `host_not_allowed`, before anything else looks at it.
+async fn check_host(State(rule): State<Arc<HostRule>>, request: Request, next: Next) -> Response {
+    use axum::response::IntoResponse;
+    let host = request
+        .headers()
+        .get(axum::http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| request.uri().authority().map(|a| a.as_str()));
+    // HTTP/1.0 may send none; a browser always does, so the attack always names one.
+    match host {
+        Some(host) if !rule.allows(host) => {
+            let shown: String = host.chars().take(100).collect();
+            tracing::debug!(host = %shown, "Refused a request for an unknown host name.");
+            (
+                StatusCode::MISDIRECTED_REQUEST,
+                axum::Json(serde_json::json!({"error": {
+                    "code": "host_not_allowed",
+                    "message": format!(
+                        "this server does not answer to the name '{shown}'; its administrator \
+                         can add it to server.allowed_hosts"
+                    ),
+                }})),
+            )
+                .into_response()
+        }
+        _ => next.run(request).await,
+    }
 }
 
 /// The span of a request: method and path only, never the query (it may carry a token).

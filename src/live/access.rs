@@ -31,8 +31,44 @@ impl Denied {
 /// The connection rules of one server; shared by every upgrade.
 pub struct AccessPolicy {
     allowed_origins: Vec<String>,
-    max_per_ip: usize,
+    per_ip: AddressSlots,
+}
+
+/// Counts open connections per address against a cap; the HTTP listener and the WebSocket
+/// upgrade each keep one.
+#[derive(Clone)]
+pub struct AddressSlots {
+    max: usize,
     open: Arc<Mutex<HashMap<IpAddr, usize>>>,
+}
+
+impl AddressSlots {
+    /// At most `max` connections per address.
+    pub fn new(max: usize) -> AddressSlots {
+        AddressSlots {
+            max,
+            open: Arc::default(),
+        }
+    }
+
+    /// One of `ip`'s slots, or `None` when it holds `max` already.
+    pub fn take(&self, ip: IpAddr) -> Option<IpSlot> {
+        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        let count = open.entry(ip).or_insert(0);
+        if *count >= self.max {
+            return None;
+        }
+        *count += 1;
+        Some(IpSlot {
+            ip,
+            open: self.open.clone(),
+        })
+    }
+
+    /// The cap.
+    pub fn max(&self) -> usize {
+        self.max
+    }
 }
 
 /// Holds one of an address's connection slots until dropped.
@@ -62,8 +98,7 @@ impl AccessPolicy {
                 .iter()
                 .map(|o| o.to_ascii_lowercase())
                 .collect(),
-            max_per_ip: settings.max_connections_per_ip,
-            open: Arc::default(),
+            per_ip: AddressSlots::new(settings.max_connections_per_ip),
         }
     }
 
@@ -85,16 +120,9 @@ impl AccessPolicy {
                 return Err(Denied::Origin(origin.chars().take(100).collect()));
             }
         }
-        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
-        let count = open.entry(ip).or_insert(0);
-        if *count >= self.max_per_ip {
-            return Err(Denied::TooManyConnections(self.max_per_ip));
-        }
-        *count += 1;
-        Ok(IpSlot {
-            ip,
-            open: self.open.clone(),
-        })
+        self.per_ip
+            .take(ip)
+            .ok_or(Denied::TooManyConnections(self.per_ip.max()))
     }
 }
 

@@ -11,8 +11,8 @@ pub mod screens;
 mod session;
 mod settings;
 
-pub use access::{AccessPolicy, Denied, IpSlot};
+pub use access::{AccessPolicy, AddressSlots, Denied, IpSlot};
 pub use hub::{Hub, TopicState};
 pub use screens::{Screen, ScreenState, Screens};
-pub use session::{serve_socket, SessionContext, SessionLimits, ViewError, ViewSource};
+pub use session::{serve_socket, SessionContext, SessionLimits, ViewError, ViewSource, Views};
 pub use settings::LiveSettings;

@@ -36,6 +36,10 @@ pub struct LiveSettings {
     /// closer together go out together (a wall needs no more than 20 per second); 0 sends each
     /// at once.
     pub min_send_interval_ms: u64,
+    /// Map views (`view` messages) computed at once over all connections; more wait their turn.
+    pub max_concurrent_views: usize,
+    /// Seconds a map view may wait for its turn before it is refused with `server_busy`.
+    pub view_wait_secs: u64,
 }
 
 impl Default for LiveSettings {
@@ -53,6 +57,8 @@ impl Default for LiveSettings {
             idle_timeout_secs: 60,
             history: 64,
             min_send_interval_ms: 50,
+            max_concurrent_views: 4,
+            view_wait_secs: 10,
         }
     }
 }
@@ -86,6 +92,8 @@ impl LiveSettings {
         c.range("max_errors", self.max_errors, 0..=100_000);
         c.range("ping_interval_secs", self.ping_interval_secs, 1..=3600);
         c.range("history", self.history, 0..=100_000);
+        c.range("max_concurrent_views", self.max_concurrent_views, 1..=256);
+        c.range("view_wait_secs", self.view_wait_secs, 1..=300);
         c.range(
             "min_send_interval_ms",
             self.min_send_interval_ms,

@@ -7,14 +7,13 @@
 pub mod admin;
 pub mod offline;
 
-use std::future::{Future, IntoFuture};
+use std::future::Future;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use axum::serve::ListenerExt;
 use serde_json::Value;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -36,7 +35,7 @@ use crate::geo::{Boundaries, Catalog};
 use crate::http::{self, AppState, GeoService};
 use crate::ingest::{self, Enricher, Sinks};
 use crate::live::{
-    AccessPolicy, Hub, Screens, SessionContext, SessionLimits, ViewError, ViewSource,
+    AccessPolicy, Hub, Screens, SessionContext, SessionLimits, ViewError, ViewSource, Views,
 };
 use crate::store::Store;
 use crate::telemetry::Metrics;
@@ -117,7 +116,11 @@ impl Application {
             limits: SessionLimits::from_settings(&settings.live),
             access,
             screens: Screens::default(),
-            views: Some(Arc::new(views)),
+            views: Some(Views::new(
+                Arc::new(views),
+                settings.live.max_concurrent_views,
+                Duration::from_secs(settings.live.view_wait_secs),
+            )),
         });
         let sink: Arc<dyn TopicSink> = Arc::new(hub.clone());
         let board = Board {
@@ -169,7 +172,7 @@ impl Application {
             exports,
             access: rights.clone(),
         };
-        let router = http::router(state.clone(), static_dir, settings.server.request_timeout());
+        let router = http::router(state.clone(), static_dir, &settings.server);
 
         let tasks = TaskTracker::new();
         tasks.spawn(store.clone().run_checkpoints(shutdown.clone()));
@@ -248,20 +251,21 @@ impl Application {
                 token.cancel();
             }
         };
-        let service = self
-            .router
-            .into_make_service_with_connect_info::<SocketAddr>();
-        // Live updates are small frames that must leave at once, not wait for Nagle's algorithm.
-        let listener = self.listener.tap_io(|tcp| {
-            if let Err(e) = tcp.set_nodelay(true) {
-                tracing::debug!(error = %e, "Cannot set TCP_NODELAY.");
-            }
-        });
-        let server = axum::serve(listener, service).with_graceful_shutdown(stop);
-        let mut server = std::pin::pin!(server.into_future());
+        let rule = self.settings.server.host_rule();
+        if rule.names_only_loopback() && !addr.ip().is_loopback() {
+            tracing::info!("Requests naming this server by a host name are refused until server.allowed_hosts lists the name; IP addresses and localhost are always answered.");
+        }
+        let server = http::Server::new(
+            self.listener,
+            self.router,
+            self.settings.server.connection_limits(),
+            self.state.metrics.clone(),
+        )
+        .run(stop);
+        let mut server = std::pin::pin!(server);
         let budget = self.settings.server.shutdown_timeout();
         tokio::select! {
-            result = &mut server => result.context("the HTTP server failed")?,
+            () = &mut server => {}
             _ = token.cancelled() => {
                 // Drain: HTTP requests in flight, then workers (a pull in progress is made durable).
                 if tokio::time::timeout(budget, &mut server).await.is_err() {

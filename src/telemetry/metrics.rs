@@ -78,6 +78,8 @@ struct Inner {
     registry: Registry,
     http_requests: Family<HttpLabels, Counter>,
     http_latency: LatencyFamily,
+    http_connections: Gauge,
+    http_connections_refused: Family<ReasonLabels, Counter>,
     ws_connections: Gauge,
     ws_subscriptions: Gauge,
     ws_messages_out: Counter,
@@ -115,6 +117,19 @@ impl Metrics {
             "http_request_duration_seconds",
             "Time to answer an HTTP request",
             http_latency.clone(),
+        );
+        let http_connections = Gauge::default();
+        registry.register(
+            "http_connections",
+            "Open TCP connections (HTTP and WebSocket)",
+            http_connections.clone(),
+        );
+        let http_connections_refused = Family::<ReasonLabels, Counter>::default();
+        registry.register(
+            "http_connections_refused",
+            "Connections closed at once because a cap was reached, by reason \
+             (too_many_connections, too_many_connections_per_address)",
+            http_connections_refused.clone(),
         );
         let ws_connections = Gauge::default();
         registry.register(
@@ -206,6 +221,8 @@ impl Metrics {
                 resident_memory,
                 http_requests,
                 http_latency,
+                http_connections,
+                http_connections_refused,
                 ws_connections,
                 ws_subscriptions,
                 ws_messages_out,
@@ -245,6 +262,24 @@ impl Metrics {
             })
             .observe(seconds);
         self.inner.http_requests.get_or_create(&labels).inc();
+    }
+
+    /// Counts an open TCP connection for as long as the returned guard lives.
+    pub fn http_connection(&self) -> ConnectionGuard {
+        self.inner.http_connections.inc();
+        ConnectionGuard {
+            metrics: self.clone(),
+        }
+    }
+
+    /// Counts a connection closed at once because a cap was reached.
+    pub fn http_connection_refused(&self, reason: &str) {
+        self.inner
+            .http_connections_refused
+            .get_or_create(&ReasonLabels {
+                reason: reason.to_owned(),
+            })
+            .inc();
     }
 
     /// Counts a WebSocket connection for as long as the returned guard lives.
@@ -359,6 +394,17 @@ pub struct WsConnectionGuard {
 impl Drop for WsConnectionGuard {
     fn drop(&mut self) {
         self.metrics.inner.ws_connections.dec();
+    }
+}
+
+/// Keeps an open TCP connection counted; dropping it uncounts the connection.
+pub struct ConnectionGuard {
+    metrics: Metrics,
+}
+
+impl Drop for ConnectionGuard {
+    fn drop(&mut self) {
+        self.metrics.inner.http_connections.dec();
     }
 }
 

@@ -5,7 +5,7 @@
 
 mod metrics;
 
-pub use metrics::{HttpLabels, Metrics, SourceLabels};
+pub use metrics::{ConnectionGuard, HttpLabels, Metrics, SourceLabels};
 
 use std::io::IsTerminal;
 

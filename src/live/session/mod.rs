@@ -36,7 +36,7 @@ use crate::access::Principal;
 use crate::telemetry::Metrics;
 use outbox::Outbox;
 use views::{check_view, ViewRequest, MAX_VIEWS};
-pub use views::{ViewError, ViewSource};
+pub use views::{ViewError, ViewSource, Views};
 
 /// How long a closing connection waits for the client's close frame.
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
@@ -99,7 +99,7 @@ pub struct SessionContext {
     /// Named wall screens and how they are doing.
     pub screens: Screens,
     /// Computes map layers for a client's view (`view` messages); `None`: views are refused.
-    pub views: Option<Arc<dyn ViewSource>>,
+    pub views: Option<Views>,
 }
 
 /// A followed topic: the seq the client holds and where the hub keeps the topic.

@@ -2,9 +2,13 @@
 //! (the engine's layers, connected in `startup`) on a blocking thread, sent as `features` and sent
 //! again whenever the topic moves.
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use axum::extract::ws::Message;
 use futures_util::Sink;
 use serde_json::Value;
+use tokio::sync::Semaphore;
 
 use super::outbox::Outbox;
 use super::{Session, SessionContext, Stop};
@@ -28,6 +32,52 @@ pub struct ViewError {
 pub trait ViewSource: Send + Sync {
     /// The layer value of `topic` inside `bbox` (west, south, east, north) at `zoom`.
     fn features(&self, topic: &str, bbox: [f64; 4], zoom: u8) -> Result<Value, ViewError>;
+}
+
+/// The map-view computer with a bound on how many views are computed at once across every
+/// session: each takes a blocking thread and CPU, and a crowd of clients asking together must
+/// not take them all.
+#[derive(Clone)]
+pub struct Views {
+    source: Arc<dyn ViewSource>,
+    slots: Arc<Semaphore>,
+    wait: Duration,
+}
+
+impl Views {
+    /// `source`, computing at most `max_concurrent` views at once; a view waits up to `wait` for
+    /// its turn and is then refused with `server_busy`.
+    pub fn new(source: Arc<dyn ViewSource>, max_concurrent: usize, wait: Duration) -> Views {
+        Views {
+            source,
+            slots: Arc::new(Semaphore::new(max_concurrent.max(1))),
+            wait,
+        }
+    }
+
+    /// Computes one view in its turn.
+    async fn compute(&self, topic: String, bbox: [f64; 4], zoom: u8) -> Result<Value, ViewError> {
+        let Ok(Ok(permit)) =
+            tokio::time::timeout(self.wait, self.slots.clone().acquire_owned()).await
+        else {
+            return Err(ViewError {
+                code: "server_busy",
+                message: "the server is computing many map views; ask again shortly".into(),
+            });
+        };
+        let source = self.source.clone();
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            source.features(&topic, bbox, zoom)
+        })
+        .await
+        .unwrap_or_else(|e| {
+            Err(ViewError {
+                code: "invalid_message",
+                message: format!("the view could not be computed: {e}"),
+            })
+        })
+    }
 }
 
 /// A client's view of one map topic.
@@ -70,7 +120,7 @@ impl Session {
         out: &mut Outbox<'_, S>,
         ctx: &SessionContext,
     ) -> Result<(), Stop> {
-        let Some(source) = ctx.views.clone() else {
+        let Some(views) = ctx.views.clone() else {
             return out
                 .error(
                     "invalid_message",
@@ -84,14 +134,7 @@ impl Session {
                 .await;
         };
         let (name, bbox, zoom) = (topic.to_owned(), view.bbox, view.zoom);
-        let computed = tokio::task::spawn_blocking(move || source.features(&name, bbox, zoom))
-            .await
-            .unwrap_or_else(|e| {
-                Err(ViewError {
-                    code: "invalid_message",
-                    message: format!("the view could not be computed: {e}"),
-                })
-            });
+        let computed = views.compute(name, bbox, zoom).await;
         let data = match computed {
             Ok(data) => data,
             Err(e) => return out.error(e.code, e.message).await,
@@ -108,5 +151,40 @@ impl Session {
         view.sent = state.seq;
         self.views.insert(topic.to_owned(), view);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A source that takes `0` to compute a view.
+    struct Slow(Duration);
+
+    impl ViewSource for Slow {
+        fn features(&self, topic: &str, _bbox: [f64; 4], _zoom: u8) -> Result<Value, ViewError> {
+            std::thread::sleep(self.0);
+            Ok(Value::String(topic.to_owned()))
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn views_beyond_the_bound_wait_their_turn_then_are_refused() {
+        let views = Views::new(
+            Arc::new(Slow(Duration::from_millis(600))),
+            1,
+            Duration::from_millis(100),
+        );
+        let bbox = [112.8, -7.7, 112.95, -7.6];
+        let first = tokio::spawn({
+            let views = views.clone();
+            async move { views.compute("a".into(), bbox, 12).await }
+        });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let second = views.compute("b".into(), bbox, 12).await;
+        assert_eq!(second.unwrap_err().code, "server_busy");
+        assert_eq!(first.await.unwrap().unwrap(), Value::String("a".into()));
+        // Once the first is done, the slot is free again.
+        assert!(views.compute("c".into(), bbox, 12).await.is_ok());
     }
 }
