@@ -34,7 +34,49 @@ pub struct FilterInput {
     pub window: Option<String>,
 }
 
+/// Longest text of a filter's field name, value or window.
+pub const MAX_FILTER_TEXT: usize = 200;
+/// Most values one `in` test may list (every kelurahan of a large kabupaten fits).
+pub const MAX_IN_VALUES: usize = 500;
+
 impl FilterInput {
+    /// Refuses what no real filter needs and a stored request must not carry: long texts and
+    /// long lists (they would be kept with a snapshot and echoed in every listing).
+    fn bounded(&self) -> Result<(), String> {
+        let field: String = self.field.chars().take(40).collect();
+        let long = |v: &serde_json::Value| {
+            v.as_str()
+                .is_some_and(|t| t.chars().count() > MAX_FILTER_TEXT)
+        };
+        if self.field.chars().count() > MAX_FILTER_TEXT {
+            return Err(format!(
+                "a filter's field name is longer than {MAX_FILTER_TEXT} characters ('{field}…')"
+            ));
+        }
+        if let Some(values) = &self.one_of {
+            if values.len() > MAX_IN_VALUES {
+                return Err(format!(
+                    "filter on `{field}`: `in` lists {} values; at most {MAX_IN_VALUES}",
+                    values.len()
+                ));
+            }
+        }
+        let values = [&self.equals, &self.min, &self.max]
+            .into_iter()
+            .flatten()
+            .chain(self.one_of.iter().flatten());
+        let window_long = self
+            .window
+            .as_ref()
+            .is_some_and(|w| w.chars().count() > MAX_FILTER_TEXT);
+        if window_long || values.into_iter().any(long) {
+            return Err(format!(
+                "filter on `{field}`: a value is longer than {MAX_FILTER_TEXT} characters"
+            ));
+        }
+        Ok(())
+    }
+
     /// A filter from the text of a URL query parameter: `field` tested with `op` (`equals` with
     /// one or more values — several mean "one of" —, `min`, `max` or `window`). Each text is read
     /// in the field's type (numbers, `true`/`false`); a time whose `+` offset arrived as a space
@@ -123,6 +165,7 @@ impl FilterInput {
 
     /// The checked filter on `dataset`, or every problem with it.
     pub fn check(&self, dataset: Dataset) -> Result<Filter, Vec<String>> {
+        self.bounded().map_err(|e| vec![e])?;
         let spanned = |v: toml::Value| Spanned::new(0..0, v);
         let convert = |v: &serde_json::Value| -> Result<toml::Value, String> {
             match v {
@@ -229,5 +272,36 @@ mod tests {
         assert!(err("status", "like", &["x"]).contains("unknown filter test `like`"));
         assert!(err("rating", "min", &["1", "2"]).contains("takes one value"));
         assert!(err("created_at", "window", &["tomorrow"]).contains("tomorrow"));
+    }
+
+    #[test]
+    fn long_values_and_long_lists_are_refused() {
+        let d = Dataset::Complaints;
+        let check = |f: FilterInput| f.check(d).unwrap_err().join("; ");
+        let long = "x".repeat(MAX_FILTER_TEXT + 1);
+        let equals = FilterInput {
+            field: "category".into(),
+            equals: Some(serde_json::Value::String(long.clone())),
+            ..FilterInput::default()
+        };
+        assert!(check(equals).contains("longer than 200"));
+        let list = FilterInput {
+            field: "kelurahan".into(),
+            one_of: Some(vec![serde_json::json!("35.75.01.1001"); MAX_IN_VALUES + 1]),
+            ..FilterInput::default()
+        };
+        assert!(check(list).contains("at most 500"));
+        let field = FilterInput {
+            field: long,
+            equals: Some(serde_json::json!("a")),
+            ..FilterInput::default()
+        };
+        assert!(check(field).contains("field name is longer"));
+        let fits = FilterInput {
+            field: "kelurahan".into(),
+            one_of: Some(vec![serde_json::json!("35.75.01.1001"); MAX_IN_VALUES]),
+            ..FilterInput::default()
+        };
+        assert!(fits.check(d).is_ok());
     }
 }

@@ -126,6 +126,17 @@ pub struct SnapshotRecord {
     pub bytes: i64,
     /// SHA-256 of its data file, hex.
     pub sha256: String,
+    /// Whose quota it counts against: `token:<name>` or `ip:<address>`.
+    pub owner: String,
+}
+
+/// What one owner's snapshots take: how many were taken since a moment, and their bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SnapshotUsage {
+    /// Snapshots taken since the moment asked about.
+    pub taken_since: i64,
+    /// Bytes of all the owner's snapshots.
+    pub bytes: i64,
 }
 
 /// SHA-256 of a text, hex: the identity of a quarantined payload, what is kept of a token's
@@ -135,10 +146,7 @@ pub fn payload_hash(payload: &str) -> String {
     hex(&sha2::Sha256::digest(payload.as_bytes()))
 }
 
-/// Bytes as lower-case hex (how content hashes are stored).
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
+pub use crate::domain::hex;
 
 /// A pool on one of the supported backends; cheap to clone.
 #[derive(Clone, Debug)]
@@ -415,8 +423,8 @@ impl MetaDb {
     /// Records a snapshot whose files are in place.
     pub async fn insert_snapshot(&self, record: &SnapshotRecord) -> Result<(), DbError> {
         const SQL: &str = "INSERT INTO snapshots (id, kind, target, request, as_of, created_at, \
-             created_by, description, store_seq, rows, bytes, sha256) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
+             created_by, description, store_seq, rows, bytes, sha256, owner) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)";
         with_pool!(self, pool => {
             sqlx::query(SQL)
                 .bind(&record.id)
@@ -431,6 +439,7 @@ impl MetaDb {
                 .bind(record.rows)
                 .bind(record.bytes)
                 .bind(&record.sha256)
+                .bind(&record.owner)
                 .execute(pool)
                 .await?;
         });
@@ -440,7 +449,7 @@ impl MetaDb {
     /// A snapshot's record by id.
     pub async fn snapshot(&self, id: &str) -> Result<Option<SnapshotRecord>, DbError> {
         const SQL: &str = "SELECT id, kind, target, request, as_of, created_at, created_by, \
-             description, store_seq, rows, bytes, sha256 FROM snapshots WHERE id = $1";
+             description, store_seq, rows, bytes, sha256, owner FROM snapshots WHERE id = $1";
         let row = with_pool!(self, pool => {
             sqlx::query_as::<_, SnapshotRecord>(SQL).bind(id).fetch_optional(pool).await?
         });
@@ -455,7 +464,7 @@ impl MetaDb {
         limit: u32,
     ) -> Result<Vec<SnapshotRecord>, DbError> {
         const COLUMNS: &str = "SELECT id, kind, target, request, as_of, created_at, created_by, \
-             description, store_seq, rows, bytes, sha256 FROM snapshots";
+             description, store_seq, rows, bytes, sha256, owner FROM snapshots";
         let rows = with_pool!(self, pool => {
             match before {
                 Some(b) => {
@@ -480,6 +489,20 @@ impl MetaDb {
             }
         });
         Ok(rows)
+    }
+
+    /// What `owner`'s snapshots take: how many since `since`, and all their bytes.
+    pub async fn snapshot_usage(
+        &self,
+        owner: &str,
+        since: DateTime<Utc>,
+    ) -> Result<SnapshotUsage, DbError> {
+        const SQL: &str = "SELECT COUNT(CASE WHEN created_at >= $2 THEN 1 END), \
+             CAST(COALESCE(SUM(bytes), 0) AS BIGINT) FROM snapshots WHERE owner = $1";
+        let (taken_since, bytes): (i64, i64) = with_pool!(self, pool => {
+            sqlx::query_as(SQL).bind(owner).bind(since).fetch_one(pool).await?
+        });
+        Ok(SnapshotUsage { taken_since, bytes })
     }
 
     /// Waits for in-flight queries and closes every connection (SQLite checkpoints its WAL).

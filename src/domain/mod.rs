@@ -30,3 +30,8 @@ pub use money::{MoneyError, NumberStyle, Rupiah};
 pub use region::{RegionCode, RegionCodeError, RegionLevel};
 pub use service::{ServiceEvent, ServiceOutcome};
 pub use time::{format_local, parse_instant, LocalClock, DEFAULT_TIME_ZONE};
+
+/// Bytes as lower-case hex (how content hashes are stored and shown).
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -83,6 +83,15 @@ pub enum ExportError {
     /// As many exports run as may: try again later.
     #[error(transparent)]
     Busy(#[from] Busy),
+    /// The client took as many snapshots this hour as it may (`snapshot_rate_limited`), or its
+    /// snapshots fill its quota (`snapshot_quota_exceeded`).
+    #[error("{message}")]
+    Quota {
+        /// Stable code.
+        code: &'static str,
+        /// For a person.
+        message: String,
+    },
 }
 
 impl ExportError {
@@ -98,6 +107,7 @@ impl ExportError {
             ExportError::NotFound(_) => "not_found",
             ExportError::NotReady(_) => "not_ready",
             ExportError::Busy(_) => "too_many_exports",
+            ExportError::Quota { code, .. } => code,
             ExportError::Query(_)
             | ExportError::Io(_)
             | ExportError::Encode(_)

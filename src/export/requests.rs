@@ -15,7 +15,9 @@ use serde_json::{json, Value};
 use super::dataset::{check_filters, DatasetExport, DatasetRequest};
 use super::panel::tabulate;
 use super::query::SNAPSHOT_PARAMS;
-use super::query::{clip, ExportQuery, DATASET_PARAMS, MAX_FILTERS, MAX_TEXT, PANEL_PARAMS};
+use super::query::{
+    clip, ExportQuery, DATASET_PARAMS, MAX_COLUMNS, MAX_FILTERS, MAX_TEXT, PANEL_PARAMS,
+};
 use super::snapshot::{freeze, Creation, FrozenDashboard};
 use super::table::{Geometry, Rows};
 use super::{ExportError, Exports, Format, Meta, Permit};
@@ -454,12 +456,19 @@ impl Exports {
             ),
             None => None,
         };
+        if let Some(columns) = &body.columns {
+            if columns.len() > MAX_COLUMNS {
+                return Err(bad(format!("at most {MAX_COLUMNS} columns")));
+            }
+        }
         let creation = Creation {
             as_of: as_of.unwrap_or(now),
             created_by,
             description: body.description.trim().to_owned(),
+            owner: client.to_owned(),
         };
         let permit = self.admit(client)?;
+        self.within_quota(client).await?;
         let record = match (&body.dashboard, &body.dataset) {
             (Some(id), None) => {
                 if !body.filter.is_empty() || body.columns.is_some() {
@@ -524,6 +533,33 @@ impl Exports {
         self.metrics
             .export("snapshot", "ok", record.rows.max(0) as u64);
         Ok(record)
+    }
+
+    /// Refuses a snapshot past the client's hourly count or its storage quota.
+    async fn within_quota(&self, client: &str) -> Result<(), ExportError> {
+        let usage = self.snapshots.usage(client).await?;
+        if usage.taken_since >= i64::from(self.snapshots_per_hour) {
+            self.metrics.export("snapshot", "refused", 0);
+            return Err(ExportError::Quota {
+                code: "snapshot_rate_limited",
+                message: format!(
+                    "at most {} snapshots an hour per client; try again later",
+                    self.snapshots_per_hour
+                ),
+            });
+        }
+        if usage.bytes.max(0) as u64 >= self.snapshot_quota_bytes {
+            self.metrics.export("snapshot", "refused", 0);
+            return Err(ExportError::Quota {
+                code: "snapshot_quota_exceeded",
+                message: format!(
+                    "this client's snapshots take {} MB, its quota (export.snapshot_quota_mb) is {} MB",
+                    usage.bytes.max(0) / (1024 * 1024),
+                    self.snapshot_quota_bytes / (1024 * 1024)
+                ),
+            });
+        }
+        Ok(())
     }
 
     /// Refuses an `as_of` in the future (a minute of clock skew allowed) or before the oldest record

@@ -100,6 +100,10 @@ pub struct Exports {
     pub stall_timeout: std::time::Duration,
     /// The snapshot files and records.
     pub snapshots: Snapshots,
+    /// Snapshots one client may take in an hour.
+    pub snapshots_per_hour: u32,
+    /// Bytes of snapshots one client may keep.
+    pub snapshot_quota_bytes: u64,
     /// Region names and shapes for map panels.
     pub regions: Regions,
     /// Boundary sets for evaluating map panels as of a past moment.
@@ -144,6 +148,8 @@ impl Exports {
             gate: Gate::new(settings.max_concurrent, settings.max_per_client),
             stall_timeout: std::time::Duration::from_secs(settings.stall_timeout_secs),
             snapshots: inputs.snapshots,
+            snapshots_per_hour: settings.snapshots_per_hour,
+            snapshot_quota_bytes: settings.snapshot_quota_mb.saturating_mul(1024 * 1024),
             regions: inputs.regions,
             panels: inputs.panels,
             time_zone: inputs.time_zone,

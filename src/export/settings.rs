@@ -18,6 +18,10 @@ pub struct ExportSettings {
     /// Seconds a download may take nothing from the server before it is abandoned and its slot
     /// freed (a client that stops reading must not hold a slot for ever).
     pub stall_timeout_secs: u64,
+    /// Snapshots one client (a token, else an address) may take in an hour.
+    pub snapshots_per_hour: u32,
+    /// Megabytes of snapshot files one client may keep; past it, new snapshots are refused.
+    pub snapshot_quota_mb: u64,
 }
 
 impl Default for ExportSettings {
@@ -27,6 +31,8 @@ impl Default for ExportSettings {
             max_concurrent: 4,
             max_per_client: 2,
             stall_timeout_secs: 60,
+            snapshots_per_hour: 60,
+            snapshot_quota_mb: 2048,
         }
     }
 }
@@ -38,5 +44,7 @@ impl ExportSettings {
         c.range("max_concurrent", self.max_concurrent, 1..=64);
         c.range("max_per_client", self.max_per_client, 1..=64);
         c.range("stall_timeout_secs", self.stall_timeout_secs, 1..=3600);
+        c.range("snapshots_per_hour", self.snapshots_per_hour, 1..=100_000);
+        c.range("snapshot_quota_mb", self.snapshot_quota_mb, 1..=10_000_000);
     }
 }

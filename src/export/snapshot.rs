@@ -33,6 +33,8 @@ pub struct Creation {
     pub created_by: String,
     /// What it is for.
     pub description: String,
+    /// Whose quota it counts against (`token:<name>`, `ip:<address>`).
+    pub owner: String,
 }
 
 /// One panel as frozen.
@@ -240,6 +242,7 @@ impl Snapshots {
             rows: rows as i64,
             bytes: bytes as i64,
             sha256: sha,
+            owner: creation.owner,
         };
         self.settle(&tmp, &record).await?;
         Ok(record)
@@ -284,6 +287,7 @@ impl Snapshots {
             rows: rows as i64,
             bytes: text.len() as i64,
             sha256: crate::db::hex(&sha2::Sha256::digest(&text)),
+            owner: creation.owner,
         };
         self.settle(&tmp, &record).await?;
         Ok(record)
@@ -331,6 +335,12 @@ impl Snapshots {
     }
 
     /// Snapshots newest first: `limit` of them, after snapshot `before` when given.
+    /// What `owner`'s snapshots take: how many in the last hour, and their bytes.
+    pub async fn usage(&self, owner: &str) -> Result<crate::db::SnapshotUsage, ExportError> {
+        let hour_ago = Utc::now() - chrono::Duration::hours(1);
+        Ok(self.db.snapshot_usage(owner, hour_ago).await?)
+    }
+
     pub async fn list(
         &self,
         before: Option<&str>,

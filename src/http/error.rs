@@ -36,6 +36,9 @@ pub enum ApiError {
         /// For a person.
         message: String,
     },
+    /// The request body is larger than the route takes (`body_too_large`).
+    #[error("{0}")]
+    TooLarge(String),
     /// The resource exists but has no value yet (`not_ready`), e.g. a panel not yet computed.
     #[error("{0}")]
     NotReady(String),
@@ -50,6 +53,7 @@ impl ApiError {
             ApiError::BadRequest { code, .. } | ApiError::TooMany { code, .. } => code,
             ApiError::NotFound(_) => "not_found",
             ApiError::NotReady(_) => "not_ready",
+            ApiError::TooLarge(_) => "body_too_large",
             ApiError::Denied(denied) => denied.code(),
             ApiError::Refused(refusal) => refusal.code(),
             ApiError::Internal(_) => "internal",
@@ -62,6 +66,7 @@ impl ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::TooMany { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::NotReady(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Refused(crate::access::Refusal::Throttled(_)) => {
                 StatusCode::TOO_MANY_REQUESTS
             }

@@ -62,6 +62,7 @@ impl From<ExportError> for ApiError {
                 code: "too_many_exports",
                 message: busy.to_string(),
             },
+            ExportError::Quota { code, message } => ApiError::TooMany { code, message },
             e if e.is_client_error() => ApiError::BadRequest {
                 code: e.code(),
                 message: e.to_string(),

@@ -22,10 +22,20 @@ use crate::export::SnapshotRequest;
 
 /// Most snapshots listed in one page.
 const MAX_PAGE: u32 = 200;
+/// Largest request a listing shows in full; longer ones are shown by their size (the snapshot's
+/// own page has them whole), so a page of 200 stays small.
+const MAX_LISTED_REQUEST: usize = 2048;
+/// Largest snapshot request body: 32 filters of 500 short values fit.
+const MAX_BODY: usize = 256 * 1024;
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/snapshots", get(list_snapshots).post(create_snapshot))
+        .route(
+            "/snapshots",
+            get(list_snapshots)
+                .post(create_snapshot)
+                .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY)),
+        )
         .route("/snapshots/{snapshot}", get(one_snapshot))
         .route("/snapshots/{snapshot}/export", get(snapshot_export))
         // Which snapshots: a dataset's need `rows`, a dashboard's that dashboard (below).
@@ -68,6 +78,12 @@ async fn create_snapshot(
     body: Result<Json<SnapshotRequest>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Response, ApiError> {
     let Json(mut body) = body.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            return ApiError::TooLarge(format!(
+                "a snapshot request is at most {} KiB",
+                MAX_BODY / 1024
+            ));
+        }
         bad(format!(
             "the body must be a JSON snapshot request: {}",
             e.body_text()
@@ -94,7 +110,7 @@ async fn create_snapshot(
     caller.audit(&state.access, event).await?;
     let mut response = (
         StatusCode::CREATED,
-        Json(describe(&record, state.exports.time_zone)),
+        Json(describe(&record, state.exports.time_zone, true)),
     )
         .into_response();
     if let Ok(location) = HeaderValue::from_str(&format!("/api/snapshots/{}", record.id)) {
@@ -103,13 +119,19 @@ async fn create_snapshot(
     Ok(response)
 }
 
-/// A snapshot's record as the API shows it, with where to see and export it.
-fn describe(r: &SnapshotRecord, time_zone: chrono_tz::Tz) -> Value {
+/// A snapshot's record as the API shows it, with where to see and export it; `whole` false (a
+/// listing) shows a long request by its size only.
+fn describe(r: &SnapshotRecord, time_zone: chrono_tz::Tz, whole: bool) -> Value {
+    let request = if whole || r.request.len() <= MAX_LISTED_REQUEST {
+        serde_json::from_str::<Value>(&r.request).unwrap_or(Value::Null)
+    } else {
+        json!({"omitted": true, "bytes": r.request.len()})
+    };
     json!({
         "id": r.id,
         "kind": r.kind,
         "target": r.target,
-        "request": serde_json::from_str::<Value>(&r.request).unwrap_or(Value::Null),
+        "request": request,
         "as_of": r.as_of,
         "created_at": r.created_at,
         "created_by": r.created_by,
@@ -157,7 +179,7 @@ async fn list_snapshots(
     // The page continues after the last record read, seen or not.
     let next = full.then_some(next_before).flatten();
     Ok(Json(json!({
-        "snapshots": list.iter().map(|r| describe(r, state.exports.time_zone)).collect::<Vec<_>>(),
+        "snapshots": list.iter().map(|r| describe(r, state.exports.time_zone, false)).collect::<Vec<_>>(),
         "next_before": next,
     })))
 }
@@ -169,7 +191,7 @@ async fn one_snapshot(
 ) -> Result<Json<Value>, ApiError> {
     let view = state.exports.snapshot(&id).await?;
     within_reach(&state, &caller, &view.record.kind, &view.record.target).await?;
-    let mut value = describe(&view.record, state.exports.time_zone);
+    let mut value = describe(&view.record, state.exports.time_zone, true);
     if let Some(frozen) = view.dashboard {
         value["dashboard"] = frozen.dashboard;
         value["time_zone"] = json!(frozen.time_zone);

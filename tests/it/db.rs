@@ -12,6 +12,7 @@ crate::tests! {
     per_backend cursors_round_trip_and_survive_a_reconnect_on_every_backend,
     per_backend the_audit_chain_finds_an_edited_or_removed_entry_on_every_backend,
     per_backend tokens_are_stored_hashed_and_revoked_for_good_on_every_backend,
+    per_backend snapshot_usage_counts_an_owners_last_hour_and_bytes_on_every_backend,
     async an_unreachable_database_is_named_without_its_password,
 }
 
@@ -325,6 +326,53 @@ async fn tokens_are_stored_hashed_and_revoked_for_good_on_every_backend(backend:
             .iter()
             .any(|a| a.ends_with("token.revoke token/lobby-left")),
         "{actions:?}"
+    );
+    db.close().await;
+    if let Some(schema) = settings.schema {
+        drop_schema(&schema).await;
+    }
+}
+
+async fn snapshot_usage_counts_an_owners_last_hour_and_bytes_on_every_backend(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, settings, _) = database(backend, dir.path()).await;
+    let now = Utc::now();
+    let record = |id: &str, owner: &str, age_minutes: i64, bytes: i64| pantau::db::SnapshotRecord {
+        id: id.into(),
+        kind: "dataset".into(),
+        target: "complaints".into(),
+        request: "{}".into(),
+        as_of: now,
+        created_at: now - chrono::TimeDelta::minutes(age_minutes),
+        created_by: "analis".into(),
+        description: String::new(),
+        store_seq: 1,
+        rows: 1,
+        bytes,
+        sha256: "00".into(),
+        owner: owner.into(),
+    };
+    for r in [
+        record("a-now", "token:analis", 1, 3_000_000_000),
+        record("a-old", "token:analis", 120, 2_000_000_000),
+        record("b-now", "ip:10.0.0.7", 5, 7),
+    ] {
+        db.insert_snapshot(&r).await.unwrap();
+    }
+    let hour_ago = now - chrono::TimeDelta::hours(1);
+    let usage = db.snapshot_usage("token:analis", hour_ago).await.unwrap();
+    assert_eq!(
+        (usage.taken_since, usage.bytes),
+        (1, 5_000_000_000),
+        "{backend:?}"
+    );
+    let usage = db.snapshot_usage("ip:10.0.0.7", hour_ago).await.unwrap();
+    assert_eq!((usage.taken_since, usage.bytes), (1, 7), "{backend:?}");
+    let usage = db.snapshot_usage("token:nobody", hour_ago).await.unwrap();
+    assert_eq!((usage.taken_since, usage.bytes), (0, 0), "{backend:?}");
+    assert_eq!(
+        db.snapshot("a-old").await.unwrap().unwrap().owner,
+        "token:analis"
     );
     db.close().await;
     if let Some(schema) = settings.schema {
