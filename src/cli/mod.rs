@@ -1,6 +1,7 @@
 //! The `pantau` command line: parses arguments, loads settings, runs a command, and turns any error
 //! into one line on stderr and an exit code (0 ok, 1 failure, 2 invalid configuration or usage).
 mod access;
+mod store;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -15,6 +16,7 @@ use crate::startup::{self, Application};
 use crate::telemetry;
 use crate::telemetry::LogFormat;
 use access::{audit_verify, token, AuditCommand, TokenCommand};
+use store::{store, StoreCommand};
 
 /// Pantau — the backend of a smart-city command centre.
 ///
@@ -70,6 +72,10 @@ enum Command {
     /// The audit log: `verify` walks its hash chain and names the first entry removed or changed.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// The store's files: `repair` keeps every intact batch of a damaged log. Needs the data dir
+    /// free (no server running on it).
+    #[command(subcommand)]
+    Store(StoreCommand),
 }
 
 #[derive(Debug, clap::Args)]
@@ -166,7 +172,8 @@ pub fn main() -> ExitCode {
         | Command::Reprocess(_)
         | Command::Export(_)
         | Command::Token(_)
-        | Command::Audit(_) => None,
+        | Command::Audit(_)
+        | Command::Store(_) => None,
     };
     let overrides = Overrides {
         config: cli.config.clone(),
@@ -194,6 +201,7 @@ pub fn main() -> ExitCode {
         Command::Export(args) => export(&settings, args),
         Command::Token(command) => token(&settings, command),
         Command::Audit(AuditCommand::Verify) => audit_verify(&settings),
+        Command::Store(command) => store(&settings, command),
         Command::Demo(_) => run(settings, true),
         _ => run(settings, false),
     }

@@ -37,13 +37,17 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
         }
     };
     let snapshot = state.store.snapshot();
-    let store = match state.store.last_error() {
+    let mut store = match state.store.last_error() {
         None => json!({ "ok": true, "seq": snapshot.seq }),
         Some(e) => {
             tracing::warn!(error = %e, "Readiness: store check failed.");
             json!({ "ok": false, "seq": snapshot.seq, "reason": "the last write to the store failed" })
         }
     };
+    // Ready, but an operator should know: a damaged checkpoint was set aside at start.
+    if let Some(note) = state.store.recovered() {
+        store["recovered"] = json!(note);
+    }
     let stopping = state.live.shutdown.is_cancelled();
     let server = if stopping {
         json!({ "ok": false, "reason": "shutting down" })

@@ -1,6 +1,7 @@
 //! Commands that work on a data dir while no server runs on it: `pantau import` (backfill files),
 //! `pantau reprocess` (retry a source's quarantine after a mapping fix) and `pantau export` (a
-//! dataset's rows to a file). The store's lock refuses them while a server holds the data dir.
+//! dataset's rows to a file) and `pantau store repair`. The store's lock refuses them while a
+//! server holds the data dir.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -18,6 +19,12 @@ use crate::ingest::import::{import, ImportSummary};
 use crate::ingest::mapping::{Layout, Mapping, Rows};
 use crate::ingest::{deliver, Enricher};
 use crate::store::Store;
+
+/// Repairs the store log of the data dir (`pantau store repair`).
+pub fn repair_store(settings: &Settings) -> anyhow::Result<crate::store::RepairReport> {
+    let dir = settings.data.dir.join("store");
+    crate::store::repair(&dir).with_context(|| format!("store {}", dir.display()))
+}
 
 /// Quarantined records retried per round.
 const REPROCESS_PAGE: u32 = 5_000;

@@ -6,6 +6,10 @@
 //! written last. It is built in `<seq>.tmp/`, each file fsynced, then renamed into place and the
 //! parent fsynced: a crash leaves either the old or the new checkpoint, never half of one. History files (rows past the hot window) are written the same
 //! way under `history/<name>/` and listed by the manifest that first includes them.
+//!
+//! The manifest keeps the SHA-256 of every file of its checkpoint, checked at load: a flipped byte
+//! is found, not loaded. The previous checkpoint is kept (and the log since it), so a damaged
+//! latest one is set aside as `<seq>.damaged-<time>` and the store starts from the one before.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -33,6 +37,10 @@ pub(crate) struct Manifest {
     pub seq: u64,
     pub committed_at: Option<DateTime<Utc>>,
     pub datasets: BTreeMap<String, DatasetManifest>,
+    /// SHA-256 (hex) of each file of the checkpoint by name (absent in checkpoints written before
+    /// checksums: those load unchecked).
+    #[serde(default)]
+    pub checksums: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -61,16 +69,50 @@ pub(crate) fn read_parquet(path: &Path) -> PolarsResult<DataFrame> {
     ParquetReader::new(file).finish()
 }
 
-/// Writes `frame` to `path` as Parquet through a temp file, fsync and rename.
-pub(crate) fn write_parquet_atomic(path: &Path, frame: &mut DataFrame) -> Result<(), StoreError> {
+/// A writer that hashes what passes through it.
+struct Hashing<W> {
+    inner: W,
+    hash: sha2::Sha256,
+}
+
+impl<W: Write> Write for Hashing<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        use sha2::Digest;
+        let n = self.inner.write(buf)?;
+        self.hash.update(&buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    crate::domain::hex(&sha2::Sha256::digest(bytes))
+}
+
+/// Writes `frame` to `path` as Parquet through a temp file, fsync and rename; returns the file's
+/// SHA-256 (hex).
+pub(crate) fn write_parquet_atomic(
+    path: &Path,
+    frame: &mut DataFrame,
+) -> Result<String, StoreError> {
+    use sha2::Digest;
     let tmp = path.with_extension("parquet.tmp");
     let file = File::create(&tmp).map_err(io(&tmp, "create"))?;
-    let mut out = BufWriter::with_capacity(1 << 20, file);
+    let mut out = Hashing {
+        inner: BufWriter::with_capacity(1 << 20, file),
+        hash: sha2::Sha256::new(),
+    };
     ParquetWriter::new(&mut out)
         .with_compression(ParquetCompression::Lz4Raw)
         .finish(frame)
         .map_err(polars_err(&tmp, "write parquet"))?;
+    let sha = crate::domain::hex(&out.hash.finalize());
     let file = out
+        .inner
         .into_inner()
         .map_err(|e| io(&tmp, "write")(e.into_error()))?;
     file.sync_all().map_err(io(&tmp, "sync"))?;
@@ -78,13 +120,15 @@ pub(crate) fn write_parquet_atomic(path: &Path, frame: &mut DataFrame) -> Result
     if let Some(dir) = path.parent() {
         sync_dir(dir)?;
     }
-    Ok(())
+    Ok(sha)
 }
 
-fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+/// Writes `bytes` to `path` and fsyncs it; returns their SHA-256 (hex).
+fn write_synced(path: &Path, bytes: &[u8]) -> Result<String, StoreError> {
     let mut file = File::create(path).map_err(io(path, "create"))?;
     file.write_all(bytes).map_err(io(path, "write"))?;
-    file.sync_all().map_err(io(path, "sync"))
+    file.sync_all().map_err(io(path, "sync"))?;
+    Ok(sha256_hex(bytes))
 }
 
 /// A key file: the key store's bytes and a CRC.
@@ -115,8 +159,13 @@ fn decode_keys(bytes: &[u8], format: u32) -> Option<KeyStore> {
     Some(store)
 }
 
-/// Writes a checkpoint of `snapshot` under `root/checkpoints/` and removes older ones.
-pub(crate) fn write(root: &Path, snapshot: &StoreSnapshot) -> Result<PathBuf, StoreError> {
+/// Writes a checkpoint of `snapshot` under `root/checkpoints/` and removes those older than
+/// `keep_from` (the previous checkpoint stays, to fall back on).
+pub(crate) fn write(
+    root: &Path,
+    snapshot: &StoreSnapshot,
+    keep_from: u64,
+) -> Result<PathBuf, StoreError> {
     let parent = root.join("checkpoints");
     std::fs::create_dir_all(&parent).map_err(io(&parent, "create directory"))?;
     let name = format!("{:020}", snapshot.seq);
@@ -130,14 +179,22 @@ pub(crate) fn write(root: &Path, snapshot: &StoreSnapshot) -> Result<PathBuf, St
     }
     std::fs::create_dir_all(&tmp).map_err(io(&tmp, "create directory"))?;
     let mut datasets = BTreeMap::new();
+    let mut checksums = BTreeMap::new();
     for view in &snapshot.tables {
         let dataset = view.dataset();
         let mut frame = view
             .frame()
             .map_err(|e| io(&tmp, "build frame")(std::io::Error::other(e.to_string())))?;
-        write_parquet_atomic(&tmp.join(format!("{}.parquet", dataset.name())), &mut frame)?;
-        let keys_path = tmp.join(format!("{}.keys", dataset.name()));
-        write_synced(&keys_path, &encode_keys(view.keys()))?;
+        let name = format!("{}.parquet", dataset.name());
+        checksums.insert(
+            name.clone(),
+            write_parquet_atomic(&tmp.join(&name), &mut frame)?,
+        );
+        let name = format!("{}.keys", dataset.name());
+        checksums.insert(
+            name.clone(),
+            write_synced(&tmp.join(&name), &encode_keys(view.keys()))?,
+        );
         let dicts: BTreeMap<&str, Vec<&str>> = dataset
             .schema()
             .fields
@@ -146,9 +203,10 @@ pub(crate) fn write(root: &Path, snapshot: &StoreSnapshot) -> Result<PathBuf, St
             .filter(|(_, f)| f.storage.is_dict())
             .map(|(col, f)| (f.name, view.labels(col).iter().map(|l| &**l).collect()))
             .collect();
-        let dicts_path = tmp.join(format!("{}.dicts.json", dataset.name()));
+        let name = format!("{}.dicts.json", dataset.name());
+        let dicts_path = tmp.join(&name);
         let json = serde_json::to_vec(&dicts).map_err(|e| io(&dicts_path, "encode")(e.into()))?;
-        write_synced(&dicts_path, &json)?;
+        checksums.insert(name, write_synced(&dicts_path, &json)?);
         datasets.insert(
             dataset.name().to_owned(),
             DatasetManifest {
@@ -169,6 +227,7 @@ pub(crate) fn write(root: &Path, snapshot: &StoreSnapshot) -> Result<PathBuf, St
         seq: snapshot.seq,
         committed_at: snapshot.committed_at,
         datasets,
+        checksums,
     };
     let manifest_path = tmp.join("manifest.json");
     let json =
@@ -177,7 +236,7 @@ pub(crate) fn write(root: &Path, snapshot: &StoreSnapshot) -> Result<PathBuf, St
     sync_dir(&tmp)?;
     std::fs::rename(&tmp, &done).map_err(io(&done, "rename"))?;
     sync_dir(&parent)?;
-    remove_older(&parent, snapshot.seq);
+    remove_older(&parent, keep_from);
     Ok(done)
 }
 
@@ -200,39 +259,77 @@ fn remove_older(parent: &Path, seq: u64) {
     }
 }
 
-/// The newest complete checkpoint under `root`, if any.
-pub(crate) fn latest(root: &Path) -> Result<Option<(PathBuf, Manifest)>, StoreError> {
-    let parent = root.join("checkpoints");
-    let Ok(entries) = std::fs::read_dir(&parent) else {
-        return Ok(None);
+/// The sequence numbers of the complete checkpoints under `root`, newest first.
+pub(crate) fn complete(root: &Path) -> Vec<u64> {
+    let Ok(entries) = std::fs::read_dir(root.join("checkpoints")) else {
+        return Vec::new();
     };
     let mut seqs: Vec<u64> = entries
         .flatten()
         .filter_map(|e| e.file_name().to_string_lossy().parse::<u64>().ok())
         .collect();
-    seqs.sort_unstable();
-    let Some(seq) = seqs.last() else {
-        return Ok(None);
-    };
-    let dir = parent.join(format!("{seq:020}"));
+    seqs.sort_unstable_by(|a, b| b.cmp(a));
+    seqs
+}
+
+/// Checkpoint `seq` under `root`: its directory and manifest, every file checked against the
+/// manifest's checksums.
+pub(crate) fn open(root: &Path, seq: u64) -> Result<(PathBuf, Manifest), StoreError> {
+    let dir = root.join("checkpoints").join(format!("{seq:020}"));
     let path = dir.join("manifest.json");
     let bytes = std::fs::read(&path).map_err(io(&path, "read"))?;
-    let manifest: Manifest = serde_json::from_slice(&bytes).map_err(|e| StoreError::Corrupt {
+    let corrupt = |path: &Path, reason: String| StoreError::Corrupt {
         path: path.display().to_string(),
         offset: 0,
-        reason: e.to_string(),
-    })?;
+        reason,
+    };
+    let manifest: Manifest =
+        serde_json::from_slice(&bytes).map_err(|e| corrupt(&path, e.to_string()))?;
     if !(1..=FORMAT).contains(&manifest.format) {
-        return Err(StoreError::Corrupt {
-            path: path.display().to_string(),
-            offset: 0,
-            reason: format!(
+        return Err(corrupt(
+            &path,
+            format!(
                 "checkpoint format {} is not one this version reads (1 to {FORMAT})",
                 manifest.format
             ),
-        });
+        ));
     }
-    Ok(Some((dir, manifest)))
+    if manifest.seq != seq {
+        return Err(corrupt(
+            &path,
+            format!(
+                "the manifest says entry {} in checkpoint {seq}",
+                manifest.seq
+            ),
+        ));
+    }
+    for (name, expected) in &manifest.checksums {
+        let file = dir.join(name);
+        if name.contains('/') || name.contains("..") {
+            return Err(corrupt(&path, format!("lists a file outside it: {name}")));
+        }
+        let bytes = std::fs::read(&file).map_err(|e| corrupt(&file, format!("unreadable: {e}")))?;
+        let actual = sha256_hex(&bytes);
+        if &actual != expected {
+            return Err(corrupt(
+                &file,
+                format!("SHA-256 is {actual}, the manifest says {expected}"),
+            ));
+        }
+    }
+    Ok((dir, manifest))
+}
+
+/// Moves a damaged checkpoint out of the way (kept for inspection, never loaded again); returns
+/// where it went.
+pub(crate) fn set_aside(root: &Path, seq: u64) -> Result<PathBuf, StoreError> {
+    let parent = root.join("checkpoints");
+    let from = parent.join(format!("{seq:020}"));
+    let stamp = Utc::now().format("%Y%m%dT%H%M%SZ");
+    let to = parent.join(format!("{seq:020}.damaged-{stamp}"));
+    std::fs::rename(&from, &to).map_err(io(&from, "set aside"))?;
+    sync_dir(&parent)?;
+    Ok(to)
 }
 
 /// Loads one dataset of a checkpoint into `table`.

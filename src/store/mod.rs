@@ -33,7 +33,7 @@ use tokio::sync::watch;
 
 use crate::domain::{BudgetLine, Complaint, ServiceEvent};
 pub use codec::LogEntry;
-pub use log::{BatchLog, FileLog};
+pub use log::{BatchLog, Dropped, FileLog, RepairReport};
 use records::Record;
 pub use schema::{DatasetSchema, Field, Schema, Storage};
 pub use settings::StoreSettings;
@@ -279,6 +279,8 @@ struct Shared {
     /// Held for a whole checkpoint so two never overlap.
     checkpointing: Mutex<()>,
     commits: watch::Sender<Arc<StoreSnapshot>>,
+    /// What opening had to repair (a damaged checkpoint set aside), for `/readyz`.
+    recovered: Option<String>,
     /// An exclusive lock on `LOCK`, held while the store is open: one writer per data dir.
     _lock: std::fs::File,
 }
@@ -383,24 +385,91 @@ fn prepare<R: Record>(table: &mut Table, rows: &[R]) -> Result<Prepared, Vec<Row
     }
 }
 
-/// The tables of the latest checkpoint under `dir` (empty tables when there is none).
-fn load_checkpoint(dir: &Path) -> Result<Tables, StoreError> {
-    let mut tables = Dataset::ALL.map(Table::new);
-    let (mut seq, mut committed_at) = (0, None);
-    if let Some((cp_dir, manifest)) = checkpoint::latest(dir)? {
-        for table in &mut tables {
-            checkpoint::load(dir, &cp_dir, &manifest, table)?;
+/// The tables of the newest sound checkpoint under `dir` (empty tables when there is none), and
+/// what was wrong with newer ones: a damaged checkpoint is set aside and the one before it is
+/// loaded (the log since it is kept for this). When none is sound, opening refuses.
+fn load_checkpoint(dir: &Path) -> Result<(Tables, Option<String>), StoreError> {
+    let mut damaged: Vec<String> = Vec::new();
+    for seq in checkpoint::complete(dir) {
+        match load_one_checkpoint(dir, seq) {
+            Ok(tables) => {
+                let note = (!damaged.is_empty()).then(|| {
+                    format!(
+                        "{}; started from checkpoint {seq} and the log since it",
+                        damaged.join("; ")
+                    )
+                });
+                return Ok((tables, note));
+            }
+            Err(e @ StoreError::Corrupt { .. }) => {
+                let aside = checkpoint::set_aside(dir, seq)?;
+                tracing::error!(checkpoint = seq, error = %e, kept = %aside.display(), "A checkpoint is damaged; set it aside and trying the one before it.");
+                damaged.push(format!("checkpoint {seq} was damaged ({e}) and set aside"));
+            }
+            Err(e) => return Err(e),
         }
-        seq = manifest.seq;
-        committed_at = manifest.committed_at;
     }
+    // No sound checkpoint: the log alone, which opening refuses unless it holds every entry
+    // from the first (rows silently missing would be worse than not starting).
+    let note = (!damaged.is_empty()).then(|| {
+        format!(
+            "{}; no sound checkpoint is left, so the store starts from the log alone",
+            damaged.join("; ")
+        )
+    });
+    Ok((load_tables(Dataset::ALL.map(Table::new), 0, None), note))
+}
+
+fn load_one_checkpoint(dir: &Path, seq: u64) -> Result<Tables, StoreError> {
+    let (cp_dir, manifest) = checkpoint::open(dir, seq)?;
+    let mut tables = Dataset::ALL.map(Table::new);
+    for table in &mut tables {
+        checkpoint::load(dir, &cp_dir, &manifest, table)?;
+    }
+    Ok(load_tables(tables, manifest.seq, manifest.committed_at))
+}
+
+fn load_tables(mut tables: [Table; 3], seq: u64, committed_at: Option<DateTime<Utc>>) -> Tables {
     let views = tables.each_mut().map(|t| t.view());
-    Ok(Tables {
+    Tables {
         tables,
         views,
         seq,
         committed_at,
-    })
+    }
+}
+
+/// The exclusive lock on `dir/LOCK`: one writer per store.
+fn take_lock(dir: &Path) -> Result<std::fs::File, StoreError> {
+    let lock_path = dir.join("LOCK");
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(io_error(&lock_path, "open"))?;
+    match lock.try_lock() {
+        Ok(()) => Ok(lock),
+        Err(std::fs::TryLockError::WouldBlock) => {
+            Err(StoreError::Locked(dir.display().to_string()))
+        }
+        Err(std::fs::TryLockError::Error(e)) => Err(io_error(&lock_path, "lock")(e)),
+    }
+}
+
+/// Repairs the log of the store under `dir`: keeps every intact batch, sets damaged bytes aside
+/// and reports the entries lost (see `log::repair`). Refuses while a server or another command
+/// holds the store.
+pub fn repair(dir: &Path) -> Result<RepairReport, StoreError> {
+    if !dir.join("log").is_dir() {
+        return Err(StoreError::Io {
+            path: dir.join("log").display().to_string(),
+            action: "find the store log",
+            source: std::io::Error::from(std::io::ErrorKind::NotFound),
+        });
+    }
+    let _lock = take_lock(dir)?;
+    log::repair(&dir.join("log"))
 }
 
 /// Applies every log entry after `data.seq`; returns how many.
@@ -455,28 +524,33 @@ impl Store {
     ) -> Result<Store, StoreError> {
         let started = std::time::Instant::now();
         std::fs::create_dir_all(dir).map_err(io_error(dir, "create directory"))?;
-        let lock_path = dir.join("LOCK");
-        let lock = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .map_err(io_error(&lock_path, "open"))?;
-        match lock.try_lock() {
-            Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => {
-                return Err(StoreError::Locked(dir.display().to_string()))
-            }
-            Err(std::fs::TryLockError::Error(e)) => return Err(io_error(&lock_path, "lock")(e)),
-        }
+        let lock = take_lock(dir)?;
         if dir.join("complaints.log").exists() {
             tracing::warn!(path = %dir.join("complaints.log").display(), "Ignoring a store log of an earlier Pantau version; its sources re-pull what it held.");
         }
-        let mut data = load_checkpoint(dir)?;
+        let (mut data, recovered) = load_checkpoint(dir)?;
         let checkpointed = data.seq;
         let mut log = match log {
             Some(log) => log,
-            None => Box::new(FileLog::open(&dir.join("log"), checkpointed)?),
+            None => {
+                Box::new(FileLog::open(&dir.join("log"), checkpointed).map_err(|e| {
+                    match (e, &recovered) {
+                        (
+                            StoreError::Corrupt {
+                                path,
+                                offset,
+                                reason,
+                            },
+                            Some(note),
+                        ) => StoreError::Corrupt {
+                            path,
+                            offset,
+                            reason: format!("{reason} (after: {note})"),
+                        },
+                        (e, _) => e,
+                    }
+                })?)
+            }
         };
         let replayed = replay(dir, log.as_mut(), &mut data)?;
         let state = State {
@@ -507,6 +581,7 @@ impl Store {
                 state: Mutex::new(state),
                 checkpointing: Mutex::new(()),
                 commits,
+                recovered,
                 _lock: lock,
             }),
         })
@@ -580,6 +655,11 @@ impl Store {
     /// Notified with every new snapshot; a slow reader sees only the latest.
     pub fn subscribe(&self) -> watch::Receiver<Arc<StoreSnapshot>> {
         self.shared.commits.subscribe()
+    }
+
+    /// What opening the store had to recover from (a damaged checkpoint set aside), if anything.
+    pub fn recovered(&self) -> Option<&str> {
+        self.shared.recovered.as_deref()
     }
 
     /// The error of the last failed append or checkpoint, until one succeeds again.
@@ -686,7 +766,7 @@ impl Shared {
 
     /// Rebuilds the writer's tables from the checkpoint and the log.
     fn reload(&self, state: &mut State) -> Result<(), StoreError> {
-        let rebuilt = load_checkpoint(&self.root).and_then(|mut data| {
+        let rebuilt = load_checkpoint(&self.root).and_then(|(mut data, _)| {
             replay(&self.root, state.log.as_mut(), &mut data)?;
             Ok(data)
         });
@@ -724,9 +804,11 @@ impl Shared {
             state.log.roll()?;
             state.data.snapshot()
         };
-        checkpoint::write(&self.root, &snapshot)?;
+        let previous = self.lock().checkpointed;
+        checkpoint::write(&self.root, &snapshot, previous)?;
         let mut state = self.lock();
-        state.log.truncate_through(snapshot.seq)?;
+        // The log since the previous checkpoint stays: a damaged new one falls back on it.
+        state.log.truncate_through(previous)?;
         state.checkpointed = snapshot.seq;
         state.last_error = None;
         Ok(Some(snapshot.seq))

@@ -244,15 +244,18 @@ async fn checkpoint_plus_log_rebuilds_the_same_state_and_truncates_the_log() {
     }
     let log_before = store.log_bytes();
     assert_eq!(store.checkpoint().await.unwrap(), Some(5));
-    assert!(
-        store.log_bytes() < log_before,
-        "the checkpointed log was dropped"
-    );
+    // The log since the previous checkpoint stays (to fall back on); there was none.
+    assert_eq!(store.log_bytes(), log_before);
     assert_eq!(store.checkpoint().await.unwrap(), None, "nothing new");
     store
         .append_complaints(vec![version("1", Status::Resolved, 9)])
         .await
         .unwrap();
+    assert_eq!(store.checkpoint().await.unwrap(), Some(6));
+    assert!(
+        store.log_bytes() < log_before,
+        "the log up to the previous checkpoint was dropped"
+    );
     let before = store.snapshot();
     let expected = states(before.complaints(), &before.complaints().frame().unwrap());
     drop(store);
@@ -275,6 +278,122 @@ async fn checkpoint_plus_log_rebuilds_the_same_state_and_truncates_the_log() {
         .unwrap();
     assert_eq!((next.seq, next.changed), (7, 1));
     assert_eq!(reopened.snapshot().complaints().current_rows(), 5);
+}
+
+/// Flips one byte in the middle of `file`.
+fn flip_a_byte(file: &Path) {
+    let mut bytes = std::fs::read(file).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x10;
+    std::fs::write(file, bytes).unwrap();
+}
+
+fn checkpoint_file(dir: &Path, seq: u64, name: &str) -> PathBuf {
+    dir.join("checkpoints")
+        .join(format!("{seq:020}"))
+        .join(name)
+}
+
+#[tokio::test]
+async fn a_damaged_checkpoint_is_set_aside_and_the_one_before_it_loaded() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path()).await;
+    for i in 0..3 {
+        store
+            .append_complaints(vec![complaint(&i.to_string(), "Sampah", i)])
+            .await
+            .unwrap();
+    }
+    assert_eq!(store.checkpoint().await.unwrap(), Some(3));
+    store
+        .append_complaints(vec![version("1", Status::Resolved, 9)])
+        .await
+        .unwrap();
+    assert_eq!(store.checkpoint().await.unwrap(), Some(4));
+    let before = store.snapshot();
+    let expected = states(before.complaints(), &before.complaints().frame().unwrap());
+    assert!(store.recovered().is_none());
+    drop(store);
+
+    flip_a_byte(&checkpoint_file(dir.path(), 4, "complaints.parquet"));
+    let reopened = open(dir.path()).await;
+    let after = reopened.snapshot();
+    assert_eq!(after.seq, 4, "checkpoint 3 and the log since it");
+    assert_eq!(
+        states(after.complaints(), &after.complaints().frame().unwrap()),
+        expected
+    );
+    let note = reopened.recovered().unwrap();
+    assert!(note.contains("checkpoint 4 was damaged"), "{note}");
+    assert!(note.contains("SHA-256"), "{note}");
+    let aside: Vec<String> = std::fs::read_dir(dir.path().join("checkpoints"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(".damaged-"))
+        .collect();
+    assert_eq!(aside.len(), 1, "the damaged checkpoint is kept aside");
+    // It goes on: the next checkpoint is sound and reopening needs no fallback.
+    reopened
+        .append_complaints(vec![version("2", Status::Resolved, 10)])
+        .await
+        .unwrap();
+    assert_eq!(reopened.checkpoint().await.unwrap(), Some(5));
+    drop(reopened);
+    let again = open(dir.path()).await;
+    assert!(again.recovered().is_none());
+    assert_eq!(again.snapshot().seq, 5);
+}
+
+#[tokio::test]
+async fn without_a_sound_checkpoint_the_store_starts_from_a_whole_log_or_refuses() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path()).await;
+    store
+        .append_complaints(vec![complaint("1", "Sampah", 1)])
+        .await
+        .unwrap();
+    assert_eq!(store.checkpoint().await.unwrap(), Some(1));
+    let expected = words(
+        store.snapshot().complaints(),
+        &store.snapshot().complaints().frame().unwrap(),
+    );
+    drop(store);
+    // A flipped byte in the dictionaries: before checksums this loaded and lied.
+    flip_a_byte(&checkpoint_file(dir.path(), 1, "complaints.dicts.json"));
+    // The log still holds every entry from the first: the store is rebuilt from it alone.
+    let store = open(dir.path()).await;
+    let note = store.recovered().unwrap().to_owned();
+    assert!(
+        note.contains("SHA-256") && note.contains("log alone"),
+        "{note}"
+    );
+    let now = store.snapshot();
+    assert_eq!(
+        words(now.complaints(), &now.complaints().frame().unwrap()),
+        expected
+    );
+
+    // Two checkpoints, both damaged: the log no longer holds entry 1, so opening refuses.
+    store
+        .append_complaints(vec![version("1", Status::Resolved, 5)])
+        .await
+        .unwrap();
+    assert_eq!(store.checkpoint().await.unwrap(), Some(2));
+    store
+        .append_complaints(vec![version("1", Status::Reopened, 6)])
+        .await
+        .unwrap();
+    assert_eq!(store.checkpoint().await.unwrap(), Some(3));
+    drop(store);
+    flip_a_byte(&checkpoint_file(dir.path(), 3, "complaints.keys"));
+    flip_a_byte(&checkpoint_file(dir.path(), 2, "complaints.parquet"));
+    let err = Store::open(dir.path(), no_retention())
+        .await
+        .err()
+        .expect("rows would be missing")
+        .to_string();
+    assert!(err.contains("are missing"), "{err}");
+    assert!(err.contains("checkpoint 3 was damaged"), "{err}");
 }
 
 #[tokio::test]

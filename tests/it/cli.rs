@@ -320,6 +320,7 @@ fn every_command_explains_itself() {
         vec!["serve", "--help"],
         vec!["check", "--help"],
         vec!["loadgen", "--help"],
+        vec!["store", "repair", "--help"],
     ] {
         let output = run(pantau().args(&args));
         assert_eq!(output.status.code(), Some(0), "{args:?}");
