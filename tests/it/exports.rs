@@ -517,7 +517,7 @@ async fn a_download_nobody_reads_is_abandoned_and_frees_its_slot() {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         stalled
             .write_all(
-                b"GET /api/datasets/complaints/export?format=json HTTP/1.1\r\nhost: pantau\r\n\r\n",
+                b"GET /api/datasets/complaints/export?format=json HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n",
             )
             .await
             .unwrap();

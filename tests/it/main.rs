@@ -12,6 +12,7 @@ mod datasets;
 mod db;
 mod exports;
 mod geo;
+mod hardening;
 mod harness;
 mod health;
 mod helpers;
@@ -35,6 +36,7 @@ fn main() -> std::process::ExitCode {
         db::trials(&services),
         exports::trials(&services),
         geo::trials(&services),
+        hardening::trials(&services),
         health::trials(&services),
         ingest::trials(&services),
         live::trials(&services),
