@@ -87,6 +87,32 @@ pub enum SourceError {
     },
 }
 
+/// Longest failure reason shown to clients.
+const MAX_SHOWN_REASON: usize = 300;
+
+impl SourceError {
+    /// What clients that see source health are shown: the kind of failure and where, never the
+    /// upstream's own words — an error body may echo its internals or a citizen's data. The
+    /// whole error goes to the log.
+    pub fn shown(&self) -> String {
+        match self {
+            SourceError::Status { target, status, .. } => {
+                format!("{target}: HTTP {status} (the answer's body is in the server log)")
+            }
+            other => other.to_string().chars().take(MAX_SHOWN_REASON).collect(),
+        }
+    }
+}
+
+/// The reason a failed pull shows: a source's error as [`SourceError::shown`], any other (the
+/// store, the database) with its causes, bounded.
+fn shown_reason(e: &anyhow::Error) -> String {
+    match e.downcast_ref::<SourceError>() {
+        Some(source) => source.shown(),
+        None => format!("{e:#}").chars().take(MAX_SHOWN_REASON).collect(),
+    }
+}
+
 /// What one pull brought.
 #[derive(Debug)]
 pub struct Pulled {
@@ -312,7 +338,7 @@ async fn run_source(mut source: Box<dyn Source>, sinks: Sinks, shutdown: Cancell
                 Err(e) => {
                     failures += 1;
                     sinks.metrics.source_error(&id);
-                    sinks.health.failed(&id, format!("{e:#}"));
+                    sinks.health.failed(&id, shown_reason(&e));
                     tracing::warn!(source = %id, failures, error = %format!("{e:#}"), "Pull failed; backing off.");
                 }
             }
@@ -422,5 +448,35 @@ mod tests {
         let entry = quarantine_entry(&payload, "too long".into());
         assert!(entry.payload.len() <= MAX_PAYLOAD_BYTES + 10);
         assert!(entry.payload.ends_with("… [cut]"));
+    }
+
+    #[test]
+    fn clients_see_a_failures_kind_and_place_never_the_upstreams_body() {
+        let status = SourceError::Status {
+            target: "https://lapor.example.go.id/api".into(),
+            status: 500,
+            body: "ORA-01017: invalid password for user APP_LAPOR; Budi 0812-3456-7890".into(),
+        };
+        let e = anyhow::Error::new(status);
+        let shown = shown_reason(&e);
+        assert!(
+            shown.starts_with("https://lapor.example.go.id/api: HTTP 500"),
+            "{shown}"
+        );
+        assert!(
+            !shown.contains("ORA-01017") && !shown.contains("0812"),
+            "{shown}"
+        );
+        assert!(format!("{e:#}").contains("ORA-01017"), "the log keeps it");
+        let long = SourceError::Malformed {
+            target: "x".into(),
+            reason: "y".repeat(5_000),
+        };
+        assert_eq!(long.shown().chars().count(), MAX_SHOWN_REASON);
+        let other = anyhow::anyhow!("disk full").context("the store refused the batch");
+        assert_eq!(
+            shown_reason(&other),
+            "the store refused the batch: disk full"
+        );
     }
 }

@@ -3,7 +3,8 @@
 //! A URL template carries the cursor (`{cursor}`: the newest record time seen, RFC 3339), the page
 //! (`{page}`) or a page token (`{token}`); records sit at a path in each answer and are read with a
 //! declarative mapping. Pages are followed by a next link, a page number or a token until a page
-//! comes back empty or `max_pages` is reached (then the next pull continues at once). An auth
+//! comes back empty, `max_pages` is reached or `max_pull_mib` of answers were read (then the next
+//! pull continues at once). An auth
 //! header takes its value from the environment, and URLs in messages have secrets removed.
 
 use std::collections::BTreeMap;
@@ -56,6 +57,10 @@ pub struct HttpJsonConfig {
     /// Pages read per pull at most.
     #[serde(default = "default_max_pages")]
     pub max_pages: u32,
+    /// Megabytes of answers one pull reads at most; past it the pull ends after the page that
+    /// crossed it and the next pull continues at once (memory stays bounded, however many pages).
+    #[serde(default = "default_max_pull_mib")]
+    pub max_pull_mib: f64,
     /// Seconds before a request is abandoned.
     #[serde(default = "super::open311::default_timeout_secs")]
     pub timeout_secs: u64,
@@ -63,6 +68,10 @@ pub struct HttpJsonConfig {
 
 fn default_max_pages() -> u32 {
     100
+}
+
+fn default_max_pull_mib() -> f64 {
+    64.0
 }
 
 /// How an API pages its answers.
@@ -129,7 +138,7 @@ pub async fn get_json(
     client: &HttpClient,
     url: &str,
     headers: &[(String, String)],
-) -> Result<Value, SourceError> {
+) -> Result<(Value, usize), SourceError> {
     let target = redact(url);
     let mut request = client.0.get(url).header("Accept", "application/json");
     for (name, value) in headers {
@@ -164,10 +173,11 @@ pub async fn get_json(
             body: crate::ingest::mapping::quote(&String::from_utf8_lossy(&body)),
         });
     }
-    serde_json::from_slice(&body).map_err(|e| SourceError::Malformed {
+    let document = serde_json::from_slice(&body).map_err(|e| SourceError::Malformed {
         target,
         reason: format!("not valid JSON ({} bytes): {e}", body.len()),
-    })
+    })?;
+    Ok((document, body.len()))
 }
 
 fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
@@ -305,8 +315,11 @@ impl HttpJson {
         };
         let mut url = self.url(&cursor, page, "");
         let mut more = false;
+        let budget = (self.config.max_pull_mib * 1024.0 * 1024.0) as usize;
+        let mut read_bytes = 0usize;
         for read in 1..=self.config.max_pages.max(1) {
-            let document = get_json(&self.client, &url, self.headers_for(&url)?).await?;
+            let (document, bytes) = get_json(&self.client, &url, self.headers_for(&url)?).await?;
+            read_bytes += bytes;
             let records = records_at(&document, self.records.as_deref()).map_err(|reason| {
                 SourceError::Malformed {
                     target: redact(&url),
@@ -354,7 +367,10 @@ impl HttpJson {
                 None => break,
                 Some(next) => {
                     url = next;
-                    more = read == self.config.max_pages.max(1);
+                    more = read == self.config.max_pages.max(1) || read_bytes >= budget;
+                    if read_bytes >= budget {
+                        break;
+                    }
                 }
             }
         }
@@ -387,6 +403,12 @@ impl Source for HttpJson {
 
 impl SourceSpec for HttpJsonConfig {
     fn build(&self, ctx: &BuildContext<'_>) -> Result<Box<dyn Source>, String> {
+        if !(0.01..=4096.0).contains(&self.max_pull_mib) {
+            return Err(format!(
+                "max_pull_mib: must be 0.01..=4096, got {}",
+                self.max_pull_mib
+            ));
+        }
         Ok(Box::new(HttpJson::new(
             ctx.id,
             ctx.interval,

@@ -149,7 +149,7 @@ impl Open311 {
     async fn pull_inner(&mut self, cursor: Option<String>) -> Result<Pulled, SourceError> {
         if self.services.is_none() {
             let url = self.url("services.json", &[]);
-            let document = get_json(&self.client, &url, &[]).await?;
+            let (document, _) = get_json(&self.client, &url, &[]).await?;
             let list = document.as_array().ok_or_else(|| SourceError::Malformed {
                 target: redact(&url),
                 reason: "services.json is not an array".to_owned(),
@@ -181,7 +181,7 @@ impl Open311 {
             params.push(("page_size", size.to_string()));
         }
         let url = self.url("requests.json", &params);
-        let document = get_json(&self.client, &url, &[]).await?;
+        let (document, _) = get_json(&self.client, &url, &[]).await?;
         let Value::Array(requests) = document else {
             return Err(SourceError::Malformed {
                 target: redact(&url),
