@@ -615,7 +615,10 @@ impl Store {
                 StoreError::Rejected { .. } => (e, Some(entry.batch)),
                 e => (e, None),
             };
-            let commit = if entry.batch.len() >= PARALLEL_ROWS {
+            // After a failed write (a full disk) the one-core path: it logs before it applies,
+            // so another failure costs nothing, where the two-core path would rebuild every
+            // table each time.
+            let commit = if entry.batch.len() >= PARALLEL_ROWS && state.last_error.is_none() {
                 match shared.append_parallel(state, &entry) {
                     Ok(commit) => commit,
                     Err(e) => return Err(give_back(e, entry)),

@@ -152,6 +152,8 @@ async fn a_bad_batch_is_refused_whole_with_row_reasons_and_nothing_written() {
 struct FailingLog {
     inner: FileLog,
     fail: Arc<AtomicBool>,
+    /// Replays asked of the log: each is a rebuild of the writer's tables.
+    replays: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl BatchLog for FailingLog {
@@ -166,6 +168,7 @@ impl BatchLog for FailingLog {
         self.inner.append(seq, payload)
     }
     fn replay(&mut self, after: u64, f: &mut log::EntryVisitor<'_>) -> Result<(), StoreError> {
+        self.replays.fetch_add(1, Ordering::SeqCst);
         self.inner.replay(after, f)
     }
     fn last_seq(&self) -> u64 {
@@ -186,9 +189,11 @@ impl BatchLog for FailingLog {
 async fn a_failed_write_leaves_no_partial_state_and_is_reported_until_a_write_succeeds() {
     let dir = tempfile::tempdir().unwrap();
     let fail = Arc::new(AtomicBool::new(false));
+    let replays = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let log = FailingLog {
         inner: FileLog::open(&dir.path().join("log"), 0).unwrap(),
         fail: fail.clone(),
+        replays: replays.clone(),
     };
     let store = Store::open_with_log(dir.path(), no_retention(), Box::new(log))
         .await
@@ -198,25 +203,34 @@ async fn a_failed_write_leaves_no_partial_state_and_is_reported_until_a_write_su
         .await
         .unwrap();
     fail.store(true, Ordering::SeqCst);
-    let err = store
-        .append_complaints(vec![complaint("2", "Sampah", 1)])
-        .await
-        .unwrap_err();
-    assert!(err.to_string().contains("No space left"), "{err}");
-    assert!(store.last_error().unwrap().contains("No space left"));
-    let snap = store.snapshot();
-    assert_eq!((snap.seq, snap.complaints().current_rows()), (1, 1));
     // A large batch takes the two-core path, where the tables are updated while the log is
-    // written: the failure must still leave nothing behind.
+    // written: the failure must still leave nothing behind (the tables are rebuilt once).
     let big: Vec<Complaint> = (0..2_000)
         .map(|i| complaint(&format!("big-{i}"), "Jalan Rusak", 2))
         .chain([version("1", Status::Resolved, 3)])
         .collect();
     assert!(big.len() >= PARALLEL_ROWS);
+    let before = replays.load(Ordering::SeqCst);
     let err = store.append_complaints(big.clone()).await.unwrap_err();
     assert!(err.to_string().contains("No space left"), "{err}");
+    assert!(store.last_error().unwrap().contains("No space left"));
     let snap = store.snapshot();
     assert_eq!((snap.seq, snap.complaints().current_rows()), (1, 1));
+    assert_eq!(replays.load(Ordering::SeqCst), before + 1, "one rebuild");
+    // While writes keep failing, batches are logged before they are applied: nothing is rebuilt
+    // again (the probe's full disk rebuilt every table nine times).
+    for _ in 0..3 {
+        let err = store.append_complaints(big.clone()).await.unwrap_err();
+        assert!(err.to_string().contains("No space left"), "{err}");
+        let snap = store.snapshot();
+        assert_eq!((snap.seq, snap.complaints().current_rows()), (1, 1));
+    }
+    let err = store
+        .append_complaints(vec![complaint("2", "Sampah", 1)])
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("No space left"), "{err}");
+    assert_eq!(replays.load(Ordering::SeqCst), before + 1, "no more rebuilds");
     fail.store(false, Ordering::SeqCst);
     let commit = store
         .append_complaints(vec![complaint("2", "Sampah", 1)])
