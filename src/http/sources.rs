@@ -56,6 +56,12 @@ async fn quarantine(
             message: format!("limit must be 1..={MAX_PAGE}, got {}", page.limit),
         });
     }
+    if page.after < 0 {
+        return Err(ApiError::BadRequest {
+            code: "invalid_parameter",
+            message: format!("after is a record id (0 or more), got {}", page.after),
+        });
+    }
     let records = state
         .db
         .quarantine(&id, page.after, page.limit)

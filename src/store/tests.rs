@@ -230,7 +230,11 @@ async fn a_failed_write_leaves_no_partial_state_and_is_reported_until_a_write_su
         .await
         .unwrap_err();
     assert!(err.to_string().contains("No space left"), "{err}");
-    assert_eq!(replays.load(Ordering::SeqCst), before + 1, "no more rebuilds");
+    assert_eq!(
+        replays.load(Ordering::SeqCst),
+        before + 1,
+        "no more rebuilds"
+    );
     fail.store(false, Ordering::SeqCst);
     let commit = store
         .append_complaints(vec![complaint("2", "Sampah", 1)])

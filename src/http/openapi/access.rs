@@ -114,6 +114,10 @@ pub fn secure(doc: &mut Value) {
                     "403".into(),
                     error_response("forbidden: the token's role lacks the permission"),
                 );
+                // Every guarded path: an address that presented too many refused tokens waits.
+                responses.entry("429").or_insert_with(|| {
+                    error_response("too_many_failures: too many refused tokens from this address")
+                });
             }
         }
     }

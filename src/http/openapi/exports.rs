@@ -43,7 +43,8 @@ pub(super) fn export_paths() -> Value {
         "bytes": {"type": "integer"}, "sha256": {"type": "string"}, "time_zone": {"type": "string"},
         "url": {"type": "string"}, "view": {"type": "string"}}});
     let filter = json!({"type": "object", "required": ["field"], "properties": {
-        "field": {"type": "string"}, "equals": {}, "in": {"type": "array"}, "min": {}, "max": {}, "window": {"type": "string"}}});
+        "field": {"type": "string", "maxLength": 200}, "equals": {}, "in": {"type": "array", "maxItems": 500},
+        "min": {}, "max": {}, "window": {"type": "string", "maxLength": 200}}, "additionalProperties": false});
     json!({
         "/api/datasets/{name}/export": {"get": {
             "summary": "A dataset's rows (current or as of a time), filtered, in CSV, XLSX, Parquet, GeoJSON or JSON",
@@ -75,12 +76,13 @@ pub(super) fn export_paths() -> Value {
             "post": {
                 "summary": "Freeze a dashboard (every panel) or a dataset query, now or as of a time",
                 "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "properties": {
-                    "dashboard": {"type": "string"}, "dataset": {"type": "string"}, "filter": {"type": "array", "items": filter},
-                    "columns": {"type": "array", "items": {"type": "string"}}, "as_of": {"type": "string"},
+                    "dashboard": {"type": "string"}, "dataset": {"type": "string"}, "filter": {"type": "array", "items": filter, "maxItems": 32},
+                    "columns": {"type": "array", "items": {"type": "string"}, "maxItems": 64}, "as_of": {"type": "string"},
                     "description": {"type": "string", "maxLength": 2000}, "created_by": {"type": "string", "maxLength": 200}}}}}},
                 "responses": {"201": {"description": "Taken (Location: its URL)", "content": {"application/json": {"schema": record}}},
                     "400": error_response("invalid_parameter, as_of_out_of_range, too_many_rows"), "404": error_response("not_found"),
-                    "429": error_response("too_many_exports")}
+                    "413": error_response("body_too_large: more than 256 KiB"),
+                    "429": error_response("too_many_exports, snapshot_rate_limited, snapshot_quota_exceeded")}
             }
         },
         "/api/snapshots/{snapshot}": {"get": {

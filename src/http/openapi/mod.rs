@@ -166,6 +166,7 @@ fn base() -> Value {
                     "description": "Access token for pages; other clients send Authorization: Bearer"}],
                 "responses": {
                     "101": {"description": "Switching protocols"},
+                    "400": error_response("upgrade_required: a plain GET, not a WebSocket upgrade"),
                     "401": error_response("token_required or token_invalid"),
                     "403": error_response("origin_not_allowed"),
                     "429": error_response("too_many_connections")
