@@ -47,6 +47,12 @@ async fn quarantine(
     Path(id): Path<String>,
     ApiQuery(page): ApiQuery<PageQuery>,
 ) -> Result<Json<Value>, ApiError> {
+    if page.after < 0 {
+        return Err(ApiError::BadRequest {
+            code: "invalid_parameter",
+            message: format!("after is a record id (0 or more), got {}", page.after),
+        });
+    }
     if !state.health.list().iter().any(|s| s.id == id) {
         return Err(ApiError::NotFound(format!("no source '{id}'")));
     }
@@ -54,12 +60,6 @@ async fn quarantine(
         return Err(ApiError::BadRequest {
             code: "invalid_parameter",
             message: format!("limit must be 1..={MAX_PAGE}, got {}", page.limit),
-        });
-    }
-    if page.after < 0 {
-        return Err(ApiError::BadRequest {
-            code: "invalid_parameter",
-            message: format!("after is a record id (0 or more), got {}", page.after),
         });
     }
     let records = state

@@ -145,6 +145,12 @@ async fn pages_are_served_and_unknown_api_paths_get_a_json_error() {
             400,
             "invalid_parameter",
         ),
+        // Found by schemathesis: a negative record id was accepted.
+        (
+            "/api/sources/demo/quarantine?after=-1",
+            400,
+            "invalid_parameter",
+        ),
         ("/api/geo/kelurahan?zoom=near", 400, "invalid_parameter"),
         ("/api/snapshots?limit=-1", 400, "invalid_parameter"),
     ] {
