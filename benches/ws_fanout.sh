@@ -26,7 +26,10 @@ server=""
 cleanup() { [ -n "$server" ] && kill -TERM "$server" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
 
+# Every client comes from 127.0.0.1: lift the per-address and total connection caps.
 export PANTAU__LIVE__MAX_CONNECTIONS_PER_IP=100000
+export PANTAU__SERVER__MAX_CONNECTIONS=200000
+export PANTAU__SERVER__MAX_CONNECTIONS_PER_IP=200000
 export PANTAU__LOG__LEVEL=warn
 
 wait_ready() {
@@ -43,8 +46,8 @@ echo "== idle: $clients clients, no data flowing"
 cat > "$work/idle.toml" <<TOML
 [server]
 listen = "127.0.0.1:$port_idle"
-[live]
-anonymous = true
+[access]
+anonymous = "wall"
 TOML
 "$bin" serve --config "$work/idle.toml" --data-dir "$work/idle" 2>"$work/idle.log" &
 server=$!

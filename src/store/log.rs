@@ -619,7 +619,13 @@ mod tests {
         assert!(err.to_string().contains("checksum mismatch"), "{err}");
     }
 
-    fn segment_bytes(dir: &Path) -> (PathBuf, Vec<u8>) {
+    /// A log in `dir` holding `payloads` as entries 1, 2, …; its first segment and bytes.
+    fn written(dir: &Path, payloads: &[&[u8]]) -> (PathBuf, Vec<u8>) {
+        let mut log = FileLog::open(dir, 0).unwrap();
+        for (i, payload) in payloads.iter().enumerate() {
+            log.append(i as u64 + 1, payload).unwrap();
+        }
+        drop(log);
         let path = segment_path(dir, 1);
         let bytes = std::fs::read(&path).unwrap();
         (path, bytes)
@@ -628,11 +634,7 @@ mod tests {
     #[test]
     fn a_complete_last_frame_with_a_bad_checksum_is_refused_not_cut() {
         let dir = tempfile::tempdir().unwrap();
-        let mut log = FileLog::open(dir.path(), 0).unwrap();
-        log.append(1, b"one").unwrap();
-        log.append(2, b"two").unwrap();
-        drop(log);
-        let (path, mut bytes) = segment_bytes(dir.path());
+        let (path, mut bytes) = written(dir.path(), &[b"one", b"two"]);
         let last = bytes.len() - 1;
         bytes[last] ^= 0x01; // the last byte of the last, acknowledged, frame
         std::fs::write(&path, &bytes).unwrap();
@@ -646,10 +648,7 @@ mod tests {
     #[test]
     fn a_zero_filled_tail_is_torn_not_damage() {
         let dir = tempfile::tempdir().unwrap();
-        let mut log = FileLog::open(dir.path(), 0).unwrap();
-        log.append(1, b"one").unwrap();
-        drop(log);
-        let (path, mut bytes) = segment_bytes(dir.path());
+        let (path, mut bytes) = written(dir.path(), &[b"one"]);
         bytes.extend_from_slice(&[0u8; 4096]);
         std::fs::write(&path, &bytes).unwrap();
         let mut log = FileLog::open(dir.path(), 0).unwrap();
@@ -659,11 +658,7 @@ mod tests {
     #[test]
     fn an_incomplete_frame_naming_another_entry_is_damage() {
         let dir = tempfile::tempdir().unwrap();
-        let mut log = FileLog::open(dir.path(), 0).unwrap();
-        log.append(1, b"one").unwrap();
-        log.append(2, b"two").unwrap();
-        drop(log);
-        let (path, mut bytes) = segment_bytes(dir.path());
+        let (path, mut bytes) = written(dir.path(), &[b"one", b"two"]);
         let second = HEADER + 3;
         bytes[second + 8] = 9; // entry 2's header now names entry 9…
         bytes.truncate(bytes.len() - 1); // …and its frame runs past the end
@@ -674,12 +669,9 @@ mod tests {
     #[test]
     fn repair_keeps_every_intact_frame_and_reports_the_lost_entries() {
         let dir = tempfile::tempdir().unwrap();
-        let mut log = FileLog::open(dir.path(), 0).unwrap();
-        for seq in 1..=5 {
-            log.append(seq, format!("batch {seq}").as_bytes()).unwrap();
-        }
-        drop(log);
-        let (path, mut bytes) = segment_bytes(dir.path());
+        let batches: Vec<String> = (1..=5).map(|seq| format!("batch {seq}")).collect();
+        let payloads: Vec<&[u8]> = batches.iter().map(|b| b.as_bytes()).collect();
+        let (path, mut bytes) = written(dir.path(), &payloads);
         let frame = HEADER + "batch 1".len();
         bytes[2 * frame + HEADER + 1] ^= 0xff; // inside entry 3
         std::fs::write(&path, &bytes).unwrap();

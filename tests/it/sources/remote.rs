@@ -198,6 +198,21 @@ struct Lapor {
 
 const PAGE: usize = 300;
 
+/// The real LA 311 records, and a LAPOR!-style API serving them reshaped.
+fn lapor_api() -> (Vec<Value>, Lapor) {
+    let text = std::fs::read_to_string(shared(
+        "complaints/la311_derived_georeport_v2_requests.json",
+    ))
+    .unwrap();
+    let records: Vec<Value> = serde_json::from_str(&text).unwrap();
+    let api = Lapor {
+        items: Arc::new(Mutex::new(records.iter().map(reshape).collect())),
+        last_since: Arc::default(),
+        asked: Arc::default(),
+    };
+    (records, api)
+}
+
 fn reshape(r: &Value) -> Value {
     let time = |k: &str| {
         DateTime::parse_from_rfc3339(r[k].as_str().unwrap())
@@ -307,16 +322,7 @@ async fn lapor_v3(
 }
 
 async fn http_json_sources_page_by_number_token_and_next_link_with_auth_and_follow_updates() {
-    let text = std::fs::read_to_string(shared(
-        "complaints/la311_derived_georeport_v2_requests.json",
-    ))
-    .unwrap();
-    let records: Vec<Value> = serde_json::from_str(&text).unwrap();
-    let api = Lapor {
-        items: Arc::new(Mutex::new(records.iter().map(reshape).collect())),
-        last_since: Arc::default(),
-        asked: Arc::default(),
-    };
+    let (records, api) = lapor_api();
     let router = axum::Router::new()
         .route("/api/v1/aduan", get(lapor_v1))
         .route("/api/v2/aduan", get(lapor_v2))
@@ -595,16 +601,7 @@ headers = {{ "X-Pantau-Test" = "kunci-rahasia" }}
 /// and ends, though `max_pages` would allow a hundred; the next pull continues from the cursor and
 /// every record arrives.
 async fn an_http_json_pull_ends_at_its_byte_budget_and_the_next_goes_on() {
-    let text = std::fs::read_to_string(shared(
-        "complaints/la311_derived_georeport_v2_requests.json",
-    ))
-    .unwrap();
-    let records: Vec<Value> = serde_json::from_str(&text).unwrap();
-    let api = Lapor {
-        items: Arc::new(Mutex::new(records.iter().map(reshape).collect())),
-        last_since: Arc::default(),
-        asked: Arc::default(),
-    };
+    let (_, api) = lapor_api();
     let router = axum::Router::new()
         .route("/api/v1/aduan", get(lapor_v1))
         .with_state(api.clone());
