@@ -73,17 +73,26 @@ enum Frame<'a> {
     },
     Bad {
         reason: String,
-        /// The bytes end inside the frame (what a crash mid-append leaves), with the sequence
-        /// number its header names when the header is whole.
-        incomplete: Option<Option<u64>>,
+        cut: Cut,
     },
+}
+
+/// Where the bytes of a bad frame end.
+#[derive(Clone, Copy)]
+enum Cut {
+    /// Inside the header: what a crash mid-append leaves.
+    InHeader,
+    /// Inside the payload of a whole header naming this entry.
+    InPayload(u64),
+    /// Not cut: the frame is whole but wrong (length or checksum).
+    No,
 }
 
 fn frame_at(bytes: &[u8], at: usize) -> Frame<'_> {
     let Some(header) = bytes.get(at..at + HEADER) else {
         return Frame::Bad {
             reason: format!("{} header bytes of {HEADER}", bytes.len() - at),
-            incomplete: Some(None),
+            cut: Cut::InHeader,
         };
     };
     let len = u32::from_le_bytes(header[0..4].try_into().unwrap_or_default()) as usize;
@@ -92,7 +101,7 @@ fn frame_at(bytes: &[u8], at: usize) -> Frame<'_> {
     if len > FRAME_MAX {
         return Frame::Bad {
             reason: format!("frame length {len} is implausible"),
-            incomplete: None,
+            cut: Cut::No,
         };
     }
     let Some(payload) = bytes.get(at + HEADER..at + HEADER + len) else {
@@ -101,7 +110,7 @@ fn frame_at(bytes: &[u8], at: usize) -> Frame<'_> {
                 "frame of {len} bytes runs past the end ({} left)",
                 bytes.len() - at - HEADER
             ),
-            incomplete: Some(Some(seq)),
+            cut: Cut::InPayload(seq),
         };
     };
     let mut hasher = crc32fast::Hasher::new();
@@ -110,7 +119,7 @@ fn frame_at(bytes: &[u8], at: usize) -> Frame<'_> {
     if hasher.finalize() != crc {
         return Frame::Bad {
             reason: format!("entry {seq}: checksum mismatch in a complete frame"),
-            incomplete: None,
+            cut: Cut::No,
         };
     }
     Frame::Good {
@@ -129,11 +138,11 @@ fn next_good_frame(bytes: &[u8], from: usize) -> Option<usize> {
 
 /// Whether the bad bytes at `at` of the last segment are what a crash leaves: an incomplete
 /// frame (naming the next entry, when its header is whole) or zeros, with nothing good after.
-fn is_torn_tail(bytes: &[u8], at: usize, incomplete: Option<Option<u64>>, next_seq: u64) -> bool {
-    let crash_shaped = match incomplete {
-        Some(None) => true,
-        Some(Some(seq)) => seq == next_seq,
-        None => false,
+fn is_torn_tail(bytes: &[u8], at: usize, cut: Cut, next_seq: u64) -> bool {
+    let crash_shaped = match cut {
+        Cut::InHeader => true,
+        Cut::InPayload(seq) => seq == next_seq,
+        Cut::No => false,
     };
     (crash_shaped || bytes[at..].iter().all(|b| *b == 0)) && next_good_frame(bytes, at).is_none()
 }
@@ -228,8 +237,8 @@ impl FileLog {
                             ),
                         })
                     }
-                    Frame::Bad { reason, incomplete } => {
-                        if !is_last || !is_torn_tail(&bytes, at, incomplete, last_seq + 1) {
+                    Frame::Bad { reason, cut } => {
+                        if !is_last || !is_torn_tail(&bytes, at, cut, last_seq + 1) {
                             return Err(StoreError::Corrupt {
                                 path: path.display().to_string(),
                                 offset: at as u64,
