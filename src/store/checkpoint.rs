@@ -52,6 +52,10 @@ pub(crate) struct DatasetManifest {
     pub hot_since: Option<i64>,
     /// History file names under `history/<dataset>/`, oldest first.
     pub history: Vec<String>,
+    /// SHA-256 (hex) of each history file by name (absent for files written before history
+    /// checksums: those read unchecked).
+    #[serde(default)]
+    pub history_checksums: BTreeMap<String, String>,
 }
 
 fn polars_err(path: &Path, action: &'static str) -> impl FnOnce(PolarsError) -> StoreError {
@@ -63,10 +67,69 @@ fn polars_err(path: &Path, action: &'static str) -> impl FnOnce(PolarsError) -> 
     }
 }
 
-/// Reads a Parquet file whole.
+/// Reads a Parquet file whole. A file the Parquet reader panics on (a damaged file it does not
+/// check for) is an error like any other damage, not a crash of the server.
 pub(crate) fn read_parquet(path: &Path) -> PolarsResult<DataFrame> {
     let file = File::open(path)?;
-    ParquetReader::new(file).finish()
+    parquet_guarded(path, || ParquetReader::new(file).finish())
+}
+
+/// Runs a Parquet read, turning a panic inside the reader into an error naming the file.
+fn parquet_guarded(
+    path: &Path,
+    read: impl FnOnce() -> PolarsResult<DataFrame>,
+) -> PolarsResult<DataFrame> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(read)).unwrap_or_else(|panic| {
+        let what = panic
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| panic.downcast_ref::<&str>().copied())
+            .unwrap_or("a panic");
+        Err(PolarsError::ComputeError(
+            format!("{} is not a readable Parquet file ({what})", path.display()).into(),
+        ))
+    })
+}
+
+/// A Parquet file of rows past the hot window, with the SHA-256 it was written with (`None` for
+/// files listed by checkpoints written before history checksums: those read unchecked).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct HistoryFile {
+    pub path: PathBuf,
+    pub sha256: Option<String>,
+}
+
+impl HistoryFile {
+    /// The file's name under `history/<dataset>/`.
+    pub(crate) fn name(&self) -> String {
+        self.path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    }
+
+    /// Reads the file (only `columns`, if given) after checking it against its checksum: a
+    /// damaged history file is an error naming it, never rows that silently differ.
+    pub(crate) fn read(&self, columns: Option<Vec<String>>) -> PolarsResult<DataFrame> {
+        let bytes = std::fs::read(&self.path)?;
+        if let Some(expected) = &self.sha256 {
+            let actual = sha256_hex(&bytes);
+            if &actual != expected {
+                return Err(PolarsError::ComputeError(
+                    format!(
+                        "history file {} is damaged: its SHA-256 is {actual}, written as {expected}",
+                        self.path.display()
+                    )
+                    .into(),
+                ));
+            }
+        }
+        parquet_guarded(&self.path, || {
+            ParquetReader::new(std::io::Cursor::new(bytes))
+                .with_columns(columns)
+                .finish()
+        })
+    }
 }
 
 /// A writer that hashes what passes through it.
@@ -158,7 +221,7 @@ fn encode_keys(keys: &KeyStore) -> Vec<u8> {
 /// The key store of a key file of checkpoint format `format`: 2 holds packed keys; 1 (earlier
 /// versions) held every key's bytes, packed again here in key id order, which gives every key its
 /// id again.
-fn decode_keys(bytes: &[u8], format: u32) -> Option<KeyStore> {
+pub(crate) fn decode_keys(bytes: &[u8], format: u32) -> Option<KeyStore> {
     let (body, crc) = bytes.split_at(bytes.len().checked_sub(4)?);
     if crc32fast::hash(body) != u32::from_le_bytes(crc.try_into().ok()?) {
         return None;
@@ -230,10 +293,11 @@ pub(crate) fn write(
                 keys: view.keys().len(),
                 updated_at: view.updated_at(),
                 hot_since: view.hot_since().map(|t| t.timestamp()),
-                history: view
+                history: view.history_files().iter().map(HistoryFile::name).collect(),
+                history_checksums: view
                     .history_files()
                     .iter()
-                    .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+                    .filter_map(|f| Some((f.name(), f.sha256.clone()?)))
                     .collect(),
             },
         );
@@ -406,8 +470,16 @@ pub(crate) fn load(
     table.updated_at = entry.updated_at;
     table.hot_since = entry.hot_since;
     let history_dir = history_dir(root, dataset);
-    table.history =
-        std::sync::Arc::new(entry.history.iter().map(|n| history_dir.join(n)).collect());
+    table.history = std::sync::Arc::new(
+        entry
+            .history
+            .iter()
+            .map(|name| HistoryFile {
+                path: history_dir.join(name),
+                sha256: entry.history_checksums.get(name).cloned(),
+            })
+            .collect(),
+    );
     Ok(())
 }
 
@@ -425,7 +497,7 @@ pub(crate) fn remove_orphan_history(root: &Path, view: &TableView) {
     };
     for entry in entries.flatten() {
         let path = entry.path();
-        if !view.history_files().contains(&path) {
+        if !view.history_files().iter().any(|f| f.path == path) {
             tracing::warn!(path = %path.display(), "Removing a history file no checkpoint lists.");
             let _ = std::fs::remove_file(&path);
         }

@@ -835,9 +835,13 @@ impl Shared {
             let dir = checkpoint::history_dir(&self.root, dataset);
             std::fs::create_dir_all(&dir).map_err(io_error(&dir, "create directory"))?;
             let path = dir.join(format!("{seq:020}.parquet"));
-            checkpoint::write_parquet_atomic(&path, &mut evicted.history)?;
+            let sha256 = checkpoint::write_parquet_atomic(&path, &mut evicted.history)?;
+            let file = checkpoint::HistoryFile {
+                path,
+                sha256: Some(sha256),
+            };
             table
-                .finish_eviction(evicted, path)
+                .finish_eviction(evicted, file)
                 .map_err(|e| StoreError::Io {
                     path: self.root.display().to_string(),
                     action: "move rows to history",

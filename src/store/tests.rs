@@ -602,6 +602,30 @@ async fn retention_moves_old_versions_to_history_and_as_of_still_reads_them() {
     let view = snap.complaints();
     assert_eq!(view.rows(), 3);
     assert_eq!(states(view, &view.as_of(days_ago(80)).unwrap()).len(), 2);
+    drop(reopened);
+
+    // A flipped byte in the history file: reads that need it say which file is damaged instead
+    // of answering with rows that silently differ (before checksums it read as other rows).
+    let history = std::fs::read_dir(dir.path().join("history").join("complaints"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|e| e == "parquet"))
+        .unwrap();
+    let mut bytes = std::fs::read(&history).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x01;
+    std::fs::write(&history, &bytes).unwrap();
+    let reopened = open(dir.path()).await;
+    let snap = reopened.snapshot();
+    let view = snap.complaints();
+    let refused = view.as_of(days_ago(80)).unwrap_err().to_string();
+    assert!(
+        refused.contains("damaged") && refused.contains(&history.display().to_string()),
+        "{refused}"
+    );
+    // What the hot window answers alone is unaffected.
+    assert_eq!(view.current_rows(), 2);
 }
 
 fn line(

@@ -68,18 +68,18 @@ impl Table {
         }))
     }
 
-    /// Drops the evicted rows once their history file at `path` is durable.
+    /// Drops the evicted rows once their history file is durable.
     pub(crate) fn finish_eviction(
         &mut self,
         eviction: Eviction,
-        path: std::path::PathBuf,
+        file: crate::store::checkpoint::HistoryFile,
     ) -> PolarsResult<()> {
         self.load_rows(&eviction.kept)?;
         self.hot_since = Some(
             self.hot_since
                 .map_or(eviction.cutoff, |s| s.max(eviction.cutoff)),
         );
-        Arc::make_mut(&mut self.history).push(path);
+        Arc::make_mut(&mut self.history).push(file);
         Ok(())
     }
 }

@@ -157,7 +157,7 @@ pub(crate) struct Table {
     /// Rows whose time is before this (seconds) were moved to history files.
     pub(crate) hot_since: Option<i64>,
     /// History Parquet files, oldest first.
-    pub(crate) history: Arc<Vec<std::path::PathBuf>>,
+    pub(crate) history: Arc<Vec<crate::store::checkpoint::HistoryFile>>,
     /// Identifies the row numbering: a new one whenever rows are renumbered (a checkpoint load,
     /// an eviction to history).
     lineage: u64,

@@ -14,7 +14,7 @@ pub struct TableView {
     pub(super) labels: SharedLabels,
     pub(super) updated_at: Option<DateTime<Utc>>,
     pub(super) hot_since: Option<i64>,
-    pub(super) history: Arc<Vec<std::path::PathBuf>>,
+    pub(super) history: Arc<Vec<crate::store::checkpoint::HistoryFile>>,
     pub(super) lineage: u64,
     pub(super) deltas: Arc<Vec<Arc<Delta>>>,
     pub(super) dropped_through: u64,
@@ -106,18 +106,10 @@ impl TableView {
                 earliest = Some(earliest.map_or(min, |e| e.min(min)));
             }
         }
-        for path in self.history.iter() {
+        for file in self.history.iter() {
             let name = schema.fields[col].name;
-            let min = std::fs::File::open(path)
-                .map_err(|e| PolarsError::IO {
-                    error: std::sync::Arc::new(e),
-                    msg: None,
-                })
-                .and_then(|file| {
-                    ParquetReader::new(file)
-                        .with_columns(Some(vec![name.to_owned()]))
-                        .finish()
-                })
+            let min = file
+                .read(Some(vec![name.to_owned()]))
                 .and_then(|df| df.column(name)?.cast(&DataType::UInt32))
                 .map_err(|e| self.error(e))?
                 .u32()
@@ -361,8 +353,9 @@ impl TableView {
     fn read_history(&self) -> Result<DataFrame, ReadError> {
         let schema = self.dataset.schema();
         let mut out: Option<DataFrame> = None;
-        for path in self.history.iter() {
-            let part = crate::store::checkpoint::read_parquet(path)
+        for file in self.history.iter() {
+            let part = file
+                .read(None)
                 .and_then(|df| {
                     let mut cols: Vec<Column> = Vec::new();
                     for f in schema.fields {
@@ -421,7 +414,7 @@ impl TableView {
         &self.keys
     }
 
-    pub(crate) fn history_files(&self) -> &[std::path::PathBuf] {
+    pub(crate) fn history_files(&self) -> &[crate::store::checkpoint::HistoryFile] {
         &self.history
     }
 
