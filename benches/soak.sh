@@ -2,10 +2,11 @@
 # Soak: the demo's server (release build) for MINUTES minutes at 20× the demo's ingest (a batch
 # every 50 ms instead of every second), with 1,000 WebSocket clients following the Kota Pasuruan
 # wall that disconnect and reconnect every minute, 50 more that come and go every 10 s, a dataset
-# export every 5 s and a snapshot every 30 s. Every minute it samples the server's RSS, open file
-# descriptors, threads, open connections, store size, the WebSocket commit-to-client p99 of that
-# minute and the export/snapshot p99, and writes them as CSV; at the end it prints the slope of RSS
-# and latency after warm-up (first five minutes left out) and draws docs/soak.png.
+# export every 5 s and a snapshot every 30 s. Every minute it samples the server's RSS, the
+# memory and row versions of the store's hot tables, open file descriptors, threads, open
+# connections, store size, the WebSocket commit-to-client p99 of that minute and the
+# export/snapshot p99, and writes them as CSV; at the end it prints the slope of RSS and latency
+# after warm-up (first five minutes left out) and draws docs/soak.png.
 #
 #   bash benches/soak.sh [MINUTES] [OUT.csv]        # default 60, /tmp/pantau-soak.csv
 # Needs curl and, for the plot, `pip install matplotlib`. Results: docs/reliability.md.
@@ -77,7 +78,7 @@ pids+=($!)
 ) &
 pids+=($!)
 
-echo "minute,rss_mib,fds,threads,http_connections,ws_connections,store_mib,store_seq,ws_p99_ms,ws_msgs_per_s,http_p99_ms,http_errors" > "$out"
+echo "minute,rss_mib,store_heap_mib,store_rows,fds,threads,http_connections,ws_connections,store_mib,store_seq,ws_p99_ms,ws_msgs_per_s,http_p99_ms,http_errors" > "$out"
 for minute in $(seq 1 "$minutes"); do
   sleep 60
   rss=$(awk '/VmRSS/{printf "%.1f", $2/1024}' "/proc/$server/status")
@@ -86,6 +87,8 @@ for minute in $(seq 1 "$minutes"); do
   metrics=$(curl -fsS "$url/metrics")
   http_conn=$(echo "$metrics" | awk '/^pantau_http_connections /{print $2}')
   ws_conn=$(echo "$metrics" | awk '/^pantau_ws_connections /{print $2}')
+  heap=$(echo "$metrics" | awk '/^pantau_store_heap_bytes/{s+=$2} END{printf "%.1f", s/1048576}')
+  rows=$(echo "$metrics" | awk '/^pantau_store_rows/{s+=$2} END{print s}')
   store=$(du -sm "$work/data/store" | cut -f1)
   seq=$(curl -fsS "$url/readyz" | python3 -c 'import json,sys; print(json.load(sys.stdin)["checks"]["store"]["seq"])')
   latest=$(ls -t "$work"/ws.*.json 2>/dev/null | sed -n 2p || true)
@@ -104,7 +107,7 @@ p99 = times[min(len(times) - 1, int(len(times) * 0.99))] if times else 0
 print(round(p99, 1), errors)
 PY
 )
-  echo "$minute,$rss,$fds,$threads,$http_conn,$ws_conn,$store,$seq,$ws_p99,$ws_rate,$http_p99,$http_err" | tee -a "$out"
+  echo "$minute,$rss,$heap,$rows,$fds,$threads,$http_conn,$ws_conn,$store,$seq,$ws_p99,$ws_rate,$http_p99,$http_err" | tee -a "$out"
 done
 
 panics=$(grep -ci 'panicked' "$work/server.log" || true)
@@ -120,7 +123,7 @@ def slope(key):
         return float("nan")
     n = len(pts); mx = sum(x for x, _ in pts) / n; my = sum(y for _, y in pts) / n
     return sum((x - mx) * (y - my) for x, y in pts) / sum((x - mx) ** 2 for x, _ in pts)
-for key, unit in [("rss_mib", "MiB/min"), ("fds", "fds/min"), ("ws_p99_ms", "ms/min"), ("http_p99_ms", "ms/min")]:
+for key, unit in [("rss_mib", "MiB/min"), ("store_heap_mib", "MiB/min"), ("fds", "fds/min"), ("ws_p99_ms", "ms/min"), ("http_p99_ms", "ms/min")]:
     print(f"slope after warm-up, {key}: {slope(key):+.3f} {unit}")
 try:
     import matplotlib
@@ -128,7 +131,9 @@ try:
     import matplotlib.pyplot as plt
     m = [int(r["minute"]) for r in rows]
     fig, ax = plt.subplots(3, 1, figsize=(8, 8), sharex=True)
-    ax[0].plot(m, [float(r["rss_mib"]) for r in rows]); ax[0].set_ylabel("RSS (MiB)")
+    ax[0].plot(m, [float(r["rss_mib"]) for r in rows], label="RSS")
+    ax[0].plot(m, [float(r["store_heap_mib"]) for r in rows], label="store hot tables")
+    ax[0].set_ylabel("MiB"); ax[0].legend()
     ax[1].plot(m, [float(r["ws_p99_ms"] or "nan") for r in rows], label="WebSocket p99")
     ax[1].plot(m, [float(r["http_p99_ms"] or "nan") for r in rows], label="export/snapshot p99")
     ax[1].set_ylabel("ms"); ax[1].legend()

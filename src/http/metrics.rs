@@ -17,6 +17,16 @@ pub fn router() -> Router<AppState> {
 }
 
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    let snapshot = state.store.snapshot();
+    for (dataset, heap) in crate::domain::Dataset::ALL
+        .into_iter()
+        .zip(state.store.heap_use())
+    {
+        let rows = snapshot.table(dataset).rows();
+        state
+            .metrics
+            .store_table(dataset.name(), rows, heap.rows + heap.keys);
+    }
     (
         [(
             header::CONTENT_TYPE,

@@ -94,6 +94,8 @@ struct Inner {
     exports: Family<ExportLabels, Counter>,
     export_rows: Counter,
     resident_memory: Gauge,
+    store_heap: Family<DatasetLabels, Gauge>,
+    store_rows: Family<DatasetLabels, Gauge>,
 }
 
 impl Default for Metrics {
@@ -215,10 +217,24 @@ impl Metrics {
             "Resident memory of this process (read at each scrape)",
             resident_memory.clone(),
         );
+        let store_heap = Family::<DatasetLabels, Gauge>::default();
+        registry.register(
+            "store_heap_bytes",
+            "Memory the store's hot table of a dataset holds: columns, keys and their index (read at each scrape)",
+            store_heap.clone(),
+        );
+        let store_rows = Family::<DatasetLabels, Gauge>::default();
+        registry.register(
+            "store_rows",
+            "Row versions in the store's hot table of a dataset (read at each scrape)",
+            store_rows.clone(),
+        );
         Self {
             inner: Arc::new(Inner {
                 registry,
                 resident_memory,
+                store_heap,
+                store_rows,
                 http_requests,
                 http_latency,
                 http_connections,
@@ -295,6 +311,11 @@ impl Metrics {
         self.inner.ws_subscriptions.inc_by(delta);
     }
 
+    /// Topics followed right now, over all connections.
+    pub fn ws_subscription_count(&self) -> i64 {
+        self.inner.ws_subscriptions.get()
+    }
+
     /// Counts one data message of `bytes` sent to a client.
     pub fn ws_message_out(&self, bytes: usize) {
         self.inner.ws_messages_out.inc();
@@ -364,6 +385,21 @@ impl Metrics {
                 source: source.to_owned(),
             })
             .set(seconds);
+    }
+
+    /// What a dataset's hot table holds now: row versions and bytes of memory.
+    pub fn store_table(&self, dataset: &str, rows: u64, heap_bytes: usize) {
+        let labels = DatasetLabels {
+            dataset: dataset.to_owned(),
+        };
+        self.inner
+            .store_rows
+            .get_or_create(&labels)
+            .set(i64::try_from(rows).unwrap_or(i64::MAX));
+        self.inner
+            .store_heap
+            .get_or_create(&labels)
+            .set(i64::try_from(heap_bytes).unwrap_or(i64::MAX));
     }
 
     /// The Prometheus text exposition of every family.

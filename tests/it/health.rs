@@ -75,6 +75,15 @@ async fn metrics_cover_http_websockets_ingest_and_source_lag() {
         text.contains("pantau_source_lag_seconds{source=\"simulator\"}"),
         "{text}"
     );
+    // What the store holds, so an operator can tell data from anything else in the RSS.
+    let gauge = |name: &str| -> f64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}{{dataset=\"complaints\"}} ")))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no {name} for complaints: {text}"))
+    };
+    assert!(gauge("pantau_store_rows") >= 1.0, "{text}");
+    assert!(gauge("pantau_store_heap_bytes") > 0.0, "{text}");
     assert!(text.trim_end().ends_with("# EOF"), "not OpenMetrics text");
     app.stop().await;
 }
