@@ -6,12 +6,13 @@
 //!
 //! # Layout
 //!
-//! Dependencies point down this list; nothing imports `startup` or `cli`.
+//! Dependencies point down this list; nothing imports `startup`, `cli` or `fuzz`.
 //!
 //! - [`cli`]: the `pantau` command line (`demo`, `serve`, `check`, `import`, `reprocess`, `loadgen`); turns errors into one line and an exit code.
 //! - [`startup`]: the only place that wires concrete parts together: `Application::build` /
 //!   `run_until_stopped`, and `startup::offline` for `import`, `reprocess` and `export` on a data
 //!   dir no server holds.
+//! - [`fuzz`]: entry points for the fuzz targets (`fuzz/`) and their replay test; nothing imports it.
 //! - [`config`]: typed settings, layered file → environment (`PANTAU__SECTION__KEY`) → command line, validated.
 //! - [`loadgen`]: `pantau loadgen`, real WebSocket clients that measure delivery, latency and memory.
 //! - [`telemetry`]: log output (text or JSON lines) and the Prometheus metric families.
@@ -41,6 +42,7 @@ pub mod db;
 pub mod domain;
 pub mod engine;
 pub mod export;
+pub mod fuzz;
 pub mod geo;
 pub mod http;
 pub mod ingest;

@@ -5,6 +5,7 @@
 //! publishes plain JSON values here.
 
 pub mod access;
+pub mod fuzz;
 mod hub;
 pub mod protocol;
 pub mod screens;

@@ -15,6 +15,7 @@
 
 mod checkpoint;
 mod codec;
+pub mod fuzz;
 mod log;
 mod records;
 pub mod schema;

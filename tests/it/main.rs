@@ -11,6 +11,7 @@ mod dashboards;
 mod datasets;
 mod db;
 mod exports;
+mod fuzz;
 mod geo;
 mod hardening;
 mod harness;
@@ -35,6 +36,7 @@ fn main() -> std::process::ExitCode {
         datasets::trials(&services),
         db::trials(&services),
         exports::trials(&services),
+        fuzz::trials(&services),
         geo::trials(&services),
         hardening::trials(&services),
         health::trials(&services),

@@ -83,6 +83,18 @@ const RULES: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        "fuzz",
+        &[
+            "domain",
+            "store",
+            "dashboards",
+            "live",
+            "ingest",
+            "export",
+            "config",
+        ],
+    ),
+    (
         "cli",
         &[
             "domain",

@@ -133,7 +133,7 @@ pub async fn serve_socket(
 
 /// The session: one task owns the socket and waits on whatever comes first — a client message,
 /// a topic change, the ping timer or shutdown. Generic over the socket so any transport works.
-async fn run<S>(socket: &mut S, ctx: &SessionContext, grant: &Principal, peer: &str)
+pub(super) async fn run<S>(socket: &mut S, ctx: &SessionContext, grant: &Principal, peer: &str)
 where
     S: Sink<Message> + Stream<Item = Result<Message, axum::Error>> + Unpin,
 {

@@ -1,0 +1,4 @@
+#![no_main]
+//! Fuzz target: see `pantau::fuzz::log_entry` for what it feeds and checks.
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| pantau::fuzz::log_entry(data));
