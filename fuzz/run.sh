@@ -22,8 +22,12 @@ fi
 export CARGO_TARGET_DIR="${FUZZ_TARGET_DIR:-$HOME/.cache/pantau/fuzz-target}"
 # cargo-fuzz passes `-Z` flags; the machine's stable toolchain accepts them this way.
 export RUSTC_BOOTSTRAP=1
-cargo fuzz build --sanitizer none --debug-assertions
-bin="$CARGO_TARGET_DIR/x86_64-unknown-linux-gnu/release"
+# FUZZ_BIN: run already built targets from there (e.g. a copy, while a rebuild goes on).
+bin="${FUZZ_BIN:-}"
+if [ -z "$bin" ]; then
+  cargo fuzz build --sanitizer none --debug-assertions
+  bin="$CARGO_TARGET_DIR/x86_64-unknown-linux-gnu/release"
+fi
 mkdir -p logs
 run_one() {
   local t="$1"

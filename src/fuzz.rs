@@ -19,8 +19,11 @@ use crate::ingest::mapping::{Mapping, MappingSpec};
 pub use crate::live::fuzz::ws_session;
 pub use crate::store::fuzz::{checkpoint_part, log_entry, log_segment};
 
+/// A fuzz target: takes any bytes, panics only when its reader breaks a promise.
+pub type Target = fn(&[u8]);
+
 /// Every fuzz target by name, for the replay test and `fuzz/`.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Target)] = &[
     ("rupiah_text", rupiah_text),
     ("time_text", time_text),
     ("export_query", export_query),

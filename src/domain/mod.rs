@@ -29,7 +29,7 @@ pub use health::{Freshness, SourceHealth, SourceStatus};
 pub use money::{MoneyError, NumberStyle, Rupiah};
 pub use region::{RegionCode, RegionCodeError, RegionLevel};
 pub use service::{ServiceEvent, ServiceOutcome};
-pub use time::{format_local, parse_instant, LocalClock, DEFAULT_TIME_ZONE};
+pub use time::{format_local, parse_instant, InstantError, LocalClock, DEFAULT_TIME_ZONE};
 
 /// Bytes as lower-case hex (how content hashes are stored and shown).
 pub fn hex(bytes: &[u8]) -> String {

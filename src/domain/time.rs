@@ -15,8 +15,36 @@ pub fn format_local(at: DateTime<Utc>, zone: Tz) -> String {
 /// Reads an instant a person or a URL gives: RFC 3339 with an offset (`2026-11-27T08:00:00+07:00`;
 /// a `+` that an unencoded URL turned into a space is accepted), or a local date-time without an
 /// offset (`2026-11-27T08:00`, `2026-11-27 08:00:00`), read in `zone`.
-pub fn parse_instant(text: &str, zone: Tz) -> Result<DateTime<Utc>, String> {
+pub fn parse_instant(text: &str, zone: Tz) -> Result<DateTime<Utc>, InstantError> {
     let text = text.trim();
+    let at = read_instant(text, zone).map_err(InstantError::NotATime)?;
+    if (0..=HELD_UNTIL).contains(&at.timestamp()) {
+        Ok(at)
+    } else {
+        // Nothing before 1970 or after 2106 can be held (times are stored as 32-bit seconds
+        // since 1970), and a year such as 0020 is a typing slip, not a moment to ask about.
+        Err(InstantError::OutOfRange(format!(
+            "'{}' is outside the times Pantau holds (1970-01-01 to 2106-02-07 UTC)",
+            text.chars().take(60).collect::<String>()
+        )))
+    }
+}
+
+/// Why a text is not an instant Pantau can answer about.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InstantError {
+    /// The text is not a time in any accepted form.
+    #[error("{0}")]
+    NotATime(String),
+    /// A time, but outside 1970..2106, the span stored times can hold.
+    #[error("{0}")]
+    OutOfRange(String),
+}
+
+/// The last second a stored time can hold: 2106-02-07T06:28:15Z.
+const HELD_UNTIL: i64 = u32::MAX as i64;
+
+fn read_instant(text: &str, zone: Tz) -> Result<DateTime<Utc>, String> {
     if let Ok(at) = DateTime::parse_from_rfc3339(&mend_offset(text)) {
         return Ok(at.to_utc());
     }
@@ -236,11 +264,28 @@ mod tests {
         }
         assert!(parse_instant("yesterday", wib)
             .unwrap_err()
+            .to_string()
             .contains("is not a time"));
+        // Found by the `time_text` fuzz target: year 20 read in WIB's 1920s local mean time
+        // (+07:07:12) could not be written back to the second. Nothing outside what the store
+        // can hold is read as a time at all.
+        for text in [
+            "0020-01-01T8:0:00",
+            "1969-12-31T23:59:59Z",
+            "2106-02-07T06:28:16Z",
+        ] {
+            assert!(
+                matches!(parse_instant(text, wib), Err(InstantError::OutOfRange(_))),
+                "{text}"
+            );
+        }
+        assert!(parse_instant("1970-01-01T00:00:00Z", wib).is_ok());
+        assert!(parse_instant("2106-02-07T06:28:15Z", wib).is_ok());
         // 2026-03-08 02:30 does not exist in Los Angeles.
         assert!(
             parse_instant("2026-03-08T02:30", chrono_tz::America::Los_Angeles)
                 .unwrap_err()
+                .to_string()
                 .contains("does not exist")
         );
     }

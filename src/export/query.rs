@@ -48,6 +48,14 @@ fn bad(message: impl Into<String>) -> ExportError {
     ExportError::BadQuery(message.into())
 }
 
+/// An `as_of` that is not a time is a bad query; one outside what the store holds is out of range.
+pub(crate) fn as_of_error(e: crate::domain::InstantError) -> ExportError {
+    match e {
+        crate::domain::InstantError::OutOfRange(m) => ExportError::AsOf(format!("as_of: {m}")),
+        crate::domain::InstantError::NotATime(m) => bad(format!("as_of: {m}")),
+    }
+}
+
 /// The start of a client's text, for messages.
 pub(crate) fn clip(text: &str) -> String {
     text.chars().take(60).collect()
@@ -89,10 +97,8 @@ impl ExportQuery {
             match key.as_str() {
                 "format" => out.format = Some(Format::parse(value)?),
                 "as_of" => {
-                    out.as_of = Some(
-                        crate::domain::parse_instant(value, zone)
-                            .map_err(|e| bad(format!("as_of: {e}")))?,
-                    )
+                    out.as_of =
+                        Some(crate::domain::parse_instant(value, zone).map_err(as_of_error)?)
                 }
                 "columns" => {
                     let names: Vec<String> = value

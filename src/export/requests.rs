@@ -451,9 +451,9 @@ impl Exports {
             .unwrap_or_else(|| "anonymous".to_owned());
         let now = Utc::now();
         let as_of = match &body.as_of {
-            Some(text) => Some(
-                crate::domain::parse_instant(text, tz).map_err(|e| bad(format!("as_of: {e}")))?,
-            ),
+            Some(text) => {
+                Some(crate::domain::parse_instant(text, tz).map_err(super::query::as_of_error)?)
+            }
             None => None,
         };
         if let Some(columns) = &body.columns {

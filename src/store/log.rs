@@ -369,6 +369,7 @@ pub fn repair(dir: &Path) -> Result<RepairReport, StoreError> {
         .collect();
     segments.sort_unstable();
     let mut repairs = read_repairs(dir)?;
+    let gaps_before = repairs.gaps.len();
     let mut report = RepairReport {
         segments: segments.len(),
         ..RepairReport::default()
@@ -435,7 +436,9 @@ pub fn repair(dir: &Path) -> Result<RepairReport, StoreError> {
             sync_dir(dir)?;
         }
     }
-    if !report.dropped.is_empty() {
+    // A gap without damage (a log that starts past its first entry) must be written down too,
+    // or the log would not open after the repair (found by the `log_segment` fuzz target).
+    if !report.dropped.is_empty() || repairs.gaps.len() > gaps_before {
         let path = dir.join("repairs.json");
         let json =
             serde_json::to_vec_pretty(&repairs).map_err(|e| io(&path, "encode")(e.into()))?;
