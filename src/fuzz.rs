@@ -3,7 +3,8 @@
 //! corpora and every crash ever found through them. Each must not panic on any bytes and asserts
 //! the promise its reader makes (a refusal says why; what is read reads back the same). Like
 //! `startup`, nothing in the product imports this room; the store's and the live room's private
-//! readers have their own `fuzz` modules, re-exported here.
+//! readers have their own `fuzz` modules, re-exported here. The config room's own target
+//! (`config::fuzz`) stays there: only `startup` and `cli` use the settings.
 
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
@@ -28,7 +29,6 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("time_text", time_text),
     ("export_query", export_query),
     ("dashboard_toml", dashboard_toml),
-    ("config_toml", config_toml),
     ("csv_file", csv_file),
     ("json_records", json_records),
     ("ws_session", ws_session),
@@ -122,23 +122,6 @@ pub fn dashboard_toml(bytes: &[u8]) {
         );
         assert_eq!(p.line == 0, p.col == 0, "line {} col {}", p.line, p.col);
     }
-}
-
-/// A `pantau.toml`: the settings load, or each issue names its key and says what is wrong.
-pub fn config_toml(bytes: &[u8]) {
-    with_file("pantau.toml", bytes, |path| {
-        let overrides = crate::config::Overrides {
-            config: Some(path.to_path_buf()),
-            ..Default::default()
-        };
-        if let Err(e) = crate::config::Settings::load_from(&overrides, std::iter::empty()) {
-            assert!(!e.issues.is_empty(), "refused without an issue");
-            assert!(
-                e.issues.iter().all(|i| !i.reason.trim().is_empty()),
-                "an issue without a reason: {e}"
-            );
-        }
-    })
 }
 
 /// The mappings the file targets read with: LA 311 CSV exports in the encodings, separators and

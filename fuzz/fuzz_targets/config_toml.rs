@@ -1,4 +1,4 @@
 #![no_main]
-//! Fuzz target: see `pantau::fuzz::config_toml` for what it feeds and checks.
+//! Fuzz target: see `pantau::config::fuzz::config_toml` for what it feeds and checks.
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| pantau::fuzz::config_toml(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| pantau::config::fuzz::config_toml(data));

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+pub mod fuzz;
 pub use load::{ConfigError, ConfigIssue, Overrides};
 
 use crate::access::AccessSettings;

@@ -22,9 +22,20 @@ fn inputs(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
+/// Every target: the fuzz room's, and the config room's own.
+fn targets() -> Vec<(&'static str, pantau::fuzz::Target, &'static str)> {
+    let mut all: Vec<_> = pantau::fuzz::TARGETS
+        .iter()
+        .map(|(name, target)| (*name, *target, "pantau::fuzz"))
+        .collect();
+    let config: pantau::fuzz::Target = pantau::config::fuzz::config_toml;
+    all.push(("config_toml", config, "pantau::config::fuzz"));
+    all
+}
+
 fn every_target_has_a_seed_corpus_from_real_files() {
     let mut missing = Vec::new();
-    for (name, _) in pantau::fuzz::TARGETS {
+    for (name, _, path) in targets() {
         let seeds = inputs(&fuzz_dir().join("corpus").join(name));
         if seeds.len() < 5 {
             missing.push(format!("{name}: {} seeds", seeds.len()));
@@ -32,8 +43,8 @@ fn every_target_has_a_seed_corpus_from_real_files() {
         let target = fuzz_dir().join("fuzz_targets").join(format!("{name}.rs"));
         assert!(
             std::fs::read_to_string(&target)
-                .is_ok_and(|text| text.contains(&format!("pantau::fuzz::{name}("))),
-            "{} does not call pantau::fuzz::{name}",
+                .is_ok_and(|text| text.contains(&format!("{path}::{name}("))),
+            "{} does not call {path}::{name}",
             target.display()
         );
     }
@@ -42,7 +53,7 @@ fn every_target_has_a_seed_corpus_from_real_files() {
 
 fn every_seed_and_every_crash_found_replays_clean() {
     let mut ran = 0;
-    for (name, target) in pantau::fuzz::TARGETS {
+    for (name, target, _) in targets() {
         for sub in ["corpus", "regressions"] {
             for input in inputs(&fuzz_dir().join(sub).join(name)) {
                 let bytes = std::fs::read(&input).unwrap();

@@ -84,15 +84,7 @@ const RULES: &[(&str, &[&str])] = &[
     ),
     (
         "fuzz",
-        &[
-            "domain",
-            "store",
-            "dashboards",
-            "live",
-            "ingest",
-            "export",
-            "config",
-        ],
+        &["domain", "store", "dashboards", "live", "ingest", "export"],
     ),
     (
         "cli",
