@@ -72,6 +72,7 @@ impl ExportQuery {
     ) -> Result<ExportQuery, ExportError> {
         let mut out = ExportQuery::default();
         let mut tests: Vec<(String, String)> = Vec::new();
+        let mut seen: Vec<&str> = Vec::new();
         for (key, value) in pairs {
             if value.chars().count() > MAX_TEXT && key != "columns" {
                 return Err(bad(format!(
@@ -93,6 +94,14 @@ impl ExportQuery {
                     clip(key),
                     allowed.join(", ")
                 )));
+            }
+            // Which of two values was meant is not for the server to guess (a link edited by hand,
+            // a script that appends): a parameter given twice is refused, not read as the last one.
+            if key != "token" {
+                if seen.contains(&key.as_str()) {
+                    return Err(bad(format!("parameter `{key}` is given more than once")));
+                }
+                seen.push(key.as_str());
             }
             match key.as_str() {
                 "format" => out.format = Some(Format::parse(value)?),
@@ -213,5 +222,8 @@ mod tests {
         let err =
             ExportQuery::parse(&pairs(&[("limit", "0")]), PANEL_PARAMS, None, zone).unwrap_err();
         assert!(err.to_string().starts_with("limit must be a whole number"));
+        let twice = pairs(&[("as_of", "2018-12-31T02:00"), ("as_of", "2019-01-01T02:00")]);
+        let err = ExportQuery::parse(&twice, PANEL_PARAMS, None, zone).unwrap_err();
+        assert_eq!(err.to_string(), "parameter `as_of` is given more than once");
     }
 }
