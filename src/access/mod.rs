@@ -5,12 +5,14 @@
 //! path shares, and the audit chain. Must not know HTTP or WebSocket framing: `http` and `live`
 //! hand it a credential and an address and act on its answer.
 
+mod accounts;
 mod audit;
 mod principal;
 mod role;
 mod settings;
 mod tokens;
 
+pub use accounts::{Accounts, LoggedIn, LoginError, NewUser, SessionGrant, UserError, UserInfo};
 pub use audit::{AuditEvent, AuditLog, ChainReport, Outcome};
 pub use principal::{Principal, Via};
 pub use role::{matrix_markdown, Permission, Role};
@@ -22,6 +24,30 @@ pub use tokens::{
 use std::net::IpAddr;
 
 use crate::db::{DbError, MetaDb};
+
+/// What a request presents to say who it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credential {
+    /// A token: the bearer header, or `?token=` where a header cannot be set.
+    Token(String),
+    /// A session cookie. A request that changes state (`changes_state`) must carry the
+    /// session's CSRF token (`csrf`, the `X-CSRF-Token` header) as well: a cookie is sent by the
+    /// browser on its own, a header only by the page.
+    Session {
+        /// The cookie's value.
+        secret: String,
+        /// The `X-CSRF-Token` header.
+        csrf: Option<String>,
+        /// Whether the request's method changes state (anything but GET, HEAD, OPTIONS).
+        changes_state: bool,
+    },
+}
+
+/// Whether two hex digests are equal, in time that depends only on their length.
+fn same_digest(a: &str, b: &str) -> bool {
+    use subtle::ConstantTimeEq;
+    a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
+}
 
 /// Why a request was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -54,6 +80,19 @@ pub enum Refusal {
     /// This address presented too many refused credentials this minute.
     #[error("too many refused tokens from this address; try again in {0} s")]
     Throttled(u64),
+    /// A session cookie that is unknown, ended, expired or idle too long, or whose account
+    /// was disabled.
+    #[error("the session has ended; log in again")]
+    SessionEnded,
+    /// A state-changing request by session without the session's CSRF token.
+    #[error("this request needs the session's CSRF token in the X-CSRF-Token header")]
+    Csrf,
+    /// An account that logged in with a one-time password and has not chosen its own.
+    #[error("choose a new password first (POST /api/session/password)")]
+    PasswordChangeRequired,
+    /// The credential could not be checked (the metadata database did not answer).
+    #[error("the credential cannot be checked now; try again")]
+    Unavailable,
 }
 
 impl Refusal {
@@ -66,6 +105,10 @@ impl Refusal {
             Refusal::Revoked => "token_revoked",
             Refusal::Forbidden { .. } | Refusal::OutOfReach(_) => "forbidden",
             Refusal::Throttled(_) => "too_many_failures",
+            Refusal::SessionEnded => "session_expired",
+            Refusal::Csrf => "csrf_failed",
+            Refusal::PasswordChangeRequired => "password_change_required",
+            Refusal::Unavailable => "unavailable",
         }
     }
 
@@ -74,7 +117,12 @@ impl Refusal {
     pub fn is_unauthenticated(&self) -> bool {
         !matches!(
             self,
-            Refusal::Forbidden { .. } | Refusal::OutOfReach(_) | Refusal::Throttled(_)
+            Refusal::Forbidden { .. }
+                | Refusal::OutOfReach(_)
+                | Refusal::Throttled(_)
+                | Refusal::Csrf
+                | Refusal::PasswordChangeRequired
+                | Refusal::Unavailable
         )
     }
 }
@@ -94,6 +142,7 @@ pub enum SetupError {
 pub struct Access {
     anonymous: Option<Role>,
     tokens: TokenRegistry,
+    accounts: Accounts,
     audit: AuditLog,
     max_failures: u32,
     /// Refused credentials per address in the current minute: (minute's start, count).
@@ -106,6 +155,7 @@ impl Access {
         Ok(Access {
             anonymous: settings.anonymous_role(),
             tokens: TokenRegistry::open(settings, db.clone()).await?,
+            accounts: Accounts::new(settings, db.clone()),
             audit: AuditLog::new(db),
             max_failures: settings.max_failures_per_minute,
             failures: Default::default(),
@@ -113,7 +163,7 @@ impl Access {
     }
 
     /// Seconds until `address` may present a credential again, if it is throttled.
-    fn throttled(&self, address: IpAddr) -> Option<u64> {
+    pub(crate) fn throttled(&self, address: IpAddr) -> Option<u64> {
         let failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
         let (since, count) = failures.get(&address)?;
         let elapsed = since.elapsed().as_secs();
@@ -121,7 +171,7 @@ impl Access {
     }
 
     /// Counts a refused credential from `address`; true when this one reaches the limit.
-    fn count_failure(&self, address: IpAddr) -> bool {
+    pub(crate) fn count_failure(&self, address: IpAddr) -> bool {
         let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
         let now = std::time::Instant::now();
         if failures.len() > 100_000 {
@@ -135,23 +185,39 @@ impl Access {
         entry.1 == self.max_failures
     }
 
-    /// Who presents `secret` (or nothing) from `address`: a token's principal, the anonymous
-    /// role's, or a refusal — which is audited, as is a token's first use from an address each hour.
+    /// Who presents `credential` (or nothing) from `address`: a token's or a session's
+    /// principal, the anonymous role's, or a refusal — which is audited, as is a token's first
+    /// use from an address each hour.
     pub async fn authenticate(
         &self,
-        secret: Option<&str>,
+        credential: Option<&Credential>,
         address: IpAddr,
         resource: &str,
     ) -> Result<Principal, Refusal> {
-        let presented = secret.filter(|s| !s.is_empty());
-        if presented.is_some() {
+        let token = match credential {
+            Some(Credential::Token(secret)) if !secret.is_empty() => Some(secret.as_str()),
+            _ => None,
+        };
+        if token.is_some() {
             if let Some(wait) = self.throttled(address) {
                 return Err(Refusal::Throttled(wait));
             }
         }
-        let found = match presented {
-            Some(secret) => self.tokens.principal_of(secret).await,
-            None => self
+        let found = match (token, credential) {
+            (Some(secret), _) => self.tokens.principal_of(secret).await,
+            (
+                None,
+                Some(Credential::Session {
+                    secret,
+                    csrf,
+                    changes_state,
+                }),
+            ) => self
+                .accounts
+                .session(secret)
+                .await
+                .and_then(|grant| check_csrf(grant, csrf.as_deref(), *changes_state)),
+            _ => self
                 .anonymous
                 .map(Principal::anonymous)
                 .ok_or(Refusal::MissingToken),
@@ -168,9 +234,11 @@ impl Access {
             }
             Err(refusal) => {
                 // The refused credential is never written down, only that one was refused.
-                let who = Principal::unknown(presented.is_some());
+                let who = Principal::unknown(token.is_some());
                 self.deny(&who, address, resource, refusal).await;
-                if presented.is_some() && self.count_failure(address) {
+                // Session secrets are 256 random bits too, but a stale cookie is an everyday
+                // thing (the session ended); only refused tokens count toward the throttle.
+                if token.is_some() && self.count_failure(address) {
                     let event = AuditEvent::new("address.throttled", &address.to_string())
                         .detail(serde_json::json!({"failures": self.max_failures, "for_secs": 60}))
                         .outcome(Outcome::Denied);
@@ -185,12 +253,12 @@ impl Access {
     /// guarded path asks.
     pub async fn admit(
         &self,
-        secret: Option<&str>,
+        credential: Option<&Credential>,
         permission: Permission,
         address: IpAddr,
         resource: &str,
     ) -> Result<Principal, Refusal> {
-        let principal = self.authenticate(secret, address, resource).await?;
+        let principal = self.authenticate(credential, address, resource).await?;
         self.authorize(&principal, permission, address, resource)
             .await?;
         Ok(principal)
@@ -236,5 +304,54 @@ impl Access {
     /// The audit log.
     pub fn audit(&self) -> &AuditLog {
         &self.audit
+    }
+
+    /// The local accounts and their sessions.
+    pub fn accounts(&self) -> &Accounts {
+        &self.accounts
+    }
+
+    /// Checks a login from `address`: an address past `access.max_failures_per_minute` refused
+    /// credentials waits out the minute first, and a failed login counts as one.
+    pub async fn login(
+        &self,
+        name: &str,
+        password: &str,
+        address: IpAddr,
+    ) -> Result<LoggedIn, LoginError> {
+        if let Some(wait) = self.throttled(address) {
+            return Err(LoginError::Throttled(wait));
+        }
+        let result = self
+            .accounts
+            .login(&self.audit, name, password, address)
+            .await;
+        if matches!(result, Err(LoginError::Failed)) && self.count_failure(address) {
+            let who = Principal::unknown(true);
+            let event = AuditEvent::new("address.throttled", &address.to_string())
+                .detail(serde_json::json!({"failures": self.max_failures, "for_secs": 60}))
+                .outcome(Outcome::Denied);
+            self.audit.record_quietly(&who, address, event).await;
+        }
+        result
+    }
+}
+
+/// A session's principal, if the request carries the session's CSRF token where it must.
+fn check_csrf(
+    grant: SessionGrant,
+    csrf: Option<&str>,
+    changes_state: bool,
+) -> Result<Principal, Refusal> {
+    if !changes_state {
+        return Ok(grant.principal);
+    }
+    match csrf {
+        Some(given)
+            if given.len() <= 512 && same_digest(&tokens::hash_secret(given), &grant.csrf_hash) =>
+        {
+            Ok(grant.principal)
+        }
+        _ => Err(Refusal::Csrf),
     }
 }

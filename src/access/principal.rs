@@ -9,6 +9,8 @@ pub enum Via {
     Token,
     /// A token from `access.tokens_file`.
     TokenFile,
+    /// A browser session opened by a login.
+    Session,
     /// No credential: the anonymous role.
     Anonymous,
     /// The command line on the server's machine.
@@ -23,6 +25,7 @@ impl Via {
         match self {
             Via::Token => "token",
             Via::TokenFile => "token_file",
+            Via::Session => "session",
             Via::Anonymous => "anonymous",
             Via::Cli => "cli",
             Via::System => "system",
@@ -45,6 +48,8 @@ pub struct Principal {
     dashboards: Option<Vec<String>>,
     /// Live topic prefixes it may follow (tokens file); `None` is all.
     topics: Option<Vec<String>>,
+    /// An account that must choose a password before it may do anything else.
+    password_change_required: bool,
 }
 
 impl Principal {
@@ -64,7 +69,19 @@ impl Principal {
             screen,
             dashboards,
             topics,
+            password_change_required: false,
         }
+    }
+
+    /// The same principal, allowed nothing until it has chosen a password.
+    pub(crate) fn needing_password_change(mut self) -> Principal {
+        self.password_change_required = true;
+        self
+    }
+
+    /// Whether it must choose a password before anything else.
+    pub fn must_change_password(&self) -> bool {
+        self.password_change_required
     }
 
     /// Anyone, as `role`.
@@ -103,12 +120,14 @@ impl Principal {
 
     /// Whether its role carries `permission`.
     pub fn may(&self, permission: Permission) -> bool {
-        self.role.grants(permission)
+        !self.password_change_required && self.role.grants(permission)
     }
 
     /// `Ok` when its role carries `permission`.
     pub fn require(&self, permission: Permission) -> Result<(), Refusal> {
-        if self.may(permission) {
+        if self.password_change_required {
+            Err(Refusal::PasswordChangeRequired)
+        } else if self.may(permission) {
             Ok(())
         } else {
             Err(Refusal::Forbidden {

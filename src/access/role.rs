@@ -23,11 +23,13 @@ pub enum Permission {
     Tokens,
     /// Read and export the audit log.
     Audit,
+    /// Make, list, disable local accounts and reset their passwords.
+    Users,
 }
 
 impl Permission {
     /// Every permission, in the order of the matrix's columns.
-    pub const ALL: [Permission; 8] = [
+    pub const ALL: [Permission; 9] = [
         Permission::Boundaries,
         Permission::Aggregates,
         Permission::Rows,
@@ -36,6 +38,7 @@ impl Permission {
         Permission::Quarantine,
         Permission::Tokens,
         Permission::Audit,
+        Permission::Users,
     ];
 
     /// The permission's name in the API, errors and `docs/security.md`.
@@ -49,6 +52,7 @@ impl Permission {
             Permission::Quarantine => "quarantine",
             Permission::Tokens => "tokens",
             Permission::Audit => "audit",
+            Permission::Users => "users",
         }
     }
 }
@@ -152,11 +156,12 @@ mod tests {
     }
 
     #[test]
-    fn only_admin_manages_tokens_and_reads_the_audit_log() {
+    fn only_admin_manages_tokens_and_accounts_and_reads_the_audit_log() {
         for role in Role::ALL {
             let admin = role == Role::Admin;
             assert_eq!(role.grants(Permission::Tokens), admin, "{role:?}");
             assert_eq!(role.grants(Permission::Audit), admin, "{role:?}");
+            assert_eq!(role.grants(Permission::Users), admin, "{role:?}");
             assert_eq!(role.grants(Permission::Quarantine), admin, "{role:?}");
         }
         assert!(!Role::Pimpinan.grants(Permission::PersonalFields));

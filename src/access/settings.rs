@@ -31,6 +31,21 @@ pub struct AccessSettings {
     /// for the rest of the minute, even with a good token (guessing gains nothing). A delay,
     /// never a ban.
     pub max_failures_per_minute: u32,
+    /// Hours a login's session lasts at most.
+    pub session_hours: u32,
+    /// Minutes a session may go unused before it ends.
+    pub session_idle_minutes: u32,
+    /// Failed logins in a row an account may have before it is locked for `lockout_secs`.
+    pub login_failures_before_lockout: u32,
+    /// Seconds the first lockout lasts; each further failure doubles it.
+    pub lockout_secs: u64,
+    /// The longest lockout, in seconds: a delay, never a ban.
+    pub lockout_max_secs: u64,
+    /// Characters a chosen password has at least.
+    pub min_password_length: usize,
+    /// When session cookies carry `Secure`: `auto` (when the request came over HTTPS, as a
+    /// reverse proxy's `X-Forwarded-Proto: https` says), `always` or `never`.
+    pub secure_cookies: String,
 }
 
 impl Default for AccessSettings {
@@ -42,6 +57,13 @@ impl Default for AccessSettings {
             audit_retention_days: 730,
             token_refresh_secs: 5,
             max_failures_per_minute: 20,
+            session_hours: 12,
+            session_idle_minutes: 120,
+            login_failures_before_lockout: 5,
+            lockout_secs: 30,
+            lockout_max_secs: 900,
+            min_password_length: 12,
+            secure_cookies: "auto".into(),
         }
     }
 }
@@ -94,6 +116,32 @@ impl AccessSettings {
             "max_failures_per_minute",
             self.max_failures_per_minute,
             1..=1_000_000,
+        );
+        c.range("session_hours", self.session_hours, 1..=24 * 90);
+        c.range(
+            "session_idle_minutes",
+            self.session_idle_minutes,
+            1..=24 * 60 * 90,
+        );
+        c.range(
+            "login_failures_before_lockout",
+            self.login_failures_before_lockout,
+            1..=1_000,
+        );
+        c.range("lockout_secs", self.lockout_secs, 1..=86_400);
+        c.range(
+            "lockout_max_secs",
+            self.lockout_max_secs,
+            self.lockout_secs.max(1)..=86_400,
+        );
+        c.range("min_password_length", self.min_password_length, 8..=256);
+        c.check(
+            ["auto", "always", "never"].contains(&self.secure_cookies.as_str()),
+            "secure_cookies",
+            format!(
+                "'{}' is not one of auto, always, never",
+                self.secure_cookies.chars().take(40).collect::<String>()
+            ),
         );
     }
 }

@@ -293,7 +293,7 @@ fn info_of(row: TokenRow) -> TokenInfo {
 }
 
 /// `*` is every dashboard (`None`); otherwise the ids.
-fn parse_dashboards(text: &str) -> Option<Vec<String>> {
+pub(super) fn parse_dashboards(text: &str) -> Option<Vec<String>> {
     (text != "*").then(|| {
         text.split(',')
             .filter(|d| !d.is_empty())
@@ -320,7 +320,7 @@ pub(crate) fn hash_secret(secret: &str) -> String {
     crate::db::payload_hash(secret)
 }
 
-fn is_id(text: &str, max: usize) -> bool {
+pub(super) fn is_id(text: &str, max: usize) -> bool {
     !text.is_empty()
         && text.len() <= max
         && text.as_bytes()[0].is_ascii_alphanumeric()

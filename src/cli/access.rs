@@ -1,4 +1,5 @@
-//! `pantau token …` and `pantau audit verify`: the access records from the command line.
+//! `pantau token …`, `pantau user …` and `pantau audit verify`: the access records from the
+//! command line.
 
 use std::process::ExitCode;
 
@@ -37,6 +38,43 @@ pub(super) struct TokenCreateArgs {
     /// When it stops working: 90d, 12h, or a moment (2027-06-30T23:59 in the deployment's zone).
     #[arg(long, value_name = "WHEN")]
     expires: Option<String>,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub(super) enum UserCommand {
+    /// Make a local account and print its one-time password (replaced at the first login).
+    Add(UserAddArgs),
+    /// List the accounts (never their password hashes).
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Disable an account for good and end its sessions (its name stays taken).
+    Disable {
+        /// The account's name.
+        name: String,
+    },
+    /// Give an account a new one-time password, end its sessions and lift a lockout.
+    ResetPassword {
+        /// The account's name.
+        name: String,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+pub(super) struct UserAddArgs {
+    /// The login name (a-z, 0-9, '.', '_', '-'), e.g. admin or camat.bugul-kidul.
+    name: String,
+    /// admin, pimpinan, analyst, monitor or public (see docs/security.md; wall is for tokens).
+    #[arg(long)]
+    role: String,
+    /// The name pages show, e.g. "Kepala Bappeda".
+    #[arg(long, default_value = "")]
+    display_name: String,
+    /// A dashboard it may see (repeat; none or '*' for all).
+    #[arg(long = "dashboard", value_name = "ID")]
+    dashboards: Vec<String>,
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -140,6 +178,78 @@ pub(super) fn token(settings: &Settings, command: &TokenCommand) -> ExitCode {
             Ok(())
         }),
     }
+}
+
+pub(super) fn user(settings: &Settings, command: &UserCommand) -> ExitCode {
+    use crate::startup::admin::{users, UserDone, UserJob};
+    let job = match command {
+        UserCommand::Add(args) => {
+            let Some(role) = crate::access::Role::parse(&args.role) else {
+                eprintln!(
+                    "pantau user add: --role must be one of {}",
+                    crate::access::Role::ALL.map(|r| r.name()).join(", ")
+                );
+                return ExitCode::from(2);
+            };
+            UserJob::Add(crate::access::NewUser {
+                name: args.name.clone(),
+                display_name: args.display_name.clone(),
+                role,
+                dashboards: args.dashboards.clone(),
+            })
+        }
+        UserCommand::List { .. } => UserJob::List,
+        UserCommand::Disable { name } => UserJob::Disable(name.clone()),
+        UserCommand::ResetPassword { name } => UserJob::ResetPassword(name.clone()),
+    };
+    let json = matches!(command, UserCommand::List { json: true });
+    let tz = settings.deployment.tz();
+    block_on(async {
+        match users(settings, job).await? {
+            UserDone::Added(password, info) => {
+                eprintln!(
+                    "Account '{}' ({}) made. Its one-time password, shown this once; it must be \
+                     replaced at the first login (/login/):",
+                    info.name,
+                    info.role.name()
+                );
+                println!("{password}");
+            }
+            UserDone::Reset(password) => {
+                eprintln!(
+                    "New one-time password, shown this once; the account's sessions have ended:"
+                );
+                println!("{password}");
+            }
+            UserDone::Disabled => eprintln!("Account disabled; its sessions have ended."),
+            UserDone::Listed(users) if json => {
+                println!("{}", serde_json::to_string_pretty(&users)?)
+            }
+            UserDone::Listed(users) => {
+                for u in users {
+                    let state = match (u.disabled_at, u.locked_until) {
+                        (Some(at), _) => {
+                            format!("disabled {}", crate::domain::format_local(at, tz))
+                        }
+                        (None, Some(at)) if at > chrono::Utc::now() => {
+                            format!("locked until {}", crate::domain::format_local(at, tz))
+                        }
+                        _ if u.must_change_password => "one-time password".into(),
+                        _ => "active".into(),
+                    };
+                    println!(
+                        "{}\t{}\t{}\tdashboards={}\t{state}\tby {}",
+                        u.name,
+                        u.role.name(),
+                        u.display_name,
+                        u.dashboards.join(","),
+                        u.created_by
+                    );
+                }
+            }
+        }
+        Ok(())
+    })
 }
 
 pub(super) fn audit_verify(settings: &Settings) -> ExitCode {

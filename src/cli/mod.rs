@@ -15,7 +15,7 @@ use crate::startup::offline::Offline;
 use crate::startup::{self, Application};
 use crate::telemetry;
 use crate::telemetry::LogFormat;
-use access::{audit_verify, token, AuditCommand, TokenCommand};
+use access::{audit_verify, token, user, AuditCommand, TokenCommand, UserCommand};
 use store::{store, StoreCommand};
 
 /// Pantau — the backend of a smart-city command centre.
@@ -69,6 +69,10 @@ enum Command {
     /// a running server (it sees the change within access.token_refresh_secs).
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Local accounts of people who log in at /login/: `add`, `list`, `disable`,
+    /// `reset-password`. Works beside a running server.
+    #[command(subcommand)]
+    User(UserCommand),
     /// The audit log: `verify` walks its hash chain and names the first entry removed or changed.
     #[command(subcommand)]
     Audit(AuditCommand),
@@ -172,6 +176,7 @@ pub fn main() -> ExitCode {
         | Command::Reprocess(_)
         | Command::Export(_)
         | Command::Token(_)
+        | Command::User(_)
         | Command::Audit(_)
         | Command::Store(_) => None,
     };
@@ -200,6 +205,7 @@ pub fn main() -> ExitCode {
         }),
         Command::Export(args) => export(&settings, args),
         Command::Token(command) => token(&settings, command),
+        Command::User(command) => user(&settings, command),
         Command::Audit(AuditCommand::Verify) => audit_verify(&settings),
         Command::Store(command) => store(&settings, command),
         Command::Demo(_) => run(settings, true),

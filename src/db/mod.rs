@@ -1,7 +1,7 @@
 //! The metadata database: SQLite by default, PostgreSQL in production, through sqlx.
 //!
 //! Owns connections, migrations and the small relational records (source cursors, quarantine,
-//! processed files, snapshot records, access tokens and the audit log). Must not hold columnar data: that is the store's.
+//! processed files, snapshot records, access tokens, accounts and sessions, the audit log). Must not hold columnar data: that is the store's.
 //! Queries are checked at run time (`query_as`) and tested against both backends.
 
 mod settings;
@@ -16,6 +16,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{ConnectOptions, Connection, PgPool, SqlitePool};
 
 pub use access::{AuditFilter, AuditRow, TokenRow, GENESIS};
+pub use accounts::{NewSession, SessionRow, UserRow};
 pub use settings::{DatabaseSettings, DatabaseTarget};
 
 /// Why a metadata database operation failed.
@@ -55,8 +56,9 @@ macro_rules! with_pool {
     };
 }
 
-// After the macro, which it uses.
+// After the macro, which they use.
 mod access;
+mod accounts;
 
 /// A record to quarantine: the source's payload (JSON) and why it was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]

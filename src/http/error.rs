@@ -7,6 +7,8 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
 
+use crate::access::{LoginError, Refusal, UserError};
+
 /// An error answered to an HTTP client.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -28,6 +30,14 @@ pub enum ApiError {
     /// `token_invalid`, `token_expired`, `token_revoked`), 403 for missing rights (`forbidden`).
     #[error("{0}")]
     Refused(#[from] crate::access::Refusal),
+    /// A login failed: 401 `login_failed`, 429 `account_locked` / `too_many_failures` with
+    /// `Retry-After`, 400 `invalid_login`.
+    #[error("{0}")]
+    Login(#[from] crate::access::LoginError),
+    /// An account could not be made or changed: 400 `invalid_user`, 409 `name_taken`,
+    /// 404 `not_found`, 403 `wrong_password`.
+    #[error("{0}")]
+    User(#[from] crate::access::UserError),
     /// Too many of something at once (`too_many_exports`): try again later.
     #[error("{message}")]
     TooMany {
@@ -56,6 +66,14 @@ impl ApiError {
             ApiError::TooLarge(_) => "body_too_large",
             ApiError::Denied(denied) => denied.code(),
             ApiError::Refused(refusal) => refusal.code(),
+            ApiError::Login(e) => e.code(),
+            ApiError::User(e) => match e {
+                UserError::Invalid(_) => "invalid_user",
+                UserError::NameTaken(_) => "name_taken",
+                UserError::NotFound(_) => "not_found",
+                UserError::WrongPassword => "wrong_password",
+                UserError::Db(_) => "internal",
+            },
             ApiError::Internal(_) => "internal",
         }
     }
@@ -67,27 +85,63 @@ impl ApiError {
             ApiError::TooMany { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::NotReady(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::Refused(crate::access::Refusal::Throttled(_)) => {
-                StatusCode::TOO_MANY_REQUESTS
-            }
+            ApiError::Refused(Refusal::Throttled(_)) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Refused(Refusal::Unavailable) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Refused(r) if r.is_unauthenticated() => StatusCode::UNAUTHORIZED,
             ApiError::Refused(_) => StatusCode::FORBIDDEN,
             ApiError::Denied(crate::live::Denied::Origin(_)) => StatusCode::FORBIDDEN,
             ApiError::Denied(crate::live::Denied::TooManyConnections(_)) => {
                 StatusCode::TOO_MANY_REQUESTS
             }
+            ApiError::Login(LoginError::Failed) => StatusCode::UNAUTHORIZED,
+            ApiError::Login(LoginError::Locked(_) | LoginError::Throttled(_)) => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
+            ApiError::Login(LoginError::Invalid(_)) => StatusCode::BAD_REQUEST,
+            ApiError::User(UserError::Invalid(_)) => StatusCode::BAD_REQUEST,
+            ApiError::User(UserError::NameTaken(_)) => StatusCode::CONFLICT,
+            ApiError::User(UserError::NotFound(_)) => StatusCode::NOT_FOUND,
+            ApiError::User(UserError::WrongPassword) => StatusCode::FORBIDDEN,
+            ApiError::Login(LoginError::Db(_)) | ApiError::User(UserError::Db(_)) => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// Seconds a client should wait before trying again, for `Retry-After`.
+    fn retry_after(&self) -> Option<u64> {
+        match self {
+            ApiError::Refused(Refusal::Throttled(secs))
+            | ApiError::Login(LoginError::Locked(secs) | LoginError::Throttled(secs)) => {
+                Some(*secs)
+            }
+            _ => None,
         }
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        if let ApiError::Internal(e) = &self {
-            tracing::error!(error = ?e, "Request failed.");
+        match &self {
+            ApiError::Internal(e) => tracing::error!(error = ?e, "Request failed."),
+            ApiError::Login(LoginError::Db(e)) | ApiError::User(UserError::Db(e)) => {
+                tracing::error!(error = %e, "Request failed in the metadata database.")
+            }
+            _ => {}
         }
-        let body = json!({ "error": { "code": self.code(), "message": self.to_string() } });
+        let message = if self.status() == StatusCode::INTERNAL_SERVER_ERROR {
+            "internal error".to_owned()
+        } else {
+            self.to_string()
+        };
+        let body = json!({ "error": { "code": self.code(), "message": message } });
         let mut response = (self.status(), Json(body)).into_response();
+        if let Some(secs) = self.retry_after() {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, secs.max(1).into());
+        }
         if self.status() == StatusCode::UNAUTHORIZED {
             // RFC 6750: how to authenticate.
             response.headers_mut().insert(

@@ -40,6 +40,19 @@ pub fn bearer(headers: &HeaderMap) -> Option<&str> {
         .filter(|t| !t.is_empty())
 }
 
+/// The value of cookie `name` in the request's `Cookie` headers.
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.trim().trim_matches('"'))
+        .filter(|v| !v.is_empty())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -58,5 +71,17 @@ mod tests {
         assert_eq!(with("Bearer "), None);
         assert_eq!(with("Bearerabc"), None);
         assert_eq!(bearer(&HeaderMap::new()), None);
+    }
+
+    #[test]
+    fn a_cookie_is_found_among_others() {
+        let mut headers = HeaderMap::new();
+        headers.append(header::COOKIE, "a=1; pantau_session=abc".parse().unwrap());
+        headers.append(header::COOKIE, "b=\"2\"".parse().unwrap());
+        assert_eq!(cookie(&headers, "pantau_session"), Some("abc"));
+        assert_eq!(cookie(&headers, "b"), Some("2"));
+        assert_eq!(cookie(&headers, "pantau"), None);
+        headers.insert(header::COOKIE, "pantau_session=".parse().unwrap());
+        assert_eq!(cookie(&headers, "pantau_session"), None);
     }
 }

@@ -10,9 +10,9 @@ use axum::extract::{ConnectInfo, Query, Request};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use super::extract::bearer;
+use super::extract::{bearer, cookie};
 use super::ApiError;
-use crate::access::{Access, AuditEvent, Permission, Principal};
+use crate::access::{Access, AuditEvent, Credential, Permission, Principal};
 
 /// The layer that lets a request through to the route only with `$permission`.
 macro_rules! needs {
@@ -24,17 +24,48 @@ macro_rules! needs {
 }
 pub(super) use needs;
 
-/// The credential a request carries: the `Authorization: Bearer` header, else `?token=`.
-pub fn credential(request: &Request) -> Option<String> {
-    if let Some(token) = bearer(request.headers()) {
-        return Some(token.to_owned());
+/// The session cookie's name.
+pub const SESSION_COOKIE: &str = "pantau_session";
+/// The cookie that hands a page its session's CSRF token (readable by the page's script).
+pub const CSRF_COOKIE: &str = "pantau_csrf";
+/// The header a page sends the CSRF token back in.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// The credential a request carries: the `Authorization: Bearer` header, else `?token=`, else
+/// the session cookie (with the CSRF header, which requests that change state need).
+pub fn credential(request: &Request) -> Option<Credential> {
+    credential_of(request.method(), request.headers(), request.uri())
+}
+
+/// [`credential`] from a request's parts.
+pub fn credential_of(
+    method: &axum::http::Method,
+    headers: &axum::http::HeaderMap,
+    uri: &axum::http::Uri,
+) -> Option<Credential> {
+    if let Some(token) = bearer(headers) {
+        return Some(Credential::Token(token.to_owned()));
     }
-    let pairs: Query<Vec<(String, String)>> = Query::try_from_uri(request.uri()).ok()?;
-    pairs
-        .0
-        .into_iter()
-        .find(|(k, _)| k == "token")
-        .map(|(_, v)| v)
+    let pairs: Option<Query<Vec<(String, String)>>> = Query::try_from_uri(uri).ok();
+    let from_query = pairs.and_then(|pairs| {
+        pairs
+            .0
+            .into_iter()
+            .find(|(k, _)| k == "token")
+            .map(|(_, v)| v)
+    });
+    if let Some(token) = from_query {
+        return Some(Credential::Token(token));
+    }
+    let secret = cookie(headers, SESSION_COOKIE)?;
+    Some(Credential::Session {
+        secret: secret.to_owned(),
+        csrf: headers
+            .get(CSRF_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+        changes_state: !(method.is_safe()),
+    })
 }
 
 /// The client's address as the listener saw it.
@@ -55,9 +86,9 @@ pub async fn check(permission: Permission, mut request: Request, next: Next) -> 
         .chars()
         .take(300)
         .collect();
-    let secret = credential(&request);
+    let presented = credential(&request);
     let principal = match access
-        .admit(secret.as_deref(), permission, ip, &resource)
+        .admit(presented.as_ref(), permission, ip, &resource)
         .await
     {
         Ok(principal) => principal,
@@ -81,6 +112,20 @@ pub async fn within_reach(
         return Err(ApiError::Refused(refusal));
     }
     Ok(())
+}
+
+/// The client's address, for handlers of routes without a guard (logging in).
+pub struct Peer(pub IpAddr);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Peer {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Peer(address(&parts.extensions)))
+    }
 }
 
 /// Who is calling, for handlers: the principal the route's guard admitted and the address.

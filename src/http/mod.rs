@@ -17,9 +17,11 @@ mod openapi;
 mod pages;
 mod screens;
 mod server;
+mod session;
 mod settings;
 mod snapshots;
 mod sources;
+mod users;
 mod ws;
 
 use std::path::PathBuf;
@@ -91,6 +93,8 @@ pub fn router(state: AppState, static_dir: PathBuf, settings: &ServerSettings) -
                 .merge(screens::router())
                 .merge(openapi::router())
                 .merge(admin::router())
+                .merge(session::router())
+                .merge(users::router())
                 .fallback(error::api_not_found),
         )
         // The nest serves `/api/…` but not `/api/` itself, which would otherwise fall to the files.

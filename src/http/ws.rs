@@ -33,7 +33,14 @@ async fn upgrade(
     headers: HeaderMap,
 ) -> Response {
     let text = |name| headers.get(name).and_then(|v| v.to_str().ok());
-    let token = bearer(&headers).or(params.token.as_deref());
+    // A page's session cookie comes with the upgrade too; the origin check below is what keeps
+    // another site's page from riding on it.
+    let presented = match bearer(&headers).or(params.token.as_deref()) {
+        Some(token) => Some(crate::access::Credential::Token(token.to_owned())),
+        None => {
+            super::guard::credential_of(&axum::http::Method::GET, &headers, &Default::default())
+        }
+    };
     let refused = |code: &'static str, error: ApiError| {
         state.metrics.ws_refused(code);
         tracing::info!(peer = %peer.ip(), code, "WebSocket refused.");
@@ -50,7 +57,12 @@ async fn upgrade(
     };
     let admitted = state
         .access
-        .admit(token, Permission::Aggregates, peer.ip(), "GET /ws")
+        .admit(
+            presented.as_ref(),
+            Permission::Aggregates,
+            peer.ip(),
+            "GET /ws",
+        )
         .await;
     let grant = match admitted {
         Ok(principal) => principal,

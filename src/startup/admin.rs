@@ -1,11 +1,13 @@
-//! `pantau token …` and `pantau audit verify`: the access records of an instance, from its
-//! command line. They open only the metadata database, so they run beside a running server
-//! (which sees a new or revoked token within `access.token_refresh_secs`).
+//! `pantau token …`, `pantau user …` and `pantau audit verify`: the access records of an
+//! instance, from its command line. They open only the metadata database, so they run beside a
+//! running server (which sees a new or revoked token within `access.token_refresh_secs`, and a
+//! new, disabled or reset account at its next request).
 
 use chrono::{DateTime, Utc};
 
 use crate::access::{
-    AccessSettings, AuditLog, ChainReport, NewToken, Principal, TokenInfo, TokenRegistry,
+    AccessSettings, Accounts, AuditLog, ChainReport, NewToken, NewUser, Principal, TokenInfo,
+    TokenRegistry, UserInfo,
 };
 use crate::config::Settings;
 use crate::db::MetaDb;
@@ -52,6 +54,63 @@ pub async fn revoke_token(settings: &Settings, name: &str) -> anyhow::Result<()>
     let done = registry
         .revoke(&AuditLog::new(db.clone()), &Principal::cli(), "local", name)
         .await;
+    db.close().await;
+    Ok(done?)
+}
+
+/// What `pantau user …` does.
+#[derive(Debug)]
+pub enum UserJob {
+    /// Make an account.
+    Add(NewUser),
+    /// List the accounts.
+    List,
+    /// Disable an account.
+    Disable(String),
+    /// Give an account a new one-time password.
+    ResetPassword(String),
+}
+
+/// What a [`UserJob`] gives back.
+#[derive(Debug)]
+pub enum UserDone {
+    /// The account made and its one-time password.
+    Added(String, UserInfo),
+    /// Every account.
+    Listed(Vec<UserInfo>),
+    /// The account is disabled.
+    Disabled,
+    /// The new one-time password.
+    Reset(String),
+}
+
+/// Runs `job` on the metadata database; changes are audited as the command line's user.
+pub async fn users(settings: &Settings, job: UserJob) -> anyhow::Result<UserDone> {
+    std::fs::create_dir_all(&settings.data.dir)?;
+    let target = settings.database_target()?;
+    let db = MetaDb::connect(&target, &settings.database).await?;
+    let accounts = Accounts::new(&settings.access, db.clone());
+    let audit = AuditLog::new(db.clone());
+    let by = Principal::cli();
+    let done = match job {
+        UserJob::Add(new) => accounts
+            .add(&audit, &by, "local", new)
+            .await
+            .map(|(password, info)| UserDone::Added(password, info)),
+        UserJob::List => accounts
+            .list()
+            .await
+            .map(UserDone::Listed)
+            .map_err(Into::into),
+        UserJob::Disable(name) => accounts
+            .disable(&audit, &by, "local", &name)
+            .await
+            .map(|()| UserDone::Disabled),
+        UserJob::ResetPassword(name) => accounts
+            .reset_password(&audit, &by, "local", &name)
+            .await
+            .map(UserDone::Reset),
+    };
     db.close().await;
     Ok(done?)
 }

@@ -19,7 +19,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::access::{Access, AuditLog};
+use crate::access::Access;
 use crate::config::Settings;
 use crate::dashboards::Catalog as DashboardCatalog;
 use crate::db::MetaDb;
@@ -176,8 +176,8 @@ impl Application {
 
         let tasks = TaskTracker::new();
         tasks.spawn(store.clone().run_checkpoints(shutdown.clone()));
-        tasks.spawn(prune_audit_daily(
-            rights.audit().clone(),
+        tasks.spawn(prune_daily(
+            rights.clone(),
             settings.access.audit_retention_days,
             shutdown.clone(),
         ));
@@ -286,13 +286,17 @@ impl Application {
     }
 }
 
-/// Removes audit entries past their retention now and once a day.
-async fn prune_audit_daily(audit: AuditLog, days: u32, shutdown: CancellationToken) {
+/// Removes audit entries past their retention, and sessions ended or expired over a day ago,
+/// now and once a day.
+async fn prune_daily(rights: Arc<Access>, days: u32, shutdown: CancellationToken) {
     loop {
-        match audit.prune(days).await {
+        match rights.audit().prune(days).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(removed = n, days, "Audit entries past retention removed."),
             Err(e) => tracing::warn!(error = %e, "Cannot prune the audit log."),
+        }
+        if let Err(e) = rights.accounts().prune().await {
+            tracing::warn!(error = %e, "Cannot remove ended sessions.");
         }
         tokio::select! {
             _ = shutdown.cancelled() => return,

@@ -22,6 +22,7 @@ use crate::helpers::{settings, AppOptions, Backend, TestApp};
 crate::tests! {
     needs(Chromium) async the_wall_page_shows_live_values_survives_a_server_restart_and_fits_a_tablet,
     needs(Chromium) async a_screen_without_a_valid_token_says_so_and_with_its_token_goes_live,
+    needs(Chromium) async a_person_is_sent_to_log_in_chooses_a_password_and_comes_back_to_the_tablet,
     needs(Chromium) async the_analyst_page_previews_an_export_takes_a_snapshot_and_shows_it_by_its_url,
     needs(Chromium) async a_rupiah_value_reads_the_same_on_the_wall_and_the_analyst_page,
     needs(Chromium) async the_dashboard_wall_and_the_tablet_follow_live_data_and_survive_a_server_restart,
@@ -166,8 +167,10 @@ impl Browser {
                     .push(format!("exception: {}", params["exceptionDetails"]));
             }
             Some("Log.entryAdded") if params["entry"]["level"] == "error" => {
-                self.errors
-                    .push(format!("log: {}", params["entry"]["text"]));
+                self.errors.push(format!(
+                    "log: {} {}",
+                    params["entry"]["text"], params["entry"]["url"]
+                ));
             }
             _ => {}
         }
@@ -487,6 +490,141 @@ async fn a_screen_without_a_valid_token_says_so_and_with_its_token_goes_live() {
         .unwrap();
     assert!(screens.to_string().contains("\"lobby\""), "{screens}");
     finish(page, app, "wall-with-token.png").await;
+}
+
+async fn a_person_is_sent_to_log_in_chooses_a_password_and_comes_back_to_the_tablet() {
+    let chromium = crate::harness::chromium();
+    let dir = tempfile::tempdir().unwrap();
+    let tokens = dir.path().join("tokens");
+    let admin = "admin-token-for-the-login-test";
+    std::fs::write(&tokens, format!("admin {admin}\n")).unwrap();
+    let app = crate::helpers::spawn_app_with(
+        AppOptions {
+            backend: Backend::Sqlite,
+            simulator: true,
+        },
+        |s| {
+            s.access.anonymous = "none".into();
+            s.access.tokens_file = Some(tokens.clone());
+        },
+    )
+    .await;
+    let made: Value = app
+        .post_as(
+            "/api/users",
+            admin,
+            &json!({"name": "kepala.bappeda", "role": "pimpinan", "display_name": "Kepala Bappeda"}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let otp = made["one_time_password"]
+        .as_str()
+        .expect("an account was made");
+    // The tablet without a token or session sends the person to the login page, and back.
+    let mut page = open(&chromium, &app, (1024, 768), "/kpi/").await;
+    page.wait_until(
+        "location.pathname === '/login/' && !document.getElementById('login-card').hidden",
+        Duration::from_secs(30),
+        "the tablet never sent the person to log in",
+    )
+    .await;
+    assert_eq!(
+        page.eval("new URLSearchParams(location.search).get('next')")
+            .await,
+        json!("/kpi/")
+    );
+    let submit = |form: &str, fields: &[(&str, &str)]| {
+        let mut script = String::new();
+        for (id, value) in fields {
+            script.push_str(&format!(
+                "document.getElementById({}).value = {};",
+                json!(id),
+                json!(value)
+            ));
+        }
+        script.push_str(&format!(
+            "document.getElementById({}).requestSubmit(); true",
+            json!(form)
+        ));
+        script
+    };
+    // A wrong password is said in Bahasa Indonesia, and nothing else happens.
+    page.eval(&submit(
+        "login-form",
+        &[
+            ("name", "kepala.bappeda"),
+            ("password", "salah-salah-salah"),
+        ],
+    ))
+    .await;
+    page.wait_until(
+        "document.getElementById('message').textContent === 'Nama pengguna atau kata sandi salah.'",
+        Duration::from_secs(15),
+        "a failed login was not explained",
+    )
+    .await;
+    page.eval(&submit(
+        "login-form",
+        &[("name", "kepala.bappeda"), ("password", otp)],
+    ))
+    .await;
+    page.wait_until(
+        "!document.getElementById('change-card').hidden",
+        Duration::from_secs(15),
+        "the one-time password did not lead to choosing one",
+    )
+    .await;
+    let chosen = "Gunung Bromo 2329 mdpl";
+    page.eval(&submit(
+        "change-form",
+        &[("current", otp), ("new", chosen), ("repeat", chosen)],
+    ))
+    .await;
+    page.wait_until(
+        PANELS_FILLED,
+        Duration::from_secs(30),
+        "after choosing a password the tablet never drew its cards",
+    )
+    .await;
+    assert_eq!(page.eval("location.pathname").await, json!("/kpi/"));
+    // The session cookie is out of the page's reach; its CSRF token is not.
+    let cookies = page.eval("document.cookie").await;
+    let cookies = cookies.as_str().unwrap();
+    assert!(
+        cookies.contains("pantau_csrf=") && !cookies.contains("pantau_session"),
+        "{cookies}"
+    );
+    // Logging out on the login page ends the session: the tablet asks again.
+    page.navigate(&app.url("/login/")).await;
+    page.wait_until(
+        "!document.getElementById('who-card').hidden && document.getElementById('who').textContent.includes('Kepala Bappeda')",
+        Duration::from_secs(15),
+        "the login page did not say who is logged in",
+    )
+    .await;
+    page.eval("document.getElementById('logout').click(); true")
+        .await;
+    page.wait_until(
+        "!document.getElementById('login-card').hidden",
+        Duration::from_secs(15),
+        "logging out did not end the session",
+    )
+    .await;
+    page.navigate(&app.url("/kpi/")).await;
+    page.wait_until(
+        "location.pathname === '/login/'",
+        Duration::from_secs(30),
+        "after logging out the tablet did not ask for a login",
+    )
+    .await;
+    drop(dir);
+    // The refused calls the test made on purpose (no session, a wrong password) are in the
+    // browser's log as failed loads; anything else is a fault.
+    page.errors
+        .retain(|e| !(e.contains("Failed to load resource") && e.contains("status of 401")));
+    finish(page, app, "login-after-logout.png").await;
 }
 
 async fn the_analyst_page_previews_an_export_takes_a_snapshot_and_shows_it_by_its_url() {

@@ -5,6 +5,7 @@
 //! reported as ignored, not passed (with `CI=true` it runs and fails).
 
 mod access;
+mod accounts;
 mod browser;
 mod cli;
 mod dashboards;
@@ -30,6 +31,7 @@ fn main() -> std::process::ExitCode {
     let services = harness::Services::probe();
     let trials = [
         access::trials(&services),
+        accounts::trials(&services),
         browser::trials(&services),
         cli::trials(&services),
         dashboards::trials(&services),

@@ -1,5 +1,6 @@
-//! The access part of the OpenAPI document: the token and audit paths, the bearer scheme, and
-//! each operation's `security` (public paths carry an empty one).
+//! The access part of the OpenAPI document: the token and audit paths, the bearer, query-token
+//! and session schemes, and each operation's `security` (public paths and the login carry an
+//! empty one).
 
 use serde_json::{json, Value};
 
@@ -75,7 +76,7 @@ pub fn access_components() -> Value {
             "Role": {"enum": crate::access::Role::ALL.map(|r| r.name())},
             "AuditEntry": {"type": "object", "properties": {
                 "id": {"type": "integer"}, "at": {"type": "string", "format": "date-time"},
-                "actor": {"type": "string"}, "actor_kind": {"enum": ["token", "token_file", "anonymous", "cli", "system"]},
+                "actor": {"type": "string"}, "actor_kind": {"enum": ["token", "token_file", "session", "anonymous", "cli", "system"]},
                 "address": {"type": "string"}, "action": {"type": "string"}, "resource": {"type": "string"},
                 "detail": {"type": "string", "description": "JSON text"}, "rows": {"type": ["integer", "null"]},
                 "outcome": {"enum": ["ok", "denied", "failed"]},
@@ -84,7 +85,9 @@ pub fn access_components() -> Value {
         "securitySchemes": {
             "bearer": {"type": "http", "scheme": "bearer", "description": "A token from `pantau token create` or POST /api/tokens"},
             "query_token": {"type": "apiKey", "in": "query", "name": "token",
-                "description": "The same token where a header cannot be set: WebSocket, download links"}
+                "description": "The same token where a header cannot be set: WebSocket, download links"},
+            "session": {"type": "apiKey", "in": "cookie", "name": "pantau_session",
+                "description": "A browser session from POST /api/session; requests other than GET also send its CSRF token in X-CSRF-Token"}
         }
     })
 }
@@ -99,21 +102,27 @@ pub fn secure(doc: &mut Value) {
         let Some(operations) = item.as_object_mut() else {
             continue;
         };
-        for operation in operations.values_mut() {
-            if public {
+        for (method, operation) in operations.iter_mut() {
+            if public || (path.as_str(), method.as_str()) == super::accounts::LOGIN {
                 operation["security"] = json!([]);
                 continue;
             }
-            operation["security"] = json!([{"bearer": []}, {"query_token": []}]);
+            operation["security"] = json!([{"bearer": []}, {"query_token": []}, {"session": []}]);
             if let Some(responses) = operation["responses"].as_object_mut() {
                 responses.insert(
                     "401".into(),
-                    error_response("token_required, token_invalid, token_expired, token_revoked"),
+                    error_response("token_required, token_invalid, token_expired, token_revoked, session_expired"),
                 );
-                responses.insert(
-                    "403".into(),
-                    error_response("forbidden: the token's role lacks the permission"),
-                );
+                let forbidden = "forbidden: the role lacks the permission; csrf_failed: a session's request that changes state without X-CSRF-Token; password_change_required: a one-time password not yet replaced";
+                match responses.get_mut("403") {
+                    Some(given) => {
+                        let text = given["description"].as_str().unwrap_or("").to_owned();
+                        given["description"] = json!(format!("{text}; {forbidden}"));
+                    }
+                    None => {
+                        responses.insert("403".into(), error_response(forbidden));
+                    }
+                }
                 // Every guarded path: an address that presented too many refused tokens waits.
                 responses.entry("429").or_insert_with(|| {
                     error_response("too_many_failures: too many refused tokens from this address")

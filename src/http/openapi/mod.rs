@@ -6,6 +6,7 @@ use axum::{Json, Router};
 use serde_json::{json, Value};
 
 mod access;
+mod accounts;
 mod exports;
 
 use super::AppState;
@@ -37,10 +38,18 @@ pub fn document() -> Value {
     if let (Some(paths), Value::Object(exports)) = (doc["paths"].as_object_mut(), export_paths()) {
         paths.extend(exports);
     }
-    if let (Some(paths), Value::Object(more)) = (doc["paths"].as_object_mut(), access_paths()) {
-        paths.extend(more);
+    for more in [access_paths(), accounts::account_paths()] {
+        if let (Some(paths), Value::Object(more)) = (doc["paths"].as_object_mut(), more) {
+            paths.extend(more);
+        }
     }
-    let added = access_components();
+    let mut added = access_components();
+    if let (Some(into), Value::Object(more)) = (
+        added["schemas"].as_object_mut(),
+        accounts::account_schemas(),
+    ) {
+        into.extend(more);
+    }
     for part in ["schemas", "securitySchemes"] {
         if let (Some(into), Some(from)) = (
             doc["components"]
